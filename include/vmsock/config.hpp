@@ -1,0 +1,51 @@
+// vmsock: version, platform and standard-library detection.
+// Every other header includes this one first; it includes nothing from the OS.
+#pragma once
+
+#define VMSOCK_VERSION_MAJOR 0
+#define VMSOCK_VERSION_MINOR 1
+#define VMSOCK_VERSION_PATCH 0
+#define VMSOCK_VERSION \
+  (VMSOCK_VERSION_MAJOR * 10000 + VMSOCK_VERSION_MINOR * 100 + VMSOCK_VERSION_PATCH)
+
+// Platform: exactly one of VMSOCK_WINDOWS / VMSOCK_POSIX is 1.
+#if defined(_WIN32)
+#  define VMSOCK_WINDOWS 1
+#  define VMSOCK_POSIX 0
+#else
+#  define VMSOCK_WINDOWS 0
+#  define VMSOCK_POSIX 1
+#endif
+
+#if defined(__linux__)
+#  define VMSOCK_LINUX 1
+#else
+#  define VMSOCK_LINUX 0
+#endif
+
+// Standard-library features are tested with their feature macros, never with
+// __cplusplus (MSVC misreports it without /Zc:__cplusplus).
+#if defined(__has_include)
+#  if __has_include(<version>)
+#    include <version>
+#  endif
+#endif
+
+#if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
+#  define VMSOCK_HAS_SPAN 1
+#else
+#  define VMSOCK_HAS_SPAN 0
+#endif
+
+#if defined(__cpp_lib_format) && __cpp_lib_format >= 201907L
+#  define VMSOCK_HAS_STD_FORMAT 1
+#else
+#  define VMSOCK_HAS_STD_FORMAT 0
+#endif
+
+// Cold, out-of-line paths (the throw helpers) stay out of the callers' hot code.
+#if defined(_MSC_VER) && !defined(__clang__)
+#  define VMSOCK_NOINLINE __declspec(noinline)
+#else
+#  define VMSOCK_NOINLINE __attribute__((noinline))
+#endif

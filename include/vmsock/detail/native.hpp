@@ -1,0 +1,44 @@
+// The one place that picks the operating system's socket-address headers.
+// Endpoints need the native sockaddr types for to_native()/from_native(); the
+// system calls themselves live in policy/ and nowhere else.
+#pragma once
+
+#include <vmsock/config.hpp>
+
+#if VMSOCK_WINDOWS
+// winsock2.h must come before windows.h; it is self-sufficient and does not
+// need WIN32_LEAN_AND_MEAN or NOMINMAX from the user (vmsock defines neither).
+#  include <winsock2.h>
+#  include <ws2tcpip.h>
+#  include <afunix.h>
+#else
+#  include <netinet/in.h>
+#  include <sys/socket.h>
+#  include <sys/un.h>
+#  if VMSOCK_LINUX
+#    include <linux/vm_sockets.h>
+#  endif
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace vmsock::detail {
+
+#if VMSOCK_WINDOWS
+using native_family_t = ADDRESS_FAMILY;
+#else
+using native_family_t = sa_family_t;
+#endif
+
+// Reads the address family of a sockaddr of unknown type without aliasing it.
+inline bool native_family(const void* sa, std::size_t len, int& family) noexcept {
+  if (sa == nullptr || len < sizeof(native_family_t)) return false;
+  native_family_t f{};
+  std::memcpy(&f, static_cast<const char*>(sa) + offsetof(sockaddr, sa_family), sizeof f);
+  family = f;
+  return true;
+}
+
+}  // namespace vmsock::detail

@@ -1,0 +1,155 @@
+// vmsock's own error codes, their category, the parse exception and the
+// out-of-line throw helpers used by every throwing overload.
+#pragma once
+
+#include <vmsock/config.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+namespace vmsock {
+
+// Failures that come from vmsock itself rather than from the OS.  Codes from the
+// OS stay in std::system_category(); these live in vmsock::error_category().
+enum class errc {
+  no_mapping = 1,             // hv_endpoint <-> vsock_endpoint has no translation
+  not_a_template_service_id,  // a Hyper-V service GUID that does not carry a port
+  unsupported_on_platform,    // this operation does not exist on this OS
+  address_family_mismatch,    // a sockaddr of another family than the endpoint's
+  timed_out,                  // a vmsock-side timeout (poll) expired
+  end_of_stream,              // the peer closed before receive_exact was satisfied
+  message_truncated,          // a datagram/seqpacket message was larger than the buffer
+  invalid_option_value,       // an option value outside what the OS accepts
+};
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "vmsock"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::no_mapping:
+        return "no mapping between the Hyper-V and VSOCK address families for this endpoint";
+      case errc::not_a_template_service_id:
+        return "service id is not a VSOCK-template GUID (xxxxxxxx-facb-11e6-bd58-64006a7986d3)";
+      case errc::unsupported_on_platform:
+        return "operation not supported on this platform";
+      case errc::address_family_mismatch:
+        return "address family does not match the endpoint type";
+      case errc::timed_out:
+        return "operation timed out";
+      case errc::end_of_stream:
+        return "peer closed the stream before all bytes arrived";
+      case errc::message_truncated:
+        return "message larger than the receive buffer; it was truncated";
+      case errc::invalid_option_value:
+        return "socket option value out of range";
+    }
+    return "unknown vmsock error " + std::to_string(value);
+  }
+
+  // Lets `ec == std::errc::timed_out` hold for vmsock's own timeout, and so on,
+  // wherever a portable condition means the same thing.
+  std::error_condition default_error_condition(int value) const noexcept override {
+    switch (static_cast<errc>(value)) {
+      case errc::timed_out:
+        return std::make_error_condition(std::errc::timed_out);
+      case errc::unsupported_on_platform:
+        return std::make_error_condition(std::errc::not_supported);
+      case errc::address_family_mismatch:
+        return std::make_error_condition(std::errc::address_family_not_supported);
+      case errc::message_truncated:
+        return std::make_error_condition(std::errc::message_size);
+      case errc::invalid_option_value:
+        return std::make_error_condition(std::errc::invalid_argument);
+      default:
+        return {value, *this};
+    }
+  }
+};
+
+}  // namespace detail
+
+inline const std::error_category& error_category() noexcept {
+  static const detail::error_category_impl instance;
+  return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+inline std::error_condition make_error_condition(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+// Thrown by the parse() functions of guid and of every endpoint type.  what()
+// names the kind of text, quotes the input and says what is wrong with it.
+class parse_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+namespace detail {
+
+// Quotes user text for an error message: control bytes (NUL included) are shown
+// as \xNN so that a message never hides or truncates what was given.
+inline std::string quote(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '"' || c == '\\') {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else {
+        out += "\\x";
+        out += hex[u >> 4];
+        out += hex[u & 0xf];
+      }
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+[[noreturn]] VMSOCK_NOINLINE inline void throw_parse_error(std::string_view what,
+                                                           std::string_view text,
+                                                           std::string_view why) {
+  std::string msg(what);
+  msg += ' ';
+  msg += quote(text);
+  msg += ": ";
+  msg += why;
+  throw parse_error(msg);
+}
+
+// "connect to vsock://2:5000: Connection refused"
+[[noreturn]] VMSOCK_NOINLINE inline void throw_error(const std::error_code& ec,
+                                                     std::string_view operation,
+                                                     std::string_view endpoint = {}) {
+  std::string msg(operation);
+  if (!endpoint.empty()) {
+    msg += ' ';
+    msg += endpoint;
+  }
+  throw std::system_error(ec, msg);
+}
+
+}  // namespace detail
+}  // namespace vmsock
+
+namespace std {
+template <>
+struct is_error_code_enum<vmsock::errc> : true_type {};
+}  // namespace std

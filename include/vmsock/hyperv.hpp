@@ -1,0 +1,271 @@
+// Hyper-V sockets: the well-known VM ids, the VSOCK-template service ids that
+// carry a port, hv_endpoint with its native SOCKADDR_HV, and the pure mapping
+// between hv_endpoint and vsock_endpoint.
+#pragma once
+
+#include <vmsock/config.hpp>
+#include <vmsock/detail/native.hpp>
+#include <vmsock/detail/text.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/guid.hpp>
+#include <vmsock/vsock.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace vmsock {
+namespace hv {
+
+// AF_HYPERV.  MinGW's headers do not define it; the value is Windows' own.
+inline constexpr int address_family = 34;
+inline constexpr int protocol_raw = 1;  // HV_PROTOCOL_RAW
+
+// Well-known VM ids (HV_GUID_* of hvsocket.h).
+namespace vm_id {
+inline constexpr guid wildcard{};  // HV_GUID_WILDCARD: bind to every partition
+inline constexpr guid zero{};      // HV_GUID_ZERO, the same value
+inline constexpr guid broadcast{0xffffffffu, 0xffff, 0xffff,
+                                {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+inline constexpr guid children{0x90db8b89u, 0x0d35, 0x4f79,
+                               {0x8c, 0xe9, 0x49, 0xea, 0x0a, 0xc8, 0xb7, 0xcd}};
+inline constexpr guid loopback{0xe0e16197u, 0xdd56, 0x4a10,
+                               {0x91, 0x95, 0x5e, 0xe7, 0xa1, 0x55, 0xa8, 0x38}};
+inline constexpr guid parent{0xa42e7cdau, 0xd03f, 0x480c,
+                             {0x9c, 0xc2, 0xa4, 0xde, 0x20, 0xab, 0xb8, 0x78}};
+inline constexpr guid silo_host{0x36bd0c5cu, 0x7276, 0x4223,
+                                {0x88, 0xba, 0x7d, 0x03, 0xb6, 0x54, 0xc5, 0x68}};
+}  // namespace vm_id
+
+// Service ids of this form carry a VSOCK port in data1; the Linux hv_sock
+// transport and Windows' VSOCK emulation agree on it.
+inline constexpr guid vsock_template{0x00000000u, 0xfacb, 0x11e6,
+                                     {0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3}};
+
+// The SDK's valid port range: 0 .. 0x7FFFFFFF, so VMADDR_PORT_ANY never becomes a GUID.
+inline constexpr std::uint32_t max_port = 0x7FFFFFFFu;
+
+// HVSOCKET_* socket options (level HV_PROTOCOL_RAW).
+inline constexpr int option_connect_timeout = 0x01;     // HVSOCKET_CONNECT_TIMEOUT
+inline constexpr int option_container_passthru = 0x02;  // HVSOCKET_CONTAINER_PASSTHRU
+inline constexpr int option_connected_suspend = 0x04;   // HVSOCKET_CONNECTED_SUSPEND
+inline constexpr int option_high_vtl = 0x08;            // HVSOCKET_HIGH_VTL
+inline constexpr std::uint32_t connect_timeout_max_ms = 300000;  // HVSOCKET_CONNECT_TIMEOUT_MAX
+
+constexpr std::optional<guid> service_id_from_port(std::uint32_t port) noexcept {
+  if (port > max_port) return std::nullopt;
+  guid g = vsock_template;
+  g.data1 = port;
+  return g;
+}
+
+constexpr std::optional<std::uint32_t> port_from_service_id(const guid& id) noexcept {
+  guid rest = id;
+  rest.data1 = 0;
+  if (rest != vsock_template || id.data1 > max_port) return std::nullopt;
+  return id.data1;
+}
+
+// SOCKADDR_HV.  vmsock uses this mirror on every platform instead of including
+// hvsocket.h, which pulls initguid.h into the user's translation unit and changes
+// what every later DEFINE_GUID there means.  The Windows tests check it against
+// the SDK's struct.
+struct native_sockaddr {
+  std::uint16_t Family;
+  std::uint16_t Reserved;
+  guid VmId;
+  guid ServiceId;
+};
+static_assert(sizeof(native_sockaddr) == 36, "SOCKADDR_HV is 36 bytes");
+static_assert(offsetof(native_sockaddr, VmId) == 4 && offsetof(native_sockaddr, ServiceId) == 20,
+              "SOCKADDR_HV field offsets");
+
+}  // namespace hv
+
+struct hv_endpoint {
+  guid vm_id{};       // a partition (VM) id or one of hv::vm_id
+  guid service_id{};  // the service; a template GUID for a VSOCK port
+
+  static constexpr int family = hv::address_family;
+  static constexpr int protocol = hv::protocol_raw;
+  using native_type = hv::native_sockaddr;
+
+  // The endpoint of VSOCK port `port` on `vm`; throws std::out_of_range above
+  // hv::max_port (the template cannot carry it).
+  static constexpr hv_endpoint for_port(const guid& vm, std::uint32_t port) {
+    const auto id = hv::service_id_from_port(port);
+    if (!id) throw std::out_of_range("Hyper-V service port above 0x7fffffff");
+    return hv_endpoint{vm, *id};
+  }
+
+  // The VSOCK port carried by service_id, if it is a template GUID.
+  constexpr std::optional<std::uint32_t> port() const noexcept {
+    return hv::port_from_service_id(service_id);
+  }
+
+  constexpr native_type to_native() const noexcept {
+    return native_type{static_cast<std::uint16_t>(family), 0, vm_id, service_id};
+  }
+  static constexpr std::size_t native_size() noexcept { return sizeof(native_type); }
+
+  static std::optional<hv_endpoint> from_native(const void* sa, std::size_t len) noexcept {
+    int f = 0;
+    if (!detail::native_family(sa, len, f) || f != family || len < sizeof(native_type))
+      return std::nullopt;
+    native_type n;
+    std::memcpy(&n, sa, sizeof n);
+    return hv_endpoint{n.VmId, n.ServiceId};
+  }
+
+  // "hvsock://<vm>/<service>": the VM as a name (wildcard, broadcast, children,
+  // loopback, parent, silohost) or a GUID, the service as a port when it is a
+  // template GUID, else a GUID.
+  std::string to_string() const {
+    std::string s = "hvsock://";
+    const std::string_view name = vm_name(vm_id);
+    if (!name.empty())
+      s += name;
+    else
+      s += vm_id.to_string();
+    s += '/';
+    if (const auto p = port())
+      detail::append_decimal(s, *p);
+    else
+      s += service_id.to_string();
+    return s;
+  }
+
+  static constexpr std::optional<hv_endpoint> try_parse(std::string_view text) noexcept {
+    const auto r = parse_detail(text);
+    if (!r) return std::nullopt;
+    return r.value;
+  }
+  static constexpr hv_endpoint parse(std::string_view text) {
+    const auto r = parse_detail(text);
+    if (!r) detail::throw_parse_error("hvsock endpoint", text, r.error);
+    return r.value;
+  }
+
+  static constexpr detail::parsed<hv_endpoint> parse_detail(std::string_view s) noexcept {
+    detail::uri_parts u;
+    if (!detail::split_scheme(s, u)) return {{}, "expected hvsock://VM/SERVICE"};
+    if (!detail::equals_nocase(u.scheme, "hvsock"))
+      return {{}, "unknown scheme, expected hvsock://"};
+    const auto slash = u.rest.find('/');
+    if (slash == std::string_view::npos) return {{}, "missing '/' between VM and service"};
+    const auto vm_text = u.rest.substr(0, slash);
+    const auto svc_text = u.rest.substr(slash + 1);
+    if (vm_text.empty()) return {{}, "empty VM id"};
+    if (svc_text.empty()) return {{}, "empty service id"};
+    hv_endpoint ep;
+    if (const auto named = vm_by_name(vm_text)) {
+      ep.vm_id = *named;
+    } else {
+      const auto g = guid::parse_detail(vm_text);
+      if (!g)
+        return {{}, "VM is neither a GUID nor one of wildcard, broadcast, children, loopback, parent, silohost"};
+      ep.vm_id = g.value;
+    }
+    if (detail::all_digits(svc_text)) {
+      const auto p = detail::parse_decimal(svc_text, hv::max_port,
+                                           "port out of range for a Hyper-V service id (max 2147483647)");
+      if (!p) return {{}, p.error};
+      ep.service_id = *hv::service_id_from_port(static_cast<std::uint32_t>(p.value));
+    } else {
+      const auto g = guid::parse_detail(svc_text);
+      if (!g) return {{}, "service is neither a port number nor a GUID"};
+      ep.service_id = g.value;
+    }
+    return {ep, nullptr};
+  }
+
+  friend constexpr bool operator==(const hv_endpoint& a, const hv_endpoint& b) noexcept {
+    return a.vm_id == b.vm_id && a.service_id == b.service_id;
+  }
+  friend constexpr bool operator!=(const hv_endpoint& a, const hv_endpoint& b) noexcept {
+    return !(a == b);
+  }
+
+  // "parent" for hv::vm_id::parent, and so on; empty for any other GUID.
+  static constexpr std::string_view vm_name(const guid& g) noexcept {
+    if (g == hv::vm_id::wildcard) return "wildcard";
+    if (g == hv::vm_id::broadcast) return "broadcast";
+    if (g == hv::vm_id::children) return "children";
+    if (g == hv::vm_id::loopback) return "loopback";
+    if (g == hv::vm_id::parent) return "parent";
+    if (g == hv::vm_id::silo_host) return "silohost";
+    return {};
+  }
+
+  static constexpr std::optional<guid> vm_by_name(std::string_view n) noexcept {
+    using detail::equals_nocase;
+    if (equals_nocase(n, "wildcard") || equals_nocase(n, "zero")) return hv::vm_id::wildcard;
+    if (equals_nocase(n, "broadcast")) return hv::vm_id::broadcast;
+    if (equals_nocase(n, "children")) return hv::vm_id::children;
+    if (equals_nocase(n, "loopback")) return hv::vm_id::loopback;
+    if (equals_nocase(n, "parent")) return hv::vm_id::parent;
+    if (equals_nocase(n, "silohost") || equals_nocase(n, "silo_host")) return hv::vm_id::silo_host;
+    return std::nullopt;
+  }
+};
+
+// ---- Mapping between the two VM socket families -------------------------------
+// VM ids:  wildcard <-> cid::any,  parent <-> cid::host,  loopback <-> cid::local.
+// Services: a VSOCK-template GUID <-> its port (0 .. hv::max_port).
+// Anything else has no mapping: no guess is ever made.
+
+namespace detail {
+// The reason travels with the result so that the socket layer can report
+// not_a_template_service_id apart from no_mapping.
+constexpr errc map_to_vsock(const hv_endpoint& ep, vsock_endpoint& out) noexcept {
+  std::uint32_t cid = 0;
+  if (ep.vm_id == hv::vm_id::wildcard)
+    cid = vsock::cid::any;
+  else if (ep.vm_id == hv::vm_id::parent)
+    cid = vsock::cid::host;
+  else if (ep.vm_id == hv::vm_id::loopback)
+    cid = vsock::cid::local;
+  else
+    return errc::no_mapping;
+  const auto port = hv::port_from_service_id(ep.service_id);
+  if (!port) return errc::not_a_template_service_id;
+  out = vsock_endpoint{cid, *port, false};
+  return errc{};
+}
+}  // namespace detail
+
+constexpr std::optional<vsock_endpoint> to_vsock(const hv_endpoint& ep) noexcept {
+  vsock_endpoint out;
+  if (detail::map_to_vsock(ep, out) != errc{}) return std::nullopt;
+  return out;
+}
+
+// nullopt for CIDs other than any/host/local, ports above hv::max_port (port_any
+// included) and endpoints with the to_host flag, which Hyper-V has no form for.
+constexpr std::optional<hv_endpoint> to_hyperv(const vsock_endpoint& ep) noexcept {
+  if (ep.to_host) return std::nullopt;
+  guid vm;
+  if (ep.cid == vsock::cid::any)
+    vm = hv::vm_id::wildcard;
+  else if (ep.cid == vsock::cid::host)
+    vm = hv::vm_id::parent;
+  else if (ep.cid == vsock::cid::local)
+    vm = hv::vm_id::loopback;
+  else
+    return std::nullopt;
+  const auto service = hv::service_id_from_port(ep.port);
+  if (!service) return std::nullopt;
+  return hv_endpoint{vm, *service};
+}
+
+// For a named VM: the CID is replaced by `vm_id`.  Throws std::out_of_range when
+// the port is above hv::max_port.
+constexpr hv_endpoint to_hyperv(const vsock_endpoint& ep, const guid& vm_id) {
+  return hv_endpoint::for_port(vm_id, ep.port);
+}
+
+}  // namespace vmsock

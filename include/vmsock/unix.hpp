@@ -1,0 +1,185 @@
+// unix_endpoint: a Unix-domain socket address: a filesystem path, a Linux
+// abstract name, or unnamed (an unbound socket's local address).  Stored inline:
+// no heap, so it is as cheap to copy as the other endpoints.
+#pragma once
+
+#include <vmsock/config.hpp>
+#include <vmsock/detail/native.hpp>
+#include <vmsock/detail/text.hpp>
+#include <vmsock/error.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vmsock {
+
+class unix_endpoint {
+ public:
+  static constexpr int family = AF_UNIX;
+  static constexpr int protocol = 0;
+  using native_type = ::sockaddr_un;
+
+  // Room in sun_path: 108 bytes on Linux and Windows.  A path keeps one byte for
+  // its terminating NUL; an abstract name one for its leading NUL.
+  static constexpr std::size_t capacity = sizeof(native_type{}.sun_path);
+  static constexpr std::size_t max_path = capacity - 1;
+
+  enum class kind : std::uint8_t { unnamed, path, abstract };
+
+  constexpr unix_endpoint() noexcept = default;
+
+  // Throws vmsock::parse_error for an empty path, one that contains a NUL byte
+  // or one longer than max_path: a path is never silently truncated.
+  static unix_endpoint path(std::string_view p) {
+    unix_endpoint ep;
+    if (const char* e = ep.assign(kind::path, p)) detail::throw_parse_error("Unix socket path", p, e);
+    return ep;
+  }
+  // Linux abstract socket name (without the leading NUL); any bytes allowed.
+  static unix_endpoint abstract(std::string_view name) {
+    unix_endpoint ep;
+    if (const char* e = ep.assign(kind::abstract, name))
+      detail::throw_parse_error("abstract Unix socket name", name, e);
+    return ep;
+  }
+
+  constexpr kind type() const noexcept { return kind_; }
+  constexpr bool is_abstract() const noexcept { return kind_ == kind::abstract; }
+  constexpr bool is_unnamed() const noexcept { return kind_ == kind::unnamed; }
+  // The path, or the abstract name without its leading NUL.
+  constexpr std::string_view name() const noexcept { return {buf_, len_}; }
+
+  native_type to_native() const noexcept {
+    native_type sa{};
+    sa.sun_family = static_cast<decltype(sa.sun_family)>(family);
+    const std::size_t off = kind_ == kind::abstract ? 1 : 0;
+    if (len_ != 0) std::memcpy(sa.sun_path + off, buf_, len_);
+    return sa;
+  }
+  // Exactly the bytes that name the socket: abstract names are length-delimited,
+  // so trailing zeros would become part of the name.
+  constexpr std::size_t native_size() const noexcept {
+    switch (kind_) {
+      case kind::unnamed: return offsetof(native_type, sun_path);
+      case kind::path: return offsetof(native_type, sun_path) + len_ + 1;
+      case kind::abstract: return offsetof(native_type, sun_path) + 1 + len_;
+    }
+    return sizeof(native_type);
+  }
+
+  static std::optional<unix_endpoint> from_native(const void* sa, std::size_t len) noexcept {
+    int f = 0;
+    constexpr std::size_t off = offsetof(native_type, sun_path);
+    if (!detail::native_family(sa, len, f) || f != family || len < off) return std::nullopt;
+    if (len > sizeof(native_type)) len = sizeof(native_type);
+    native_type n{};
+    std::memcpy(&n, sa, len);
+    unix_endpoint ep;
+    const std::size_t avail = len - off;
+    if (avail == 0) return ep;  // unnamed
+    if (n.sun_path[0] == '\0') {
+      if (avail == 1) return ep;  // some systems report an unnamed socket this way
+      ep.kind_ = kind::abstract;
+      ep.len_ = static_cast<std::uint8_t>(avail - 1);
+      std::memcpy(ep.buf_, n.sun_path + 1, ep.len_);
+      return ep;
+    }
+    // A path ends at its NUL or, when it fills sun_path, at the end.
+    std::size_t plen = 0;
+    while (plen < avail && n.sun_path[plen] != '\0') ++plen;
+    ep.kind_ = kind::path;
+    ep.len_ = static_cast<std::uint8_t>(plen);
+    std::memcpy(ep.buf_, n.sun_path, plen);
+    return ep;
+  }
+
+  // "unix:///abs/path", "unix://relative/path", "unix://@abstract" (Linux); bytes
+  // below 0x20, 0x7f and '%' are percent-encoded.  An unnamed endpoint is "unix://".
+  std::string to_string() const {
+    std::string s = "unix://";
+    if (kind_ == kind::abstract) s += '@';
+    for (std::size_t i = 0; i < len_; ++i) {
+      const auto u = static_cast<unsigned char>(buf_[i]);
+      if (u < 0x20 || u == 0x7f || u == '%' || (i == 0 && kind_ == kind::path && u == '@')) {
+        s += '%';
+        detail::append_hex(s, u, 2);
+      } else {
+        s += buf_[i];
+      }
+    }
+    return s;
+  }
+
+  static std::optional<unix_endpoint> try_parse(std::string_view text) noexcept {
+    unix_endpoint ep;
+    if (ep.parse_into(text) != nullptr) return std::nullopt;
+    return ep;
+  }
+  static unix_endpoint parse(std::string_view text) {
+    unix_endpoint ep;
+    if (const char* e = ep.parse_into(text)) detail::throw_parse_error("Unix endpoint", text, e);
+    return ep;
+  }
+
+  friend bool operator==(const unix_endpoint& a, const unix_endpoint& b) noexcept {
+    return a.kind_ == b.kind_ && a.name() == b.name();
+  }
+  friend bool operator!=(const unix_endpoint& a, const unix_endpoint& b) noexcept {
+    return !(a == b);
+  }
+
+ private:
+  const char* assign(kind k, std::string_view bytes) noexcept {
+    const bool abstract_name = k == kind::abstract;
+    if (bytes.empty()) return abstract_name ? "empty abstract name" : "empty path";
+    if (bytes.size() > max_path)
+      return abstract_name ? "abstract name longer than 107 bytes"
+                           : "path longer than 107 bytes (sun_path holds 108 with its NUL)";
+    if (!abstract_name && bytes.find('\0') != std::string_view::npos)
+      return "path contains a NUL byte";
+    kind_ = k;
+    len_ = static_cast<std::uint8_t>(bytes.size());
+    std::memcpy(buf_, bytes.data(), bytes.size());
+    return nullptr;
+  }
+
+  const char* parse_into(std::string_view s) noexcept {
+    detail::uri_parts u;
+    if (!detail::split_scheme(s, u)) return "expected unix://PATH or unix://@NAME";
+    if (!detail::equals_nocase(u.scheme, "unix")) return "unknown scheme, expected unix://";
+    std::string_view rest = u.rest;
+    kind k = kind::path;
+    if (!rest.empty() && rest[0] == '@') {
+      k = kind::abstract;
+      rest = rest.substr(1);
+    }
+    // Percent-decode into a local buffer; the length check sees decoded bytes.
+    char tmp[capacity + 1] = {};
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+      char c = rest[i];
+      if (c == '%') {
+        if (i + 2 >= rest.size()) return "truncated %-escape (expected %XX)";
+        const int hi = detail::hex_value(rest[i + 1]);
+        const int lo = detail::hex_value(rest[i + 2]);
+        if (hi < 0 || lo < 0) return "bad %-escape (expected %XX with two hex digits)";
+        c = static_cast<char>((hi << 4) | lo);
+        i += 2;
+      }
+      if (n == capacity) return k == kind::abstract ? "abstract name longer than 107 bytes"
+                                                    : "path longer than 107 bytes (sun_path holds 108 with its NUL)";
+      tmp[n++] = c;
+    }
+    return assign(k, std::string_view(tmp, n));
+  }
+
+  char buf_[capacity] = {};
+  std::uint8_t len_ = 0;
+  kind kind_ = kind::unnamed;
+};
+
+}  // namespace vmsock
