@@ -1,0 +1,165 @@
+// Typed socket options.  Each knows its meaning (option_id; the policy maps it to
+// the OS's level, name and representation) and the endpoint types it applies to,
+// so that a VSOCK option on a TCP socket does not compile:
+//
+//   sock.set_option(vmsock::tcp_no_delay{true});
+//   auto size = sock.get_option<vmsock::receive_buffer_size>().value;
+#pragma once
+
+#include <vmsock/config.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/hyperv.hpp>
+#include <vmsock/inet.hpp>
+#include <vmsock/socket_base.hpp>
+#include <vmsock/unix.hpp>
+#include <vmsock/vsock.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <type_traits>
+
+namespace vmsock {
+namespace detail {
+
+template <class E>
+inline constexpr bool is_ip_endpoint =
+    std::is_same_v<E, inet4_endpoint> || std::is_same_v<E, inet6_endpoint>;
+
+struct every_family {
+  template <class E>
+  static constexpr bool applies = true;
+};
+struct ip_family {
+  template <class E>
+  static constexpr bool applies = is_ip_endpoint<E>;
+};
+struct ip6_family {
+  template <class E>
+  static constexpr bool applies = std::is_same_v<E, inet6_endpoint>;
+};
+struct vsock_family {
+  template <class E>
+  static constexpr bool applies = std::is_same_v<E, vsock_endpoint>;
+};
+struct hv_family {
+  template <class E>
+  static constexpr bool applies = std::is_same_v<E, hv_endpoint>;
+};
+
+template <option_id Id, class Families>
+struct bool_option {
+  bool value = false;
+  static constexpr option_id id = Id;
+  template <class E>
+  static constexpr bool applies_to = Families::template applies<E>;
+  constexpr errc validate() const noexcept { return errc{}; }
+  constexpr option_value encode() const noexcept { return {value, value ? 1 : 0}; }
+  template <class Self>
+  static constexpr Self decode(const option_value& v) noexcept { return Self{v.on}; }
+};
+
+template <option_id Id, class Families, class T>
+struct int_option {
+  T value{};
+  static constexpr option_id id = Id;
+  template <class E>
+  static constexpr bool applies_to = Families::template applies<E>;
+  constexpr errc validate() const noexcept {
+    return value < T{} ? errc::invalid_option_value : errc{};
+  }
+  constexpr option_value encode() const noexcept { return {false, static_cast<std::int64_t>(value)}; }
+  template <class Self>
+  static constexpr Self decode(const option_value& v) noexcept {
+    return Self{static_cast<T>(v.value)};
+  }
+};
+
+// A duration; zero or no_timeout means "wait forever", as the OS reads a zero timeout.
+template <option_id Id, class Families, std::int64_t MaxMs = -1>
+struct timeout_option {
+  timeout value = no_timeout;
+  static constexpr option_id id = Id;
+  template <class E>
+  static constexpr bool applies_to = Families::template applies<E>;
+  constexpr errc validate() const noexcept {
+    if (value < timeout::zero() && value != no_timeout) return errc::invalid_option_value;
+    if (MaxMs >= 0 && value.count() > MaxMs) return errc::invalid_option_value;
+    return errc{};
+  }
+  constexpr option_value encode() const noexcept {
+    return {false, value == no_timeout ? 0 : static_cast<std::int64_t>(value.count()) * 1000};
+  }
+  template <class Self>
+  static constexpr Self decode(const option_value& v) noexcept {
+    // The OS may round up to its clock tick; whole milliseconds are kept.
+    return Self{v.value == 0 ? no_timeout : timeout{(v.value + 999) / 1000}};
+  }
+};
+
+}  // namespace detail
+
+// SO_REUSEADDR.  Listening IP sockets get it by default on POSIX.
+struct reuse_address : detail::bool_option<option_id::reuse_address, detail::every_family> {};
+// SO_KEEPALIVE
+struct keep_alive : detail::bool_option<option_id::keep_alive, detail::every_family> {};
+// TCP_NODELAY: IP stream sockets only.
+struct tcp_no_delay : detail::bool_option<option_id::tcp_no_delay, detail::ip_family> {};
+// IPV6_V6ONLY: IPv6 sockets only.
+struct v6_only : detail::bool_option<option_id::v6_only, detail::ip6_family> {};
+
+// SO_RCVBUF / SO_SNDBUF in bytes (Linux reports twice the value set: its bookkeeping).
+struct receive_buffer_size
+    : detail::int_option<option_id::receive_buffer_size, detail::every_family, int> {};
+struct send_buffer_size
+    : detail::int_option<option_id::send_buffer_size, detail::every_family, int> {};
+
+// SO_RCVTIMEO / SO_SNDTIMEO.  When one expires a blocking receive or send fails
+// with an error equal to std::errc::timed_out, on every platform.
+struct receive_timeout : detail::timeout_option<option_id::receive_timeout, detail::every_family> {};
+struct send_timeout : detail::timeout_option<option_id::send_timeout, detail::every_family> {};
+
+// SO_LINGER: on close, wait up to `time` for unsent data (or, with enabled and a
+// zero time, reset the connection).
+struct linger {
+  bool enabled = false;
+  std::chrono::seconds time{0};
+  static constexpr option_id id = option_id::linger;
+  template <class E>
+  static constexpr bool applies_to = true;
+  constexpr errc validate() const noexcept {
+    return time.count() < 0 || time.count() > 65535 ? errc::invalid_option_value : errc{};
+  }
+  constexpr option_value encode() const noexcept { return {enabled, time.count()}; }
+  template <class Self>
+  static constexpr Self decode(const option_value& v) noexcept {
+    return Self{v.on, std::chrono::seconds{v.value}};
+  }
+};
+
+// SO_VM_SOCKETS_BUFFER_SIZE / _MIN_SIZE / _MAX_SIZE (bytes; VSOCK sockets only).
+struct vsock_buffer_size
+    : detail::int_option<option_id::vsock_buffer_size, detail::vsock_family, std::uint64_t> {};
+struct vsock_buffer_min_size
+    : detail::int_option<option_id::vsock_buffer_min_size, detail::vsock_family, std::uint64_t> {};
+struct vsock_buffer_max_size
+    : detail::int_option<option_id::vsock_buffer_max_size, detail::vsock_family, std::uint64_t> {};
+
+// SO_VM_SOCKETS_CONNECT_TIMEOUT (VSOCK; the kernel's default is 2 s).
+struct vsock_connect_timeout
+    : detail::timeout_option<option_id::vsock_connect_timeout, detail::vsock_family> {};
+
+// HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX); a
+// larger value is the error invalid_option_value, never silently clamped.
+struct hv_connect_timeout
+    : detail::timeout_option<option_id::hv_connect_timeout, detail::hv_family,
+                             hv::connect_timeout_max_ms> {};
+// HVSOCKET_CONNECTED_SUSPEND: keep the connection over a VM pause (Windows only).
+struct hv_connected_suspend
+    : detail::bool_option<option_id::hv_connected_suspend, detail::hv_family> {};
+// HVSOCKET_CONTAINER_PASSTHRU (Windows only).
+struct hv_container_passthru
+    : detail::bool_option<option_id::hv_container_passthru, detail::hv_family> {};
+// HVSOCKET_HIGH_VTL: connect to the guest's VTL 2 (Windows only).
+struct hv_high_vtl : detail::bool_option<option_id::hv_high_vtl, detail::hv_family> {};
+
+}  // namespace vmsock

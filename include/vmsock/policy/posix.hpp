@@ -1,0 +1,472 @@
+// posix_policy: vmsock's sockets on BSD sockets (Linux first; other POSIX
+// systems without the VSOCK parts).  The only code that calls the OS on POSIX.
+//
+// Defaults it applies to every call: SOCK_CLOEXEC on every new descriptor,
+// MSG_NOSIGNAL on every send (no SIGPIPE, and no process-wide signal change),
+// EINTR retried.  It never throws: every function reports through `ec`.
+#pragma once
+
+#include <vmsock/config.hpp>
+
+#if !VMSOCK_POSIX
+#  error "vmsock/policy/posix.hpp is for POSIX systems; include vmsock/policy/default.hpp"
+#endif
+
+#include <vmsock/buffer.hpp>
+#include <vmsock/detail/native.hpp>
+#include <vmsock/detail/os_address.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/hyperv.hpp>
+#include <vmsock/socket_base.hpp>
+#include <vmsock/vsock.hpp>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace vmsock {
+
+struct posix_policy {
+  using handle = int;
+  static constexpr handle invalid_handle = -1;
+  // Buffers per scatter/gather call; more are sent or filled by later calls.
+  static constexpr std::size_t max_buffers = 64;
+  static constexpr int max_backlog = SOMAXCONN;
+  // Listening IP sockets get SO_REUSEADDR so a restarted server can bind while
+  // old connections sit in TIME_WAIT (on POSIX it does not allow port stealing).
+  static constexpr bool listener_reuse_address = true;
+
+  static std::error_code os_error(int code) noexcept { return {code, std::system_category()}; }
+  static std::error_code last_error() noexcept { return os_error(errno); }
+
+  static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
+    int t = SOCK_STREAM;
+    switch (type) {
+      case socket_type::stream: t = SOCK_STREAM; break;
+      case socket_type::datagram: t = SOCK_DGRAM; break;
+      case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
+    }
+#if defined(SOCK_CLOEXEC)
+    const int h = ::socket(family, t | SOCK_CLOEXEC, protocol);
+#else
+    const int h = ::socket(family, t, protocol);
+    if (h >= 0) ::fcntl(h, F_SETFD, FD_CLOEXEC);
+#endif
+    if (h < 0) {
+      ec = last_error();
+      return invalid_handle;
+    }
+    ec.clear();
+    return h;
+  }
+
+  // The descriptor is released even when close reports an error (Linux frees it
+  // before returning EINTR or EIO), so close is never retried.
+  static void close(handle h, std::error_code& ec) noexcept {
+    if (::close(h) != 0 && errno != EINTR)
+      ec = last_error();
+    else
+      ec.clear();
+  }
+
+  static void bind(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
+    check(::bind(h, static_cast<const sockaddr*>(sa), static_cast<socklen_t>(len)), ec);
+  }
+
+  static void listen(handle h, int backlog, std::error_code& ec) noexcept {
+    check(::listen(h, backlog), ec);
+  }
+
+  // ECONNABORTED and EPROTO mean a client gave up before we accepted it: not a
+  // failure of the listener, so the call waits for the next one.
+  static handle accept(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
+    for (;;) {
+      socklen_t l = static_cast<socklen_t>(len);
+#if defined(SOCK_CLOEXEC) && VMSOCK_LINUX
+      const int c = ::accept4(h, static_cast<sockaddr*>(sa), sa ? &l : nullptr, SOCK_CLOEXEC);
+#else
+      const int c = ::accept(h, static_cast<sockaddr*>(sa), sa ? &l : nullptr);
+      if (c >= 0) ::fcntl(c, F_SETFD, FD_CLOEXEC);
+#endif
+      if (c >= 0) {
+        len = sa ? static_cast<std::size_t>(l) : 0;
+        ec.clear();
+        return c;
+      }
+      const int e = errno;
+      if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
+      ec = os_error(e);
+      return invalid_handle;
+    }
+  }
+
+  // A connect interrupted by a signal goes on in the background (POSIX); it is
+  // awaited and its result read from SO_ERROR rather than restarted.
+  static void connect(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
+    if (::connect(h, static_cast<const sockaddr*>(sa), static_cast<socklen_t>(len)) == 0) {
+      ec.clear();
+      return;
+    }
+    if (errno != EINTR) {
+      ec = last_error();
+      return;
+    }
+    if (!poll(h, wait_type::writable, no_timeout, ec)) return;
+    pending_error(h, ec);
+  }
+
+  // The result of a non-blocking connect, once the socket is writable.
+  static void pending_error(handle h, std::error_code& ec) noexcept {
+    int err = 0;
+    socklen_t l = sizeof err;
+    if (::getsockopt(h, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+      ec = last_error();
+    else if (err != 0)
+      ec = os_error(err);
+    else
+      ec.clear();
+  }
+
+  static std::size_t send(handle h, const const_buffer* bufs, std::size_t count,
+                          message_flags flags, std::error_code& ec) noexcept {
+    return send_to(h, bufs, count, flags, nullptr, 0, ec);
+  }
+
+  static std::size_t send_to(handle h, const const_buffer* bufs, std::size_t count,
+                             message_flags flags, const void* sa, std::size_t len,
+                             std::error_code& ec) noexcept {
+    const int f = native_flags(flags) | no_sigpipe;
+    for (;;) {
+      ssize_t n;
+      if (count == 1 && sa == nullptr) {
+        n = ::send(h, bufs[0].data, bufs[0].size, f);
+      } else {
+        iovec iov[max_buffers];
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = fill_iov(iov, bufs, count);
+        msg.msg_name = const_cast<void*>(sa);
+        msg.msg_namelen = static_cast<socklen_t>(len);
+        n = ::sendmsg(h, &msg, f);
+      }
+      if (n >= 0) {
+        ec.clear();
+        return static_cast<std::size_t>(n);
+      }
+      if (errno != EINTR) {
+        ec = last_error();
+        return 0;
+      }
+    }
+  }
+
+  static std::size_t receive(handle h, const mutable_buffer* bufs, std::size_t count,
+                             message_flags flags, std::error_code& ec) noexcept {
+    std::size_t none = 0;
+    return receive_from(h, bufs, count, flags, nullptr, none, ec);
+  }
+
+  // With message_flags::report_full_length the result is the message's full
+  // length, which exceeds the buffers' total when it was truncated (MSG_TRUNC).
+  static std::size_t receive_from(handle h, const mutable_buffer* bufs, std::size_t count,
+                                  message_flags flags, void* sa, std::size_t& len,
+                                  std::error_code& ec) noexcept {
+    const int f = native_flags(flags);
+    for (;;) {
+      ssize_t n;
+      socklen_t l = static_cast<socklen_t>(len);
+      if (count == 1 && sa == nullptr) {
+        n = ::recv(h, bufs[0].data, bufs[0].size, f);
+      } else {
+        iovec iov[max_buffers];
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = fill_iov(iov, bufs, count);
+        msg.msg_name = sa;
+        msg.msg_namelen = sa ? l : 0;
+        n = ::recvmsg(h, &msg, f);
+        l = msg.msg_namelen;
+      }
+      if (n >= 0) {
+        if (sa) len = static_cast<std::size_t>(l);
+        ec.clear();
+        return static_cast<std::size_t>(n);
+      }
+      if (errno != EINTR) {
+        ec = last_error();
+        return 0;
+      }
+    }
+  }
+
+  static void shutdown(handle h, shutdown_type how, std::error_code& ec) noexcept {
+    const int w = how == shutdown_type::receive ? SHUT_RD
+                  : how == shutdown_type::send  ? SHUT_WR
+                                                : SHUT_RDWR;
+    check(::shutdown(h, w), ec);
+  }
+
+  static void set_option(handle h, option_id id, const option_value& v, std::error_code& ec) noexcept {
+    native_option o;
+    if (!lookup(id, o, ec)) return;
+    switch (o.kind) {
+      case value_kind::boolean:
+      case value_kind::integer: {
+        const int x = o.kind == value_kind::boolean ? (v.on ? 1 : 0) : static_cast<int>(v.value);
+        check(::setsockopt(h, o.level, o.name, &x, sizeof x), ec);
+        return;
+      }
+      case value_kind::u64: {
+        const unsigned long long x = static_cast<unsigned long long>(v.value);
+        check(::setsockopt(h, o.level, o.name, &x, sizeof x), ec);
+        return;
+      }
+      case value_kind::duration_us: {
+        timeval tv{};
+        tv.tv_sec = static_cast<decltype(tv.tv_sec)>(v.value / 1000000);
+        tv.tv_usec = static_cast<decltype(tv.tv_usec)>(v.value % 1000000);
+        check(::setsockopt(h, o.level, o.name, &tv, sizeof tv), ec);
+        return;
+      }
+      case value_kind::linger: {
+        ::linger l{};
+        l.l_onoff = v.on ? 1 : 0;
+        l.l_linger = static_cast<int>(v.value);
+        check(::setsockopt(h, o.level, o.name, &l, sizeof l), ec);
+        return;
+      }
+    }
+  }
+
+  static void get_option(handle h, option_id id, option_value& v, std::error_code& ec) noexcept {
+    native_option o;
+    if (!lookup(id, o, ec)) return;
+    v = option_value{};
+    switch (o.kind) {
+      case value_kind::boolean:
+      case value_kind::integer: {
+        int x = 0;
+        socklen_t l = sizeof x;
+        if (!check(::getsockopt(h, o.level, o.name, &x, &l), ec)) return;
+        v.on = x != 0;
+        v.value = x;
+        return;
+      }
+      case value_kind::u64: {
+        unsigned long long x = 0;
+        socklen_t l = sizeof x;
+        if (!check(::getsockopt(h, o.level, o.name, &x, &l), ec)) return;
+        v.value = static_cast<std::int64_t>(x);
+        return;
+      }
+      case value_kind::duration_us: {
+        timeval tv{};
+        socklen_t l = sizeof tv;
+        if (!check(::getsockopt(h, o.level, o.name, &tv, &l), ec)) return;
+        v.value = static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+        return;
+      }
+      case value_kind::linger: {
+        ::linger lg{};
+        socklen_t l = sizeof lg;
+        if (!check(::getsockopt(h, o.level, o.name, &lg, &l), ec)) return;
+        v.on = lg.l_onoff != 0;
+        v.value = lg.l_linger;
+        return;
+      }
+    }
+  }
+
+  static int ioctl(handle h, unsigned long request, void* arg, std::error_code& ec) noexcept {
+    const int r = ::ioctl(h, request, arg);
+    check(r, ec);
+    return r;
+  }
+
+  // true when ready, false when the timeout expired.  Errors and hang-ups count
+  // as ready: the next operation reports them.
+  static bool poll(handle h, wait_type what, timeout t, std::error_code& ec) noexcept {
+    pollfd p{};
+    p.fd = h;
+    p.events = what == wait_type::readable ? POLLIN : POLLOUT;
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + t;
+    for (;;) {
+      int ms = -1;
+      if (t >= timeout::zero()) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+        ms = left.count() <= 0 ? 0 : left.count() > INT_MAX ? INT_MAX : static_cast<int>(left.count());
+      }
+      const int r = ::poll(&p, 1, ms);
+      if (r > 0) {
+        ec.clear();
+        return true;
+      }
+      if (r == 0) {
+        ec.clear();
+        return false;
+      }
+      if (errno != EINTR) {
+        ec = last_error();
+        return false;
+      }
+    }
+  }
+
+  static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
+    socklen_t l = static_cast<socklen_t>(len);
+    if (check(::getsockname(h, static_cast<sockaddr*>(sa), &l), ec)) len = l;
+  }
+
+  static void peer_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
+    socklen_t l = static_cast<socklen_t>(len);
+    if (check(::getpeername(h, static_cast<sockaddr*>(sa), &l), ec)) len = l;
+  }
+
+  static void set_nonblocking(handle h, bool on, std::error_code& ec) noexcept {
+    const int fl = ::fcntl(h, F_GETFL, 0);
+    if (!check(fl, ec)) return;
+    const int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    if (want != fl) check(::fcntl(h, F_SETFL, want), ec);
+  }
+
+  // IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock.
+  static std::uint32_t local_vsock_cid(std::error_code& ec) noexcept {
+#if VMSOCK_LINUX
+    const int fd = ::open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      ec = last_error();
+      return vsock::cid::any;
+    }
+    unsigned int cid = vsock::cid::any;
+    const int r = ::ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid);
+    const int e = errno;
+    ::close(fd);
+    if (r != 0) {
+      ec = os_error(e);
+      return vsock::cid::any;
+    }
+    ec.clear();
+    return cid;
+#else
+    ec = make_error_code(errc::unsupported_on_platform);
+    return vsock::cid::any;
+#endif
+  }
+
+  // Port reservations are a Windows feature (SIO_ACQUIRE_PORT_RESERVATION).
+  static std::uint64_t acquire_port_reservation(handle, std::uint16_t, std::uint16_t,
+                                                std::error_code& ec) noexcept {
+    ec = make_error_code(errc::unsupported_on_platform);
+    return 0;
+  }
+  static void associate_port_reservation(handle, std::uint64_t, std::error_code& ec) noexcept {
+    ec = make_error_code(errc::unsupported_on_platform);
+  }
+  static void release_port_reservation(handle, std::uint64_t, std::error_code& ec) noexcept {
+    ec = make_error_code(errc::unsupported_on_platform);
+  }
+
+ private:
+#if defined(MSG_NOSIGNAL)
+  static constexpr int no_sigpipe = MSG_NOSIGNAL;
+#else
+  static constexpr int no_sigpipe = 0;  // SO_NOSIGPIPE would be set at open()
+#endif
+
+  static bool check(int r, std::error_code& ec) noexcept {
+    if (r < 0) {
+      ec = last_error();
+      return false;
+    }
+    ec.clear();
+    return true;
+  }
+
+  static int native_flags(message_flags f) noexcept {
+    int n = 0;
+    if (has_flag(f, message_flags::peek)) n |= MSG_PEEK;
+    if (has_flag(f, message_flags::out_of_band)) n |= MSG_OOB;
+    if (has_flag(f, message_flags::report_full_length)) n |= MSG_TRUNC;
+    return n;
+  }
+
+  template <class Buffer>
+  static decltype(msghdr{}.msg_iovlen) fill_iov(iovec* iov, const Buffer* bufs,
+                                                std::size_t count) noexcept {
+    const std::size_t n = count < max_buffers ? count : max_buffers;
+    for (std::size_t i = 0; i < n; ++i) {
+      iov[i].iov_base = const_cast<void*>(static_cast<const void*>(bufs[i].data));
+      iov[i].iov_len = bufs[i].size;
+    }
+    return static_cast<decltype(msghdr{}.msg_iovlen)>(n);
+  }
+
+  enum class value_kind { boolean, integer, u64, duration_us, linger };
+  struct native_option {
+    int level = 0;
+    int name = 0;
+    value_kind kind = value_kind::integer;
+  };
+
+  static bool lookup(option_id id, native_option& o, std::error_code& ec) noexcept {
+    switch (id) {
+      case option_id::reuse_address: o = {SOL_SOCKET, SO_REUSEADDR, value_kind::boolean}; return true;
+      case option_id::keep_alive: o = {SOL_SOCKET, SO_KEEPALIVE, value_kind::boolean}; return true;
+      case option_id::linger: o = {SOL_SOCKET, SO_LINGER, value_kind::linger}; return true;
+      case option_id::receive_buffer_size: o = {SOL_SOCKET, SO_RCVBUF, value_kind::integer}; return true;
+      case option_id::send_buffer_size: o = {SOL_SOCKET, SO_SNDBUF, value_kind::integer}; return true;
+      case option_id::receive_timeout: o = {SOL_SOCKET, SO_RCVTIMEO, value_kind::duration_us}; return true;
+      case option_id::send_timeout: o = {SOL_SOCKET, SO_SNDTIMEO, value_kind::duration_us}; return true;
+      case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
+      case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
+      case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
+#if VMSOCK_LINUX
+      case option_id::vsock_buffer_size: o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, value_kind::u64}; return true;
+      case option_id::vsock_buffer_min_size: o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MIN_SIZE, value_kind::u64}; return true;
+      case option_id::vsock_buffer_max_size: o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, value_kind::u64}; return true;
+      // On Linux a Hyper-V socket is an AF_VSOCK socket (hv_sock transport), so
+      // HVSOCKET_CONNECT_TIMEOUT becomes the VSOCK connect timeout.
+      case option_id::vsock_connect_timeout:
+      case option_id::hv_connect_timeout:
+        o = {AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, value_kind::duration_us};
+        return true;
+#endif
+      default:
+        ec = make_error_code(errc::unsupported_on_platform);
+        return false;
+    }
+  }
+};
+
+namespace detail {
+// Linux: an hv_endpoint is carried by AF_VSOCK through the hv_sock transport.
+template <>
+struct os_address<posix_policy, hv_endpoint, void> {
+  using type = vsock_endpoint;
+  static constexpr errc to_os(const hv_endpoint& ep, type& out) noexcept {
+    return map_to_vsock(ep, out);
+  }
+  static constexpr errc from_os(const type& os, hv_endpoint& out) noexcept {
+    const auto hv = to_hyperv(os);
+    if (!hv) return errc::no_mapping;
+    out = *hv;
+    return errc{};
+  }
+};
+}  // namespace detail
+
+}  // namespace vmsock
