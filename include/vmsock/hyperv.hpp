@@ -5,6 +5,7 @@
 
 #include <vmsock/config.hpp>
 #include <vmsock/detail/native.hpp>
+#include <vmsock/detail/os_address.hpp>
 #include <vmsock/detail/text.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/guid.hpp>
@@ -267,5 +268,42 @@ constexpr std::optional<hv_endpoint> to_hyperv(const vsock_endpoint& ep) noexcep
 constexpr hv_endpoint to_hyperv(const vsock_endpoint& ep, const guid& vm_id) {
   return hv_endpoint::for_port(vm_id, ep.port);
 }
+
+// ---- Which family carries which endpoint, per policy ----------------------------
+// The policies apply the mapping: on Linux an hv_endpoint travels as AF_VSOCK
+// (the hv_sock transport), on Windows a vsock_endpoint travels as AF_HYPERV.
+// The policies are only named here, so this stays pure and testable anywhere.
+struct posix_policy;
+struct winsock_policy;
+
+namespace detail {
+template <>
+struct os_address<posix_policy, hv_endpoint, void> {
+  using type = vsock_endpoint;
+  static constexpr errc to_os(const hv_endpoint& ep, type& out) noexcept {
+    return map_to_vsock(ep, out);
+  }
+  static constexpr errc from_os(const type& os, hv_endpoint& out) noexcept {
+    const auto hv = to_hyperv(os);
+    if (!hv) return errc::no_mapping;
+    out = *hv;
+    return errc{};
+  }
+};
+
+template <>
+struct os_address<winsock_policy, vsock_endpoint, void> {
+  using type = hv_endpoint;
+  static constexpr errc to_os(const vsock_endpoint& ep, type& out) noexcept {
+    const auto hv = to_hyperv(ep);
+    if (!hv) return errc::no_mapping;
+    out = *hv;
+    return errc{};
+  }
+  static constexpr errc from_os(const type& os, vsock_endpoint& out) noexcept {
+    return map_to_vsock(os, out);
+  }
+};
+}  // namespace detail
 
 }  // namespace vmsock

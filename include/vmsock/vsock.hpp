@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace vmsock {
 namespace vsock {
@@ -159,3 +160,46 @@ struct vsock_endpoint {
 };
 
 }  // namespace vmsock
+
+// ---- vsock::local_cid() ------------------------------------------------------
+// The one VSOCK function that asks the OS; the policy does the asking.  The
+// policy is named by forward declaration (and its header included below) so that
+// vsock.hpp and the policy headers can include each other in either order.
+namespace vmsock {
+struct posix_policy;
+struct winsock_policy;
+
+namespace vsock {
+
+#if VMSOCK_WINDOWS
+template <class Policy = winsock_policy>
+#else
+template <class Policy = posix_policy>
+#endif
+// This machine's context id (IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock).  In
+// a Hyper-V guest using the hv_sock transport it reads as cid::any.  On Windows
+// the error is errc::unsupported_on_platform.
+std::uint32_t local_cid(std::error_code& ec) noexcept {
+  return Policy::local_vsock_cid(ec);
+}
+
+#if VMSOCK_WINDOWS
+template <class Policy = winsock_policy>
+#else
+template <class Policy = posix_policy>
+#endif
+std::uint32_t local_cid() {
+  std::error_code ec;
+  const std::uint32_t cid = local_cid<Policy>(ec);
+  if (ec) detail::throw_error(ec, "local_cid", "(/dev/vsock)");
+  return cid;
+}
+
+}  // namespace vsock
+}  // namespace vmsock
+
+#if VMSOCK_WINDOWS
+#  include <vmsock/policy/winsock.hpp>
+#else
+#  include <vmsock/policy/posix.hpp>
+#endif

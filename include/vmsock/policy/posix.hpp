@@ -14,11 +14,8 @@
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/detail/native.hpp>
-#include <vmsock/detail/os_address.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/hyperv.hpp>
 #include <vmsock/socket_base.hpp>
-#include <vmsock/vsock.hpp>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -48,6 +45,7 @@ struct posix_policy {
   // Listening IP sockets get SO_REUSEADDR so a restarted server can bind while
   // old connections sit in TIME_WAIT (on POSIX it does not allow port stealing).
   static constexpr bool listener_reuse_address = true;
+  static constexpr std::uint32_t any_cid = 0xFFFFFFFFu;  // VMADDR_CID_ANY
 
   static std::error_code os_error(int code) noexcept { return {code, std::system_category()}; }
   static std::error_code last_error() noexcept { return os_error(errno); }
@@ -349,21 +347,21 @@ struct posix_policy {
     const int fd = ::open("/dev/vsock", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       ec = last_error();
-      return vsock::cid::any;
+      return any_cid;
     }
-    unsigned int cid = vsock::cid::any;
+    unsigned int cid = any_cid;
     const int r = ::ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid);
     const int e = errno;
     ::close(fd);
     if (r != 0) {
       ec = os_error(e);
-      return vsock::cid::any;
+      return any_cid;
     }
     ec.clear();
     return cid;
 #else
     ec = make_error_code(errc::unsupported_on_platform);
-    return vsock::cid::any;
+    return any_cid;
 #endif
   }
 
@@ -451,22 +449,5 @@ struct posix_policy {
     }
   }
 };
-
-namespace detail {
-// Linux: an hv_endpoint is carried by AF_VSOCK through the hv_sock transport.
-template <>
-struct os_address<posix_policy, hv_endpoint, void> {
-  using type = vsock_endpoint;
-  static constexpr errc to_os(const hv_endpoint& ep, type& out) noexcept {
-    return map_to_vsock(ep, out);
-  }
-  static constexpr errc from_os(const type& os, hv_endpoint& out) noexcept {
-    const auto hv = to_hyperv(os);
-    if (!hv) return errc::no_mapping;
-    out = *hv;
-    return errc{};
-  }
-};
-}  // namespace detail
 
 }  // namespace vmsock
