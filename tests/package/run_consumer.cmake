@@ -1,0 +1,218 @@
+# Proves that vmsock can be consumed: configures, builds and runs the project in
+# consumer/ against vmsock in one of four ways.  Run with cmake -P:
+#
+#   cmake -DMODE=<mode> -DSOURCE_DIR=<vmsock source> -DSCRATCH_DIR=<empty-able dir>
+#         [-DGENERATOR=...] [-DMAKE_PROGRAM=...] [-DCXX_COMPILER=...]
+#         [-DGENERATOR_PLATFORM=...] [-DGENERATOR_TOOLSET=...]
+#         [-DTOOLCHAIN_FILE=...] [-DEMULATOR=...] -P run_consumer.cmake
+#
+# MODE:
+#   install           configure vmsock alone (tests, examples, benchmarks off),
+#                     `cmake --install --prefix` it into SCRATCH_DIR/prefix, check the
+#                     installed layout and the version file, then find_package it.
+#   add_subdirectory  add_subdirectory(SOURCE_DIR) from the consumer.
+#   fetchcontent      FetchContent_Declare(vmsock SOURCE_DIR SOURCE_DIR): the working tree.
+#   fetchcontent_git  FetchContent_Declare(vmsock GIT_REPOSITORY file://SOURCE_DIR
+#                     GIT_TAG <HEAD>): a real clone, offline; tests the committed HEAD.
+#                     Prints "vmsock-package-test-skipped: <why>" and stops when
+#                     SOURCE_DIR is not a git checkout (ctest reports it skipped).
+#
+# The generator, compiler and toolchain of the calling build are passed on, so
+# each consumer is built with the same tools.  Exits nonzero, with the failing
+# step's output, on the first failure.
+cmake_minimum_required(VERSION 3.20)
+
+foreach(var IN ITEMS MODE SOURCE_DIR SCRATCH_DIR)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "run_consumer.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+get_filename_component(SOURCE_DIR "${SOURCE_DIR}" ABSOLUTE)
+get_filename_component(SCRATCH_DIR "${SCRATCH_DIR}" ABSOLUTE)
+set(consumer_dir "${CMAKE_CURRENT_LIST_DIR}/consumer")
+set(probe_dir "${CMAKE_CURRENT_LIST_DIR}/version_probe")
+set(config Debug)  # for multi-config generators; single-config ones ignore it
+
+string(TIMESTAMP started "%s")
+function(log)
+  string(TIMESTAMP now "%s")
+  math(EXPR elapsed "${now} - ${started}")
+  string(JOIN "" msg ${ARGN})
+  message(STATUS "[${MODE} +${elapsed}s] ${msg}")
+endfunction()
+
+function(fail)
+  string(JOIN "" msg ${ARGN})
+  message(FATAL_ERROR "package test '${MODE}' FAILED: ${msg}")
+endfunction()
+
+# The arguments that make a configure use the caller's tools: -G/-A/-T, and an
+# initial cache (-C) for the rest, so values holding ';' (an emulator with its
+# arguments) arrive intact.
+set(tool_args)
+if(GENERATOR)
+  list(APPEND tool_args -G "${GENERATOR}")
+endif()
+if(GENERATOR_PLATFORM)
+  list(APPEND tool_args -A "${GENERATOR_PLATFORM}")
+endif()
+if(GENERATOR_TOOLSET)
+  list(APPEND tool_args -T "${GENERATOR_TOOLSET}")
+endif()
+set(tools_cache "${SCRATCH_DIR}/tools-cache.cmake")
+list(APPEND tool_args -C "${tools_cache}")
+set(tools_cache_text "# The calling build's tools, written by run_consumer.cmake\n")
+foreach(pair IN ITEMS MAKE_PROGRAM:CMAKE_MAKE_PROGRAM CXX_COMPILER:CMAKE_CXX_COMPILER
+                      TOOLCHAIN_FILE:CMAKE_TOOLCHAIN_FILE EMULATOR:CMAKE_CROSSCOMPILING_EMULATOR)
+  string(REPLACE ":" ";" pair "${pair}")
+  list(GET pair 0 from)
+  list(GET pair 1 to)
+  if(NOT "${${from}}" STREQUAL "")
+    string(APPEND tools_cache_text "set(${to} [==[${${from}}]==] CACHE STRING \"\")\n")
+  endif()
+endforeach()
+
+# run(<step> <command...>): runs a command, fails with its output if it fails.
+# Its combined output is left in step_output in the caller's scope.
+function(run step)
+  log("${step}")
+  execute_process(COMMAND ${ARGN}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    string(REPLACE ";" " " cmd "${ARGN}")
+    fail("${step} (exit ${rc})\n  command: ${cmd}\n${out}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+# Configure, build and run the consumer project in <bin>, consuming vmsock the
+# way <consumer_mode> says (consumer/CMakeLists.txt), with extra -D arguments.
+function(build_and_run_consumer bin consumer_mode)
+  run("configure the consumer" "${CMAKE_COMMAND}" -S "${consumer_dir}" -B "${bin}" ${tool_args}
+      "-DVMSOCK_CONSUMER_MODE=${consumer_mode}" ${ARGN})
+  run("build the consumer" "${CMAKE_COMMAND}" --build "${bin}" --config ${config})
+  # Only the consumer's own test may be registered: a vmsock that registers its
+  # tests inside a consumer's build would show up here.
+  run("list the consumer's tests" "${CMAKE_CTEST_COMMAND}" --test-dir "${bin}" -C ${config} -N)
+  if(NOT step_output MATCHES "Total Tests: 1\n" OR NOT step_output MATCHES "vmsock_consumer")
+    fail("the consumer's build registers other tests than its own:\n${step_output}")
+  endif()
+  run("run the consumer" "${CMAKE_CTEST_COMMAND}" --test-dir "${bin}" -C ${config}
+      --output-on-failure --verbose)
+  if(NOT step_output MATCHES "passed: 0 failure")
+    fail("the consumer ran but did not report its checks:\n${step_output}")
+  endif()
+  # Show what the consumer checked (ctest -V of this test prints it).
+  string(REGEX MATCHALL "[0-9]+: ok  [^\n]*" checks "${step_output}")
+  foreach(line IN LISTS checks)
+    string(REGEX REPLACE "^[0-9]+: " "" line "${line}")
+    log("  ${line}")
+  endforeach()
+endfunction()
+
+# Every header under <root>/vmsock, relative to <root>.
+function(list_headers root out)
+  file(GLOB_RECURSE headers RELATIVE "${root}" "${root}/vmsock/*.hpp")
+  list(SORT headers)
+  set(${out} "${headers}" PARENT_SCOPE)
+endfunction()
+
+# find_package(vmsock <version>) from the prefix alone, as a consumer whose
+# CMAKE_SIZEOF_VOID_P is <sizeof_void_p>; <expect> is FOUND or NOT_FOUND.
+function(probe_version prefix version sizeof_void_p expect)
+  string(REGEX REPLACE "[^A-Za-z0-9_.-]" "_" name "probe-${version}-${sizeof_void_p}")
+  set(bin "${SCRATCH_DIR}/${name}")
+  set(what "find_package(vmsock ${version}) with CMAKE_SIZEOF_VOID_P=${sizeof_void_p}")
+  log("${what}: expect ${expect}")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${probe_dir}" -B "${bin}" ${tool_args}
+      "-DCMAKE_PREFIX_PATH=${prefix}" "-DPROBE_VERSION=${version}"
+      "-DPROBE_SIZEOF_VOID_P=${sizeof_void_p}"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(expect STREQUAL "FOUND" AND NOT rc EQUAL 0)
+    fail("${what} should succeed:\n${out}")
+  elseif(expect STREQUAL "NOT_FOUND")
+    if(rc EQUAL 0)
+      fail("${what} should fail (SameMajorVersion), but it found:\n${out}")
+    endif()
+    # It must fail for the version, not for a missing or broken package.
+    # (CMake wraps its message, so any whitespace may separate the words.)
+    if(NOT out MATCHES "compatible[ \t\r\n]+with[ \t\r\n]+requested[ \t\r\n]+version"
+       OR NOT out MATCHES "version: 0\\.1\\.0")
+      fail("${what} failed, but not because of the version:\n${out}")
+    endif()
+  endif()
+endfunction()
+
+log("scratch directory ${SCRATCH_DIR}")
+file(REMOVE_RECURSE "${SCRATCH_DIR}")
+file(MAKE_DIRECTORY "${SCRATCH_DIR}")
+file(WRITE "${tools_cache}" "${tools_cache_text}")
+
+if(MODE STREQUAL "install")
+  set(vmsock_bin "${SCRATCH_DIR}/vmsock-build")
+  set(prefix "${SCRATCH_DIR}/prefix")
+  # The default CMAKE_INSTALL_PREFIX is kept, and the install goes elsewhere with
+  # --prefix: the installed config must be relocatable.
+  run("configure vmsock alone" "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${vmsock_bin}" ${tool_args}
+      -DVMSOCK_BUILD_TESTS=OFF -DVMSOCK_BUILD_EXAMPLES=OFF -DVMSOCK_BUILD_BENCHMARKS=OFF)
+  run("build vmsock" "${CMAKE_COMMAND}" --build "${vmsock_bin}" --config ${config})
+  run("install vmsock" "${CMAKE_COMMAND}" --install "${vmsock_bin}" --config ${config}
+      --prefix "${prefix}")
+
+  # Header-only, so the package is architecture independent: share/, never lib/.
+  set(cmake_dir "${prefix}/share/cmake/vmsock")
+  foreach(f IN ITEMS vmsock-config.cmake vmsock-config-version.cmake vmsock-targets.cmake)
+    if(NOT EXISTS "${cmake_dir}/${f}")
+      fail("${f} is not installed in share/cmake/vmsock")
+    endif()
+  endforeach()
+  file(GLOB arch_dirs "${prefix}/lib*/cmake/vmsock")
+  if(arch_dirs)
+    fail("a package config was installed in an architecture-specific place: ${arch_dirs}")
+  endif()
+  list_headers("${SOURCE_DIR}/include" source_headers)
+  list_headers("${prefix}/include" installed_headers)
+  if(NOT source_headers STREQUAL installed_headers)
+    fail("installed headers differ from include/:\n  source:    ${source_headers}\n"
+         "  installed: ${installed_headers}")
+  endif()
+  list(LENGTH installed_headers n)
+  log("installed ${n} headers and the package files in share/cmake/vmsock")
+
+  # The version file: SameMajorVersion, and any pointer size.
+  probe_version("${prefix}" 0.1 8 FOUND)
+  probe_version("${prefix}" 0.1 4 FOUND)     # ARCH_INDEPENDENT: a 32-bit consumer finds it too
+  probe_version("${prefix}" 0 8 FOUND)
+  probe_version("${prefix}" "0.1...<1" 8 FOUND)
+  probe_version("${prefix}" 1 8 NOT_FOUND)   # another major version
+  probe_version("${prefix}" 0.2 8 NOT_FOUND) # newer than what is installed
+
+  build_and_run_consumer("${SCRATCH_DIR}/consumer" find_package "-DCMAKE_PREFIX_PATH=${prefix}"
+    "-DVMSOCK_EXPECTED_DIR=${cmake_dir}")
+elseif(MODE STREQUAL "add_subdirectory" OR MODE STREQUAL "fetchcontent")
+  build_and_run_consumer("${SCRATCH_DIR}/consumer" ${MODE} "-DVMSOCK_SOURCE_DIR=${SOURCE_DIR}")
+elseif(MODE STREQUAL "fetchcontent_git")
+  find_package(Git QUIET)
+  if(NOT GIT_EXECUTABLE)
+    message(STATUS "vmsock-package-test-skipped: no git executable")
+    return()
+  endif()
+  execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" rev-parse --verify HEAD
+    RESULT_VARIABLE rc OUTPUT_VARIABLE head ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(STATUS "vmsock-package-test-skipped: ${SOURCE_DIR} is not a git checkout "
+                   "with a commit: ${err}")
+    return()
+  endif()
+  execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" status --porcelain
+    OUTPUT_VARIABLE dirty OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(dirty)
+    log("note: the working tree has uncommitted changes, and this test fetches the commit ${head}")
+  endif()
+  build_and_run_consumer("${SCRATCH_DIR}/consumer" ${MODE} "-DVMSOCK_GIT_URL=file://${SOURCE_DIR}"
+    "-DVMSOCK_GIT_TAG=${head}")
+else()
+  fail("unknown MODE; expected install, add_subdirectory, fetchcontent or fetchcontent_git")
+endif()
+
+log("passed")
