@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --package) meta=${2:?--package needs a name}; shift 2 ;;
     --refresh) refresh=1; shift ;;
     --quiet) quiet=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -82,7 +82,7 @@ if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
 fi
 [ -n "$pkg" ] || die "cannot resolve the package $meta depends on (run apt-get update?)"
 version=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
-[ -n "$version" ] && [ "$version" != "(none)" ] || die "no candidate version for $pkg"
+if [ -z "$version" ] || [ "$version" = "(none)" ]; then die "no candidate version for $pkg"; fi
 
 dest=$cache/${pkg}_${version}
 if [ ! -f "$dest/.unpacked" ]; then
@@ -94,7 +94,7 @@ if [ ! -f "$dest/.unpacked" ]; then
   [ "$(id -u)" = 0 ] && apt_opts+=(-o APT::Sandbox::User=root)
   (cd "$work" && apt-get "${apt_opts[@]}" download "$pkg=$version" >/dev/null) ||
     die "apt-get download $pkg=$version failed"
-  deb=$(ls "$work"/*.deb 2>/dev/null | head -n1)
+  deb=$(find "$work" -maxdepth 1 -name "*.deb" | head -n1)
   [ -n "$deb" ] || die "apt-get download produced no .deb"
   rm -rf "$dest"
   mkdir -p "$dest"
@@ -104,7 +104,7 @@ if [ ! -f "$dest/.unpacked" ]; then
   trap - EXIT
 fi
 
-kernel=$(ls "$dest"/boot/vmlinuz-* 2>/dev/null | head -n1)
+kernel=$(find "$dest/boot" -maxdepth 1 -name "vmlinuz-*" 2>/dev/null | head -n1)
 [ -n "$kernel" ] || die "no boot/vmlinuz-* in $pkg"
 kver=${kernel##*/vmlinuz-}
 moddir=

@@ -56,7 +56,7 @@ if [ ! -c /dev/vsock ]; then
 fi
 report "BOOTED $kver $(uptime_s)"
 
-cd /tmp
+cd /tmp || finish
 exec 3</tests/run.list
 while IFS= read -r cmd <&3; do
   [ -n "$cmd" ] || continue

@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
       [ $# -gt 0 ] && shift   # the --
       runs+=("$cmd") ;;
     --run) runs+=("${2:?--run needs a command}"); shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done

@@ -8,13 +8,17 @@
 #                       (default $VMSOCK_VM_CACHE, else ./vm-kernel)
 #   --initramfs FILE    boot this archive instead of packing one
 #   --work DIR          keep the initramfs and the serial logs in DIR
-#                       (default: a temporary directory, removed at exit)
+#                       (default: a temporary directory, removed at exit
+#                       unless something failed)
 #   --timeout SECONDS   hard limit for the whole boot (default 240)
 #   --accel auto|kvm|tcg
 #                       auto (default, or $VMSOCK_VM_ACCEL) probes KVM once
 #                       and falls back to TCG
 #   --test PATH [ARG]... --, --run 'COMMAND', --exe PATH, --file PATH
 #                       what to run: see make-initramfs.sh --help
+#
+# Environment: VMSOCK_VM_CACHE and VMSOCK_VM_ACCEL (defaults of the options
+# above), VMSOCK_QEMU (the qemu-system-x86_64 to use, default from PATH).
 #
 # The guest: qemu -M q35 -smp 2 -m 512M -nodefaults, no network card, no
 # vhost-vsock device, so AF_VSOCK in the guest reaches only itself (CID 1,
@@ -59,15 +63,15 @@ while [ $# -gt 0 ]; do
       while [ $# -gt 0 ] && [ "$1" != -- ]; do pack_args+=("$1"); shift; done
       [ $# -gt 0 ] && shift
       pack_args+=(--) ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
 case "$accel" in auto|kvm|tcg) ;; *) die "--accel must be auto, kvm or tcg" ;; esac
 case "$timeout_s" in ''|*[!0-9]*) die "--timeout wants whole seconds" ;; esac
 
-qemu=$(command -v qemu-system-x86_64 || true)
-if [ -z "$qemu" ]; then
+qemu=${VMSOCK_QEMU:-$(command -v qemu-system-x86_64 || true)}
+if [ -z "$qemu" ] || [ ! -x "$qemu" ]; then
   echo "run-in-vm: SKIP: qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86)"
   exit $EXIT_SKIP
 fi
@@ -77,7 +81,8 @@ if [ -n "$work" ]; then
   work=$(cd "$work" && pwd)
 else
   work=$(mktemp -d "${TMPDIR:-/tmp}/vmsock-vm.XXXXXX") || die "mktemp failed"
-  trap 'rm -rf "$work"' EXIT
+  # Kept when something failed, for its logs.
+  trap 'rc=$?; if [ $rc = 0 ]; then rm -rf "$work"; else echo "[vm] logs kept in $work"; fi; exit $rc' EXIT
 fi
 
 t0=$(date +%s.%N)
@@ -106,7 +111,7 @@ fi
 probe_kvm() {
   if [ ! -e /dev/kvm ]; then why="no /dev/kvm"; return 1; fi
   if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then why="/dev/kvm is not read/writable by $(id -un)"; return 1; fi
-  local log=$work/kvm-probe.log pid i
+  local log=$work/kvm-probe.log pid
   : >"$log"
   # Through an inner shell, which reaps qemu and so reports an abort into
   # the .err file, not onto our stderr.
@@ -115,7 +120,7 @@ probe_kvm() {
     -kernel "$VMSOCK_VM_KERNEL" -append "console=ttyS0 panic=-1" \
     -serial "file:$log" </dev/null >"$work/kvm-probe.err" 2>&1 &
   pid=$!
-  for i in $(seq 1 80); do   # up to 8 s
+  for _ in $(seq 1 80); do   # up to 8 s
     if grep -q 'Linux version' "$log" 2>/dev/null; then
       kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
       return 0
@@ -141,7 +146,7 @@ esac
 if [ "$accel" = kvm ]; then
   accel_args=(-accel kvm -cpu host)
 else
-  accel_args=(-accel tcg,thread=multi -cpu max)
+  accel_args=(-accel "tcg,thread=multi" -cpu max)
 fi
 
 # --- boot -------------------------------------------------------------------
@@ -179,9 +184,15 @@ while IFS=' ' read -r _ kind verdict rc secs cmd; do
   fi
 done <"$status"
 
-console_tail() {
-  echo "[vm] ---- kernel console (last 40 lines of $console) ----"
-  tail -n 40 "$console" | tr -d '\r'
+console_tail() { # all | since-init
+  if [ "$1" = all ]; then
+    echo "[vm] ---- kernel console, last 40 lines ($console) ----"
+    tail -n 40 "$console" | tr -d '\r'
+  else
+    # What the kernel said while the tests ran (warnings, oopses).
+    echo "[vm] ---- kernel console since /init started, last 40 lines ($console) ----"
+    sed -n '/Run \/init as init process/,$p' "$console" | tail -n 40 | tr -d '\r'
+  fi
   echo "[vm] ----"
 }
 
@@ -193,7 +204,7 @@ if [ -z "$done_line" ]; then
   fi
   last_run=$(grep -c '^VMSOCK-VM RESULT ' "$status")
   [ -n "$booted" ] && echo "[vm] booted in ${booted}s; $last_run test(s) finished before it stopped"
-  console_tail
+  console_tail all
   echo "[vm] total ${total}s"
   exit $EXIT_NO_REPORT
 fi
@@ -203,9 +214,9 @@ ntests=$(echo "$done_line" | sed -n 's/.*tests=\([0-9]*\).*/\1/p')
 nfailed=$(echo "$done_line" | sed -n 's/.*failed=\([0-9]*\).*/\1/p')
 echo "[vm] $((ntests - nfailed)) passed, $nfailed failed; guest booted in ${booted:-?}s, total ${total}s"
 if [ "$nfailed" != 0 ]; then
-  console_tail
+  console_tail since-init
   case "$first_failure" in
-    0|$EXIT_SKIP|$EXIT_NO_REPORT|$EXIT_HARNESS) exit 1 ;;
+    0|"$EXIT_SKIP"|"$EXIT_NO_REPORT"|"$EXIT_HARNESS") exit 1 ;;
     *) exit "$first_failure" ;;
   esac
 fi

@@ -24,8 +24,11 @@ connect_retry() { # port input-file output-file
   done
 }
 
-socat -V | grep -q 'WITH_VSOCK 1' && ok "socat runs in the guest and has VSOCK" ||
+if socat -V | grep -q 'WITH_VSOCK 1'; then
+  ok "socat runs in the guest and has VSOCK"
+else
   bad "socat runs in the guest and has VSOCK"
+fi
 
 # 1. one-way
 head -c 100000 /dev/urandom >/tmp/payload
