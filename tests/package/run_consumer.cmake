@@ -197,11 +197,25 @@ elseif(MODE STREQUAL "fetchcontent_git")
     message(STATUS "vmsock-package-test-skipped: no git executable")
     return()
   endif()
-  execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" rev-parse --verify HEAD
-    RESULT_VARIABLE rc OUTPUT_VARIABLE head ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE)
+  # SOURCE_DIR must be the top of a git checkout with a commit (not, say, an
+  # unpacked tarball that happens to lie inside some other repository).
+  execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" rev-parse --show-toplevel
+    RESULT_VARIABLE rc OUTPUT_VARIABLE top ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(rc EQUAL 0)
+    get_filename_component(top "${top}" REALPATH)
+    get_filename_component(real_source "${SOURCE_DIR}" REALPATH)
+    if(NOT top STREQUAL real_source)
+      set(rc 1)
+      set(err "it lies inside the checkout ${top}")
+    endif()
+  endif()
+  if(rc EQUAL 0)
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" rev-parse --verify HEAD
+      RESULT_VARIABLE rc OUTPUT_VARIABLE head ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE)
+  endif()
   if(NOT rc EQUAL 0)
-    message(STATUS "vmsock-package-test-skipped: ${SOURCE_DIR} is not a git checkout "
-                   "with a commit: ${err}")
+    message(STATUS "vmsock-package-test-skipped: ${SOURCE_DIR} is not the top of a git "
+                   "checkout with a commit: ${err}")
     return()
   endif()
   execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" status --porcelain
