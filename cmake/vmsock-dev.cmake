@@ -19,6 +19,7 @@ endif()
 if(NOT TARGET fmt::fmt)
   FetchContent_Declare(fmt
     URL https://github.com/fmtlib/fmt/releases/download/10.2.1/fmt-10.2.1.zip
+    DOWNLOAD_EXTRACT_TIMESTAMP TRUE
     FIND_PACKAGE_ARGS 9 CONFIG)
   FetchContent_MakeAvailable(fmt)
 endif()

@@ -46,6 +46,15 @@ std::string describe(const E& ep, socket_type type) {
   }
 }
 
+// An accepted Unix connection's peer has no name; the listener's path says more.
+template <class E>
+bool is_unnamed(const E& ep) noexcept {
+  if constexpr (std::is_same_v<E, unix_endpoint>)
+    return ep.is_unnamed();
+  else
+    return (void)ep, false;
+}
+
 inline bool would_block(const std::error_code& ec) noexcept {
   return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
 }
@@ -288,13 +297,14 @@ class basic_socket {
   // The best name for this socket in an error message: the peer, else the
   // local endpoint, else the handle.  Only ever called on an error path.
   std::string describe_self() const {
+    if (!is_open()) return "a closed socket";
     std::error_code ec;
     if (type_ != socket_type::datagram) {
       const Endpoint peer = name_of(true, ec);
-      if (!ec) return detail::describe(peer, type_);
+      if (!ec && !detail::is_unnamed(peer)) return detail::describe(peer, type_);
     }
     const Endpoint local = name_of(false, ec);
-    if (!ec) return detail::describe(local, type_);
+    if (!ec && !detail::is_unnamed(local)) return detail::describe(local, type_);
     std::string s = "socket ";
     detail::append_decimal(s, static_cast<std::uint64_t>(handle_));
     return s;
@@ -776,7 +786,11 @@ class datagram_socket
       this->normalize_timeout(ec);
       return n;
     }
-    if (!base::from_os(&sa, len, from, ec)) return n;
+    if (len == 0) {
+      from = Endpoint{};  // a sender with no address: an unbound Unix socket (unnamed)
+    } else if (!base::from_os(&sa, len, from, ec)) {
+      return n;
+    }
     if (n > b.size) ec = make_error_code(errc::message_truncated);
     return n;
   }

@@ -1,0 +1,6 @@
+// Must NOT compile: receiving into a read-only range (a string_view).
+#include <vmsock/socket.hpp>
+
+#include <string_view>
+
+void misuse(vmsock::tcp4_socket& s, std::string_view v) { s.receive(v); }

@@ -1,0 +1,167 @@
+// Datagram sockets (UDP on 127.0.0.1 and ::1, Unix datagram on a path and an
+// abstract name) and seqpacket sockets (Unix SOCK_SEQPACKET), for real.
+#include <vmsock/socket.hpp>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+#include <array>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace vmsock;
+using namespace std::chrono_literals;
+
+template <class Family>
+class DatagramTest : public ::testing::Test {
+ protected:
+  using E = typename Family::endpoint;
+  using socket_t = datagram_socket<E>;
+};
+
+using Families = ::testing::Types<vmsock_test::tcp4, vmsock_test::tcp6, vmsock_test::unix_path,
+                                  vmsock_test::unix_abstract>;
+TYPED_TEST_SUITE(DatagramTest, Families);
+
+TYPED_TEST(DatagramTest, SendToReceiveFromKnowsTheSender) {
+  auto server = TestFixture::socket_t::bind(TypeParam::listen_at());
+  const auto server_ep = server.local_endpoint();
+  auto client = TestFixture::socket_t::bind(TypeParam::listen_at());
+  const auto client_ep = client.local_endpoint();
+
+  EXPECT_EQ(client.send_to(std::string("datagram one"), server_ep), 12u);
+  std::array<char, 64> buf{};
+  typename TestFixture::E from{};
+  const std::size_t n = server.receive_from(buf, from);
+  EXPECT_EQ(std::string(buf.data(), n), "datagram one");
+  EXPECT_EQ(from, client_ep);
+
+  // Reply to whoever sent it.
+  server.send_to(std::string("reply"), from);
+  EXPECT_EQ(client.receive_from(buf, from), 5u);
+  EXPECT_EQ(from, server_ep);
+}
+
+TYPED_TEST(DatagramTest, ConnectedSocketSendsAndReceivesWithoutAddresses) {
+  auto server = TestFixture::socket_t::bind(TypeParam::listen_at());
+  const auto server_ep = server.local_endpoint();
+  auto connected = TestFixture::socket_t::connect(server_ep);
+  EXPECT_EQ(connected.peer_endpoint(), server_ep);
+  EXPECT_EQ(connected.send(std::string("to the connected peer")), 21u);
+  std::array<char, 64> buf{};
+  typename TestFixture::E from{};
+  EXPECT_EQ(server.receive_from(buf, from), 21u);
+  EXPECT_EQ(std::string(buf.data(), 21), "to the connected peer");
+}
+
+TYPED_TEST(DatagramTest, BoundariesAreKeptAndTruncationIsReportedWithTheFullSize) {
+  auto server = TestFixture::socket_t::bind(TypeParam::listen_at());
+  auto client = TestFixture::socket_t::connect(server.local_endpoint());
+  client.send(std::string(10, 'a'));
+  client.send(std::string(3000, 'b'));
+  client.send(std::string(1, 'c'));
+
+  std::array<char, 100> buf{};
+  typename TestFixture::E from{};
+  EXPECT_EQ(server.receive_from(buf, from), 10u);
+
+  std::error_code ec;
+  const std::size_t n = server.receive_from(buf, from, ec);
+  EXPECT_EQ(ec, errc::message_truncated);
+  EXPECT_EQ(ec, std::errc::message_size);
+  EXPECT_EQ(n, 3000u) << "the full length of the truncated datagram";
+  EXPECT_EQ(buf[99], 'b');
+
+  // The rest of the truncated datagram is gone: the next one is intact.
+  EXPECT_EQ(server.receive_from(buf, from, ec), 1u);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(buf[0], 'c');
+
+  client.send(std::string(500, 'd'));
+  try {
+    server.receive_from(buf, from);
+    FAIL() << "truncation throws in the throwing overload";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::message_truncated);
+    EXPECT_NE(std::string(e.what()).find("message of 500 bytes, buffer of 100"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TYPED_TEST(DatagramTest, ReceiveTimeout) {
+  auto s = TestFixture::socket_t::bind(TypeParam::listen_at());
+  s.set_option(receive_timeout{50ms});
+  std::array<char, 8> buf{};
+  typename TestFixture::E from{};
+  std::error_code ec;
+  s.receive_from(buf, from, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+}
+
+TYPED_TEST(DatagramTest, ManyDatagramsNothingLostOnLoopback) {
+  auto server = TestFixture::socket_t::bind(TypeParam::listen_at());
+  server.set_option(receive_buffer_size{1 << 20});
+  auto client = TestFixture::socket_t::connect(server.local_endpoint());
+  constexpr int count = 200;
+  std::thread reader([&] {
+    std::array<char, 64> buf{};
+    typename TestFixture::E from{};
+    for (int i = 0; i < count; ++i) {
+      const std::size_t n = server.receive_from(buf, from);
+      EXPECT_EQ(std::string(buf.data(), n), "dgram " + std::to_string(i));
+    }
+  });
+  for (int i = 0; i < count; ++i) {
+    client.send(std::string("dgram ") + std::to_string(i));
+    if (i % 32 == 31) std::this_thread::sleep_for(1ms);  // let the reader keep up
+  }
+  reader.join();
+}
+
+TEST(Datagram, UnboundSocketSendsAndIsBoundByTheOs) {
+  auto server = udp4_socket::bind(inet4_endpoint::loopback(0));
+  auto client = udp4_socket::open();
+  client.send_to(std::string("hi"), server.local_endpoint());
+  std::array<char, 8> buf{};
+  inet4_endpoint from{};
+  EXPECT_EQ(server.receive_from(buf, from), 2u);
+  EXPECT_NE(from.port, 0);
+  EXPECT_EQ(client.local_endpoint().port, from.port);
+}
+
+// Unix SOCK_SEQPACKET: the seqpacket category over a family this machine has.
+TEST(Seqpacket, UnixMessageBoundariesAndTruncation) {
+  vmsock_test::temp_socket_path p;
+  const auto ep = unix_endpoint::path(p.path);
+  auto l = seqpacket_listener<unix_endpoint>::listen(ep);
+  auto client = seqpacket_socket<unix_endpoint>::connect(ep);
+  auto conn = l.accept(5s);
+  ASSERT_TRUE(conn.is_open());
+
+  const auto sizes = {1u, 2u, 100u, 4096u, 17u, 60000u};
+  for (auto n : sizes) client.send(std::string(n, static_cast<char>('a' + n % 26)));
+  std::vector<char> buf(65536);
+  for (auto n : sizes) {
+    const std::size_t got = conn.receive(buf.data(), buf.size());
+    EXPECT_EQ(got, n);
+    EXPECT_EQ(buf[got - 1], static_cast<char>('a' + n % 26));
+  }
+  client.send(std::string(1000, 'x'));
+  std::error_code ec;
+  std::array<char, 10> small{};
+  EXPECT_EQ(conn.receive(small, ec), 1000u);
+  EXPECT_EQ(ec, errc::message_truncated);
+  client.send(std::string("next"));
+  EXPECT_EQ(conn.receive(small, ec), 4u);
+  EXPECT_FALSE(ec);
+  client.close();
+  EXPECT_EQ(conn.receive(small, ec), 0u);
+  EXPECT_FALSE(ec) << "EOF is a zero-length receive";
+}
+
+}  // namespace

@@ -1,0 +1,325 @@
+// Stream sockets over real loopback: TCP on 127.0.0.1 and ::1, Unix stream
+// sockets on a path and on an abstract name.
+#include <vmsock/socket.hpp>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace vmsock;
+using namespace std::chrono_literals;
+using vmsock_test::fnv1a;
+using vmsock_test::random_bytes;
+
+template <class Family>
+class StreamTest : public ::testing::Test {
+ protected:
+  using E = typename Family::endpoint;
+  using socket_t = stream_socket<E>;
+  using listener_t = listener<E>;
+
+  // A listener and the endpoint to connect to.
+  listener_t server = listener_t::listen(Family::listen_at());
+  E where = server.local_endpoint();
+};
+
+using Families = ::testing::Types<vmsock_test::tcp4, vmsock_test::tcp6, vmsock_test::unix_path,
+                                  vmsock_test::unix_abstract>;
+class FamilyNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    if (std::is_same_v<T, vmsock_test::tcp4>) return "tcp4";
+    if (std::is_same_v<T, vmsock_test::tcp6>) return "tcp6";
+    if (std::is_same_v<T, vmsock_test::unix_path>) return "unix_path";
+    return "unix_abstract";
+  }
+};
+TYPED_TEST_SUITE(StreamTest, Families, FamilyNames);
+
+TYPED_TEST(StreamTest, ConnectAcceptEchoAndEndpoints) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  typename TestFixture::E peer{};
+  auto conn = this->server.accept(peer);
+  ASSERT_TRUE(client.is_open());
+  ASSERT_TRUE(conn.is_open());
+
+  EXPECT_EQ(conn.local_endpoint(), this->where);
+  EXPECT_EQ(client.peer_endpoint(), this->where);
+  EXPECT_EQ(conn.peer_endpoint(), peer);
+  EXPECT_EQ(client.local_endpoint(), peer);  // unnamed for Unix, the ephemeral port for IP
+
+  const std::string msg = "hello, vmsock";
+  EXPECT_EQ(client.send(msg), msg.size());
+  std::string got(msg.size(), '\0');
+  EXPECT_EQ(conn.receive_exact(got), msg.size());
+  EXPECT_EQ(got, msg);
+  EXPECT_EQ(conn.send_all(got), got.size());
+  std::string back(msg.size(), '\0');
+  EXPECT_EQ(client.receive_exact(back), msg.size());
+  EXPECT_EQ(back, msg);
+}
+
+TYPED_TEST(StreamTest, HalfCloseDeliversEofAndLeavesTheOtherDirectionOpen) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+  client.send_all(std::string("request"));
+  client.shutdown(shutdown_type::send);
+
+  std::string got(7, '\0');
+  conn.receive_exact(got);
+  EXPECT_EQ(got, "request");
+  char c;
+  EXPECT_EQ(conn.receive(&c, 1), 0u) << "EOF after the peer's shutdown(send)";
+  // The other direction still works.
+  conn.send_all(std::string("reply"));
+  conn.shutdown(shutdown_type::both);
+  std::string reply(5, '\0');
+  client.receive_exact(reply);
+  EXPECT_EQ(reply, "reply");
+  EXPECT_EQ(client.receive(&c, 1), 0u);
+}
+
+TYPED_TEST(StreamTest, SixtyFourMiBTransferWithChecksum) {
+  constexpr std::size_t total = 64u << 20;
+  const auto data = random_bytes(total, 0x5eed);
+  const std::uint64_t sent_sum = fnv1a(data.data(), data.size());
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+
+  std::thread sender([&] {
+    // Odd chunk sizes, so that send boundaries never line up with receive's.
+    std::size_t off = 0;
+    std::size_t chunk = 1;
+    while (off < total) {
+      const std::size_t n = std::min(chunk, total - off);
+      client.send_all(data.data() + off, n);
+      off += n;
+      chunk = chunk * 3 + 7;
+      if (chunk > (3u << 20)) chunk = 4093;
+    }
+    client.shutdown(shutdown_type::send);
+  });
+  std::vector<unsigned char> buf(1 << 20);
+  std::uint64_t sum = 1469598103934665603ull;
+  std::size_t got = 0;
+  for (;;) {
+    const std::size_t n = conn.receive(buf.data(), buf.size());
+    if (n == 0) break;
+    sum = fnv1a(buf.data(), n, sum);
+    got += n;
+  }
+  sender.join();
+  EXPECT_EQ(got, total);
+  EXPECT_EQ(sum, sent_sum);
+}
+
+TYPED_TEST(StreamTest, TwoHundredConcurrentConnectionsLoseNothing) {
+  constexpr int clients = 200;
+  std::atomic<int> served{0};
+  std::thread acceptor([&] {
+    std::vector<std::thread> handlers;
+    for (int i = 0; i < clients; ++i) {
+      auto conn = this->server.accept(10s);
+      handlers.emplace_back([c = std::move(conn), &served]() mutable {
+        std::array<char, 256> buf;
+        for (;;) {
+          const std::size_t n = c.receive(buf);
+          if (n == 0) break;
+          c.send_all(buf.data(), n);
+        }
+        ++served;
+      });
+    }
+    for (auto& t : handlers) t.join();
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      auto c = TestFixture::socket_t::connect(this->where, 10s);
+      const std::string msg = "client " + std::to_string(i) + " says " + std::string(static_cast<std::size_t>(i % 97), 'x');
+      for (int round = 0; round < 3; ++round) {
+        c.send_all(msg);
+        std::string back(msg.size(), '\0');
+        c.receive_exact(back);
+        if (back != msg) return;
+      }
+      c.shutdown(shutdown_type::send);
+      char ch;
+      if (c.receive(&ch, 1) == 0) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  acceptor.join();
+  EXPECT_EQ(ok.load(), clients);
+  EXPECT_EQ(served.load(), clients);
+}
+
+TYPED_TEST(StreamTest, ScatterGatherSendAndReceive) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+  const std::string a = "scatter", b = "", c = "/gather", d(5000, 'z');
+  const std::size_t total = a.size() + b.size() + c.size() + d.size();
+  EXPECT_EQ(client.send_all({buffer(a), buffer(b), buffer(c), buffer(d)}), total);
+
+  std::string x(3, '\0'), y(4, '\0'), z(total - 7, '\0');
+  EXPECT_EQ(conn.receive_exact({buffer(x), buffer(y), buffer(z)}), total);
+  EXPECT_EQ(x + y + z, a + b + c + d);
+
+  // A single gather send of several buffers goes out as one sendmsg.
+  const std::array<char, 3> p{{'1', '2', '3'}};
+  const std::vector<std::byte> q(2, std::byte{'4'});
+  EXPECT_EQ(client.send({buffer(p), buffer(q)}), 5u);
+  std::array<char, 5> r{};
+  EXPECT_EQ(conn.receive_exact(r), 5u);
+  EXPECT_EQ(std::string(r.data(), 5), "12344");
+}
+
+TYPED_TEST(StreamTest, ErrorCodeOverloadsDoNotThrowAndReportEof) {
+  std::error_code ec;
+  auto client = TestFixture::socket_t::connect(this->where, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  auto conn = this->server.accept(ec);
+  ASSERT_FALSE(ec) << ec.message();
+  client.send_all(std::string("abc"), ec);
+  ASSERT_FALSE(ec);
+  client.close();
+  std::array<char, 10> buf{};
+  const std::size_t n = conn.receive_exact(buf, ec);
+  EXPECT_EQ(n, 3u) << "the bytes that did arrive are counted";
+  EXPECT_EQ(ec, errc::end_of_stream);
+  EXPECT_EQ(std::string(buf.data(), 3), "abc");
+}
+
+TYPED_TEST(StreamTest, ReceiveExactThrowsWithCountsAndEndpoint) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+  client.send_all(std::string("12345"));
+  client.close();
+  std::array<char, 8> buf{};
+  try {
+    conn.receive_exact(buf);
+    FAIL() << "receive_exact must throw at EOF";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::end_of_stream);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("receive_exact from"), std::string::npos) << what;
+    EXPECT_NE(what.find("5 of 8 bytes received"), std::string::npos) << what;
+    EXPECT_NE(what.find(TypeParam::scheme), std::string::npos) << what;
+  }
+}
+
+TYPED_TEST(StreamTest, TimedConnectAndTimedAcceptSucceed) {
+  auto client = TestFixture::socket_t::connect(this->where, 5s);
+  EXPECT_FALSE(client.is_nonblocking()) << "a timed connect leaves the socket blocking";
+  auto conn = this->server.accept(5s);
+  EXPECT_TRUE(conn.is_open());
+  client.send_all(std::string("x"));
+  char c = 0;
+  conn.receive_exact(&c, 1);
+  EXPECT_EQ(c, 'x');
+}
+
+TYPED_TEST(StreamTest, AcceptTimesOutWhenNobodyConnects) {
+  std::error_code ec;
+  auto s = this->server.accept(50ms, ec);
+  EXPECT_FALSE(s.is_open());
+  EXPECT_EQ(ec, std::errc::timed_out);
+  EXPECT_EQ(ec, errc::timed_out);
+  EXPECT_THROW(this->server.accept(10ms), std::system_error);
+}
+
+TYPED_TEST(StreamTest, ReceiveTimeoutIsTimedOut) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+  client.set_option(receive_timeout{100ms});
+  EXPECT_GE(client.template get_option<receive_timeout>().value, 100ms);
+  std::error_code ec;
+  char c;
+  EXPECT_EQ(client.receive(&c, 1, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  try {
+    client.receive(&c, 1);
+    FAIL();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::timed_out);
+    EXPECT_NE(std::string(e.what()).find("receive from"), std::string::npos) << e.what();
+  }
+}
+
+TYPED_TEST(StreamTest, WaitReadableAndWritable) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+  EXPECT_TRUE(client.wait_writable(1s));
+  EXPECT_FALSE(conn.wait_readable(20ms)) << "nothing sent yet";
+  client.send_all(std::string("ping"));
+  EXPECT_TRUE(conn.wait_readable(5s));
+  EXPECT_TRUE(conn.wait_readable(timeout::zero()));
+}
+
+TYPED_TEST(StreamTest, NonBlockingReceiveWouldBlockAndSendAllStillDelivers) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  auto conn = this->server.accept();
+  conn.set_nonblocking(true);
+  EXPECT_TRUE(conn.is_nonblocking());
+  std::error_code ec;
+  char c;
+  EXPECT_EQ(conn.receive(&c, 1, ec), 0u);
+  EXPECT_TRUE(ec == std::errc::operation_would_block ||
+              ec == std::errc::resource_unavailable_try_again)
+      << ec.message();
+
+  // send_all on a non-blocking socket waits for room instead of failing.
+  client.set_nonblocking(true);
+  const auto data = random_bytes(8u << 20, 7);
+  std::thread reader([&] {
+    std::vector<unsigned char> got(data.size());
+    conn.receive_exact(got);  // non-blocking too: waits for data
+    EXPECT_EQ(fnv1a(got.data(), got.size()), fnv1a(data.data(), data.size()));
+  });
+  EXPECT_EQ(client.send_all(data), data.size());
+  reader.join();
+}
+
+TYPED_TEST(StreamTest, MovedFromSocketsAreEmptyAndCloseOnce) {
+  auto client = TestFixture::socket_t::connect(this->where);
+  const auto fd = client.native_handle();
+  auto moved = std::move(client);
+  EXPECT_FALSE(client.is_open());  // NOLINT(bugprone-use-after-move): the contract
+  EXPECT_EQ(moved.native_handle(), fd);
+  typename TestFixture::socket_t other;
+  other = std::move(moved);
+  EXPECT_TRUE(vmsock_test::fd_is_open(fd));
+  other.close();
+  EXPECT_FALSE(other.is_open());
+  EXPECT_FALSE(vmsock_test::fd_is_open(fd));
+  other.close();  // closing a closed socket is a no-op
+  std::error_code ec;
+  other.close(ec);
+  EXPECT_FALSE(ec);
+
+  auto again = TestFixture::socket_t::connect(this->where);
+  const auto fd2 = again.release();
+  EXPECT_FALSE(again.is_open());
+  EXPECT_TRUE(vmsock_test::fd_is_open(fd2)) << "release gives up ownership without closing";
+  ::close(fd2);
+  int fd3 = -1;
+  {
+    auto scoped = TestFixture::socket_t::connect(this->where);
+    fd3 = scoped.native_handle();
+    EXPECT_TRUE(vmsock_test::fd_is_open(fd3));
+  }
+  EXPECT_FALSE(vmsock_test::fd_is_open(fd3)) << "the destructor closes";
+}
+
+}  // namespace
