@@ -55,6 +55,20 @@ bool is_unnamed(const E& ep) noexcept {
     return (void)ep, false;
 }
 
+// Policies that must account for a handle the user hands over (Winsock's
+// start-up reference) provide adopt(); for the others it is nothing.
+template <class Policy, class = void>
+struct has_adopt : std::false_type {};
+template <class Policy>
+struct has_adopt<Policy, std::void_t<decltype(Policy::adopt(Policy::invalid_handle))>>
+    : std::true_type {};
+
+template <class Policy>
+void adopt_handle(typename Policy::handle h) noexcept {
+  if constexpr (has_adopt<Policy>::value) Policy::adopt(h);
+  else (void)h;
+}
+
 inline bool would_block(const std::error_code& ec) noexcept {
   return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
 }
@@ -78,9 +92,12 @@ class basic_socket {
   static constexpr int native_protocol = os_endpoint::protocol;
 
   basic_socket() noexcept = default;
-  // Adopts an open handle; the socket closes it.
+  // Adopts an open handle of the given type; the socket closes it.  (On
+  // Windows the policy takes a Winsock reference for it, released by close.)
   explicit basic_socket(native_handle_type h, socket_type type = socket_type::stream) noexcept
-      : handle_(h), type_(type) {}
+      : handle_(h), type_(type) {
+    if (h != Policy::invalid_handle) detail::adopt_handle<Policy>(h);
+  }
 
   basic_socket(const basic_socket&) = delete;
   basic_socket& operator=(const basic_socket&) = delete;
@@ -232,7 +249,13 @@ class basic_socket {
 
   // An unbound socket of this endpoint type (bind/connect come later).
   static basic_socket open(socket_type type, std::error_code& ec) noexcept {
-    return basic_socket(Policy::open(native_family, type, native_protocol, ec), type);
+    return basic_socket(owned, Policy::open(native_family, type, native_protocol, ec), type);
+  }
+  static basic_socket open(socket_type type) {
+    std::error_code ec;
+    auto s = open(type, ec);
+    if (ec) detail::throw_error(ec, "open socket for", detail::describe(Endpoint{}, type));
+    return s;
   }
 
   // Binds to `ep`.
@@ -249,6 +272,12 @@ class basic_socket {
   }
 
  protected:
+  // Wraps a handle the policy just opened or accepted (which already holds
+  // whatever the policy needs): no adoption step.
+  struct owned_t {};
+  static constexpr owned_t owned{};
+  basic_socket(owned_t, native_handle_type h, socket_type type) noexcept : handle_(h), type_(type) {}
+
   static bool to_os(const Endpoint& ep, os_endpoint& out, std::error_code& ec) noexcept {
     const errc e = os::to_os(ep, out);
     if (e != errc{}) {
@@ -337,6 +366,11 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
  public:
   using base::base;
 
+ protected:
+  connected_ops(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+ public:
   // ---- send ----
   std::size_t send(const const_buffer* bufs, std::size_t count, message_flags flags,
                    std::error_code& ec) noexcept {
@@ -446,7 +480,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     if (!base::to_os(remote, native, ec)) return Derived{};
     base s = base::open(type, ec);
     if (ec) return Derived{};
-    Derived d(s.release(), type);
+    Derived d(base::owned, s.release(), type);
     if (local != nullptr) {
       d.bind(*local, ec);
       if (ec) return Derived{};
@@ -505,9 +539,13 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
                                                              std::string what, std::size_t n,
                                                              std::size_t capacity) {
   if (ec == errc::message_truncated) {
-    what += " (message of ";
-    append_decimal(what, n);
-    what += " bytes, buffer of ";
+    if (n > capacity) {
+      what += " (message of ";
+      append_decimal(what, n);
+      what += " bytes, buffer of ";
+    } else {  // the OS did not say how large it was (Windows)
+      what += " (message larger than the buffer of ";
+    }
     append_decimal(what, capacity);
     what += ')';
   }
@@ -528,6 +566,14 @@ class stream_socket
   explicit stream_socket(typename Policy::handle h,
                          socket_type type = socket_type::stream) noexcept
       : base(h, type) {}
+
+ private:
+  template <class, class, class>
+  friend class listener;
+  stream_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+ public:
 
   // Create, connect, return the connected socket: one call.  With a timeout the
   // connect is non-blocking plus a wait; expiry is errc::timed_out
@@ -714,10 +760,18 @@ class datagram_socket
                            socket_type type = socket_type::datagram) noexcept
       : base(h, type) {}
 
+ private:
+  template <class, class, class>
+  friend class listener;
+  datagram_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+ public:
+
   // An unbound datagram socket (the OS binds it on first send).
   static datagram_socket open(std::error_code& ec) noexcept {
     auto s = basic_socket<Endpoint, Policy>::open(socket_type::datagram, ec);
-    return datagram_socket(s.release());
+    return datagram_socket(base::owned, s.release(), socket_type::datagram);
   }
   static datagram_socket open() {
     std::error_code ec;
@@ -839,6 +893,14 @@ class seqpacket_socket
                             socket_type type = socket_type::seqpacket) noexcept
       : base(h, type) {}
 
+ private:
+  template <class, class, class>
+  friend class listener;
+  seqpacket_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+ public:
+
   static seqpacket_socket connect(const Endpoint& remote, timeout t, std::error_code& ec) noexcept {
     return base::connect_socket(socket_type::seqpacket, remote, nullptr, t, ec);
   }
@@ -875,7 +937,8 @@ class listener : public basic_socket<Endpoint, Policy> {
   static constexpr int default_backlog = Policy::max_backlog;
 
   listener() noexcept = default;
-  explicit listener(typename Policy::handle h, socket_type type) noexcept : base(h, type) {}
+  explicit listener(typename Policy::handle h, socket_type type = socket_kind()) noexcept
+      : base(h, type) {}
 
   // Create, bind, listen: one call.  IP listeners get reuse_address where the
   // policy says it is safe (POSIX).
@@ -883,7 +946,7 @@ class listener : public basic_socket<Endpoint, Policy> {
     const socket_type type = socket_kind();
     auto s = base::open(type, ec);
     if (ec) return listener{};
-    listener l(s.release(), type);
+    listener l(base::owned, s.release(), type);
     if constexpr (detail::is_ip_endpoint<Endpoint>) {
       if (Policy::listener_reuse_address) {
         l.set_option(reuse_address{true}, ec);
@@ -910,7 +973,7 @@ class listener : public basic_socket<Endpoint, Policy> {
   Socket accept(Endpoint& peer, std::error_code& ec) noexcept {
     typename base::native_storage sa{};
     std::size_t len = sizeof sa;
-    Socket s(Policy::accept(this->handle_, &sa, len, ec), socket_kind());
+    Socket s(base::owned, Policy::accept(this->handle_, &sa, len, ec), socket_kind());
     if (ec) {
       this->normalize_timeout(ec);
       return Socket{};
@@ -957,6 +1020,9 @@ class listener : public basic_socket<Endpoint, Policy> {
   }
 
  private:
+  listener(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
   static constexpr socket_type socket_kind() noexcept {
     if constexpr (std::is_same_v<Socket, seqpacket_socket<Endpoint, Policy>>)
       return socket_type::seqpacket;

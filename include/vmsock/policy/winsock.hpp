@@ -1,0 +1,399 @@
+// winsock_policy: vmsock's sockets on Winsock 2.  The only code that calls the
+// OS on Windows.
+//
+// Defaults it applies: every socket is created with WSASocketW and
+// WSA_FLAG_OVERLAPPED (SO_RCVTIMEO/SO_SNDTIMEO work only on overlapped sockets)
+// | WSA_FLAG_NO_HANDLE_INHERIT (child processes never inherit it).  Winsock is
+// started and stopped by the policy, never by the user and never by a static
+// initialiser: every socket the policy opens or accepts holds one WSAStartup
+// reference, released by its close, so WSACleanup can never run while a vmsock
+// socket lives.  Errors are WSAGetLastError() codes that compare equal to the
+// portable std::errc conditions (detail/win_error.hpp).  It never throws.
+#pragma once
+
+#include <vmsock/config.hpp>
+
+#if !VMSOCK_WINDOWS
+#  error "vmsock/policy/winsock.hpp is for Windows; include vmsock/policy/default.hpp"
+#endif
+
+#include <vmsock/buffer.hpp>
+#include <vmsock/detail/native.hpp>
+#include <vmsock/detail/win_error.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/socket_base.hpp>
+
+#include <mstcpip.h>
+
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace vmsock {
+
+struct winsock_policy {
+  using handle = SOCKET;
+  static constexpr handle invalid_handle = INVALID_SOCKET;
+  static constexpr std::size_t max_buffers = 64;
+  static constexpr int max_backlog = SOMAXCONN;
+  // On Windows SO_REUSEADDR lets another socket steal a bound port, so
+  // listeners do not get it.
+  static constexpr bool listener_reuse_address = false;
+  static constexpr std::uint32_t any_cid = 0xFFFFFFFFu;
+
+  static std::error_code os_error(int code) noexcept { return detail::make_os_error(code); }
+  static std::error_code last_error() noexcept { return os_error(::WSAGetLastError()); }
+
+  // ---- Winsock start-up, one reference per live socket ------------------------
+  static bool startup(std::error_code& ec) noexcept {
+    WSADATA data;
+    const int r = ::WSAStartup(MAKEWORD(2, 2), &data);
+    if (r != 0) {
+      ec = os_error(r);
+      return false;
+    }
+    return true;
+  }
+  static void cleanup() noexcept { ::WSACleanup(); }
+
+  // A handle the user hands to a socket object: it gets its own reference,
+  // which its close releases.
+  static void adopt(handle) noexcept {
+    std::error_code ignored;
+    startup(ignored);
+  }
+
+  static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
+    if (!startup(ec)) return invalid_handle;
+    int t = SOCK_STREAM;
+    switch (type) {
+      case socket_type::stream: t = SOCK_STREAM; break;
+      case socket_type::datagram: t = SOCK_DGRAM; break;
+      case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
+    }
+    const SOCKET s = ::WSASocketW(family, t, protocol, nullptr, 0,
+                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) {
+      ec = last_error();
+      cleanup();
+      return invalid_handle;
+    }
+    ec.clear();
+    return s;
+  }
+
+  static void close(handle h, std::error_code& ec) noexcept {
+    if (::closesocket(h) != 0)
+      ec = last_error();
+    else
+      ec.clear();
+    cleanup();
+  }
+
+  static void bind(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
+    check(::bind(h, static_cast<const sockaddr*>(sa), static_cast<int>(len)), ec);
+  }
+
+  static void listen(handle h, int backlog, std::error_code& ec) noexcept {
+    check(::listen(h, backlog), ec);
+  }
+
+  static handle accept(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
+    if (!startup(ec)) return invalid_handle;
+    for (;;) {
+      int l = static_cast<int>(len);
+      const SOCKET c = ::accept(h, static_cast<sockaddr*>(sa), sa ? &l : nullptr);
+      if (c != INVALID_SOCKET) {
+        // Accepted sockets take the listener's attributes; make sure a child
+        // process never inherits one.
+        ::SetHandleInformation(reinterpret_cast<HANDLE>(c), HANDLE_FLAG_INHERIT, 0);
+        len = sa ? static_cast<std::size_t>(l) : 0;
+        ec.clear();
+        return c;
+      }
+      const int e = ::WSAGetLastError();
+      if (e == WSAECONNRESET || e == WSAEINTR) continue;  // a client gave up before we took it
+      ec = os_error(e);
+      cleanup();
+      return invalid_handle;
+    }
+  }
+
+  static void connect(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
+    check(::connect(h, static_cast<const sockaddr*>(sa), static_cast<int>(len)), ec);
+  }
+
+  static void pending_error(handle h, std::error_code& ec) noexcept {
+    int err = 0;
+    int l = sizeof err;
+    if (::getsockopt(h, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &l) != 0)
+      ec = last_error();
+    else if (err != 0)
+      ec = os_error(err);
+    else
+      ec.clear();
+  }
+
+  static std::size_t send(handle h, const const_buffer* bufs, std::size_t count,
+                          message_flags flags, std::error_code& ec) noexcept {
+    return send_to(h, bufs, count, flags, nullptr, 0, ec);
+  }
+
+  static std::size_t send_to(handle h, const const_buffer* bufs, std::size_t count,
+                             message_flags flags, const void* sa, std::size_t len,
+                             std::error_code& ec) noexcept {
+    WSABUF wb[max_buffers];
+    const DWORD n = fill(wb, bufs, count);
+    DWORD sent = 0;
+    const int r = ::WSASendTo(h, wb, n, &sent, static_cast<DWORD>(native_flags(flags)),
+                              static_cast<const sockaddr*>(sa), sa ? static_cast<int>(len) : 0,
+                              nullptr, nullptr);
+    if (r != 0) {
+      ec = last_error();
+      return 0;
+    }
+    ec.clear();
+    return sent;
+  }
+
+  static std::size_t receive(handle h, const mutable_buffer* bufs, std::size_t count,
+                             message_flags flags, std::error_code& ec) noexcept {
+    std::size_t none = 0;
+    return receive_from(h, bufs, count, flags, nullptr, none, ec);
+  }
+
+  // Windows cannot report a truncated message's full length: with
+  // report_full_length a truncated message is errc::message_truncated and the
+  // result is the bytes that were stored.
+  static std::size_t receive_from(handle h, const mutable_buffer* bufs, std::size_t count,
+                                  message_flags flags, void* sa, std::size_t& len,
+                                  std::error_code& ec) noexcept {
+    WSABUF wb[max_buffers];
+    const DWORD n = fill(wb, bufs, count);
+    DWORD got = 0;
+    DWORD f = static_cast<DWORD>(native_flags(flags));
+    int l = static_cast<int>(len);
+    const int r = ::WSARecvFrom(h, wb, n, &got, &f, static_cast<sockaddr*>(sa), sa ? &l : nullptr,
+                                nullptr, nullptr);
+    if (r != 0) {
+      const int e = ::WSAGetLastError();
+      if (e == WSAEMSGSIZE && has_flag(flags, message_flags::report_full_length)) {
+        if (sa) len = static_cast<std::size_t>(l);
+        ec = make_error_code(errc::message_truncated);
+        return total_size(bufs, count < max_buffers ? count : max_buffers);
+      }
+      ec = os_error(e);
+      return 0;
+    }
+    if (sa) len = static_cast<std::size_t>(l);
+    ec.clear();
+    return got;
+  }
+
+  static void shutdown(handle h, shutdown_type how, std::error_code& ec) noexcept {
+    const int w = how == shutdown_type::receive ? SD_RECEIVE
+                  : how == shutdown_type::send  ? SD_SEND
+                                                : SD_BOTH;
+    check(::shutdown(h, w), ec);
+  }
+
+  static void set_option(handle h, option_id id, const option_value& v, std::error_code& ec) noexcept {
+    native_option o;
+    if (!lookup(id, o, ec)) return;
+    switch (o.kind) {
+      case value_kind::boolean:
+      case value_kind::integer:
+      case value_kind::duration_ms: {
+        DWORD x = 0;
+        if (o.kind == value_kind::boolean)
+          x = v.on ? 1 : 0;
+        else if (o.kind == value_kind::integer)
+          x = static_cast<DWORD>(v.value);
+        else  // microseconds -> milliseconds, rounded up so a tiny timeout is not "none"
+          x = static_cast<DWORD>((v.value + 999) / 1000);
+        check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&x), sizeof x), ec);
+        return;
+      }
+      case value_kind::linger: {
+        ::linger l{};
+        l.l_onoff = static_cast<u_short>(v.on ? 1 : 0);
+        l.l_linger = static_cast<u_short>(v.value);
+        check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&l), sizeof l), ec);
+        return;
+      }
+    }
+  }
+
+  static void get_option(handle h, option_id id, option_value& v, std::error_code& ec) noexcept {
+    native_option o;
+    if (!lookup(id, o, ec)) return;
+    v = option_value{};
+    switch (o.kind) {
+      case value_kind::boolean:
+      case value_kind::integer:
+      case value_kind::duration_ms: {
+        DWORD x = 0;
+        int l = sizeof x;
+        if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&x), &l), ec)) return;
+        v.on = x != 0;
+        v.value = o.kind == value_kind::duration_ms ? static_cast<std::int64_t>(x) * 1000
+                                                    : static_cast<std::int64_t>(x);
+        return;
+      }
+      case value_kind::linger: {
+        ::linger lg{};
+        int l = sizeof lg;
+        if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&lg), &l), ec)) return;
+        v.on = lg.l_onoff != 0;
+        v.value = lg.l_linger;
+        return;
+      }
+    }
+  }
+
+  // WSAIoctl with input and output buffers; returns the bytes written to `out`.
+  static std::size_t ioctl(handle h, DWORD code, const void* in, std::size_t in_len, void* out,
+                           std::size_t out_len, std::error_code& ec) noexcept {
+    DWORD returned = 0;
+    const int r = ::WSAIoctl(h, code, const_cast<void*>(in), static_cast<DWORD>(in_len), out,
+                             static_cast<DWORD>(out_len), &returned, nullptr, nullptr);
+    if (!check(r, ec)) return 0;
+    return returned;
+  }
+
+  // select() rather than WSAPoll: WSAPoll did not report a failed connect
+  // before Windows 10 2004.  One socket, so FD_SETSIZE is no limit.
+  static bool poll(handle h, wait_type what, timeout t, std::error_code& ec) noexcept {
+    fd_set main_set;
+    fd_set except_set;
+    FD_ZERO(&main_set);
+    FD_ZERO(&except_set);
+    FD_SET(h, &main_set);
+    FD_SET(h, &except_set);  // a failed non-blocking connect shows up here
+    timeval tv{};
+    timeval* ptv = nullptr;
+    if (t >= timeout::zero()) {
+      const auto ms = t.count();
+      tv.tv_sec = static_cast<long>(ms / 1000);
+      tv.tv_usec = static_cast<long>((ms % 1000) * 1000);
+      ptv = &tv;
+    }
+    const int r = what == wait_type::readable ? ::select(0, &main_set, nullptr, &except_set, ptv)
+                                              : ::select(0, nullptr, &main_set, &except_set, ptv);
+    if (r == SOCKET_ERROR) {
+      ec = last_error();
+      return false;
+    }
+    ec.clear();
+    return r > 0;
+  }
+
+  static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
+    int l = static_cast<int>(len);
+    if (check(::getsockname(h, static_cast<sockaddr*>(sa), &l), ec)) len = static_cast<std::size_t>(l);
+  }
+
+  static void peer_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
+    int l = static_cast<int>(len);
+    if (check(::getpeername(h, static_cast<sockaddr*>(sa), &l), ec)) len = static_cast<std::size_t>(l);
+  }
+
+  static void set_nonblocking(handle h, bool on, std::error_code& ec) noexcept {
+    u_long mode = on ? 1 : 0;
+    check(::ioctlsocket(h, static_cast<long>(FIONBIO), &mode), ec);
+  }
+
+  static std::uint32_t local_vsock_cid(std::error_code& ec) noexcept {
+    ec = make_error_code(errc::unsupported_on_platform);
+    return any_cid;
+  }
+
+  // SIO_ACQUIRE_PORT_RESERVATION: a runtime reservation of `count` ports from
+  // `start` (0: the system chooses), for as long as this socket lives.
+  static std::uint64_t acquire_port_reservation(handle h, std::uint16_t start, std::uint16_t count,
+                                                std::error_code& ec) noexcept {
+    INET_PORT_RANGE range{};
+    range.StartPort = ::htons(start);  // network order, as sin_port
+    range.NumberOfPorts = count;
+    INET_PORT_RESERVATION_INSTANCE instance{};
+    ioctl(h, SIO_ACQUIRE_PORT_RESERVATION, &range, sizeof range, &instance, sizeof instance, ec);
+    return ec ? 0 : instance.Token.Token;
+  }
+  // SIO_ASSOCIATE_PORT_RESERVATION: bind() then takes its port from the reservation.
+  static void associate_port_reservation(handle h, std::uint64_t token, std::error_code& ec) noexcept {
+    const ULONG64 t = token;
+    ioctl(h, SIO_ASSOCIATE_PORT_RESERVATION, &t, sizeof t, nullptr, 0, ec);
+  }
+  static void release_port_reservation(handle h, std::uint64_t token, std::error_code& ec) noexcept {
+    INET_PORT_RESERVATION_TOKEN t{};
+    t.Token = token;
+    ioctl(h, SIO_RELEASE_PORT_RESERVATION, &t, sizeof t, nullptr, 0, ec);
+  }
+
+ private:
+  static bool check(int r, std::error_code& ec) noexcept {
+    if (r == SOCKET_ERROR) {
+      ec = last_error();
+      return false;
+    }
+    ec.clear();
+    return true;
+  }
+
+  static int native_flags(message_flags f) noexcept {
+    int n = 0;
+    if (has_flag(f, message_flags::peek)) n |= MSG_PEEK;
+    if (has_flag(f, message_flags::out_of_band)) n |= MSG_OOB;
+    return n;  // report_full_length: see receive_from
+  }
+
+  // WSABUF lengths are ULONG: a buffer above 4 GiB is sent in parts.
+  template <class Buffer>
+  static DWORD fill(WSABUF* wb, const Buffer* bufs, std::size_t count) noexcept {
+    const std::size_t n = count < max_buffers ? count : max_buffers;
+    for (std::size_t i = 0; i < n; ++i) {
+      wb[i].buf = static_cast<char*>(const_cast<void*>(static_cast<const void*>(bufs[i].data)));
+      wb[i].len = bufs[i].size > ULONG_MAX ? ULONG_MAX : static_cast<ULONG>(bufs[i].size);
+    }
+    return static_cast<DWORD>(n);
+  }
+
+  enum class value_kind { boolean, integer, duration_ms, linger };
+  struct native_option {
+    int level = 0;
+    int name = 0;
+    value_kind kind = value_kind::integer;
+  };
+
+  // HV_PROTOCOL_RAW and the HVSOCKET_* names, as hyperv.hpp defines them.
+  static constexpr int hv_level = 1;
+
+  static bool lookup(option_id id, native_option& o, std::error_code& ec) noexcept {
+    switch (id) {
+      case option_id::reuse_address: o = {SOL_SOCKET, SO_REUSEADDR, value_kind::boolean}; return true;
+      case option_id::keep_alive: o = {SOL_SOCKET, SO_KEEPALIVE, value_kind::boolean}; return true;
+      case option_id::linger: o = {SOL_SOCKET, SO_LINGER, value_kind::linger}; return true;
+      case option_id::receive_buffer_size: o = {SOL_SOCKET, SO_RCVBUF, value_kind::integer}; return true;
+      case option_id::send_buffer_size: o = {SOL_SOCKET, SO_SNDBUF, value_kind::integer}; return true;
+      case option_id::receive_timeout: o = {SOL_SOCKET, SO_RCVTIMEO, value_kind::duration_ms}; return true;
+      case option_id::send_timeout: o = {SOL_SOCKET, SO_SNDTIMEO, value_kind::duration_ms}; return true;
+      case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
+      case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
+      case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
+      // A VSOCK socket on Windows is an AF_HYPERV socket: its connect timeout is
+      // HVSOCKET_CONNECT_TIMEOUT.
+      case option_id::vsock_connect_timeout:
+      case option_id::hv_connect_timeout: o = {hv_level, 0x01, value_kind::duration_ms}; return true;
+      case option_id::hv_container_passthru: o = {hv_level, 0x02, value_kind::boolean}; return true;
+      case option_id::hv_connected_suspend: o = {hv_level, 0x04, value_kind::boolean}; return true;
+      case option_id::hv_high_vtl: o = {hv_level, 0x08, value_kind::boolean}; return true;
+      default:
+        ec = make_error_code(errc::unsupported_on_platform);
+        return false;
+    }
+  }
+};
+
+}  // namespace vmsock
