@@ -8,6 +8,14 @@
 #if VMSOCK_WINDOWS
 // winsock2.h must come before windows.h; it is self-sufficient and does not
 // need WIN32_LEAN_AND_MEAN or NOMINMAX from the user (vmsock defines neither).
+// When the user's <windows.h> came first it brought winsock.h (v1) along;
+// MinGW-w64's winsock2.h undoes winsock.h's macros and works, but says
+// "#warning Please include winsock2.h before windows.h", an error under -Werror
+// that GCC 12's diagnostic pragmas cannot silence.  Its only test of that case
+// is winsock.h's guard, which winsock2.h defines again straight away.
+#  if defined(__MINGW32__) && defined(_WINSOCKAPI_) && !defined(_WINSOCK2API_)
+#    undef _WINSOCKAPI_
+#  endif
 #  include <winsock2.h>
 #  include <ws2tcpip.h>
 #  include <afunix.h>
