@@ -114,15 +114,16 @@ probe_kvm() {
   local log=$work/kvm-probe.log pid
   : >"$log"
   # Through an inner shell, which reaps qemu and so reports an abort into
-  # the .err file, not onto our stderr.
-  bash -c '"$@"; exit $?' probe "$qemu" -M q35 -accel kvm -cpu host -smp 1 -m 256M \
+  # the .err file, not onto our stderr; in a process group of its own, so
+  # that one kill ends both.
+  setsid bash -c '"$@"; exit $?' probe "$qemu" -M q35 -accel kvm -cpu host -smp 1 -m 256M \
     -nodefaults -display none -no-reboot \
     -kernel "$VMSOCK_VM_KERNEL" -append "console=ttyS0 panic=-1" \
     -serial "file:$log" </dev/null >"$work/kvm-probe.err" 2>&1 &
   pid=$!
   for _ in $(seq 1 80); do   # up to 8 s
     if grep -q 'Linux version' "$log" 2>/dev/null; then
-      kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+      kill -9 -- "-$pid" 2>/dev/null; wait "$pid" 2>/dev/null
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -132,17 +133,27 @@ probe_kvm() {
     fi
     sleep 0.1
   done
-  kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  kill -9 -- "-$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   why="the kernel printed nothing under KVM in 8 s"
   return 1
 }
 
+# The answer is kept beside the kernel, keyed by what it depends on, so a
+# build tree probes once however many VM tests it runs.
 why=
-case "$accel" in
-  auto)
-    if probe_kvm; then accel=kvm
-    else say "KVM unusable ($why); using TCG"; accel=tcg; fi ;;
-esac
+if [ "$accel" = auto ]; then
+  probe_file=$(dirname "$kernel_env")/kvm-probe
+  probe_key="$(uname -r) | $("$qemu" --version | head -n1) | $VMSOCK_VM_PACKAGE | $(ls -l /dev/kvm 2>&1)"
+  if [ -f "$probe_file" ] && [ "$(head -n1 "$probe_file")" = "$probe_key" ]; then
+    accel=$(sed -n 2p "$probe_file")
+    why="$(sed -n 3p "$probe_file"), probed earlier"
+  else
+    if probe_kvm; then accel=kvm; else accel=tcg; fi
+    printf '%s\n%s\n%s\n' "$probe_key" "$accel" "$why" >"$probe_file.$$" &&
+      mv "$probe_file.$$" "$probe_file"
+  fi
+  [ "$accel" = tcg ] && say "KVM unusable ($why); using TCG"
+fi
 if [ "$accel" = kvm ]; then
   accel_args=(-accel kvm -cpu host)
 else
