@@ -73,6 +73,9 @@ done
 [ -n "$kernel_env" ] || die "--kernel-env is required (run fetch-kernel.sh first)"
 [ -n "$out" ] || die "--out is required"
 [ ${#runs[@]} -gt 0 ] || die "nothing to run: give --test or --run"
+for r in "${runs[@]}"; do
+  case "$r" in *$'\n'*) die "a test command must be one line: $r" ;; esac
+done
 # shellcheck disable=SC1090
 . "$kernel_env"
 
