@@ -1,7 +1,8 @@
 // fmt::formatter (and std::formatter where <format> exists) for vmsock::guid and
-// every endpoint type.  Needs {fmt}; not included by vmsock.hpp.
+// every endpoint type, any_endpoint included.  Needs {fmt}; not included by vmsock.hpp.
 #pragma once
 
+#include <vmsock/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/guid.hpp>
 #include <vmsock/hyperv.hpp>
@@ -46,6 +47,7 @@ template <> struct formatter<vmsock::vsock_endpoint> : vmsock::detail::fmt_forma
 template <> struct formatter<vmsock::inet4_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet4_endpoint> {};
 template <> struct formatter<vmsock::inet6_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet6_endpoint> {};
 template <> struct formatter<vmsock::unix_endpoint> : vmsock::detail::fmt_formatter<vmsock::unix_endpoint> {};
+template <> struct formatter<vmsock::any_endpoint> : vmsock::detail::fmt_formatter<vmsock::any_endpoint> {};
 }  // namespace fmt
 
 #if VMSOCK_HAS_STD_FORMAT
@@ -56,5 +58,6 @@ template <> struct formatter<vmsock::vsock_endpoint> : vmsock::detail::std_forma
 template <> struct formatter<vmsock::inet4_endpoint> : vmsock::detail::std_formatter<vmsock::inet4_endpoint> {};
 template <> struct formatter<vmsock::inet6_endpoint> : vmsock::detail::std_formatter<vmsock::inet6_endpoint> {};
 template <> struct formatter<vmsock::unix_endpoint> : vmsock::detail::std_formatter<vmsock::unix_endpoint> {};
+template <> struct formatter<vmsock::any_endpoint> : vmsock::detail::std_formatter<vmsock::any_endpoint> {};
 }  // namespace std
 #endif

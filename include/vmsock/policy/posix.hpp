@@ -324,6 +324,47 @@ struct posix_policy {
     }
   }
 
+  // Waits until one of `count` handles is readable.  `ready` is the first
+  // ready one at or after index `start` (wrapping), so callers can take turns.
+  // false when the timeout expired.  At most max_buffers handles.
+  static bool poll_any(const handle* hs, std::size_t count, std::size_t start, timeout t,
+                       std::size_t& ready, std::error_code& ec) noexcept {
+    if (count == 0 || count > max_buffers) {
+      ec = os_error(EINVAL);
+      return false;
+    }
+    pollfd p[max_buffers];
+    for (std::size_t i = 0; i < count; ++i) p[i] = pollfd{hs[i], POLLIN, 0};
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + t;
+    for (;;) {
+      int ms = -1;
+      if (t >= timeout::zero()) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+        ms = left.count() <= 0 ? 0 : left.count() > INT_MAX ? INT_MAX : static_cast<int>(left.count());
+      }
+      const int r = ::poll(p, static_cast<nfds_t>(count), ms);
+      if (r > 0) {
+        for (std::size_t k = 0; k < count; ++k) {
+          const std::size_t i = (start + k) % count;
+          if (p[i].revents != 0) {
+            ready = i;
+            ec.clear();
+            return true;
+          }
+        }
+      }
+      if (r == 0) {
+        ec.clear();
+        return false;
+      }
+      if (r < 0 && errno != EINTR) {
+        ec = last_error();
+        return false;
+      }
+    }
+  }
+
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
     socklen_t l = static_cast<socklen_t>(len);
     if (check(::getsockname(h, static_cast<sockaddr*>(sa), &l), ec)) len = l;

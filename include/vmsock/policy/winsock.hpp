@@ -290,6 +290,40 @@ struct winsock_policy {
     return r > 0;
   }
 
+  // Waits until one of `count` handles is readable; see posix_policy::poll_any.
+  static bool poll_any(const handle* hs, std::size_t count, std::size_t start, timeout t,
+                       std::size_t& ready, std::error_code& ec) noexcept {
+    if (count == 0 || count > max_buffers || count > FD_SETSIZE) {
+      ec = os_error(WSAEINVAL);
+      return false;
+    }
+    fd_set set;
+    FD_ZERO(&set);
+    for (std::size_t i = 0; i < count; ++i) FD_SET(hs[i], &set);
+    timeval tv{};
+    timeval* ptv = nullptr;
+    if (t >= timeout::zero()) {
+      tv.tv_sec = static_cast<long>(t.count() / 1000);
+      tv.tv_usec = static_cast<long>((t.count() % 1000) * 1000);
+      ptv = &tv;
+    }
+    const int r = ::select(0, &set, nullptr, nullptr, ptv);
+    if (r == SOCKET_ERROR) {
+      ec = last_error();
+      return false;
+    }
+    ec.clear();
+    if (r == 0) return false;
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t i = (start + k) % count;
+      if (FD_ISSET(hs[i], &set)) {
+        ready = i;
+        return true;
+      }
+    }
+    return false;
+  }
+
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
     int l = static_cast<int>(len);
     if (check(::getsockname(h, static_cast<sockaddr*>(sa), &l), ec)) len = static_cast<std::size_t>(l);

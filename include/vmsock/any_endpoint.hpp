@@ -1,0 +1,144 @@
+// any_endpoint: an endpoint of any family, chosen at run time from a URI:
+// vsock://, hvsock://, tcp://, udp://, unix://.  A pure value, like the
+// endpoint types it holds.
+#pragma once
+
+#include <vmsock/config.hpp>
+#include <vmsock/detail/text.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/hyperv.hpp>
+#include <vmsock/inet.hpp>
+#include <vmsock/socket_base.hpp>
+#include <vmsock/unix.hpp>
+#include <vmsock/vsock.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+
+namespace vmsock {
+
+// The transport a URI names.  (Not "unix": GCC defines that as a macro.)
+enum class uri_scheme { vsock, hvsock, tcp, udp, unix_domain };
+
+constexpr std::string_view to_string(uri_scheme s) noexcept {
+  switch (s) {
+    case uri_scheme::vsock: return "vsock";
+    case uri_scheme::hvsock: return "hvsock";
+    case uri_scheme::tcp: return "tcp";
+    case uri_scheme::udp: return "udp";
+    case uri_scheme::unix_domain: return "unix";
+  }
+  return "?";
+}
+
+class any_endpoint {
+ public:
+  using variant_type =
+      std::variant<vsock_endpoint, hv_endpoint, inet4_endpoint, inet6_endpoint, unix_endpoint>;
+
+  any_endpoint() noexcept : value_(vsock_endpoint{}), scheme_(uri_scheme::vsock) {}
+  any_endpoint(const vsock_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::vsock) {}
+  any_endpoint(const hv_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::hvsock) {}
+  any_endpoint(const unix_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::unix_domain) {}
+  // IP endpoints are TCP unless said otherwise.
+  any_endpoint(const inet4_endpoint& ep, uri_scheme s = uri_scheme::tcp) noexcept
+      : value_(ep), scheme_(s == uri_scheme::udp ? s : uri_scheme::tcp) {}
+  any_endpoint(const inet6_endpoint& ep, uri_scheme s = uri_scheme::tcp) noexcept
+      : value_(ep), scheme_(s == uri_scheme::udp ? s : uri_scheme::tcp) {}
+
+  uri_scheme scheme() const noexcept { return scheme_; }
+  // Stream for every scheme but udp.
+  socket_type type() const noexcept {
+    return scheme_ == uri_scheme::udp ? socket_type::datagram : socket_type::stream;
+  }
+  const variant_type& value() const noexcept { return value_; }
+
+  template <class E>
+  bool holds() const noexcept {
+    return std::holds_alternative<E>(value_);
+  }
+  template <class E>
+  const E* get_if() const noexcept {
+    return std::get_if<E>(&value_);
+  }
+
+  // "tcp://127.0.0.1:80", "udp://[::1]:53", "vsock://2:5000", "hvsock://parent/5000",
+  // "unix:///run/agent.sock".
+  std::string to_string() const {
+    return std::visit(
+        [this](const auto& ep) -> std::string {
+          using E = std::decay_t<decltype(ep)>;
+          if constexpr (std::is_same_v<E, inet4_endpoint> || std::is_same_v<E, inet6_endpoint>) {
+            std::string s(vmsock::to_string(scheme_));
+            s += "://";
+            s += ep.to_string();
+            return s;
+          } else {
+            return ep.to_string();
+          }
+        },
+        value_);
+  }
+
+  static std::optional<any_endpoint> try_parse(std::string_view text) noexcept {
+    any_endpoint ep;
+    if (ep.parse_into(text) != nullptr) return std::nullopt;
+    return ep;
+  }
+  static any_endpoint parse(std::string_view text) {
+    any_endpoint ep;
+    if (const char* why = ep.parse_into(text)) detail::throw_parse_error("endpoint URI", text, why);
+    return ep;
+  }
+
+  friend bool operator==(const any_endpoint& a, const any_endpoint& b) noexcept {
+    return a.scheme_ == b.scheme_ && a.value_ == b.value_;
+  }
+  friend bool operator!=(const any_endpoint& a, const any_endpoint& b) noexcept {
+    return !(a == b);
+  }
+
+ private:
+  const char* parse_into(std::string_view s) noexcept {
+    detail::uri_parts u;
+    if (!detail::split_scheme(s, u))
+      return "not a URI: expected vsock://, hvsock://, tcp://, udp:// or unix://";
+    if (detail::equals_nocase(u.scheme, "vsock")) {
+      const auto r = vsock_endpoint::parse_detail(s);
+      if (!r) return r.error;
+      *this = any_endpoint(r.value);
+    } else if (detail::equals_nocase(u.scheme, "hvsock")) {
+      const auto r = hv_endpoint::parse_detail(s);
+      if (!r) return r.error;
+      *this = any_endpoint(r.value);
+    } else if (detail::equals_nocase(u.scheme, "tcp") || detail::equals_nocase(u.scheme, "udp")) {
+      const uri_scheme sch = detail::equals_nocase(u.scheme, "udp") ? uri_scheme::udp : uri_scheme::tcp;
+      if (!u.rest.empty() && u.rest[0] == '[') {
+        const auto r = inet6_endpoint::parse_detail(s);
+        if (!r) return r.error;
+        *this = any_endpoint(r.value, sch);
+      } else {
+        if (!u.rest.empty() && !detail::is_digit(u.rest[0]))
+          return "host names are not resolved: give an IPv4 literal or [IPv6]";
+        const auto r = inet4_endpoint::parse_detail(s);
+        if (!r) return r.error;
+        *this = any_endpoint(r.value, sch);
+      }
+    } else if (detail::equals_nocase(u.scheme, "unix")) {
+      const auto r = unix_endpoint::parse_detail(s);
+      if (!r) return r.error;
+      *this = any_endpoint(r.value);
+    } else {
+      return "unknown scheme, expected vsock, hvsock, tcp, udp or unix";
+    }
+    return nullptr;
+  }
+
+  variant_type value_;
+  uri_scheme scheme_;
+};
+
+}  // namespace vmsock

@@ -1,0 +1,260 @@
+// any_endpoint, any_stream_socket, connect_first and listen_all, over real
+// loopback sockets.  No AF_VSOCK connection is ever attempted here (this
+// machine's VSOCK peer is its host): the VSOCK cases run in the test guest.
+#include <vmsock/uri.hpp>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace vmsock;
+using namespace std::chrono_literals;
+
+// A VM GUID that is none of the well-known ones: no VSOCK mapping on Linux.
+constexpr const char* unmapped_hv = "hvsock://6e5a1a7c-55a2-4b4b-9f2c-9d3e5a1c2b7f/5000";
+
+std::string closed_tcp_uri() {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  return "tcp://" + l.local_endpoint().to_string();
+}
+
+TEST(AnyEndpoint, ParsesEverySchemeAndPrintsItBack) {
+  const std::vector<std::pair<std::string, uri_scheme>> cases = {
+      {"vsock://2:5000", uri_scheme::vsock},
+      {"vsock://any:5000", uri_scheme::vsock},
+      {"hvsock://parent/5000", uri_scheme::hvsock},
+      {"hvsock://e0e16197-dd56-4a10-9195-5ee7a155a838/11111111-2222-3333-4444-555555555555",
+       uri_scheme::hvsock},
+      {"tcp://127.0.0.1:80", uri_scheme::tcp},
+      {"tcp://[::1]:80", uri_scheme::tcp},
+      {"udp://10.0.0.1:53", uri_scheme::udp},
+      {"udp://[fe80::1%3]:53", uri_scheme::udp},
+      {"unix:///run/agent.sock", uri_scheme::unix_domain},
+      {"unix://@agent", uri_scheme::unix_domain},
+  };
+  for (const auto& [text, scheme] : cases) {
+    const auto ep = any_endpoint::parse(text);
+    EXPECT_EQ(ep.scheme(), scheme) << text;
+    EXPECT_EQ(ep.to_string(), text.find("e0e16197") != std::string::npos
+                                  ? "hvsock://loopback/11111111-2222-3333-4444-555555555555"
+                                  : text);
+    EXPECT_EQ(any_endpoint::parse(ep.to_string()), ep) << text;
+    EXPECT_EQ(parse_uri(text), ep);
+  }
+  EXPECT_TRUE(any_endpoint::parse("tcp://127.0.0.1:1").holds<inet4_endpoint>());
+  EXPECT_TRUE(any_endpoint::parse("udp://[::1]:1").holds<inet6_endpoint>());
+  EXPECT_EQ(any_endpoint::parse("udp://[::1]:1").type(), socket_type::datagram);
+  EXPECT_EQ(any_endpoint::parse("vsock://2:1").get_if<vsock_endpoint>()->cid, 2u);
+  EXPECT_NE(any_endpoint::parse("tcp://127.0.0.1:1"), any_endpoint::parse("udp://127.0.0.1:1"));
+}
+
+TEST(AnyEndpoint, BadUrisAreClearErrors) {
+  const std::map<std::string, std::string> bad = {
+      {"", "not a URI"},
+      {"127.0.0.1:80", "not a URI"},
+      {"ftp://127.0.0.1:21", "unknown scheme"},
+      {"tcp://localhost:80", "host names are not resolved"},
+      {"tcp://::1:80", "host names are not resolved"},
+      {"tcp://127.0.0.1", "missing ':PORT'"},
+      {"tcp://127.0.0.1:65536", "port out of range"},
+      {"vsock://2", "missing ':'"},
+      {"hvsock://parent", "missing '/'"},
+      {"unix://@", "empty abstract name"},
+      {"unix:///tmp/%zz", "bad %-escape"},
+  };
+  for (const auto& [text, why] : bad) {
+    EXPECT_FALSE(any_endpoint::try_parse(text)) << text;
+    try {
+      (void)any_endpoint::parse(text);
+      ADD_FAILURE() << text << " parsed";
+    } catch (const parse_error& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(AnyStreamSocket, EchoOverEachLoopbackTransport) {
+  vmsock_test::temp_socket_path path;
+  auto all = listen_all({"tcp://127.0.0.1:0", "tcp://[::1]:0", "unix://" + path.path,
+                         "unix://@" + vmsock_test::unique_name("any")});
+  ASSERT_EQ(all.size(), 4u);
+  for (const auto& where : all.local_endpoints()) {
+    auto client = any_stream_socket::connect(where, 2s);
+    EXPECT_EQ(client.remote(), where);
+    EXPECT_EQ(client.scheme(), where.scheme());
+    EXPECT_EQ(client.peer_endpoint(), where);
+    any_endpoint peer;
+    auto conn = all.accept(2s, &peer);
+    EXPECT_EQ(conn.local_endpoint(), where);
+    EXPECT_EQ(conn.peer_endpoint(), peer);
+
+    const std::string msg = "over " + where.to_string();
+    client.send_all(msg);
+    std::string got(msg.size(), '\0');
+    conn.receive_exact(got);
+    EXPECT_EQ(got, msg);
+    conn.send_all({buffer(got)});
+    client.shutdown(shutdown_type::send);
+    std::string back(msg.size(), '\0');
+    std::error_code ec;
+    client.receive_exact(back, ec);
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(back, msg);
+    char c;
+    EXPECT_EQ(conn.receive(&c, 1), 0u);
+    EXPECT_TRUE(conn.is_open());
+    conn.close();
+    EXPECT_FALSE(conn.is_open());
+  }
+}
+
+TEST(ConnectFirst, FallsBackInOrderAndSaysWhichTransportWon) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const std::string live = "tcp://" + l.local_endpoint().to_string();
+  const std::string dead = closed_tcp_uri();
+
+  auto s = connect_first({unmapped_hv, dead, live}, 2s);
+  EXPECT_EQ(s.scheme(), uri_scheme::tcp);
+  EXPECT_EQ(s.remote(), any_endpoint::parse(live));
+  auto conn = l.accept(2s);
+  s.send_all(std::string("won"));
+  std::string got(3, '\0');
+  conn.receive_exact(got);
+  EXPECT_EQ(got, "won");
+
+  // The first that connects wins even when later ones would too.
+  auto l2 = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  auto first = connect_first({live, "tcp://" + l2.local_endpoint().to_string()}, 2s);
+  EXPECT_EQ(first.remote(), any_endpoint::parse(live));
+}
+
+TEST(ConnectFirst, WhenAllFailTheErrorListsEveryAttempt) {
+  const std::string dead = closed_tcp_uri();
+  vmsock_test::temp_socket_path missing;
+  try {
+    connect_first({unmapped_hv, "udp://127.0.0.1:9", dead, "unix://" + missing.path}, 1s);
+    FAIL() << "nothing listens";
+  } catch (const connect_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(std::string(unmapped_hv) + ": skipped: " +
+                        make_error_code(errc::no_mapping).message()),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("udp://127.0.0.1:9: skipped"), std::string::npos) << what;
+    EXPECT_NE(what.find(dead + ": " +
+                        std::make_error_code(std::errc::connection_refused).message()),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("unix://" + missing.path), std::string::npos) << what;
+    ASSERT_EQ(e.attempts().size(), 4u);
+    EXPECT_TRUE(e.attempts()[0].skipped);
+    EXPECT_EQ(e.attempts()[0].error, errc::no_mapping);
+    EXPECT_TRUE(e.attempts()[1].skipped);
+    EXPECT_FALSE(e.attempts()[2].skipped);
+    EXPECT_EQ(e.attempts()[2].error, std::errc::connection_refused);
+    EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
+  }
+  std::error_code ec;
+  auto s = connect_first(std::vector<any_endpoint>{any_endpoint::parse(dead)}, 1s, ec);
+  EXPECT_EQ(ec, std::errc::connection_refused);
+  EXPECT_FALSE(s.is_open());
+}
+
+TEST(ConnectFirst, BadEntryIsReportedBeforeAnyConnection) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const std::string live = "tcp://" + l.local_endpoint().to_string();
+  try {
+    connect_first({live, "tcp://300.1.1.1:5", live});
+    FAIL();
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("entry 2 of 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tcp://300.1.1.1:5"), std::string::npos) << e.what();
+  }
+  // Nothing connected: the listener has no pending connection.
+  std::error_code ec;
+  l.accept(50ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+TEST(ListenAll, AcceptsFromEveryTransportInOneLoopNothingLost) {
+  vmsock_test::temp_socket_path path;
+  auto all = listen_all({"tcp://127.0.0.1:0", "unix://" + path.path, "tcp://[::1]:0"});
+  const auto endpoints = all.local_endpoints();
+  constexpr int connections = 100;
+
+  std::thread server([&] {
+    for (int i = 0; i < connections; ++i) {
+      any_endpoint peer;
+      auto c = all.accept(10s, &peer);
+      std::array<char, 64> buf{};
+      const std::size_t n = c.receive(buf);
+      c.send_all(buf.data(), n);
+    }
+  });
+  std::map<uri_scheme, int> per_scheme;
+  int ok = 0;
+  for (int i = 0; i < connections; ++i) {
+    const auto& where = endpoints[static_cast<std::size_t>(i) % endpoints.size()];
+    auto c = any_stream_socket::connect(where, 5s);
+    const std::string msg = "#" + std::to_string(i);
+    c.send_all(msg);
+    std::string back(msg.size(), '\0');
+    c.receive_exact(back);
+    if (back == msg) ++ok;
+    ++per_scheme[where.scheme()];
+  }
+  server.join();
+  EXPECT_EQ(ok, connections);
+  EXPECT_EQ(per_scheme[uri_scheme::tcp], 67);
+  EXPECT_EQ(per_scheme[uri_scheme::unix_domain], 33);
+}
+
+TEST(ListenAll, TakesTurnsSoNoTransportStarves) {
+  auto all = listen_all({"tcp://127.0.0.1:0", "tcp://[::1]:0"});
+  const auto eps = all.local_endpoints();
+  // Both have connections waiting: accepts alternate between them.
+  std::vector<any_stream_socket> clients;
+  for (int i = 0; i < 3; ++i)
+    for (const auto& ep : eps) clients.push_back(any_stream_socket::connect(ep, 2s));
+  std::vector<uri_scheme> order;
+  std::vector<bool> v6;
+  for (int i = 0; i < 6; ++i) {
+    any_endpoint peer;
+    auto c = all.accept(2s, &peer);
+    v6.push_back(peer.holds<inet6_endpoint>());
+  }
+  for (std::size_t i = 1; i < v6.size(); ++i) EXPECT_NE(v6[i], v6[i - 1]) << "at accept " << i;
+}
+
+TEST(ListenAll, FailuresAreAllOrNothingAndNameTheEndpoint) {
+  auto taken = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const std::string busy = "tcp://" + taken.local_endpoint().to_string();
+  try {
+    listen_all({"tcp://127.0.0.1:0", busy});
+    FAIL();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::address_in_use);
+    EXPECT_NE(std::string(e.what()).find("listen_all: listen on " + busy), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(listen_all({"udp://127.0.0.1:0"}), std::system_error);
+  try {
+    listen_all({"tcp://127.0.0.1:0", "nope://x"});
+    FAIL();
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("entry 2 of 2"), std::string::npos) << e.what();
+  }
+  auto one = listen_all({"tcp://127.0.0.1:0"});
+  std::error_code ec;
+  one.accept(20ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+}  // namespace
