@@ -88,9 +88,13 @@ class unix_endpoint {
       std::memcpy(ep.buf_, n.sun_path + 1, ep.len_);
       return ep;
     }
-    // A path ends at its NUL or, when it fills sun_path, at the end.
+    // A path ends at its NUL or at the end of the bytes given.  One that fills
+    // all of sun_path with no NUL (108 bytes, which Linux accepts from other
+    // programs) is refused: vmsock could not pass it back (max_path is 107)
+    // and never truncates one.
     std::size_t plen = 0;
     while (plen < avail && n.sun_path[plen] != '\0') ++plen;
+    if (plen > max_path) return std::nullopt;
     ep.kind_ = kind::path;
     ep.len_ = static_cast<std::uint8_t>(plen);
     std::memcpy(ep.buf_, n.sun_path, plen);
@@ -125,6 +129,14 @@ class unix_endpoint {
     return ep;
   }
 
+  // The parser behind parse/try_parse, reporting its reason (as the other
+  // endpoint types' parse_detail do).
+  static detail::parsed<unix_endpoint> parse_detail(std::string_view text) noexcept {
+    unix_endpoint ep;
+    const char* why = ep.parse_into(text);
+    return {ep, why};
+  }
+
   friend bool operator==(const unix_endpoint& a, const unix_endpoint& b) noexcept {
     return a.kind_ == b.kind_ && a.name() == b.name();
   }
@@ -152,6 +164,11 @@ class unix_endpoint {
     if (!detail::split_scheme(s, u)) return "expected unix://PATH or unix://@NAME";
     if (!detail::equals_nocase(u.scheme, "unix")) return "unknown scheme, expected unix://";
     std::string_view rest = u.rest;
+    // "unix://" is what an unnamed endpoint prints; it parses back to one.
+    if (rest.empty()) {
+      *this = unix_endpoint{};
+      return nullptr;
+    }
     kind k = kind::path;
     if (!rest.empty() && rest[0] == '@') {
       k = kind::abstract;
