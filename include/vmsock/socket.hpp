@@ -495,7 +495,9 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     Policy::set_nonblocking(d.handle_, true, ec);
     if (ec) return Derived{};
     Policy::connect(d.handle_, &sa, native.native_size(), ec);
-    if (ec == std::errc::operation_in_progress || would_block(ec)) {
+    // Only "in progress" means the connect goes on; an AF_UNIX EAGAIN (a full
+    // backlog) means it did not start.
+    if (ec == std::errc::operation_in_progress) {
       if (!Policy::poll(d.handle_, wait_type::writable, t, ec)) {
         if (!ec) ec = make_error_code(errc::timed_out);
         return Derived{};

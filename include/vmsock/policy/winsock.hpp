@@ -121,8 +121,15 @@ struct winsock_policy {
     }
   }
 
+  // A non-blocking connect that has started reports WSAEWOULDBLOCK on Windows;
+  // it is reported as in progress, as POSIX's EINPROGRESS.
   static void connect(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
-    check(::connect(h, static_cast<const sockaddr*>(sa), static_cast<int>(len)), ec);
+    if (::connect(h, static_cast<const sockaddr*>(sa), static_cast<int>(len)) == 0) {
+      ec.clear();
+      return;
+    }
+    const int e = ::WSAGetLastError();
+    ec = os_error(e == WSAEWOULDBLOCK ? WSAEINPROGRESS : e);
   }
 
   static void pending_error(handle h, std::error_code& ec) noexcept {
