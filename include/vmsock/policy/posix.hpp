@@ -111,19 +111,37 @@ struct posix_policy {
     }
   }
 
-  // A connect interrupted by a signal goes on in the background (POSIX); it is
-  // awaited and its result read from SO_ERROR rather than restarted.
+  // A connect interrupted by a signal is issued again.  Where the attempt goes
+  // on in the background (POSIX; Linux TCP) the second call waits for it, or
+  // reports EISCONN once it is done, or EALREADY (the BSDs): then it is awaited
+  // and its result read from SO_ERROR.  Linux's AF_UNIX (and, by af_vsock.c,
+  // AF_VSOCK) abandon an interrupted attempt and leave the socket unconnected,
+  // which poll reports writable with SO_ERROR 0: waiting instead of connecting
+  // again would report success on a socket that is not connected.
   static void connect(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
-    if (::connect(h, static_cast<const sockaddr*>(sa), static_cast<socklen_t>(len)) == 0) {
-      ec.clear();
+    bool interrupted = false;
+    for (;;) {
+      if (::connect(h, static_cast<const sockaddr*>(sa), static_cast<socklen_t>(len)) == 0) {
+        ec.clear();
+        return;
+      }
+      const int e = errno;
+      if (e == EINTR) {
+        interrupted = true;
+        continue;
+      }
+      if (interrupted && e == EISCONN) {
+        ec.clear();
+        return;
+      }
+      if (interrupted && e == EALREADY) {
+        if (!poll(h, wait_type::writable, no_timeout, ec)) return;
+        pending_error(h, ec);
+        return;
+      }
+      ec = os_error(e);
       return;
     }
-    if (errno != EINTR) {
-      ec = last_error();
-      return;
-    }
-    if (!poll(h, wait_type::writable, no_timeout, ec)) return;
-    pending_error(h, ec);
   }
 
   // The result of a non-blocking connect, once the socket is writable.

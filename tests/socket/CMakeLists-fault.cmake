@@ -1,0 +1,20 @@
+# Fault injection and resource tests (label socket).  Included from
+# tests/socket/CMakeLists.txt.
+find_package(Threads REQUIRED)
+
+# fault_policy over real loopback sockets.  test_fault.cpp also defines recv,
+# send, accept4, connect, poll, close, ... in front of the C library's (a tap
+# that counts real EINTRs), reaching the real ones with dlsym(RTLD_NEXT).
+vmsock_add_test(vmsock_fault_tests
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_fault.cpp
+  LABELS socket
+  LIBRARIES Threads::Threads ${CMAKE_DL_LIBS}
+  TIMEOUT 300)
+
+# Allocation counting (this executable replaces the global operator new),
+# descriptor leaks, inheritance across exec, SIGPIPE.
+vmsock_add_test(vmsock_resource_tests
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_resources.cpp
+  LABELS socket
+  LIBRARIES Threads::Threads
+  TIMEOUT 300)
