@@ -36,11 +36,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -317,30 +320,46 @@ constexpr peer_mode peer_for(workload w) {
                                  : peer_mode::source;
 }
 
+constexpr const char* workload_name(workload w) {
+  return w == workload::pingpong ? "pingpong" : w == workload::send ? "send" : "receive";
+}
+
+// One iteration of a workload: what every variant does the same way.
+template <class Client>
+inline void iteration(Client& c, workload w, char* buf, std::size_t size) {
+  switch (w) {
+    case workload::pingpong:
+      c.send_all(buf, size);
+      c.receive_exact(buf, size);
+      return;
+    case workload::send:
+      c.send_all(buf, size);
+      return;
+    case workload::receive:
+      c.receive_exact(buf, size);
+      return;
+  }
+}
+
+// A connection of one variant to its own peer thread.
+template <class Transport, template <class> class Client>
+struct connection {
+  Transport transport;
+  peer other;
+  Client<Transport> client;  // declared last: closed first, so the peer sees EOF or EPIPE
+  explicit connection(workload w)
+      : other(transport.listener.get(), peer_for(w), Transport::is_tcp), client(transport) {}
+};
+
+// The classic layout: one variant per benchmark, its repetitions interleaved
+// with the others' by --benchmark_enable_random_interleaving.
 template <class Transport, template <class> class Client>
 void run_case(benchmark::State& state, workload w, std::size_t size) {
   try {
-    Transport t;
-    const peer other(t.listener.get(), peer_for(w), Transport::is_tcp);
-    {
-      Client<Transport> c(t);
-      std::vector<char> buf(size, 'm');
-      switch (w) {
-        case workload::pingpong:
-          for (auto _ : state) {
-            c.send_all(buf.data(), size);
-            c.receive_exact(buf.data(), size);
-          }
-          break;
-        case workload::send:
-          for (auto _ : state) c.send_all(buf.data(), size);
-          break;
-        case workload::receive:
-          for (auto _ : state) c.receive_exact(buf.data(), size);
-          break;
-      }
-      benchmark::DoNotOptimize(buf.data());
-    }  // the client closes: the peer sees EOF or EPIPE and returns
+    connection<Transport, Client> c(w);
+    std::vector<char> buf(size, 'm');
+    for (auto _ : state) iteration(c.client, w, buf.data(), size);
+    benchmark::DoNotOptimize(buf.data());
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
   } catch (const std::exception& e) {
@@ -348,15 +367,88 @@ void run_case(benchmark::State& state, workload w, std::size_t size) {
   }
 }
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// The paired layout, for a shared and noisy machine: every variant has its own
+// connection and peer, all open at once; one benchmark iteration is a block of
+// `block` iterations of each variant back to back (the order rotating from block
+// to block), each timed on its own.  Load from elsewhere then hits a block's
+// variants alike, and the median over blocks of vmsock_time / raw_time is
+// reported as the counter vmsock_ratio (asio_ratio likewise), with each
+// variant's median time per iteration (raw_us, vmsock_us, asio_us).
+template <class Transport>
+void run_paired(benchmark::State& state, workload w, std::size_t size, int block) {
+  try {
+    connection<Transport, raw_client> raw(w);
+    connection<Transport, vmsock_client> vms(w);
+#if VMSOCK_BENCH_ASIO
+    connection<Transport, asio_client> asi(w);
+    constexpr int variants = 3;
+#else
+    constexpr int variants = 2;
+#endif
+    std::vector<char> buf(size, 'm');
+    std::vector<double> times[variants];
+    std::vector<double> ratios[variants];
+    unsigned rotation = 0;
+    for (auto _ : state) {
+      double t[variants] = {};
+      for (int k = 0; k < variants; ++k) {
+        const int v = static_cast<int>((rotation + static_cast<unsigned>(k)) % variants);
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < block; ++i) {
+          if (v == 0) iteration(raw.client, w, buf.data(), size);
+          if (v == 1) iteration(vms.client, w, buf.data(), size);
+#if VMSOCK_BENCH_ASIO
+          if (v == 2) iteration(asi.client, w, buf.data(), size);
+#endif
+        }
+        t[v] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      }
+      ++rotation;
+      for (int v = 0; v < variants; ++v) {
+        times[v].push_back(t[v] / block);
+        ratios[v].push_back(t[v] / t[0]);
+      }
+    }
+    benchmark::DoNotOptimize(buf.data());
+    state.counters["raw_us"] = median(times[0]);
+    state.counters["vmsock_us"] = median(times[1]);
+    state.counters["vmsock_ratio"] = median(ratios[1]);
+#if VMSOCK_BENCH_ASIO
+    state.counters["asio_us"] = median(times[2]);
+    state.counters["asio_ratio"] = median(ratios[2]);
+#endif
+    state.SetItemsProcessed(state.iterations() * block * variants);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+// VMSOCK_BENCH_ITERATIONS=N fixes every case's iteration count: instruction
+// counts under callgrind are then repeatable, and two runs with different N give
+// the cost of one iteration without the setup (see RESULTS.md).
+benchmark::IterationCount fixed_iterations() {
+  const char* v = std::getenv("VMSOCK_BENCH_ITERATIONS");
+  return v != nullptr ? static_cast<benchmark::IterationCount>(std::strtoll(v, nullptr, 10)) : 0;
+}
+
+std::string case_name(const char* transport, workload w, std::size_t size, const char* variant) {
+  return std::string(transport) + "/" + workload_name(w) + "/" + std::to_string(size) + "/" + variant;
+}
+
 template <class Transport, template <class> class Client>
 void register_case(workload w, std::size_t size) {
-  const char* what = w == workload::pingpong ? "pingpong" : w == workload::send ? "send" : "receive";
-  const std::string name = std::string(Transport::name) + "/" + what + "/" + std::to_string(size) +
-                           "/" + Client<Transport>::name;
-  benchmark::RegisterBenchmark(name.c_str(),
-                               [w, size](benchmark::State& s) { run_case<Transport, Client>(s, w, size); })
-      ->UseRealTime()
-      ->Unit(benchmark::kMicrosecond);
+  auto* b = benchmark::RegisterBenchmark(
+      case_name(Transport::name, w, size, Client<Transport>::name).c_str(),
+      [w, size](benchmark::State& s) { run_case<Transport, Client>(s, w, size); });
+  b->UseRealTime()->Unit(benchmark::kMicrosecond);
+  if (const auto n = fixed_iterations(); n > 0) b->Iterations(n);
 }
 
 template <class Transport>
@@ -364,16 +456,28 @@ void register_transport() {
   const struct {
     workload w;
     std::size_t size;
-  } cases[] = {{workload::pingpong, 1},
-               {workload::pingpong, 64},
-               {workload::send, 64 * 1024},
-               {workload::receive, 64 * 1024}};
+    int block;  // iterations per variant in a paired block: about 1 ms
+  } cases[] = {{workload::pingpong, 1, 64},
+               {workload::pingpong, 64, 64},
+               {workload::send, 64 * 1024, 32},
+               {workload::receive, 64 * 1024, 32}};
   for (const auto& c : cases) {
     register_case<Transport, raw_client>(c.w, c.size);
     register_case<Transport, vmsock_client>(c.w, c.size);
 #if VMSOCK_BENCH_ASIO
     register_case<Transport, asio_client>(c.w, c.size);
 #endif
+  }
+  for (const auto& c : cases) {
+    const auto w = c.w;
+    const auto size = c.size;
+    const int block = c.block;
+    benchmark::RegisterBenchmark(case_name(Transport::name, w, size, "paired").c_str(),
+                                 [w, size, block](benchmark::State& s) {
+                                   run_paired<Transport>(s, w, size, block);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
 }
 

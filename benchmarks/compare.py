@@ -23,6 +23,7 @@ Exit code: 0, or 1 when a run failed or a case reported an error.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -52,21 +53,25 @@ def load(path):
     """{(case, variant): [real_time, ...]} plus the context of one JSON file."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    times, errors = {}, []
+    times, paired, errors = {}, {}, []
     for b in data.get("benchmarks", []):
         if b.get("run_type") != "iteration":
             continue  # aggregates: recomputed here over all runs
-        name = b["run_name"]
-        if name.endswith("/real_time"):
-            name = name[: -len("/real_time")]
+        name = re.sub(r"/(iterations:\d+|real_time)", "", b["run_name"])
         case, _, variant = name.rpartition("/")
         if b.get("error_occurred"):
             errors.append(f"{name}: {b.get('error_message', 'error')}")
             continue
+        if variant == "paired":
+            # One repetition of the paired layout: its medians over blocks.
+            for key in ("vmsock_ratio", "asio_ratio"):
+                if key in b:
+                    paired.setdefault((case, key), []).append(b[key])
+            continue
         # Times are in each benchmark's own unit; normalise to microseconds.
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b.get("time_unit", "ns")]
         times.setdefault((case, variant), []).append(b["real_time"] * scale)
-    return times, errors, data.get("context", {})
+    return times, paired, errors, data.get("context", {})
 
 
 def quantile(xs, q):
@@ -114,9 +119,11 @@ def main():
         if args.keep:
             print(f"compare.py: JSON kept in {out_dir}", file=sys.stderr)
 
-    pooled, per_run, errors, contexts = {}, [], [], []
+    pooled, paired, per_run, errors, contexts = {}, {}, [], [], []
     for path in files:
-        times, errs, ctx = load(path)
+        times, pairs, errs, ctx = load(path)
+        for key, xs in pairs.items():
+            paired.setdefault(key, []).extend(xs)
         per_run.append(times)
         errors += errs
         contexts.append(ctx)
@@ -158,7 +165,9 @@ def main():
         return "/".join(f"{100 * s[v]:.0f}%" if v in s else "-" for v in VARIANTS)
 
     over = [r["case"] for r in rows if r["vmsock"] is not None and r["vmsock"] > args.goal]
-    if args.markdown:
+    if not rows:
+        pass
+    elif args.markdown:
         print("| case | raw (us) | vmsock/raw | per-run range | asio/raw | per-run range | IQR/median raw/vmsock/asio |")
         print("|---|---:|---:|---|---:|---|---|")
         for r in rows:
@@ -174,12 +183,46 @@ def main():
             print(f"{r['case']:<24} {r['raw_us']:>9.2f} {fmt_ratio(r['vmsock']):>10} "
                   f"{fmt_range(r['vmsock_range']):>10} {fmt_ratio(r['asio']):>9} "
                   f"{fmt_range(r['asio_range']):>10}  {fmt_spread(r['spread'])}{mark}")
-    n = rows[0]["n"] if rows else 0
-    print(f"\n{len(files)} run(s), {n} repetitions per variant pooled; ratios of medians of wall-clock"
-          f" time per iteration (lower is faster); goal vmsock/raw <= {args.goal}:"
-          f" {'met on every case' if not over else 'over on ' + ', '.join(over)}")
+    if rows:
+        print(f"\n{len(files)} run(s), {rows[0]['n']} repetitions per variant pooled; ratios of medians"
+              f" of wall-clock time per iteration (lower is faster); goal vmsock/raw <= {args.goal}:"
+              f" {'met on every case' if not over else 'over on ' + ', '.join(over)}")
+    paired_cases = sorted({case for case, _ in paired},
+                          key=lambda c: (c.split("/")[0], c.split("/")[1] != "pingpong", c))
+    paired_over = []
+    if paired_cases:
+        def cell(key, case):
+            xs = paired.get((case, key))
+            if not xs:
+                return "-", ""
+            return f"{statistics.median(xs):.3f}", f"{min(xs):.2f}-{max(xs):.2f}"
+
+        print("\nPaired layout (all variants' blocks back to back; per repetition the median over blocks"
+              " of variant/raw time; here the median over repetitions, and their range):\n")
+        if args.markdown:
+            print("| case | vmsock/raw | range | asio/raw | range |")
+            print("|---|---:|---|---:|---|")
+        else:
+            print(f"{'case':<24} {'vmsock/raw':>10} {'range':>10} {'asio/raw':>9} {'range':>10}")
+        for case in paired_cases:
+            vm, vm_range = cell("vmsock_ratio", case)
+            asi, asi_range = cell("asio_ratio", case)
+            over_goal = vm != "-" and float(vm) > args.goal
+            if over_goal:
+                paired_over.append(case)
+            if args.markdown:
+                print(f"| {case} | {vm}{' **over**' if over_goal else ''} | {vm_range} | {asi} | {asi_range} |")
+            else:
+                print(f"{case:<24} {vm:>10} {vm_range:>10} {asi:>9} {asi_range:>10}"
+                      f"{'  <-- over' if over_goal else ''}")
+        reps = len(paired[(paired_cases[0], "vmsock_ratio")])
+        print(f"\n{reps} paired repetitions per case; goal vmsock/raw <= {args.goal}:"
+              f" {'met on every case' if not paired_over else 'over on ' + ', '.join(paired_over)}")
     for e in errors:
         print(f"compare.py: error: {e}", file=sys.stderr)
+    if not rows and not paired_cases:
+        print("compare.py: no results", file=sys.stderr)
+        return 1
     return 1 if failed or errors else 0
 
 
