@@ -4,18 +4,28 @@
 #
 #   cmake -S . -B build/windows-clang --toolchain cmake/toolchains/clang-mingw-w64.cmake
 #
-# Debian: clang, g++-mingw-w64-x86-64-posix (headers, CRT, libstdc++), wine64.
+# Debian: clang, lld (optional), g++-mingw-w64-x86-64-posix (headers, CRT,
+# libstdc++), wine64.
 # Variables a user may set before this file runs:
 #   VMSOCK_MINGW_PREFIX  target triple and tool prefix, default x86_64-w64-mingw32
 #   VMSOCK_CLANG         clang++ to use, default the first clang++ on PATH
-#   VMSOCK_CLANG_LINKER  -fuse-ld value (bfd: MinGW's binutils, lld), default bfd
+#   VMSOCK_CLANG_LINKER  -fuse-ld value: lld when ld.lld is installed, else bfd
+#                        (MinGW's binutils)
 #   VMSOCK_WINE, VMSOCK_WINEPREFIX  as in mingw-w64.cmake
 
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 
 set(VMSOCK_MINGW_PREFIX "x86_64-w64-mingw32" CACHE STRING "MinGW-w64 target triple")
-set(VMSOCK_CLANG_LINKER "bfd" CACHE STRING "Linker for clang's MinGW driver (-fuse-ld=)")
+# lld links clang's objects against GCC's libstdc++.a quietly; MinGW's bfd ld
+# works too but warns "duplicate section ... has different size" for
+# libstdc++'s typeinfo names on every link.
+find_program(VMSOCK_LLD NAMES ld.lld DOC "LLVM's linker (Debian: lld)")
+if(VMSOCK_LLD)
+  set(VMSOCK_CLANG_LINKER "lld" CACHE STRING "Linker for clang's MinGW driver (-fuse-ld=)")
+else()
+  set(VMSOCK_CLANG_LINKER "bfd" CACHE STRING "Linker for clang's MinGW driver (-fuse-ld=)")
+endif()
 
 find_program(VMSOCK_CLANG NAMES clang++ DOC "clang++ used as a Windows cross compiler" REQUIRED)
 find_program(VMSOCK_CLANG_C NAMES clang DOC "clang used as a Windows cross compiler")
@@ -53,8 +63,9 @@ if(NOT EXISTS "${_vmsock_cxx_inc}/vector")
   message(FATAL_ERROR "libstdc++ headers not found in ${_vmsock_cxx_inc}")
 endif()
 
+# With a sysroot clang adds no C++ library directory of its own, so these are
+# the only ones (no -nostdinc++ needed; it would warn on every link line).
 string(JOIN " " CMAKE_CXX_FLAGS_INIT
-  -nostdinc++
   "-isystem ${_vmsock_cxx_inc}"
   "-isystem ${_vmsock_cxx_inc}/${VMSOCK_MINGW_PREFIX}"
   "-isystem ${_vmsock_cxx_inc}/backward")
@@ -67,7 +78,10 @@ set(CMAKE_EXE_LINKER_FLAGS_INIT "${_vmsock_link} -static")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "${_vmsock_link}")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "${_vmsock_link}")
 
-set(CMAKE_FIND_ROOT_PATH "/usr/${VMSOCK_MINGW_PREFIX}")
+# Roots given by the user (-DCMAKE_FIND_ROOT_PATH=<an install prefix of
+# Windows packages>, e.g. where vmsock itself was installed) come first.
+list(APPEND CMAKE_FIND_ROOT_PATH "/usr/${VMSOCK_MINGW_PREFIX}")
+list(REMOVE_DUPLICATES CMAKE_FIND_ROOT_PATH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

@@ -36,7 +36,10 @@ endif()
 # Headers, libraries and CMake packages come from the MinGW sysroot only, never
 # from the host's /usr (the host's libgtest, libfmt or glibc headers must not
 # leak into a Windows build); programs (the tools above, Wine) from the host.
-set(CMAKE_FIND_ROOT_PATH "/usr/${VMSOCK_MINGW_PREFIX}")
+# Roots given by the user (-DCMAKE_FIND_ROOT_PATH=<an install prefix of
+# Windows packages>, e.g. where vmsock itself was installed) come first.
+list(APPEND CMAKE_FIND_ROOT_PATH "/usr/${VMSOCK_MINGW_PREFIX}")
+list(REMOVE_DUPLICATES CMAKE_FIND_ROOT_PATH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

@@ -15,7 +15,10 @@ if(NOT DEFINED VMSOCK_WINEPREFIX)
     "Wine prefix the tests run in (created on first use)")
 endif()
 
-if(VMSOCK_WINE)
+if(CMAKE_CROSSCOMPILING_EMULATOR)
+  # Given by the caller (a consumer project built by vmsock's package tests
+  # gets the calling build's, and so shares its Wine prefix): kept.
+elseif(VMSOCK_WINE)
   # A list: the wrapper, then its fixed arguments; ctest appends the program.
   set(CMAKE_CROSSCOMPILING_EMULATOR
     "${CMAKE_CURRENT_LIST_DIR}/wine-run.sh;${VMSOCK_WINE};${VMSOCK_WINEPREFIX}")

@@ -1,18 +1,10 @@
-// Every public vmsock header, for the include-order tests.  The socket layer
-// joins once policy/winsock.hpp exists.
+// Every public vmsock header, for the include-order tests.
 #pragma once
 
-#include <vmsock/vmsock.hpp>
+#include <vmsock/vmsock.hpp>  // the umbrella: endpoints, sockets, policy, uri
 
-#include <vmsock/buffer.hpp>
 #include <vmsock/detail/win_error.hpp>
-#include <vmsock/options.hpp>
-#include <vmsock/socket_base.hpp>
-
-#if __has_include(<vmsock/policy/winsock.hpp>)
-#  include <vmsock/policy/default.hpp>
-#  include <vmsock/socket.hpp>
-#endif
+#include <vmsock/policy/winsock.hpp>
 
 #if defined(VMSOCK_TEST_HAVE_FMT)
 #  include <vmsock/fmt.hpp>
