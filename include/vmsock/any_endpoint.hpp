@@ -19,6 +19,21 @@
 #include <variant>
 
 namespace vmsock {
+namespace detail {
+
+// std::visit for variants that are never valueless (every alternative vmsock
+// puts in one moves without throwing): no bad_variant_access path, so it can
+// be used in noexcept functions.
+template <std::size_t I = 0, class F, class V>
+constexpr decltype(auto) visit_nothrow(F&& f, V&& v) noexcept(
+    noexcept(std::forward<F>(f)(*std::get_if<I>(&v)))) {
+  if constexpr (I + 1 < std::variant_size_v<std::remove_reference_t<V>>) {
+    if (v.index() != I) return visit_nothrow<I + 1>(std::forward<F>(f), std::forward<V>(v));
+  }
+  return std::forward<F>(f)(*std::get_if<I>(&v));
+}
+
+}  // namespace detail
 
 // The transport a URI names.  (Not "unix": GCC defines that as a macro.)
 enum class uri_scheme { vsock, hvsock, tcp, udp, unix_domain };
@@ -68,7 +83,7 @@ class any_endpoint {
   // "tcp://127.0.0.1:80", "udp://[::1]:53", "vsock://2:5000", "hvsock://parent/5000",
   // "unix:///run/agent.sock".
   std::string to_string() const {
-    return std::visit(
+    return detail::visit_nothrow(
         [this](const auto& ep) -> std::string {
           using E = std::decay_t<decltype(ep)>;
           if constexpr (std::is_same_v<E, inet4_endpoint> || std::is_same_v<E, inet6_endpoint>) {
@@ -95,7 +110,13 @@ class any_endpoint {
   }
 
   friend bool operator==(const any_endpoint& a, const any_endpoint& b) noexcept {
-    return a.scheme_ == b.scheme_ && a.value_ == b.value_;
+    if (a.scheme_ != b.scheme_ || a.value_.index() != b.value_.index()) return false;
+    return detail::visit_nothrow(
+        [&b](const auto& x) {
+          using E = std::decay_t<decltype(x)>;
+          return x == *std::get_if<E>(&b.value_);
+        },
+        a.value_);
   }
   friend bool operator!=(const any_endpoint& a, const any_endpoint& b) noexcept {
     return !(a == b);

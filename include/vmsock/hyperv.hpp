@@ -76,8 +76,8 @@ constexpr std::optional<std::uint32_t> port_from_service_id(const guid& id) noex
 // what every later DEFINE_GUID there means.  The Windows tests check it against
 // the SDK's struct.
 struct native_sockaddr {
-  std::uint16_t Family;
-  std::uint16_t Reserved;
+  std::uint16_t Family = 0;
+  std::uint16_t Reserved = 0;
   guid VmId;
   guid ServiceId;
 };

@@ -697,7 +697,7 @@ class stream_socket
         else if (bufs[i].size != 0)
           window[n++] = bufs[i];
       }
-      std::size_t got;
+      std::size_t got = 0;
       if constexpr (Sending)
         got = Policy::send(this->handle_, window, n, message_flags::none, ec);
       else

@@ -47,7 +47,7 @@ class basic_any_stream_socket {
       ec = std::make_error_code(std::errc::wrong_protocol_type);
       return {};
     }
-    return std::visit(
+    return detail::visit_nothrow(
         [&](const auto& ep) -> basic_any_stream_socket {
           using E = std::decay_t<decltype(ep)>;
           auto s = stream_socket<E, Policy>::connect(ep, t, ec);
@@ -73,13 +73,13 @@ class basic_any_stream_socket {
   }
 
   bool is_open() const noexcept {
-    return std::visit([](const auto& s) { return s.is_open(); }, socket_);
+    return detail::visit_nothrow([](const auto& s) { return s.is_open(); }, socket_);
   }
   void close(std::error_code& ec) noexcept {
-    std::visit([&](auto& s) { s.close(ec); }, socket_);
+    detail::visit_nothrow([&](auto& s) { s.close(ec); }, socket_);
   }
   void close() {
-    std::visit([](auto& s) { s.close(); }, socket_);
+    detail::visit_nothrow([](auto& s) { s.close(); }, socket_);
   }
 
   // The buffer forms of stream_socket, forwarded: (pointer, size), a range or
@@ -139,19 +139,19 @@ class basic_any_stream_socket {
 
   template <class... A>
   void shutdown(A&&... a) {
-    std::visit([&](auto& s) { s.shutdown(std::forward<A>(a)...); }, socket_);
+    detail::visit_nothrow([&](auto& s) { s.shutdown(std::forward<A>(a)...); }, socket_);
   }
   template <class... A>
   bool wait_readable(A&&... a) const {
-    return std::visit([&](const auto& s) { return s.wait_readable(std::forward<A>(a)...); }, socket_);
+    return detail::visit_nothrow([&](const auto& s) { return s.wait_readable(std::forward<A>(a)...); }, socket_);
   }
   template <class... A>
   bool wait_writable(A&&... a) const {
-    return std::visit([&](const auto& s) { return s.wait_writable(std::forward<A>(a)...); }, socket_);
+    return detail::visit_nothrow([&](const auto& s) { return s.wait_writable(std::forward<A>(a)...); }, socket_);
   }
   template <class... A>
   void set_nonblocking(A&&... a) {
-    std::visit([&](auto& s) { s.set_nonblocking(std::forward<A>(a)...); }, socket_);
+    detail::visit_nothrow([&](auto& s) { s.set_nonblocking(std::forward<A>(a)...); }, socket_);
   }
 
   any_endpoint local_endpoint(std::error_code& ec) const noexcept { return name_of(false, &ec); }
@@ -160,12 +160,12 @@ class basic_any_stream_socket {
   any_endpoint peer_endpoint() const { return name_of(true, nullptr); }
 
   typename Policy::handle native_handle() const noexcept {
-    return std::visit([](const auto& s) { return s.native_handle(); }, socket_);
+    return detail::visit_nothrow([](const auto& s) { return s.native_handle(); }, socket_);
   }
 
  private:
   any_endpoint name_of(bool peer, std::error_code* ec) const {
-    return std::visit(
+    return detail::visit_nothrow(
         [&](const auto& s) -> any_endpoint {
           if (ec) return peer ? any_endpoint(s.peer_endpoint(*ec)) : any_endpoint(s.local_endpoint(*ec));
           return peer ? any_endpoint(s.peer_endpoint()) : any_endpoint(s.local_endpoint());
@@ -176,7 +176,7 @@ class basic_any_stream_socket {
 #define VMSOCK_ANY_FORWARD(name)                                                          \
   template <class... A>                                                                   \
   std::size_t fwd_##name(A&&... a) {                                                      \
-    return std::visit([&](auto& s) -> std::size_t { return s.name(std::forward<A>(a)...); }, \
+    return detail::visit_nothrow([&](auto& s) -> std::size_t { return s.name(std::forward<A>(a)...); }, \
                       socket_);                                                           \
   }
   VMSOCK_ANY_FORWARD(send)
@@ -332,7 +332,7 @@ class basic_any_listener {
       if (ep.type() != socket_type::stream) {
         ec = std::make_error_code(std::errc::wrong_protocol_type);
       } else {
-        std::visit(
+        detail::visit_nothrow(
             [&](const auto& e) {
               using E = std::decay_t<decltype(e)>;
               auto l = listener<E, Policy>::listen(e, backlog, ec);
@@ -403,7 +403,7 @@ class basic_any_listener {
       return {};
     }
     next_ = (ready + 1) % handles_.size();
-    return std::visit(
+    return detail::visit_nothrow(
         [&](auto& l) -> basic_any_stream_socket<Policy> {
           using L = std::decay_t<decltype(l)>;
           typename L::endpoint_type from{};

@@ -64,7 +64,6 @@ constexpr parsed<ipv6_bytes> parse_ipv6(std::string_view s) noexcept {
       if (!v4) return {out, v4.error};
       groups[n++] = static_cast<std::uint16_t>((v4.value[0] << 8) | v4.value[1]);
       groups[n++] = static_cast<std::uint16_t>((v4.value[2] << 8) | v4.value[3]);
-      i = s.size();
       break;
     }
     if (i == start) return {out, "bad character in IPv6 address"};
@@ -92,9 +91,9 @@ constexpr parsed<ipv6_bytes> parse_ipv6(std::string_view s) noexcept {
     const int tail = n - gap;
     for (int k = 0; k < tail; ++k) full[8 - tail + k] = groups[gap + k];
   }
-  for (int k = 0; k < 8; ++k) {
-    out[static_cast<std::size_t>(2 * k)] = static_cast<std::uint8_t>(full[k] >> 8);
-    out[static_cast<std::size_t>(2 * k + 1)] = static_cast<std::uint8_t>(full[k] & 0xff);
+  for (std::size_t k = 0; k < 8; ++k) {
+    out[2 * k] = static_cast<std::uint8_t>(full[k] >> 8);
+    out[2 * k + 1] = static_cast<std::uint8_t>(full[k] & 0xff);
   }
   return {out, nullptr};
 }
@@ -110,9 +109,8 @@ inline void append_ipv4(std::string& out, const ipv4_bytes& a) {
 // or more zero groups (the first on a tie) as "::", IPv4-mapped as ::ffff:a.b.c.d.
 inline void append_ipv6(std::string& out, const ipv6_bytes& a) {
   std::uint16_t g[8];
-  for (int k = 0; k < 8; ++k)
-    g[k] = static_cast<std::uint16_t>((a[static_cast<std::size_t>(2 * k)] << 8) |
-                                      a[static_cast<std::size_t>(2 * k + 1)]);
+  for (std::size_t k = 0; k < 8; ++k)
+    g[k] = static_cast<std::uint16_t>((a[2 * k] << 8) | a[2 * k + 1]);
   const bool mapped = g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 0 && g[4] == 0 &&
                       g[5] == 0xffff;
   if (mapped) {

@@ -166,7 +166,7 @@ struct posix_policy {
                              std::error_code& ec) noexcept {
     const int f = native_flags(flags) | no_sigpipe;
     for (;;) {
-      ssize_t n;
+      ssize_t n = 0;
       if (count == 1 && sa == nullptr) {
         n = ::send(h, bufs[0].data, bufs[0].size, f);
       } else {
@@ -202,7 +202,7 @@ struct posix_policy {
                                   std::error_code& ec) noexcept {
     const int f = native_flags(flags);
     for (;;) {
-      ssize_t n;
+      ssize_t n = 0;
       socklen_t l = static_cast<socklen_t>(len);
       if (count == 1 && sa == nullptr) {
         n = ::recv(h, bufs[0].data, bufs[0].size, f);
