@@ -30,24 +30,28 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-// try_parse and parse agree; a refusal is a vmsock::parse_error (nothing
-// else) whose message quotes the whole input; whatever parses prints a text
-// that parses back to the same value and prints the same again.  Returns the
-// parsed value.
+// try_parse, parse and parse_detail agree; a refusal is a vmsock::parse_error
+// (nothing else) whose message quotes the whole input and gives parse_detail's
+// reason; whatever parses prints a text that parses back to the same value and
+// prints the same again.  Returns the parsed value.
 template <class T>
 std::optional<T> check_parse(std::string_view text) {
+  const auto detailed = T::parse_detail(text);
   const std::optional<T> tried = T::try_parse(text);
   std::optional<T> thrown;
   try {
     thrown = T::parse(text);
   } catch (const vmsock::parse_error& e) {
     const std::string_view what = e.what();
+    VMSOCK_FUZZ_CHECK(!detailed);
     VMSOCK_FUZZ_CHECK(what.find(vmsock::detail::quote(text)) != std::string_view::npos);
-    VMSOCK_FUZZ_CHECK(what.size() > vmsock::detail::quote(text).size() + 3);
+    VMSOCK_FUZZ_CHECK(what.find(detailed.error) != std::string_view::npos);
   }
   VMSOCK_FUZZ_CHECK(tried.has_value() == thrown.has_value());
+  VMSOCK_FUZZ_CHECK(tried.has_value() == static_cast<bool>(detailed));
   if (!tried) return tried;
   VMSOCK_FUZZ_CHECK(*tried == *thrown);
+  VMSOCK_FUZZ_CHECK(detailed.value == *tried);
   const std::string printed = tried->to_string();
   const std::optional<T> again = T::try_parse(printed);
   VMSOCK_FUZZ_CHECK(again.has_value());
