@@ -16,6 +16,10 @@ Per case (transport/workload/size) it prints, from wall-clock times:
   range       the lowest and highest of that ratio computed run by run
   asio/raw    the same for asio
   spread      (p75 - p25) / median of each variant's repetitions: the noise
+  CPU         median(cpu_time) ratios: the measured thread's own CPU time,
+              which waiting for a busy CPU does not inflate as it does wall time
+Then, for the paired cases (TRANSPORT/WORKLOAD/SIZE/paired), the median over
+repetitions of their vmsock_ratio and asio_ratio counters, with the range.
 A case whose vmsock/raw exceeds the goal (--goal, 1.03) is marked.
 Exit code: 0, or 1 when a run failed or a case reported an error.
 """
@@ -53,7 +57,7 @@ def load(path):
     """{(case, variant): [real_time, ...]} plus the context of one JSON file."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    times, paired, errors = {}, {}, []
+    times, cpu, paired, errors = {}, {}, {}, []
     for b in data.get("benchmarks", []):
         if b.get("run_type") != "iteration":
             continue  # aggregates: recomputed here over all runs
@@ -71,7 +75,8 @@ def load(path):
         # Times are in each benchmark's own unit; normalise to microseconds.
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b.get("time_unit", "ns")]
         times.setdefault((case, variant), []).append(b["real_time"] * scale)
-    return times, paired, errors, data.get("context", {})
+        cpu.setdefault((case, variant), []).append(b["cpu_time"] * scale)
+    return times, cpu, paired, errors, data.get("context", {})
 
 
 def quantile(xs, q):
@@ -119,9 +124,11 @@ def main():
         if args.keep:
             print(f"compare.py: JSON kept in {out_dir}", file=sys.stderr)
 
-    pooled, paired, per_run, errors, contexts = {}, {}, [], [], []
+    pooled, pooled_cpu, paired, per_run, errors, contexts = {}, {}, {}, [], [], []
     for path in files:
-        times, pairs, errs, ctx = load(path)
+        times, cpu, pairs, errs, ctx = load(path)
+        for key, xs in cpu.items():
+            pooled_cpu.setdefault(key, []).extend(xs)
         for key, xs in pairs.items():
             paired.setdefault(key, []).extend(xs)
         per_run.append(times)
@@ -152,6 +159,7 @@ def main():
             row[v] = ratio(pooled, case, v)
             rs = [x for x in (ratio(t, case, v) for t in per_run) if x is not None]
             row[v + "_range"] = (min(rs), max(rs)) if rs else None
+            row[v + "_cpu"] = ratio(pooled_cpu, case, v)
         row["spread"] = {v: spread(pooled[(case, v)]) for v in VARIANTS if (case, v) in pooled}
         rows.append(row)
 
@@ -168,24 +176,27 @@ def main():
     if not rows:
         pass
     elif args.markdown:
-        print("| case | raw (us) | vmsock/raw | per-run range | asio/raw | per-run range | IQR/median raw/vmsock/asio |")
-        print("|---|---:|---:|---|---:|---|---|")
+        print("| case | raw (us) | vmsock/raw | per-run range | asio/raw | per-run range |"
+              " IQR/median raw/vmsock/asio | vmsock/raw CPU | asio/raw CPU |")
+        print("|---|---:|---:|---|---:|---|---|---:|---:|")
         for r in rows:
             mark = " **over**" if r["case"] in over else ""
             print(f"| {r['case']} | {r['raw_us']:.2f} | {fmt_ratio(r['vmsock'])}{mark} | "
                   f"{fmt_range(r['vmsock_range'])} | {fmt_ratio(r['asio'])} | {fmt_range(r['asio_range'])} | "
-                  f"{fmt_spread(r['spread'])} |")
+                  f"{fmt_spread(r['spread'])} | {fmt_ratio(r['vmsock_cpu'])} | {fmt_ratio(r['asio_cpu'])} |")
     else:
         print(f"{'case':<24} {'raw us':>9} {'vmsock/raw':>10} {'range':>10} {'asio/raw':>9} {'range':>10}"
-              f"  IQR/median raw/vmsock/asio")
+              f"  {'IQR/median':<14} {'CPU vmsock/raw':>14} {'asio/raw':>8}")
         for r in rows:
             mark = "  <-- over" if r["case"] in over else ""
             print(f"{r['case']:<24} {r['raw_us']:>9.2f} {fmt_ratio(r['vmsock']):>10} "
                   f"{fmt_range(r['vmsock_range']):>10} {fmt_ratio(r['asio']):>9} "
-                  f"{fmt_range(r['asio_range']):>10}  {fmt_spread(r['spread'])}{mark}")
+                  f"{fmt_range(r['asio_range']):>10}  {fmt_spread(r['spread']):<14} "
+                  f"{fmt_ratio(r['vmsock_cpu']):>14} {fmt_ratio(r['asio_cpu']):>8}{mark}")
     if rows:
         print(f"\n{len(files)} run(s), {rows[0]['n']} repetitions per variant pooled; ratios of medians"
-              f" of wall-clock time per iteration (lower is faster); goal vmsock/raw <= {args.goal}:"
+              f" of wall-clock time per iteration (lower is faster; IQR/median of raw/vmsock/asio is the"
+              f" noise; CPU: the same ratio of the measured thread's CPU time); goal vmsock/raw <= {args.goal}:"
               f" {'met on every case' if not over else 'over on ' + ', '.join(over)}")
     paired_cases = sorted({case for case, _ in paired},
                           key=lambda c: (c.split("/")[0], c.split("/")[1] != "pingpong", c))
