@@ -159,6 +159,12 @@ std::vector<std::errc> conditions_of(const std::error_code& ec) {
 TEST(WinError, EveryCodeEqualsExactlyItsCondition) {
   for (const auto& x : expected()) {
     SCOPED_TRACE(x.name);
+#if VMSOCK_STDLIB_MAPS_WSA
+    // The standard library's table decides; the rows it lacks (see the header's
+    // in_msvc_table) have no condition there.
+    const auto* row = vmsock::detail::find_wsa_error(x.code);
+    if (row != nullptr && !row->in_msvc_table) continue;
+#endif
     const std::error_code ec = make_os_error(x.code);
     EXPECT_EQ(ec.value(), x.code);
     const auto got = conditions_of(ec);

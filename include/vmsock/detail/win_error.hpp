@@ -24,21 +24,22 @@
 
 #  include <cstddef>
 #  include <string>
+
+// 1 when std::system_category() already maps WSA codes to std::errc (MSVC's
+// STL, which clang-cl uses too; GCC 12's libstdc++ maps none of them, libc++ is
+// not trusted to): vmsock's own category is used otherwise.  A build may set it.
+#  if !defined(VMSOCK_STDLIB_MAPS_WSA)
+#    if defined(_MSVC_STL_VERSION)
+#      define VMSOCK_STDLIB_MAPS_WSA 1
+#    else
+#      define VMSOCK_STDLIB_MAPS_WSA 0
+#    endif
+#  endif
 #endif
 
 namespace vmsock::detail {
 
 #if VMSOCK_WINDOWS
-
-// 1 when std::system_category() already maps WSA codes to std::errc (MSVC's
-// STL, which clang-cl uses too); vmsock's own category is used otherwise.
-#  if defined(VMSOCK_STDLIB_MAPS_WSA)
-// set by the user: trust it
-#  elif defined(_MSVC_STL_VERSION)
-#    define VMSOCK_STDLIB_MAPS_WSA 1
-#  else
-#    define VMSOCK_STDLIB_MAPS_WSA 0
-#  endif
 
 struct wsa_error_info {
   int code;
