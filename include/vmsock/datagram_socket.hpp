@@ -1,0 +1,144 @@
+// datagram_socket<Endpoint, Policy>: datagrams, bound or connected.
+#pragma once
+
+#include <vmsock/detail/connected_ops.hpp>
+
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace vmsock {
+
+template <class Endpoint, class Policy, class Socket>
+class listener;
+
+// A datagram socket: UDP, Unix datagram, VSOCK datagram where the transport has it.
+template <class Endpoint, class Policy = default_policy>
+class datagram_socket
+    : public detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy> {
+  using base = detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy>;
+  friend base;
+
+ public:
+  datagram_socket() noexcept = default;
+  explicit datagram_socket(typename Policy::handle h,
+                           socket_type type = socket_type::datagram) noexcept
+      : base(h, type) {}
+
+ private:
+  template <class, class, class>
+  friend class listener;
+  datagram_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+ public:
+
+  // An unbound datagram socket (the OS binds it on first send).
+  static datagram_socket open(std::error_code& ec) noexcept {
+    auto s = basic_socket<Endpoint, Policy>::open(socket_type::datagram, ec);
+    return datagram_socket(base::owned, s.release(), socket_type::datagram);
+  }
+  static datagram_socket open() {
+    std::error_code ec;
+    auto s = open(ec);
+    if (ec) detail::throw_error(ec, "open datagram socket");
+    return s;
+  }
+  // A datagram socket bound to `local`.
+  static datagram_socket bind(const Endpoint& local, std::error_code& ec) noexcept {
+    auto s = open(ec);
+    if (ec) return s;
+    s.basic_socket<Endpoint, Policy>::bind(local, ec);
+    if (ec) return datagram_socket{};
+    return s;
+  }
+  static datagram_socket bind(const Endpoint& local) {
+    std::error_code ec;
+    auto s = bind(local, ec);
+    if (ec) detail::throw_error(ec, "bind to", detail::describe(local, socket_type::datagram));
+    return s;
+  }
+  // A datagram socket whose default destination (and only source) is `remote`.
+  static datagram_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
+    return base::connect_socket(socket_type::datagram, remote, nullptr, no_timeout, ec);
+  }
+  static datagram_socket connect(const Endpoint& remote) {
+    std::error_code ec;
+    auto s = connect(remote, ec);
+    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::datagram));
+    return s;
+  }
+
+  std::size_t send_to(const_buffer b, const Endpoint& to, std::error_code& ec) noexcept {
+    typename base::os_endpoint native;
+    if (!base::to_os(to, native, ec)) return 0;
+    const auto sa = native.to_native();
+    const std::size_t n =
+        Policy::send_to(this->handle_, &b, 1, message_flags::none, &sa, native.native_size(), ec);
+    if (ec) this->normalize_timeout(ec);
+    return n;
+  }
+  template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
+  std::size_t send_to(const R& r, const Endpoint& to, std::error_code& ec) noexcept {
+    return send_to(buffer(r), to, ec);
+  }
+  std::size_t send_to(const_buffer b, const Endpoint& to) {
+    std::error_code ec;
+    const std::size_t n = send_to(b, to, ec);
+    if (ec) detail::throw_error(ec, "send_to", detail::describe(to, socket_type::datagram));
+    return n;
+  }
+  template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
+  std::size_t send_to(const R& r, const Endpoint& to) {
+    return send_to(buffer(r), to);
+  }
+
+  // Receives one datagram and its sender.  When the datagram is larger than the
+  // buffer, the buffer holds its start, the result is the datagram's full size
+  // and ec is errc::message_truncated.
+  std::size_t receive_from(mutable_buffer b, Endpoint& from, std::error_code& ec) noexcept {
+    typename base::native_storage sa{};
+    std::size_t len = sizeof sa;
+    const std::size_t n = Policy::receive_from(this->handle_, &b, 1,
+                                               message_flags::report_full_length, &sa, len, ec);
+    if (ec) {
+      this->normalize_timeout(ec);
+      return n;
+    }
+    if (len == 0) {
+      from = Endpoint{};  // a sender with no address: an unbound Unix socket (unnamed)
+    } else if (!base::from_os(&sa, len, from, ec)) {
+      return n;
+    }
+    if (n > b.size) ec = make_error_code(errc::message_truncated);
+    return n;
+  }
+  template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
+  std::size_t receive_from(R& r, Endpoint& from, std::error_code& ec) noexcept {
+    return receive_from(buffer(r), from, ec);
+  }
+  std::size_t receive_from(mutable_buffer b, Endpoint& from) {
+    std::error_code ec;
+    const std::size_t n = receive_from(b, from, ec);
+    if (ec) this->receive_failed(ec, n, b.size);
+    return n;
+  }
+  template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
+  std::size_t receive_from(R& r, Endpoint& from) {
+    return receive_from(buffer(r), from);
+  }
+
+ private:
+  std::size_t do_receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
+                         std::error_code& ec) noexcept {
+    return this->receive_message(bufs, count, flags, ec);
+  }
+  [[noreturn]] VMSOCK_NOINLINE void receive_failed(const std::error_code& ec, std::size_t n,
+                                                   std::size_t capacity) const {
+    detail::throw_message_error(ec, this->describe_self(), n, capacity);
+  }
+};
+
+}  // namespace vmsock

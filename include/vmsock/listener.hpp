@@ -1,0 +1,123 @@
+// listener<Endpoint, Policy, Socket>: a listening socket; seqpacket_listener.
+#pragma once
+
+#include <vmsock/basic_socket.hpp>
+#include <vmsock/seqpacket_socket.hpp>
+#include <vmsock/stream_socket.hpp>
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace vmsock {
+
+// A listening socket.  accept() returns a connected Socket (a stream_socket by
+// default; seqpacket_listener accepts seqpacket_sockets).
+template <class Endpoint, class Policy = default_policy,
+          class Socket = stream_socket<Endpoint, Policy>>
+class listener : public basic_socket<Endpoint, Policy> {
+  using base = basic_socket<Endpoint, Policy>;
+
+ public:
+  using socket_type_t = Socket;
+  static constexpr int default_backlog = Policy::max_backlog;
+
+  listener() noexcept = default;
+  explicit listener(typename Policy::handle h, socket_type type = socket_kind()) noexcept
+      : base(h, type) {}
+
+  // Create, bind, listen: one call.  IP listeners get reuse_address where the
+  // policy says it is safe (POSIX).
+  static listener listen(const Endpoint& local, int backlog, std::error_code& ec) noexcept {
+    const socket_type type = socket_kind();
+    auto s = base::open(type, ec);
+    if (ec) return listener{};
+    listener l(base::owned, s.release(), type);
+    if constexpr (detail::is_ip_endpoint<Endpoint>) {
+      if (Policy::listener_reuse_address) {
+        l.set_option(reuse_address{true}, ec);
+        if (ec) return listener{};
+      }
+    }
+    l.bind(local, ec);
+    if (ec) return listener{};
+    Policy::listen(l.handle_, backlog, ec);
+    if (ec) return listener{};
+    return l;
+  }
+  static listener listen(const Endpoint& local, std::error_code& ec) noexcept {
+    return listen(local, default_backlog, ec);
+  }
+  static listener listen(const Endpoint& local, int backlog = default_backlog) {
+    std::error_code ec;
+    auto l = listen(local, backlog, ec);
+    if (ec) detail::throw_error(ec, "listen on", detail::describe(local, socket_kind()));
+    return l;
+  }
+
+  // Waits for and returns the next connection (and, with `peer`, who it is from).
+  Socket accept(Endpoint& peer, std::error_code& ec) noexcept {
+    typename base::native_storage sa{};
+    std::size_t len = sizeof sa;
+    Socket s(base::owned, Policy::accept(this->handle_, &sa, len, ec), socket_kind());
+    if (ec) {
+      this->normalize_timeout(ec);
+      return Socket{};
+    }
+    if (!base::from_os(&sa, len, peer, ec)) return Socket{};
+    return s;
+  }
+  Socket accept(std::error_code& ec) noexcept {
+    Endpoint ignored{};
+    return accept(ignored, ec);
+  }
+  // Waits at most `t`; expiry is errc::timed_out.
+  Socket accept(timeout t, Endpoint& peer, std::error_code& ec) noexcept {
+    if (!Policy::poll(this->handle_, wait_type::readable, t, ec)) {
+      if (!ec) ec = make_error_code(errc::timed_out);
+      return Socket{};
+    }
+    return accept(peer, ec);
+  }
+  Socket accept(timeout t, std::error_code& ec) noexcept {
+    Endpoint ignored{};
+    return accept(t, ignored, ec);
+  }
+
+  Socket accept(Endpoint& peer) {
+    std::error_code ec;
+    auto s = accept(peer, ec);
+    if (ec) this->fail(ec, "accept on");
+    return s;
+  }
+  Socket accept() {
+    Endpoint ignored{};
+    return accept(ignored);
+  }
+  Socket accept(timeout t, Endpoint& peer) {
+    std::error_code ec;
+    auto s = accept(t, peer, ec);
+    if (ec) this->fail(ec, "accept on");
+    return s;
+  }
+  Socket accept(timeout t) {
+    Endpoint ignored{};
+    return accept(t, ignored);
+  }
+
+ private:
+  listener(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+  static constexpr socket_type socket_kind() noexcept {
+    if constexpr (std::is_same_v<Socket, seqpacket_socket<Endpoint, Policy>>)
+      return socket_type::seqpacket;
+    else
+      return socket_type::stream;
+  }
+};
+
+template <class Endpoint, class Policy = default_policy>
+using seqpacket_listener = listener<Endpoint, Policy, seqpacket_socket<Endpoint, Policy>>;
+
+}  // namespace vmsock

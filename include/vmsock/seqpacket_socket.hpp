@@ -1,0 +1,67 @@
+// seqpacket_socket<Endpoint, Policy>: a connection that keeps message boundaries.
+#pragma once
+
+#include <vmsock/detail/connected_ops.hpp>
+
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace vmsock {
+
+template <class Endpoint, class Policy, class Socket>
+class listener;
+
+// A connected socket that keeps message boundaries: VSOCK SOCK_SEQPACKET (Linux
+// 5.16+), Unix SOCK_SEQPACKET.  Each send is one message; each receive takes one
+// message, reporting errc::message_truncated (with the full length as result)
+// when the message did not fit.
+template <class Endpoint, class Policy = default_policy>
+class seqpacket_socket
+    : public detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy> {
+  using base = detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy>;
+  friend base;
+
+ public:
+  static constexpr socket_type kind = socket_type::seqpacket;
+
+  seqpacket_socket() noexcept = default;
+  explicit seqpacket_socket(typename Policy::handle h,
+                            socket_type type = socket_type::seqpacket) noexcept
+      : base(h, type) {}
+
+ private:
+  template <class, class, class>
+  friend class listener;
+  seqpacket_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
+      : base(t, h, type) {}
+
+ public:
+
+  static seqpacket_socket connect(const Endpoint& remote, timeout t, std::error_code& ec) noexcept {
+    return base::connect_socket(socket_type::seqpacket, remote, nullptr, t, ec);
+  }
+  static seqpacket_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
+    return connect(remote, no_timeout, ec);
+  }
+  static seqpacket_socket connect(const Endpoint& remote, timeout t = no_timeout) {
+    std::error_code ec;
+    auto s = connect(remote, t, ec);
+    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::seqpacket));
+    return s;
+  }
+
+ private:
+  std::size_t do_receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
+                         std::error_code& ec) noexcept {
+    return this->receive_message(bufs, count, flags, ec);
+  }
+  [[noreturn]] VMSOCK_NOINLINE void receive_failed(const std::error_code& ec, std::size_t n,
+                                                   std::size_t capacity) const {
+    detail::throw_message_error(ec, this->describe_self(), n, capacity);
+  }
+};
+
+}  // namespace vmsock
