@@ -346,13 +346,17 @@ TEST(VsockStream, ReceiveTimeout) {
   EXPECT_EQ(thrown, std::errc::timed_out);
   EXPECT_EQ(what, "receive from vsock://1:" + std::to_string(c.port) + ": operation timed out");
 
-  // receive_exact: a timeout in the middle says how much did arrive.
+  // receive_exact: a timeout in the middle says how much did arrive.  (The
+  // waits make sure the bytes are there before the 200 ms start to count,
+  // however slowly the emulated guest runs.)
   c.server.send_all("abc", 3);
+  ASSERT_TRUE(c.client.wait_readable(30s));
   EXPECT_EQ(c.client.receive_exact(buf, 10, ec), 3u);
   EXPECT_EQ(ec, std::errc::timed_out);
 
   // The connection is still usable afterwards.
   c.server.send_all("z", 1);
+  ASSERT_TRUE(c.client.wait_readable(30s));
   EXPECT_EQ(c.client.receive(buf, sizeof buf), 1u);
   EXPECT_EQ(buf[0], 'z');
 }

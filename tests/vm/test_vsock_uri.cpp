@@ -182,7 +182,7 @@ TEST(ListenAllInGuest, HundredAlternatingConnectionsNothingLost) {
     for (std::uint32_t n = 0; n < count; ++n) {
       any_endpoint peer;
       std::error_code ec;
-      auto s = all.accept(10s, &peer, ec);
+      auto s = all.accept(30s, &peer, ec);
       ASSERT_FALSE(ec) << "accept " << n << " (round " << round << "): " << ec.message();
       std::uint32_t id = 0;
       s.receive_exact(&id, sizeof id);
