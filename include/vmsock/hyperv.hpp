@@ -283,10 +283,17 @@ struct os_address<posix_policy, hv_endpoint, void> {
   static constexpr errc to_os(const hv_endpoint& ep, type& out) noexcept {
     return map_to_vsock(ep, out);
   }
+  // A name the kernel reports (local or peer endpoint, an accepted peer) may
+  // carry any port: VSOCK ports are 32 bits and the kernel picks ephemeral
+  // ones anywhere above 1024.  It still becomes a service id with the port in
+  // data1, which names it faithfully though port() cannot read it back above
+  // hv::max_port.  The VM side keeps the mapping table.
   static constexpr errc from_os(const type& os, hv_endpoint& out) noexcept {
-    const auto hv = to_hyperv(os);
-    if (!hv) return errc::no_mapping;
-    out = *hv;
+    if (os.to_host || os.port == vsock::port_any) return errc::no_mapping;
+    const auto vm = to_hyperv(vsock_endpoint{os.cid, 0, false});
+    if (!vm) return errc::no_mapping;
+    out = hv_endpoint{vm->vm_id, vm->service_id};
+    out.service_id.data1 = os.port;
     return errc{};
   }
 };

@@ -74,15 +74,18 @@ struct int_option {
   }
 };
 
-// A duration; zero or no_timeout means "wait forever", as the OS reads a zero timeout.
-template <option_id Id, class Families, std::int64_t MaxMs = -1>
+// A duration.  For SO_RCVTIMEO/SO_SNDTIMEO (Forever) zero or no_timeout means
+// "wait forever", as the OS reads a zero there.  The VM connect timeouts have
+// no "forever": the kernel reads zero as its default (2 s), so no_timeout is
+// refused there rather than silently meaning 2 s.
+template <option_id Id, class Families, std::int64_t MaxMs = -1, bool Forever = true>
 struct timeout_option {
-  timeout value = no_timeout;
+  timeout value = Forever ? no_timeout : timeout::zero();
   static constexpr option_id id = Id;
   template <class E>
   static constexpr bool applies_to = Families::template applies<E>;
   constexpr errc validate() const noexcept {
-    if (value < timeout::zero() && value != no_timeout) return errc::invalid_option_value;
+    if (value < timeout::zero() && !(Forever && value == no_timeout)) return errc::invalid_option_value;
     if (MaxMs >= 0 && value.count() > MaxMs) return errc::invalid_option_value;
     return errc{};
   }
@@ -92,7 +95,8 @@ struct timeout_option {
   template <class Self>
   static constexpr Self decode(const option_value& v) noexcept {
     // The OS may round up to its clock tick; whole milliseconds are kept.
-    return Self{v.value == 0 ? no_timeout : timeout{(v.value + 999) / 1000}};
+    if (Forever && v.value == 0) return Self{no_timeout};
+    return Self{timeout{(v.value + 999) / 1000}};
   }
 };
 
@@ -144,15 +148,17 @@ struct vsock_buffer_min_size
 struct vsock_buffer_max_size
     : detail::int_option<option_id::vsock_buffer_max_size, detail::vsock_family, std::uint64_t> {};
 
-// SO_VM_SOCKETS_CONNECT_TIMEOUT (VSOCK; the kernel's default is 2 s).
+// SO_VM_SOCKETS_CONNECT_TIMEOUT (VSOCK; the kernel's default is 2 s, and it
+// reads zero as that default).  no_timeout is invalid_option_value.
 struct vsock_connect_timeout
-    : detail::timeout_option<option_id::vsock_connect_timeout, detail::vsock_family> {};
+    : detail::timeout_option<option_id::vsock_connect_timeout, detail::vsock_family, -1, false> {};
 
 // HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX); a
-// larger value is the error invalid_option_value, never silently clamped.
+// larger value (or no_timeout) is the error invalid_option_value, never
+// silently clamped.
 struct hv_connect_timeout
     : detail::timeout_option<option_id::hv_connect_timeout, detail::hv_family,
-                             hv::connect_timeout_max_ms> {};
+                             hv::connect_timeout_max_ms, false> {};
 // HVSOCKET_CONNECTED_SUSPEND: keep the connection over a VM pause (Windows only).
 struct hv_connected_suspend
     : detail::bool_option<option_id::hv_connected_suspend, detail::hv_family> {};

@@ -133,47 +133,75 @@ class stream_socket
   }
 
  private:
+  template <bool Sending, class Buffer>
+  std::size_t transfer_all(const Buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+    if (count == 1) return transfer_one<Sending>(bufs[0], ec);
+    return transfer_many<Sending>(bufs, count, ec);
+  }
+
+  // One step of send/receive; false when the loop must stop (ec says why:
+  // an error, or end_of_stream).  A would-block on a non-blocking socket
+  // waits for readiness and reports zero bytes.
+  template <bool Sending, class Buffer>
+  bool step(const Buffer* window, std::size_t n, std::size_t& got, std::error_code& ec) noexcept {
+    if constexpr (Sending)
+      got = Policy::send(this->handle_, window, n, message_flags::none, ec);
+    else
+      got = Policy::receive(this->handle_, window, n, message_flags::none, ec);
+    if (ec) {
+      got = 0;
+      if (this->nonblocking_ && detail::would_block(ec))
+        return Policy::poll(this->handle_, Sending ? wait_type::writable : wait_type::readable,
+                            no_timeout, ec);
+      this->normalize_timeout(ec);
+      return false;
+    }
+    if (!Sending && got == 0) {
+      ec = make_error_code(errc::end_of_stream);
+      return false;
+    }
+    return true;
+  }
+
+  template <bool Sending, class Buffer>
+  static Buffer advanced(const Buffer& b, std::size_t by) noexcept {
+    using byte_ptr = std::conditional_t<Sending, const char*, char*>;
+    return Buffer{static_cast<decltype(Buffer{}.data)>(static_cast<byte_ptr>(b.data) + by),
+                  b.size - by};
+  }
+
+  // The common case, one buffer: no window to build.
+  template <bool Sending, class Buffer>
+  std::size_t transfer_one(const Buffer& b, std::error_code& ec) noexcept {
+    std::size_t done = 0;
+    ec.clear();
+    while (done < b.size) {
+      const Buffer rest = advanced<Sending>(b, done);
+      std::size_t got = 0;
+      if (!step<Sending>(&rest, 1, got, ec)) return done;
+      done += got;
+    }
+    return done;
+  }
+
   // Moves through a buffer sequence without copying it: `first` is the index
   // of the first unfinished buffer and `offset` how far into it we are.
   template <bool Sending, class Buffer>
-  std::size_t transfer_all(const Buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+  std::size_t transfer_many(const Buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
     std::size_t done = 0;
     std::size_t first = 0;
     std::size_t offset = 0;
     ec.clear();
     while (first < count && bufs[first].size == offset) ++first, offset = 0;
     while (first < count) {
-      // The current window: the rest of bufs[first], then whole buffers.
+      // The current window: the rest of bufs[first], then whole non-empty buffers.
       Buffer window[Policy::max_buffers];
       std::size_t n = 0;
-      for (std::size_t i = first; i < count && n < Policy::max_buffers; ++i) {
-        if (i == first)
-          window[n++] = Buffer{static_cast<decltype(Buffer{}.data)>(
-                                   static_cast<std::conditional_t<Sending, const char*, char*>>(
-                                       bufs[i].data) + offset),
-                               bufs[i].size - offset};
-        else if (bufs[i].size != 0)
-          window[n++] = bufs[i];
-      }
+      window[n++] = advanced<Sending>(bufs[first], offset);
+      for (std::size_t i = first + 1; i < count && n < Policy::max_buffers; ++i)
+        if (bufs[i].size != 0) window[n++] = bufs[i];
       std::size_t got = 0;
-      if constexpr (Sending)
-        got = Policy::send(this->handle_, window, n, message_flags::none, ec);
-      else
-        got = Policy::receive(this->handle_, window, n, message_flags::none, ec);
-      if (ec) {
-        if (this->nonblocking_ && detail::would_block(ec)) {
-          if (!Policy::poll(this->handle_, Sending ? wait_type::writable : wait_type::readable,
-                            no_timeout, ec))
-            return done;
-          continue;
-        }
-        this->normalize_timeout(ec);
-        return done;
-      }
-      if (!Sending && got == 0) {
-        ec = make_error_code(errc::end_of_stream);
-        return done;
-      }
+      if (!step<Sending>(window, n, got, ec)) return done;
       done += got;
       // Advance (first, offset) by `got` bytes.
       while (got > 0 && first < count) {

@@ -314,9 +314,7 @@ TEST(Examples, EchoClientToSocat) {
   socat.stop();
 }
 
-// examples/echo_client -> examples/echo_server over VSOCK.  (Not over
-// hvsock://: echo_client prints its local endpoint, whose random ephemeral
-// port has no Hyper-V form about every other boot; see test_vsock_hv.cpp.)
+// examples/echo_client -> examples/echo_server over VSOCK.
 TEST(Examples, EchoClientToEchoServer) {
   const std::uint32_t port = next_port();
   const std::string ready = temp_path("ready", port);
@@ -326,6 +324,21 @@ TEST(Examples, EchoClientToEchoServer) {
   ASSERT_TRUE(wait_for_file(ready, server)) << "echo_server never wrote its ready file";
   child client({"echo_client", "vsock://1:" + std::to_string(port), "--bytes", "2M", "--pings",
                 "20"});
+  EXPECT_EQ(client.wait(120s), 0) << "echo_client's exit status";
+  EXPECT_EQ(server.wait(30s), 0) << "echo_server's exit status";
+}
+
+// The same over hvsock:// on the client side: the Linux hv_sock mapping
+// (loopback -> CID 1) carries it, whatever ephemeral port the kernel picks.
+TEST(Examples, EchoClientOverHvsockToEchoServer) {
+  const std::uint32_t port = next_port();
+  const std::string ready = temp_path("ready", port);
+  ::unlink(ready.c_str());
+  child server({"echo_server", "vsock://any:" + std::to_string(port), "--count", "1",
+                "--ready-file", ready});
+  ASSERT_TRUE(wait_for_file(ready, server)) << "echo_server never wrote its ready file";
+  child client({"echo_client", "hvsock://loopback/" + std::to_string(port), "--bytes", "2M",
+                "--pings", "20"});
   EXPECT_EQ(client.wait(120s), 0) << "echo_client's exit status";
   EXPECT_EQ(server.wait(30s), 0) << "echo_server's exit status";
 }

@@ -362,7 +362,8 @@ TEST(VsockStream, ReceiveTimeout) {
 }
 
 // SO_VM_SOCKETS_CONNECT_TIMEOUT: the kernel keeps it in jiffies; its default is
-// 2 s and a zero (what vmsock sends for no_timeout) means "the default" again.
+// 2 s and a zero means "the default" again, so vmsock refuses no_timeout here
+// rather than let it silently mean 2 s.
 TEST(VsockStream, ConnectTimeoutOption) {
   auto s = basic_socket<vsock_endpoint>::open(socket_type::stream);
   EXPECT_EQ(s.get_option<vsock_connect_timeout>().value, 2000ms) << "the kernel's default";
@@ -370,10 +371,12 @@ TEST(VsockStream, ConnectTimeoutOption) {
   EXPECT_EQ(s.get_option<vsock_connect_timeout>().value, 1500ms);
   s.set_option(vsock_connect_timeout{40ms});
   EXPECT_EQ(s.get_option<vsock_connect_timeout>().value, 40ms);
-  s.set_option(vsock_connect_timeout{no_timeout});
+  s.set_option(vsock_connect_timeout{0ms});
   EXPECT_EQ(s.get_option<vsock_connect_timeout>().value, 2000ms)
       << "Linux reads a zero connect timeout as its 2 s default, not as 'forever'";
   std::error_code ec;
+  s.set_option(vsock_connect_timeout{no_timeout}, ec);
+  EXPECT_EQ(ec, errc::invalid_option_value) << "there is no 'forever' for this option";
   s.set_option(vsock_connect_timeout{timeout{-5}}, ec);
   EXPECT_EQ(ec, errc::invalid_option_value);
 }
