@@ -194,20 +194,28 @@ std::uint64_t test_seed() {
   return seed;
 }
 
-// Waits until `done()` (polling; gives up after 30 s so that a broken test
+// Waits until `done()` (polling; gives up after 20 s so that a broken test
 // fails instead of hanging).  Returns done().
 template <class F>
 bool eventually(F&& done) {
-  for (int i = 0; i < 30000 && !done(); ++i) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 20000 && !done(); ++i) std::this_thread::sleep_for(1ms);
   return done();
 }
 
 // A thread that is joined when it goes out of scope, so that a failed
-// assertion (or an exception) in the test body cannot end in std::terminate.
+// assertion (or an exception) in the test body cannot end in std::terminate;
+// an exception in the thread is a test failure.
 class joining_thread {
  public:
   template <class F>
-  explicit joining_thread(F&& f) : t_(std::forward<F>(f)) {}
+  explicit joining_thread(F&& f)
+      : t_([body = std::forward<F>(f)]() mutable {
+          try {
+            body();
+          } catch (const std::exception& e) {
+            ADD_FAILURE() << "exception in a test thread: " << e.what();
+          }
+        }) {}
   ~joining_thread() {
     if (t_.joinable()) t_.join();
   }
@@ -294,12 +302,17 @@ class Fault : public ::testing::Test {
     fsocket<endpoint> client;
     stream_socket<endpoint, ServerPolicy> server;
   };
+  // Both ends time out after 30 s: a broken test fails, it does not hang.
   template <class ServerPolicy = posix_policy>
   static pair<ServerPolicy> connected() {
     pair<ServerPolicy> p;
     p.server_listener = listener<endpoint, ServerPolicy>::listen(Family::listen_at());
     p.client = fsocket<endpoint>::connect(p.server_listener.local_endpoint());
     p.server = p.server_listener.accept();
+    p.client.set_option(receive_timeout{30s});
+    p.client.set_option(send_timeout{30s});
+    p.server.set_option(receive_timeout{30s});
+    p.server.set_option(send_timeout{30s});
     return p;
   }
 };
