@@ -149,6 +149,19 @@ TEST(Mapping, PolicyCrossover) {
   EXPECT_EQ(h, hv_endpoint::parse("hvsock://loopback/9"));
   // In a guest, the peer of an accepted hv_sock connection may be any CID.
   EXPECT_EQ(posix_hv::from_os(vsock_endpoint{3, 9, false}, h), vmsock::errc::no_mapping);
+  // A name the kernel reports may carry any 32-bit port (ephemeral ports are
+  // picked up to 0xffffffff): it still maps, with the port in data1, though
+  // port() cannot read it back above hv::max_port.  port_any has no name.
+  EXPECT_EQ(posix_hv::from_os(vsock_endpoint{cid::any, 0xfedcba98u, false}, h), vmsock::errc{});
+  EXPECT_EQ(h.vm_id, hv::vm_id::wildcard);
+  EXPECT_EQ(h.service_id.data1, 0xfedcba98u);
+  EXPECT_EQ(h.service_id.data2, hv::vsock_template.data2);
+  EXPECT_FALSE(h.port());
+  EXPECT_EQ(posix_hv::from_os(vsock_endpoint{cid::local, hv::max_port, false}, h), vmsock::errc{});
+  EXPECT_EQ(h.port(), hv::max_port);
+  EXPECT_EQ(posix_hv::from_os(vsock_endpoint{cid::local, vmsock::vsock::port_any, false}, h),
+            vmsock::errc::no_mapping);
+  EXPECT_EQ(posix_hv::from_os(vsock_endpoint{cid::host, 9, true}, h), vmsock::errc::no_mapping);
 
   EXPECT_EQ(win_vsock::to_os(vsock_endpoint{cid::any, 80, false}, h), vmsock::errc{});
   EXPECT_EQ(h, hv_endpoint::parse("hvsock://wildcard/80"));
