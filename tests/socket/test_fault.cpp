@@ -775,6 +775,31 @@ TYPED_TEST(Eagain, OnABlockingSocketIsATimeout) {
   EXPECT_FALSE(none.is_open());
 }
 
+// A timed connect is a non-blocking connect and a wait.  To a listener whose
+// backlog is full, TCP's attempt goes on (its SYN waits to be retransmitted)
+// and the wait expires; Linux's AF_UNIX answers EAGAIN and makes no attempt,
+// which must fail rather than wait for a connection that is not coming (or
+// report an unconnected socket as connected).
+TYPED_TEST(Eagain, TimedConnectToAFullBacklog) {
+  using E = typename TestFixture::endpoint;
+  auto l = listener<E>::listen(TypeParam::listen_at(), 0);
+  const E ep = l.local_endpoint();
+  auto filler = stream_socket<E>::connect(ep);
+  std::error_code ec;
+  auto c = fsocket<E>::connect(ep, 200ms, ec);
+  EXPECT_FALSE(c.is_open());
+  if constexpr (std::is_same_v<TypeParam, tcp>) {
+    EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+    EXPECT_EQ(fault_policy::calls(call::poll), 1u);
+  } else {
+    EXPECT_TRUE(is_would_block(ec)) << ec.message();
+    EXPECT_EQ(fault_policy::calls(call::poll), 0u) << "no wait for an attempt never made";
+  }
+  // The listener and the queued connection are unharmed.
+  auto s = l.accept(30s);
+  expect_echo(filler, s);
+}
+
 // The real thing: SO_RCVTIMEO / SO_SNDTIMEO expire as EAGAIN, surfaced as
 // timed_out, with the partial counts exact.
 TYPED_TEST(Eagain, SocketTimeoutsBecomeTimedOut) {
