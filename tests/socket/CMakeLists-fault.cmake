@@ -1,5 +1,9 @@
 # Fault injection and resource tests (label socket).  Included from
-# tests/socket/CMakeLists.txt.
+# tests/socket/CMakeLists.txt.  Linux only: they use accept4, /proc/self/fd,
+# abstract Unix names, and replace C library functions in the executable.
+if(NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  return()
+endif()
 find_package(Threads REQUIRED)
 
 # fault_policy over real loopback sockets.  test_fault.cpp also defines recv,
