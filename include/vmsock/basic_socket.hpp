@@ -132,10 +132,29 @@ class basic_socket {
     Policy::close(release(), ec);
   }
   void close() {
+    if (!is_open()) return;
+    // The name is read (no allocation) before the handle goes, and turned into
+    // text only if the close fails.
+    native_storage sa{};
+    std::size_t len = sizeof sa;
+    std::error_code name_ec;
+    if (type_ != socket_type::datagram) Policy::peer_name(handle_, &sa, len, name_ec);
+    if (type_ == socket_type::datagram || name_ec) {
+      len = sizeof sa;
+      Policy::local_name(handle_, &sa, len, name_ec);
+    }
+    const auto h = handle_;
     std::error_code ec;
-    const auto what = is_open() ? describe_self() : std::string();
     close(ec);
-    if (ec) detail::throw_error(ec, "close", what);
+    if (ec) {
+      Endpoint ep{};
+      std::error_code conv;
+      if (!name_ec && from_os(&sa, len, ep, conv) && !detail::is_unnamed(ep))
+        detail::throw_error(ec, "close of", detail::describe(ep, type_));
+      std::string what = "socket ";
+      detail::append_decimal(what, static_cast<std::uint64_t>(h));
+      detail::throw_error(ec, "close of", what);
+    }
   }
 
   Endpoint local_endpoint(std::error_code& ec) const noexcept {

@@ -5,6 +5,7 @@
 #include <vmsock/seqpacket_socket.hpp>
 #include <vmsock/stream_socket.hpp>
 
+#include <chrono>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -72,12 +73,27 @@ class listener : public basic_socket<Endpoint, Policy> {
     return accept(ignored, ec);
   }
   // Waits at most `t`; expiry is errc::timed_out.
+  //
+  // Exact for one accepting thread.  With several threads accepting on one
+  // listener, another may take the connection between the wait and the
+  // accept; make the listener non-blocking (set_nonblocking(true)) and this
+  // then waits again for the time left instead of blocking in accept.
   Socket accept(timeout t, Endpoint& peer, std::error_code& ec) noexcept {
-    if (!Policy::poll(this->handle_, wait_type::readable, t, ec)) {
-      if (!ec) ec = make_error_code(errc::timed_out);
-      return Socket{};
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + t;
+    timeout left = t;
+    for (;;) {
+      if (!Policy::poll(this->handle_, wait_type::readable, left, ec)) {
+        if (!ec) ec = make_error_code(errc::timed_out);
+        return Socket{};
+      }
+      Socket s = accept(peer, ec);
+      if (!(this->nonblocking_ && detail::would_block(ec))) return s;
+      if (t >= timeout::zero()) {
+        left = std::chrono::duration_cast<timeout>(deadline - clock::now());
+        if (left < timeout::zero()) left = timeout::zero();
+      }
     }
-    return accept(peer, ec);
   }
   Socket accept(timeout t, std::error_code& ec) noexcept {
     Endpoint ignored{};
