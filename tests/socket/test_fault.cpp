@@ -1098,7 +1098,7 @@ TYPED_TEST(FailedClose, ThrowingCloseReportsAndReleases) {
     ADD_FAILURE() << "close did not throw";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::io_error);
-    EXPECT_NE(std::string(e.what()).find("close " + name), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("close of " + name), std::string::npos) << e.what();
   }
   EXPECT_FALSE(p.client.is_open());
   EXPECT_TRUE(fd_closed(fd));
