@@ -996,6 +996,31 @@ TYPED_TEST(Emfile, InjectedOnAcceptThenTheListenerWorks) {
   EXPECT_EQ(fault_policy::injected(call::accept), 2u);
 }
 
+// Another thread takes the connection between accept(timeout)'s wait and its
+// accept.  On a non-blocking listener accept(timeout) then waits again for the
+// time left and reports timed_out, instead of blocking in accept.
+TYPED_TEST(Emfile, StolenConnectionOnANonBlockingListenerTimesOut) {
+  using E = typename TestFixture::endpoint;
+  auto l = flistener<E>::listen(TypeParam::listen_at());
+  l.set_nonblocking(true);
+  const E ep = l.local_endpoint();
+  auto c = stream_socket<E>::connect(ep);
+  const auto h = l.native_handle();
+  bool stolen = false;
+  fault_policy::before(call::accept, [&] {
+    if (stolen) return;
+    stolen = true;
+    const int thief = ::accept(h, nullptr, nullptr);  // the "other thread"
+    if (thief >= 0) ::close(thief);
+  });
+  std::error_code ec;
+  auto s = l.accept(std::chrono::milliseconds(200), ec);
+  fault_policy::clear();
+  EXPECT_TRUE(stolen);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_FALSE(s.is_open());
+}
+
 TYPED_TEST(Emfile, InjectedOnOpenLeavesNothingBehind) {
   using E = typename TestFixture::endpoint;
   auto l = listener<E>::listen(TypeParam::listen_at());
