@@ -381,16 +381,20 @@ double median(std::vector<double> v) {
 // variants alike, and the median over blocks of vmsock_time / raw_time is
 // reported as the counter vmsock_ratio (asio_ratio likewise), with each
 // variant's median time per iteration (raw_us, vmsock_us, asio_us).
+// A second raw connection is timed the same way: raw2_ratio is an A/A test,
+// how far two identical variants on two connections land apart.
 template <class Transport>
 void run_paired(benchmark::State& state, workload w, std::size_t size, int block) {
   try {
+    enum : int { raw_v, vmsock_v, raw2_v, asio_v };
     connection<Transport, raw_client> raw(w);
     connection<Transport, vmsock_client> vms(w);
+    connection<Transport, raw_client> raw2(w);
 #if VMSOCK_BENCH_ASIO
     connection<Transport, asio_client> asi(w);
-    constexpr int variants = 3;
+    constexpr int variants = 4;
 #else
-    constexpr int variants = 2;
+    constexpr int variants = 3;
 #endif
     std::vector<char> buf(size, 'm');
     std::vector<double> times[variants];
@@ -402,10 +406,11 @@ void run_paired(benchmark::State& state, workload w, std::size_t size, int block
         const int v = static_cast<int>((rotation + static_cast<unsigned>(k)) % variants);
         const auto start = std::chrono::steady_clock::now();
         for (int i = 0; i < block; ++i) {
-          if (v == 0) iteration(raw.client, w, buf.data(), size);
-          if (v == 1) iteration(vms.client, w, buf.data(), size);
+          if (v == raw_v) iteration(raw.client, w, buf.data(), size);
+          if (v == vmsock_v) iteration(vms.client, w, buf.data(), size);
+          if (v == raw2_v) iteration(raw2.client, w, buf.data(), size);
 #if VMSOCK_BENCH_ASIO
-          if (v == 2) iteration(asi.client, w, buf.data(), size);
+          if (v == asio_v) iteration(asi.client, w, buf.data(), size);
 #endif
         }
         t[v] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
@@ -413,16 +418,17 @@ void run_paired(benchmark::State& state, workload w, std::size_t size, int block
       ++rotation;
       for (int v = 0; v < variants; ++v) {
         times[v].push_back(t[v] / block);
-        ratios[v].push_back(t[v] / t[0]);
+        ratios[v].push_back(t[v] / t[raw_v]);
       }
     }
     benchmark::DoNotOptimize(buf.data());
-    state.counters["raw_us"] = median(times[0]);
-    state.counters["vmsock_us"] = median(times[1]);
-    state.counters["vmsock_ratio"] = median(ratios[1]);
+    state.counters["raw_us"] = median(times[raw_v]);
+    state.counters["vmsock_us"] = median(times[vmsock_v]);
+    state.counters["vmsock_ratio"] = median(ratios[vmsock_v]);
+    state.counters["raw2_ratio"] = median(ratios[raw2_v]);
 #if VMSOCK_BENCH_ASIO
-    state.counters["asio_us"] = median(times[2]);
-    state.counters["asio_ratio"] = median(ratios[2]);
+    state.counters["asio_us"] = median(times[asio_v]);
+    state.counters["asio_ratio"] = median(ratios[asio_v]);
 #endif
     state.SetItemsProcessed(state.iterations() * block * variants);
   } catch (const std::exception& e) {

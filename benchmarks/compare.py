@@ -19,7 +19,9 @@ Per case (transport/workload/size) it prints, from wall-clock times:
   CPU         median(cpu_time) ratios: the measured thread's own CPU time,
               which waiting for a busy CPU does not inflate as it does wall time
 Then, for the paired cases (TRANSPORT/WORKLOAD/SIZE/paired), the median over
-repetitions of their vmsock_ratio and asio_ratio counters, with the range.
+repetitions of their vmsock_ratio, asio_ratio and raw2_ratio counters (raw2 is
+a second raw connection: an A/A test of how far identical variants land
+apart), with their quartiles and extremes.
 A case whose vmsock/raw exceeds the goal (--goal, 1.03) is marked.
 Exit code: 0, or 1 when a run failed or a case reported an error.
 """
@@ -68,7 +70,7 @@ def load(path):
             continue
         if variant == "paired":
             # One repetition of the paired layout: its medians over blocks.
-            for key in ("vmsock_ratio", "asio_ratio"):
+            for key in ("vmsock_ratio", "asio_ratio", "raw2_ratio"):
                 if key in b:
                     paired.setdefault((case, key), []).append(b[key])
             continue
@@ -136,6 +138,10 @@ def main():
         contexts.append(ctx)
         for key, xs in times.items():
             pooled.setdefault(key, []).extend(xs)
+    loads = [ctx.get("load_avg") for ctx in contexts if ctx.get("load_avg")]
+    if loads:
+        print("load average (1, 5, 15 min) when each run started: "
+              + "; ".join(", ".join(f"{x:.2f}" for x in l) for l in loads) + "\n")
     for ctx in contexts:
         if "NOT OPTIMIZED" in ctx.get("vmsock_bench_build", ""):
             print("compare.py: WARNING: the binary was not optimised; build Release", file=sys.stderr)
@@ -206,25 +212,30 @@ def main():
             xs = paired.get((case, key))
             if not xs:
                 return "-", ""
-            return f"{statistics.median(xs):.3f}", f"{min(xs):.2f}-{max(xs):.2f}"
+            return (f"{statistics.median(xs):.3f}",
+                    f"{quantile(xs, 0.25):.3f}-{quantile(xs, 0.75):.3f} ({min(xs):.2f}-{max(xs):.2f})")
 
         print("\nPaired layout (all variants' blocks back to back; per repetition the median over blocks"
-              " of variant/raw time; here the median over repetitions, and their range):\n")
+              " of variant/raw time; here the median over repetitions, their quartiles and extremes):\n")
         if args.markdown:
-            print("| case | vmsock/raw | range | asio/raw | range |")
-            print("|---|---:|---|---:|---|")
+            print("| case | vmsock/raw | p25-p75 (min-max) | asio/raw | p25-p75 (min-max) |"
+                  " raw2/raw (A/A) | p25-p75 (min-max) |")
+            print("|---|---:|---|---:|---|---:|---|")
         else:
-            print(f"{'case':<24} {'vmsock/raw':>10} {'range':>10} {'asio/raw':>9} {'range':>10}")
+            print(f"{'case':<24} {'vmsock/raw':>10} {'p25-p75 (min-max)':>25} {'asio/raw':>9}"
+                  f" {'p25-p75 (min-max)':>25} {'raw2/raw':>9} {'p25-p75 (min-max)':>25}")
         for case in paired_cases:
             vm, vm_range = cell("vmsock_ratio", case)
             asi, asi_range = cell("asio_ratio", case)
+            aa, aa_range = cell("raw2_ratio", case)
             over_goal = vm != "-" and float(vm) > args.goal
             if over_goal:
                 paired_over.append(case)
             if args.markdown:
-                print(f"| {case} | {vm}{' **over**' if over_goal else ''} | {vm_range} | {asi} | {asi_range} |")
+                print(f"| {case} | {vm}{' **over**' if over_goal else ''} | {vm_range} | {asi} | {asi_range} |"
+                      f" {aa} | {aa_range} |")
             else:
-                print(f"{case:<24} {vm:>10} {vm_range:>10} {asi:>9} {asi_range:>10}"
+                print(f"{case:<24} {vm:>10} {vm_range:>25} {asi:>9} {asi_range:>25} {aa:>9} {aa_range:>25}"
                       f"{'  <-- over' if over_goal else ''}")
         reps = len(paired[(paired_cases[0], "vmsock_ratio")])
         print(f"\n{reps} paired repetitions per case; goal vmsock/raw <= {args.goal}:"
