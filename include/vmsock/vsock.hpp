@@ -191,7 +191,8 @@ template <class Policy = posix_policy>
 std::uint32_t local_cid() {
   std::error_code ec;
   const std::uint32_t cid = local_cid<Policy>(ec);
-  if (ec) detail::throw_error(ec, "local_cid", "(/dev/vsock)");
+  // /dev/vsock is what POSIX asks; Windows has nothing to ask.
+  if (ec) detail::throw_error(ec, "local_cid", VMSOCK_WINDOWS ? "" : "(/dev/vsock)");
   return cid;
 }
 

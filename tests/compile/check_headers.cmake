@@ -1,7 +1,12 @@
 # Compiles vmsock's headers with one compiler in one language mode, with every
 # warning of vmsock_warnings made an error, -fsyntax-only.
 #   -D COMPILER=<name>      g++ or clang++ (looked up now, on PATH; versioned
-#                           names such as clang++-14 count as installed)
+#                           names such as clang++-14 count as installed), or
+#                           clang++-mingw: clang++ --target=x86_64-w64-mingw32
+#                           against MinGW-w64's headers and libstdc++, with the
+#                           flags cmake/toolchains/clang-mingw-w64.cmake uses
+#                           (needs x86_64-w64-mingw32-g++-posix, which knows
+#                           where they are)
 #   -D STD=17|20
 #   -D MODE=each|all        each header in its own TU, or one TU with them all
 #   -D INCLUDE=<dir>        vmsock's include directory
@@ -15,7 +20,7 @@ cmake_minimum_required(VERSION 3.20)
 
 if(COMPILER STREQUAL "g++")
   set(names g++ g++-14 g++-13 g++-12 g++-11 g++-10)
-elseif(COMPILER STREQUAL "clang++")
+elseif(COMPILER STREQUAL "clang++" OR COMPILER STREQUAL "clang++-mingw")
   set(names clang++ clang++-19 clang++-18 clang++-17 clang++-16 clang++-15 clang++-14)
 else()
   message(FATAL_ERROR "unknown COMPILER '${COMPILER}'")
@@ -31,16 +36,50 @@ string(REPLACE "|" ";" headers "${HEADERS}")
 string(REPLACE "|" ";" fmt_dirs "${FMT_INCLUDE}")
 set(flags -std=c++${STD} -fsyntax-only -Wall -Wextra -Wpedantic -Wshadow -Wconversion
   -Wsign-conversion -Wold-style-cast -Werror "-I${INCLUDE}")
-# fmt's headers are not ours to warn about: -isystem.  Except where fmt lives
-# in a default directory (Debian: /usr/include), which -isystem would move in
-# front of the C++ library's own and break its #include_next.
-string(REPLACE "|" ";" implicit "${IMPLICIT_INCLUDE}")
-list(APPEND implicit /usr/include /usr/local/include)
-foreach(dir IN LISTS fmt_dirs)
-  if(dir AND NOT dir IN_LIST implicit)
-    list(APPEND flags "-isystem" "${dir}")
+file(MAKE_DIRECTORY "${WORK}")
+
+if(COMPILER STREQUAL "clang++-mingw")
+  # The MinGW sysroot keeps the host's /usr/include out; GCC's directory
+  # (.../lib/gcc/x86_64-w64-mingw32/12-posix) holds libstdc++'s headers.
+  set(triple x86_64-w64-mingw32)
+  find_program(mingw_gxx NAMES ${triple}-g++-posix ${triple}-g++ NO_CACHE)
+  if(NOT mingw_gxx OR NOT EXISTS "/usr/${triple}/include/winsock2.h")
+    message("vmsock-compile-skip: MinGW-w64 is not installed (${triple}-g++-posix and "
+            "/usr/${triple}/include; Debian: g++-mingw-w64-x86-64-posix)")
+    return()
   endif()
-endforeach()
+  execute_process(COMMAND "${mingw_gxx}" -print-libgcc-file-name
+    OUTPUT_VARIABLE libgcc OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+  get_filename_component(gcc_dir "${libgcc}" DIRECTORY)
+  set(cxx_inc "${gcc_dir}/include/c++")
+  if(NOT rc EQUAL 0 OR NOT EXISTS "${cxx_inc}/vector")
+    message(FATAL_ERROR "${mingw_gxx} -print-libgcc-file-name gave no libstdc++: ${libgcc}")
+  endif()
+  list(PREPEND flags "--target=${triple}" "--sysroot=/usr/${triple}"
+    -isystem "${cxx_inc}" -isystem "${cxx_inc}/${triple}" -isystem "${cxx_inc}/backward")
+  # fmt (for vmsock/fmt.hpp) lives in the host's /usr/include, which must not
+  # come in front of MinGW's C headers: only its fmt/ directory is linked in.
+  foreach(dir IN LISTS fmt_dirs)
+    if(dir AND EXISTS "${dir}/fmt/format.h" AND NOT EXISTS "${WORK}/fmt-include/fmt")
+      file(MAKE_DIRECTORY "${WORK}/fmt-include")
+      file(CREATE_LINK "${dir}/fmt" "${WORK}/fmt-include/fmt" SYMBOLIC)
+    endif()
+  endforeach()
+  if(EXISTS "${WORK}/fmt-include/fmt")
+    list(APPEND flags -isystem "${WORK}/fmt-include")
+  endif()
+else()
+  # fmt's headers are not ours to warn about: -isystem.  Except where fmt lives
+  # in a default directory (Debian: /usr/include), which -isystem would move in
+  # front of the C++ library's own and break its #include_next.
+  string(REPLACE "|" ";" implicit "${IMPLICIT_INCLUDE}")
+  list(APPEND implicit /usr/include /usr/local/include)
+  foreach(dir IN LISTS fmt_dirs)
+    if(dir AND NOT dir IN_LIST implicit)
+      list(APPEND flags "-isystem" "${dir}")
+    endif()
+  endforeach()
+endif()
 
 # vmsock/asio.hpp needs asio itself: it is compiled where asio is installed.
 function(vmsock_include_line out header)
@@ -51,7 +90,6 @@ function(vmsock_include_line out header)
   endif()
 endfunction()
 
-file(MAKE_DIRECTORY "${WORK}")
 if(MODE STREQUAL "all")
   set(text "// Generated: every vmsock header in one translation unit.\n")
   foreach(h IN LISTS headers)
@@ -76,6 +114,9 @@ endif()
 
 execute_process(COMMAND "${cxx}" --version OUTPUT_VARIABLE version ERROR_QUIET)
 string(REGEX MATCH "^[^\n]*" version "${version}")
+if(COMPILER STREQUAL "clang++-mingw")
+  string(APPEND version " --target=${triple}, MinGW-w64 headers, libstdc++ of ${gcc_dir}")
+endif()
 message(STATUS "${version}, C++${STD}")
 
 set(failed)

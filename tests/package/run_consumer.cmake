@@ -118,14 +118,16 @@ function(list_headers root out)
 endfunction()
 
 # find_package(vmsock <version>) from the prefix alone, as a consumer whose
-# CMAKE_SIZEOF_VOID_P is <sizeof_void_p>; <expect> is FOUND or NOT_FOUND.
+# CMAKE_SIZEOF_VOID_P is <sizeof_void_p>; <expect> is FOUND or NOT_FOUND.  The
+# prefix is a find root as well as a prefix: see the install mode below.
 function(probe_version prefix version sizeof_void_p expect)
   string(REGEX REPLACE "[^A-Za-z0-9_.-]" "_" name "probe-${version}-${sizeof_void_p}")
   set(bin "${SCRATCH_DIR}/${name}")
   set(what "find_package(vmsock ${version}) with CMAKE_SIZEOF_VOID_P=${sizeof_void_p}")
   log("${what}: expect ${expect}")
   execute_process(COMMAND "${CMAKE_COMMAND}" -S "${probe_dir}" -B "${bin}" ${tool_args}
-      "-DCMAKE_PREFIX_PATH=${prefix}" "-DPROBE_VERSION=${version}"
+      "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_FIND_ROOT_PATH=${prefix}"
+      "-DPROBE_VERSION=${version}"
       "-DPROBE_SIZEOF_VOID_P=${sizeof_void_p}"
     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(expect STREQUAL "FOUND" AND NOT rc EQUAL 0)
@@ -187,8 +189,12 @@ if(MODE STREQUAL "install")
   probe_version("${prefix}" 1 8 NOT_FOUND)   # another major version
   probe_version("${prefix}" 0.2 8 NOT_FOUND) # newer than what is installed
 
+  # Under a cross toolchain find_package re-roots CMAKE_PREFIX_PATH into the
+  # sysroot (CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY): the prefix is given as a
+  # find root too.  In a native build, where the find modes are BOTH, that only
+  # adds re-rooted paths that do not exist.
   build_and_run_consumer("${SCRATCH_DIR}/consumer" find_package "-DCMAKE_PREFIX_PATH=${prefix}"
-    "-DVMSOCK_EXPECTED_DIR=${cmake_dir}")
+    "-DCMAKE_FIND_ROOT_PATH=${prefix}" "-DVMSOCK_EXPECTED_DIR=${cmake_dir}")
 elseif(MODE STREQUAL "add_subdirectory" OR MODE STREQUAL "fetchcontent")
   build_and_run_consumer("${SCRATCH_DIR}/consumer" ${MODE} "-DVMSOCK_SOURCE_DIR=${SOURCE_DIR}")
 elseif(MODE STREQUAL "fetchcontent_git")

@@ -1,5 +1,6 @@
 // Stream sockets over real loopback: TCP on 127.0.0.1 and ::1, Unix stream
-// sockets on a path and on an abstract name.
+// sockets on a path and on an abstract name (not on Windows: see
+// test_support.hpp's stream_families).
 #include <vmsock/socket.hpp>
 
 #include <gtest/gtest.h>
@@ -32,8 +33,7 @@ class StreamTest : public ::testing::Test {
   E where = server.local_endpoint();
 };
 
-using Families = ::testing::Types<vmsock_test::tcp4, vmsock_test::tcp6, vmsock_test::unix_path,
-                                  vmsock_test::unix_abstract>;
+using Families = vmsock_test::stream_families;
 class FamilyNames {
  public:
   template <class T>
@@ -299,10 +299,10 @@ TYPED_TEST(StreamTest, MovedFromSocketsAreEmptyAndCloseOnce) {
   EXPECT_EQ(moved.native_handle(), fd);
   typename TestFixture::socket_t other;
   other = std::move(moved);
-  EXPECT_TRUE(vmsock_test::fd_is_open(fd));
+  EXPECT_TRUE(vmsock_test::handle_is_open(fd));
   other.close();
   EXPECT_FALSE(other.is_open());
-  EXPECT_FALSE(vmsock_test::fd_is_open(fd));
+  EXPECT_FALSE(vmsock_test::handle_is_open(fd));
   other.close();  // closing a closed socket is a no-op
   std::error_code ec;
   other.close(ec);
@@ -311,15 +311,15 @@ TYPED_TEST(StreamTest, MovedFromSocketsAreEmptyAndCloseOnce) {
   auto again = TestFixture::socket_t::connect(this->where);
   const auto fd2 = again.release();
   EXPECT_FALSE(again.is_open());
-  EXPECT_TRUE(vmsock_test::fd_is_open(fd2)) << "release gives up ownership without closing";
-  ::close(fd2);
-  int fd3 = -1;
+  EXPECT_TRUE(vmsock_test::handle_is_open(fd2)) << "release gives up ownership without closing";
+  vmsock_test::close_handle(fd2);
+  vmsock_test::handle fd3 = vmsock_test::invalid_handle;
   {
     auto scoped = TestFixture::socket_t::connect(this->where);
     fd3 = scoped.native_handle();
-    EXPECT_TRUE(vmsock_test::fd_is_open(fd3));
+    EXPECT_TRUE(vmsock_test::handle_is_open(fd3));
   }
-  EXPECT_FALSE(vmsock_test::fd_is_open(fd3)) << "the destructor closes";
+  EXPECT_FALSE(vmsock_test::handle_is_open(fd3)) << "the destructor closes";
 }
 
 }  // namespace

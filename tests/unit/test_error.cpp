@@ -4,6 +4,8 @@
 
 #include "unit_support.hpp"
 
+#include <vmsock/detail/win_error.hpp>
+
 #include <set>
 #include <string>
 #include <system_error>
@@ -21,6 +23,17 @@ static_assert(std::is_error_code_enum<errc>::value);
 static_assert(!std::is_error_condition_enum<errc>::value);
 static_assert(std::is_convertible_v<errc, std::error_code>);
 static_assert(std::is_base_of_v<std::invalid_argument, vmsock::parse_error>);
+
+// OS error codes as the policies report them (make_os_error): errno values on
+// POSIX, WSAGetLastError() values on Windows.
+#if VMSOCK_WINDOWS
+constexpr int os_timed_out = WSAETIMEDOUT;
+constexpr int os_connection_refused = WSAECONNREFUSED;
+#else
+constexpr int os_timed_out = ETIMEDOUT;
+constexpr int os_connection_refused = ECONNREFUSED;
+#endif
+using vmsock::detail::make_os_error;
 
 TEST(Error, EveryCodeHasItsOwnMessage) {
   std::set<std::string> messages;
@@ -66,8 +79,9 @@ TEST(Error, PortableConditions) {
       EXPECT_EQ(std::error_code(static_cast<errc>(a)) == static_cast<errc>(b), a == b);
   // A system error with the same number is not a vmsock error.
   EXPECT_NE(std::error_code(1, std::system_category()), errc::no_mapping);
-  EXPECT_NE(std::error_code(errc::timed_out), std::error_code(ETIMEDOUT, std::system_category()));
-  EXPECT_EQ(std::error_code(ETIMEDOUT, std::system_category()), std::errc::timed_out);
+  EXPECT_NE(make_os_error(1), errc::no_mapping);
+  EXPECT_NE(std::error_code(errc::timed_out), make_os_error(os_timed_out));
+  EXPECT_EQ(make_os_error(os_timed_out), std::errc::timed_out);
 }
 
 TEST(Error, QuoteEscapesControlBytesAndQuotes) {
@@ -98,7 +112,7 @@ TEST(Error, ThrowHelpers) {
     EXPECT_NE(what.find(std::error_code(errc::no_mapping).message()), std::string::npos) << what;
   }
   try {
-    vmsock::detail::throw_error(std::error_code(ECONNREFUSED, std::system_category()), "connect");
+    vmsock::detail::throw_error(make_os_error(os_connection_refused), "connect");
     ADD_FAILURE() << "did not throw";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::connection_refused);

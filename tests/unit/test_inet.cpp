@@ -1,11 +1,16 @@
 // inet.hpp and detail/ip_text.hpp: IPv4/IPv6 endpoints, their address text
 // (RFC 5952 output, RFC 4291 input) and sockaddr_in/sockaddr_in6.  The C
-// library's inet_pton/inet_ntop serve as an independent oracle.
+// library's inet_pton/inet_ntop (Winsock's on Windows) serve as an independent
+// oracle.
 #include <vmsock/inet.hpp>
 
 #include "unit_support.hpp"
 
-#include <arpa/inet.h>
+#if VMSOCK_WINDOWS
+#  include <ws2tcpip.h>  // Winsock's inet_pton/inet_ntop (Windows Vista and later)
+#else
+#  include <arpa/inet.h>
+#endif
 
 #include <array>
 #include <cstring>
@@ -250,6 +255,10 @@ TEST(Inet6, RejectsIllegalForms) {
       EXPECT_NE(std::string_view(parsed.error).find(c.reason), std::string::npos)
           << c.text << ": " << parsed.error;
     }
+    // Winsock's inet_pton (Wine 8's, at least) takes a leading zero in the
+    // IPv4 tail, which RFC 4291's grammar and glibc refuse: there the oracle
+    // has no say.
+    if (VMSOCK_WINDOWS && c.reason == "leading zeros") continue;
     in6_addr oracle{};
     EXPECT_NE(::inet_pton(AF_INET6, std::string(c.text).c_str(), &oracle), 1) << c.text;
   }

@@ -21,6 +21,11 @@ static_assert(!vsock_endpoint::try_parse("vsock://2:").has_value());
 static_assert(vsock_endpoint::protocol == 0);
 static_assert(vsock_endpoint{}.cid == vsock::cid::any && vsock_endpoint{}.port == vsock::port_any);
 
+#if VMSOCK_LINUX
+// The kernel's own names, from <linux/vm_sockets.h>.
+constexpr int kernel_af_vsock = AF_VSOCK;
+constexpr int kernel_flag_to_host = VMADDR_FLAG_TO_HOST;
+
 TEST(Vsock, ConstantsAreTheKernels) {
   EXPECT_EQ(vsock::cid::any, static_cast<std::uint32_t>(VMADDR_CID_ANY));
   EXPECT_EQ(vsock::cid::hypervisor, static_cast<std::uint32_t>(VMADDR_CID_HYPERVISOR));
@@ -31,6 +36,13 @@ TEST(Vsock, ConstantsAreTheKernels) {
   EXPECT_EQ(vsock_endpoint::family, AF_VSOCK);
   EXPECT_EQ(vsock::address_family, 40);
 }
+#else
+// No <linux/vm_sockets.h> here: Linux's values, written out.  The native
+// struct is vmsock's mirror of sockaddr_vm, which the hv_sock transport of a
+// Linux guest reads.
+constexpr int kernel_af_vsock = 40;
+constexpr int kernel_flag_to_host = 0x01;
+#endif
 
 TEST(Vsock, NativeStructIsSockaddrVm) {
   EXPECT_EQ(sizeof(vsock::native_sockaddr), 16u);
@@ -42,11 +54,11 @@ TEST(Vsock, NativeStructIsSockaddrVm) {
   EXPECT_EQ(offsetof(vsock::native_sockaddr, svm_flags), 12u);
 
   const auto sa = vsock_endpoint{3, 0x01020304u, true}.to_native();
-  EXPECT_EQ(sa.svm_family, AF_VSOCK);
+  EXPECT_EQ(sa.svm_family, kernel_af_vsock);
   EXPECT_EQ(sa.svm_reserved1, 0);
   EXPECT_EQ(sa.svm_port, 0x01020304u);
   EXPECT_EQ(sa.svm_cid, 3u);
-  EXPECT_EQ(sa.svm_flags, VMADDR_FLAG_TO_HOST);
+  EXPECT_EQ(sa.svm_flags, kernel_flag_to_host);
   for (auto z : sa.svm_zero) EXPECT_EQ(z, 0);
   EXPECT_EQ((vsock_endpoint{3, 1, false}).to_native().svm_flags, 0);
 }
