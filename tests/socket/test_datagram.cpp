@@ -26,7 +26,7 @@ class DatagramTest : public ::testing::Test {
 };
 
 using Families = vmsock_test::datagram_families;
-TYPED_TEST_SUITE(DatagramTest, Families);
+TYPED_TEST_SUITE(DatagramTest, Families, vmsock_test::family_names);
 
 // How much of a truncated datagram receive_from reports: its full length where
 // the OS says it (MSG_TRUNC), the bytes stored where it cannot (Windows).

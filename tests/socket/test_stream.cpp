@@ -34,17 +34,7 @@ class StreamTest : public ::testing::Test {
 };
 
 using Families = vmsock_test::stream_families;
-class FamilyNames {
- public:
-  template <class T>
-  static std::string GetName(int) {
-    if (std::is_same_v<T, vmsock_test::tcp4>) return "tcp4";
-    if (std::is_same_v<T, vmsock_test::tcp6>) return "tcp6";
-    if (std::is_same_v<T, vmsock_test::unix_path>) return "unix_path";
-    return "unix_abstract";
-  }
-};
-TYPED_TEST_SUITE(StreamTest, Families, FamilyNames);
+TYPED_TEST_SUITE(StreamTest, Families, vmsock_test::family_names);
 
 TYPED_TEST(StreamTest, ConnectAcceptEchoAndEndpoints) {
   auto client = TestFixture::socket_t::connect(this->where);

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace vmsock_test {
@@ -189,5 +190,16 @@ using datagram_families = ::testing::Types<tcp4, tcp6>;
 using stream_families = ::testing::Types<tcp4, tcp6, unix_path, unix_abstract>;
 using datagram_families = ::testing::Types<tcp4, tcp6, unix_path, unix_abstract>;
 #endif
+
+// Names for the typed tests' instances (StreamTest/tcp4, ...).
+struct family_names {
+  template <class T>
+  static std::string GetName(int) {
+    if (std::is_same_v<T, tcp4>) return "tcp4";
+    if (std::is_same_v<T, tcp6>) return "tcp6";
+    if (std::is_same_v<T, unix_path>) return "unix_path";
+    return "unix_abstract";
+  }
+};
 
 }  // namespace vmsock_test
