@@ -120,7 +120,8 @@ class basic_socket {
   native_handle_type native_handle() const noexcept { return handle_; }
   bool is_open() const noexcept { return handle_ != Policy::invalid_handle; }
   socket_type type() const noexcept { return type_; }
-  // Gives up ownership: the caller closes the returned handle.
+  // Gives up ownership: the caller closes the returned handle (on Windows it
+  // also owns the handle's WSAStartup reference: see policy/winsock.hpp).
   native_handle_type release() noexcept { return std::exchange(handle_, Policy::invalid_handle); }
 
   // The handle is released even when the OS reports an error for the close.

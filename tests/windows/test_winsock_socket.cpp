@@ -343,7 +343,7 @@ TEST_F(WinsockStartup, NoCleanupWhileAnySocketLivesWhateverTheCloseOrder) {
   expect_echo(l);
 }
 
-TEST_F(WinsockStartup, AcceptedAndAdoptedSocketsHoldTheirOwnReference) {
+TEST_F(WinsockStartup, AcceptedAdoptedAndReleasedSocketsCarryTheirReference) {
   tcp4_socket accepted;
   {
     auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
@@ -371,6 +371,16 @@ TEST_F(WinsockStartup, AcceptedAndAdoptedSocketsHoldTheirOwnReference) {
   adopted.bind(inet4_endpoint::loopback(0));
   EXPECT_NE(adopted.local_endpoint().port, 0);
   adopted.close();
+  EXPECT_EQ(raw_socket_error(), WSANOTINITIALISED);
+
+  // release() hands over the handle with its reference: the caller closes the
+  // one and gives back the other with WSACleanup().
+  auto released = udp4_socket::open();
+  const SOCKET h = released.release();
+  EXPECT_EQ(raw_socket_error(), 0) << "the released handle keeps Winsock started";
+  EXPECT_EQ(::closesocket(h), 0);
+  EXPECT_EQ(raw_socket_error(), 0) << "its reference is the caller's";
+  ::WSACleanup();
   EXPECT_EQ(raw_socket_error(), WSANOTINITIALISED);
 }
 

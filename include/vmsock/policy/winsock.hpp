@@ -7,8 +7,12 @@
 // started and stopped by the policy, never by the user and never by a static
 // initialiser: every socket the policy opens or accepts holds one WSAStartup
 // reference, released by its close, so WSACleanup can never run while a vmsock
-// socket lives.  Errors are WSAGetLastError() codes that compare equal to the
-// portable std::errc conditions (detail/win_error.hpp).  It never throws.
+// socket lives.  The reference goes with the handle both ways: a handle given
+// to a socket object takes one (adopt), and one taken with release() carries
+// its own, which the caller gives back with WSACleanup() after closesocket()
+// (or keeps, and Winsock stays started).  Errors are WSAGetLastError() codes
+// that compare equal to the portable std::errc conditions
+// (detail/win_error.hpp).  It never throws.
 #pragma once
 
 #include <vmsock/config.hpp>
