@@ -193,9 +193,11 @@ class stream_socket
     std::size_t offset = 0;
     ec.clear();
     while (first < count && bufs[first].size == offset) ++first, offset = 0;
+    // The current window: the rest of bufs[first], then whole non-empty
+    // buffers.  Declared once per call (its entries are value-initialised: a
+    // 1 KiB store that must not recur on every pass).
+    Buffer window[Policy::max_buffers];
     while (first < count) {
-      // The current window: the rest of bufs[first], then whole non-empty buffers.
-      Buffer window[Policy::max_buffers];
       std::size_t n = 0;
       window[n++] = advanced<Sending>(bufs[first], offset);
       for (std::size_t i = first + 1; i < count && n < Policy::max_buffers; ++i)
