@@ -56,6 +56,20 @@ bool is_unnamed(const E& ep) noexcept {
     return (void)ep, false;
 }
 
+// "open IPv4 datagram socket": what an open() that failed was opening.
+template <class E>
+std::string open_what(socket_type type) {
+  std::string s = "open ";
+  if constexpr (std::is_same_v<E, inet4_endpoint>) s += "IPv4 ";
+  else if constexpr (std::is_same_v<E, inet6_endpoint>) s += "IPv6 ";
+  else if constexpr (std::is_same_v<E, unix_endpoint>) s += "Unix ";
+  else if constexpr (std::is_same_v<E, vsock_endpoint>) s += "VSOCK ";
+  else if constexpr (std::is_same_v<E, hv_endpoint>) s += "Hyper-V ";
+  s += type == socket_type::stream ? "stream" : type == socket_type::datagram ? "datagram" : "seqpacket";
+  s += " socket";
+  return s;
+}
+
 // Policies that must account for a handle the user hands over (Winsock's
 // start-up reference) provide adopt(); for the others it is nothing.
 template <class Policy, class = void>
@@ -275,7 +289,7 @@ class basic_socket {
   static basic_socket open(socket_type type) {
     std::error_code ec;
     auto s = open(type, ec);
-    if (ec) detail::throw_error(ec, "open socket for", detail::describe(Endpoint{}, type));
+    if (ec) detail::throw_error(ec, detail::open_what<Endpoint>(type));
     return s;
   }
 

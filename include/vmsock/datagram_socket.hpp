@@ -43,20 +43,21 @@ class datagram_socket
   static datagram_socket open() {
     std::error_code ec;
     auto s = open(ec);
-    if (ec) detail::throw_error(ec, "open datagram socket");
+    if (ec) detail::throw_error(ec, detail::open_what<Endpoint>(socket_type::datagram));
     return s;
   }
-  // A datagram socket bound to `local`.
-  static datagram_socket bind(const Endpoint& local, std::error_code& ec) noexcept {
+  // A datagram socket bound to `local`.  (A factory, not named bind: the
+  // member bind() of an open socket stays reachable, and s.bind(ep) binds s.)
+  static datagram_socket open(const Endpoint& local, std::error_code& ec) noexcept {
     auto s = open(ec);
     if (ec) return s;
-    s.basic_socket<Endpoint, Policy>::bind(local, ec);
+    s.bind(local, ec);
     if (ec) return datagram_socket{};
     return s;
   }
-  static datagram_socket bind(const Endpoint& local) {
+  static datagram_socket open(const Endpoint& local) {
     std::error_code ec;
-    auto s = bind(local, ec);
+    auto s = open(local, ec);
     if (ec) detail::throw_error(ec, "bind to", detail::describe(local, socket_type::datagram));
     return s;
   }

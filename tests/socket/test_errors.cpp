@@ -78,8 +78,8 @@ TEST(SocketErrors, AddressInUse) {
   const std::string what = message_of([&] { tcp4_listener::listen(where); });
   EXPECT_NE(what.find("listen on tcp://" + where.to_string()), std::string::npos) << what;
 
-  auto u = udp4_socket::bind(inet4_endpoint::loopback(0));
-  udp4_socket::bind(u.local_endpoint(), ec);
+  auto u = udp4_socket::open(inet4_endpoint::loopback(0));
+  udp4_socket::open(u.local_endpoint(), ec);
   EXPECT_EQ(ec, std::errc::address_in_use) << ec.message();
 
 #if VMSOCK_POSIX
@@ -275,7 +275,7 @@ TEST(WineAnswers, UnixSocketsAreAddressFamilyNotSupported) {
   auto c = unix_stream_socket::connect(ep, 1s, ec);
   expect_wine("connect");
   EXPECT_FALSE(c.is_open());
-  auto d = unix_datagram_socket::bind(ep, ec);
+  auto d = unix_datagram_socket::open(ep, ec);
   expect_wine("datagram bind");
   auto q = seqpacket_listener<unix_endpoint>::listen(ep, ec);
   EXPECT_EQ(ec.value(), WSAESOCKTNOSUPPORT) << ec.message();

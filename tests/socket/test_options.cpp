@@ -36,7 +36,7 @@ TEST(Options, BooleansRoundTrip) {
 }
 
 TEST(Options, SizesTimeoutsAndLinger) {
-  auto u = udp4_socket::bind(inet4_endpoint::loopback(0));
+  auto u = udp4_socket::open(inet4_endpoint::loopback(0));
   u.set_option(receive_buffer_size{65536});
   // Linux doubles the value for its bookkeeping; never less than asked.
   EXPECT_GE(u.get_option<receive_buffer_size>().value, 65536);
@@ -63,7 +63,7 @@ TEST(Options, SizesTimeoutsAndLinger) {
 }
 
 TEST(Options, InvalidValuesAreRefusedBeforeTheOsSeesThem) {
-  auto u = udp4_socket::bind(inet4_endpoint::loopback(0));
+  auto u = udp4_socket::open(inet4_endpoint::loopback(0));
   std::error_code ec;
   u.set_option(receive_timeout{-5ms}, ec);
   EXPECT_EQ(ec, errc::invalid_option_value);

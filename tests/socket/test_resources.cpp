@@ -277,8 +277,8 @@ TYPED_TEST_SUITE(AllocDatagram, Families, FamilyNames);
 
 TYPED_TEST(AllocDatagram, SendToAndReceiveFromDoNotAllocate) {
   using E = typename TypeParam::endpoint;
-  auto a = datagram_socket<E>::bind(TypeParam::listen_at());
-  auto b = datagram_socket<E>::bind(TypeParam::listen_at());
+  auto a = datagram_socket<E>::open(TypeParam::listen_at());
+  auto b = datagram_socket<E>::open(TypeParam::listen_at());
   const E to_b = b.local_endpoint();
   const E a_ep = a.local_endpoint();
   auto connected = datagram_socket<E>::connect(to_b);
@@ -448,7 +448,7 @@ TYPED_TEST(Leak, ChildDoesNotInheritListenerAcceptedOrConnectedSockets) {
   auto s = l.accept();
   auto c2 = stream_socket<E>::connect(l.local_endpoint(), 10s);  // the timed path
   auto s2 = l.accept(10s);
-  auto d = datagram_socket<E>::bind(TypeParam::listen_at());
+  auto d = datagram_socket<E>::open(TypeParam::listen_at());
 
   // The method works: a descriptor without FD_CLOEXEC is seen by the child.
   const int inheritable = ::dup(c.native_handle());

@@ -205,7 +205,7 @@ TEST(WinsockHandles, NoSocketIsInheritable) {
   auto timed = tcp4_socket::connect(l.local_endpoint(), 5s);
   auto a = l.accept();
   auto a2 = l.accept(5s);
-  auto u = udp6_socket::bind(inet6_endpoint::loopback(0));
+  auto u = udp6_socket::open(inet6_endpoint::loopback(0));
   EXPECT_FALSE(inheritable(l.native_handle())) << "listener";
   EXPECT_FALSE(inheritable(c.native_handle())) << "connected";
   EXPECT_FALSE(inheritable(timed.native_handle())) << "connected with a timeout";
@@ -258,7 +258,7 @@ TEST(WinsockHandles, AChildProcessInheritsNoVmsockSocket) {
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
   auto c = tcp4_socket::connect(l.local_endpoint());
   auto a = l.accept();
-  auto u = udp4_socket::bind(inet4_endpoint::loopback(0));
+  auto u = udp4_socket::open(inet4_endpoint::loopback(0));
   const SOCKET raw = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, 0);
   ASSERT_NE(raw, INVALID_SOCKET);
   const auto raw_ep = inet4_endpoint::loopback(0).to_native();
@@ -317,7 +317,7 @@ class WinsockStartup : public ::testing::Test {
 
 TEST_F(WinsockStartup, NoCleanupWhileAnySocketLivesWhateverTheCloseOrder) {
   for (const bool datagram_first : {true, false}) {
-    auto u = udp4_socket::bind(inet4_endpoint::loopback(0));
+    auto u = udp4_socket::open(inet4_endpoint::loopback(0));
     auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
     EXPECT_EQ(raw_socket_error(), 0);
     if (datagram_first) {
