@@ -326,6 +326,40 @@ TEST(WineAnswers, UnixEntriesAreSkippedByConnectFirstAndFailListenAll) {
         << e.what();
   }
 }
+
+// Issue 6 under Wine: Hyper-V first (an hvsock:// entry, and a vsock:// one,
+// which travels as AF_HYPERV on Windows), TCP last.  Wine has no AF_HYPERV:
+// both are skipped with that reason and TCP wins.
+TEST(WineAnswers, HyperVEntriesAreSkippedAndTcpWins) {
+  VMSOCK_TEST_REQUIRE_WINE();
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const std::string live = "tcp://" + l.local_endpoint().to_string();
+  auto s = connect_first({"hvsock://loopback/5000", "vsock://2:5000", live}, 2s);
+  EXPECT_EQ(s.scheme(), uri_scheme::tcp);
+  EXPECT_EQ(s.remote(), any_endpoint::parse(live));
+  auto conn = l.accept(2s);
+  s.send_all(std::string("tcp won"));
+  std::string got(7, '\0');
+  conn.receive_exact(got);
+  EXPECT_EQ(got, "tcp won");
+
+  try {
+    connect_first({"hvsock://loopback/5000", "vsock://2:5000", closed_tcp_uri()}, 1s);
+    FAIL() << "nothing listens";
+  } catch (const connect_error& e) {
+    ASSERT_EQ(e.attempts().size(), 3u);
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_TRUE(e.attempts()[static_cast<std::size_t>(i)].skipped);
+      EXPECT_EQ(e.attempts()[static_cast<std::size_t>(i)].error,
+                std::errc::address_family_not_supported);
+    }
+    EXPECT_NE(std::string(e.what()).find("hvsock://loopback/5000: skipped: "), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("vsock://2:5000: skipped: "), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.code(), std::errc::connection_refused);
+  }
+}
 #endif
 
 }  // namespace
