@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace vmsock {
 
@@ -20,6 +21,9 @@ class datagram_socket
     : public detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy> {
   using base = detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy>;
   friend base;
+  static_assert(!std::is_same_v<Endpoint, hv_endpoint>,
+                "vmsock: Hyper-V sockets have no datagrams (AF_HYPERV is stream-only, and so is "
+                "the Linux hv_sock transport)");
 
  public:
   datagram_socket() noexcept = default;

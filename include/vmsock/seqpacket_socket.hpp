@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace vmsock {
 
@@ -23,6 +24,9 @@ class seqpacket_socket
     : public detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy> {
   using base = detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy>;
   friend base;
+  static_assert(!std::is_same_v<Endpoint, hv_endpoint>,
+                "vmsock: Hyper-V sockets have no SOCK_SEQPACKET (AF_HYPERV is stream-only, and so "
+                "is the Linux hv_sock transport)");
 
  public:
   static constexpr socket_type kind = socket_type::seqpacket;
