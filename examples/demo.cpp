@@ -9,8 +9,8 @@
 // Exit code 0 when every run passed (a transport this machine lacks, such as
 // IPv6, is skipped with a message), 1 otherwise, 2 for a usage error.
 #include "echo.hpp"
-#include "uri_dispatch.hpp"
 
+#include <vmsock/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/fmt.hpp>
 #include <vmsock/socket.hpp>
@@ -63,7 +63,7 @@ bool transport_missing(const std::error_code& ec) {
 template <class Endpoint>
 run_summary run(const Endpoint& where, const examples::transfer_options& o) {
   run_summary sum;
-  sum.uri = examples::stream_uri(where);
+  sum.uri = vmsock::any_endpoint(where).to_string();
   std::error_code ec;
   auto l = vmsock::listener<Endpoint>::listen(where, ec);
   if (ec && transport_missing(ec)) {
@@ -73,7 +73,7 @@ run_summary run(const Endpoint& where, const examples::transfer_options& o) {
   }
   try {
     if (ec) l = vmsock::listener<Endpoint>::listen(where);  // throws the library's message
-    sum.uri = examples::stream_uri(l.local_endpoint());
+    sum.uri = vmsock::any_endpoint(l.local_endpoint()).to_string();
     say("{}", sum.uri);
 
     // The server: one connection, echoed until the client half-closes.
@@ -82,8 +82,7 @@ run_summary run(const Endpoint& where, const examples::transfer_options& o) {
       try {
         Endpoint peer{};
         auto s = l.accept(vmsock::timeout(10000), peer);
-        std::string from = examples::stream_uri(peer);
-        if (from == "unix://") from = "an unnamed Unix socket";
+        const std::string from = examples::describe(peer);
         const std::uint64_t n = examples::echo_connection(s);
         server_report = fmt::format("server: echoed {} back to {}", examples::human_bytes(n), from);
       } catch (const std::exception& e) {
@@ -98,8 +97,7 @@ run_summary run(const Endpoint& where, const examples::transfer_options& o) {
     } join_server{server};
 
     auto s = vmsock::stream_socket<Endpoint>::connect(l.local_endpoint(), vmsock::timeout(5000));
-    std::string local = examples::stream_uri(s.local_endpoint());
-    if (local == "unix://") local = "an unnamed Unix socket";
+    const std::string local = examples::describe(s.local_endpoint());
     say("  client: connected from {}", local);
     if (o.pings != 0) {
       sum.rtt_us = examples::ping_pong(s, o.pings) * 1e6;

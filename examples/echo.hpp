@@ -1,11 +1,11 @@
 // What echo_server, echo_client and demo share: the echo loop of the server,
-// the client's round trips and checksummed bulk echo, and small command-line
-// helpers.  Works on any stream_socket<Endpoint>.
+// the client's round trips and checksummed bulk echo, the URI arguments, and
+// small command-line helpers.  The socket functions are templates on the socket
+// type: they take a stream_socket<Endpoint> and a vmsock::any_stream_socket alike.
 #pragma once
 
-#include "uri_dispatch.hpp"
-
 #include <vmsock/socket.hpp>
+#include <vmsock/uri.hpp>
 
 #include <fmt/format.h>
 
@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,6 +25,12 @@
 #include <vector>
 
 namespace examples {
+
+// A command line the user has to fix: exit code 2, not 1.
+class usage_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
 
 using clock = std::chrono::steady_clock;
 
@@ -35,8 +42,8 @@ inline double seconds_since(clock::time_point start) {
 
 // Echoes everything the peer sends until it shuts down its sending side, then
 // returns how many bytes went back.  Errors throw (the library's message).
-template <class Endpoint>
-std::uint64_t echo_connection(vmsock::stream_socket<Endpoint>& s) {
+template <class Socket>
+std::uint64_t echo_connection(Socket& s) {
   std::vector<char> buf(64 * 1024);
   std::uint64_t total = 0;
   for (;;) {
@@ -111,8 +118,8 @@ struct echo_result {
 };
 
 // `rounds` round trips of one byte; returns the mean round-trip time in seconds.
-template <class Endpoint>
-double ping_pong(vmsock::stream_socket<Endpoint>& s, std::uint64_t rounds) {
+template <class Socket>
+double ping_pong(Socket& s, std::uint64_t rounds) {
   if (rounds == 0) return 0;
   char b = 'x';
   const auto start = clock::now();
@@ -126,8 +133,8 @@ double ping_pong(vmsock::stream_socket<Endpoint>& s, std::uint64_t rounds) {
 // Sends `bytes` in chunks of `chunk` from a second thread while this one takes
 // the echo back with receive_exact, then half-closes and expects the server to
 // close too.  Both sides are checksummed.
-template <class Endpoint>
-echo_result echo_bulk(vmsock::stream_socket<Endpoint>& s, std::uint64_t bytes, std::size_t chunk) {
+template <class Socket>
+echo_result echo_bulk(Socket& s, std::uint64_t bytes, std::size_t chunk) {
   const pattern data(chunk);
   echo_result r;
   r.bytes = bytes;
@@ -215,12 +222,64 @@ inline std::string_view option_value(int argc, char** argv, int& i) {
   return argv[++i];
 }
 
-// The one positional argument, the endpoint URI; anything else starting with
-// '-' is an option this program does not know.
-inline void take_uri_argument(std::string_view a, std::string& uri) {
+// A positional argument is an endpoint URI; anything else starting with '-' is
+// an option this program does not know.
+inline void take_uri_argument(std::string_view a, std::vector<std::string>& uris) {
   if (!a.empty() && a[0] == '-') throw usage_error("unknown option " + std::string(a));
-  if (!uri.empty()) throw usage_error("more than one URI given");
-  uri = std::string(a);
+  uris.emplace_back(a);
+}
+
+// ---- endpoint URIs ---------------------------------------------------------
+
+inline constexpr std::string_view stream_uri_forms =
+    "tcp://127.0.0.1:PORT, tcp://[::1]:PORT, unix:///PATH, unix://@ABSTRACT, "
+    "vsock://CID:PORT, hvsock://VM/SERVICE";
+
+// The URIs of the command line as the library's endpoints, all parsed before
+// any socket is made.  A bad entry is the library's parse_error, prefixed with
+// its place in the list when there are several; a udp:// entry is a usage error
+// (the echo needs a byte stream).
+inline std::vector<vmsock::any_endpoint> parse_stream_uris(const std::vector<std::string>& uris) {
+  if (uris.empty()) throw usage_error("no endpoint URI given");
+  std::vector<vmsock::any_endpoint> eps;
+  eps.reserve(uris.size());
+  for (std::size_t i = 0; i < uris.size(); ++i) {
+    const std::string entry =
+        uris.size() == 1 ? std::string() : fmt::format("entry {} of {}: ", i + 1, uris.size());
+    std::optional<vmsock::any_endpoint> ep = vmsock::any_endpoint::try_parse(uris[i]);
+    if (!ep) {
+      try {
+        ep = vmsock::any_endpoint::parse(uris[i]);  // throws, with the library's reason
+      } catch (const vmsock::parse_error& e) {
+        throw vmsock::parse_error(entry + e.what());
+      }
+    }
+    if (ep->type() != vmsock::socket_type::stream)
+      throw usage_error(
+          fmt::format("{}\"{}\": {}:// is a datagram transport; the echo examples need a byte "
+                      "stream: {}",
+                      entry, uris[i], vmsock::to_string(ep->scheme()), stream_uri_forms));
+    eps.push_back(*ep);
+  }
+  return eps;
+}
+
+// An endpoint for a human: its URI, or "an unnamed Unix socket" for the
+// address of an unbound Unix socket (which prints as "unix://").
+inline std::string describe(const vmsock::any_endpoint& ep) {
+  if (const auto* u = ep.get_if<vmsock::unix_endpoint>(); u && u->is_unnamed())
+    return "an unnamed Unix socket";
+  return ep.to_string();
+}
+
+// "tcp://127.0.0.1:5000, unix:///tmp/echo.sock"
+inline std::string join_uris(const std::vector<vmsock::any_endpoint>& eps) {
+  std::string s;
+  for (const auto& ep : eps) {
+    if (!s.empty()) s += ", ";
+    s += ep.to_string();
+  }
+  return s;
 }
 
 // What the client and the demo transfer; set by --bytes, --chunk and --pings.

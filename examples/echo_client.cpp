@@ -3,45 +3,53 @@
 // receive_exact, checks that the checksums of what went out and what came back
 // agree, and prints the throughput it saw.
 //
-//   echo_client URI [--bytes N] [--chunk N] [--pings N] [--timeout MS]
+//   echo_client URI [URI...] [--bytes N] [--chunk N] [--pings N] [--timeout MS]
 //
 //   URI          as for echo_server: tcp://127.0.0.1:5000, tcp://[::1]:5000,
 //                unix:///tmp/echo.sock, unix://@echo, vsock://2:5000,
-//                hvsock://parent/5000
+//                hvsock://parent/5000.  With several, they are tried in order
+//                and the first that connects is used (vmsock::connect_first):
+//                e.g. hvsock://parent/5000 tcp://10.0.0.1:5000.  A transport
+//                this machine lacks is skipped; the client says which entry
+//                won, and why the entries before it did not
 //   --bytes N    bytes to echo (default 64M; K, M, G are binary multiples)
 //   --chunk N    bytes per send and per receive_exact (default 64K)
 //   --pings N    one-byte round trips before the bulk echo (default 1000)
-//   --timeout MS connect timeout in milliseconds (default 5000)
+//   --timeout MS connect timeout in milliseconds, per URI (default 5000)
 //
-// Exit codes: 0 done and the checksums agree, 1 a socket error, 2 a usage
-// error, 3 the bytes that came back differ from those sent.
+// Exit codes: 0 done and the checksums agree, 1 a socket error (no URI
+// connected, or the echo failed), 2 a usage or URI error, 3 the bytes that
+// came back differ from those sent.
 #include "echo.hpp"
-#include "uri_dispatch.hpp"
 
-#include <vmsock/fmt.hpp>
 #include <vmsock/socket.hpp>
+#include <vmsock/uri.hpp>
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace {
 
 const std::string usage = std::string(
-    "usage: echo_client URI [--bytes N] [--chunk N] [--pings N] [--timeout MS]\n"
+    "usage: echo_client URI [URI...] [--bytes N] [--chunk N] [--pings N] [--timeout MS]\n"
     "  URI: tcp://127.0.0.1:PORT, tcp://[::1]:PORT, unix:///PATH, unix://@ABSTRACT,\n"
-    "       vsock://CID:PORT, hvsock://VM/SERVICE\n") +
+    "       vsock://CID:PORT, hvsock://VM/SERVICE; several URIs: tried in order,\n"
+    "       the first that connects is used\n") +
     std::string(examples::transfer_usage) +
-    "  --timeout MS  connect timeout in milliseconds (default 5000)\n";
+    "  --timeout MS  connect timeout in milliseconds, per URI (default 5000)\n";
 
 constexpr int exit_mismatch = 3;
 
 struct options {
-  std::string uri;
+  std::vector<std::string> uris;
   examples::transfer_options transfer;
   vmsock::timeout connect_timeout{5000};
 };
@@ -57,10 +65,10 @@ options parse_options(int argc, char** argv) {
       if (ms > 86400000) throw examples::usage_error("--timeout is in milliseconds, at most a day");
       o.connect_timeout = vmsock::timeout(static_cast<vmsock::timeout::rep>(ms));
     } else {
-      examples::take_uri_argument(a, o.uri);
+      examples::take_uri_argument(a, o.uris);
     }
   }
-  if (o.uri.empty()) throw examples::usage_error("no endpoint URI given");
+  if (o.uris.empty()) throw examples::usage_error("no endpoint URI given");
   return o;
 }
 
@@ -70,12 +78,58 @@ void say(fmt::format_string<Args...> format, Args&&... args) {
   std::fflush(stdout);
 }
 
-template <class Endpoint>
-int run(const Endpoint& where, const options& o) {
-  auto s = vmsock::stream_socket<Endpoint>::connect(where, o.connect_timeout);
-  std::string local = examples::stream_uri(s.local_endpoint());
-  if (local == "unix://") local = "an unnamed Unix socket";
-  say("connected to {} from {}", examples::stream_uri(where), local);
+struct connection {
+  vmsock::any_stream_socket socket;
+  std::size_t winner = 0;                       // the index of the entry that connected
+  std::vector<vmsock::connect_attempt> failed;  // the entries before it, and why
+};
+
+// connect_first over the endpoints, in order, `per_attempt` each.  The library
+// reports the attempts that failed only when all of them fail (in its
+// connect_error); to say why the entries before a winner did not connect, each
+// entry gets a connect_first call of its own, and the attempts are collected.
+// When every entry fails, throws connect_error with connect_first's own text
+// for the whole list.
+connection connect_in_order(const std::vector<vmsock::any_endpoint>& eps,
+                            vmsock::timeout per_attempt) {
+  connection c;
+  for (c.winner = 0; c.winner < eps.size(); ++c.winner) {
+    try {
+      const std::vector<vmsock::any_endpoint> one{eps[c.winner]};
+      c.socket = vmsock::connect_first(one, per_attempt);
+      return c;
+    } catch (const vmsock::connect_error& e) {
+      c.failed.insert(c.failed.end(), e.attempts().begin(), e.attempts().end());
+    }
+  }
+  // As connect_first writes it: "connect_first: A: skipped: why; B: why", where
+  // std::system_error appends the last ": why".
+  std::string what = "connect_first: ";
+  for (std::size_t i = 0; i < c.failed.size(); ++i) {
+    if (i != 0) what += "; ";
+    what += c.failed[i].endpoint.to_string();
+    if (c.failed[i].skipped) what += ": skipped";
+    if (i + 1 < c.failed.size()) what += ": " + c.failed[i].error.message();
+  }
+  const std::error_code last = c.failed.empty() ? std::error_code() : c.failed.back().error;
+  throw vmsock::connect_error(last, what, std::move(c.failed));
+}
+
+int run(const std::vector<vmsock::any_endpoint>& where, const options& o) {
+  connection c = connect_in_order(where, o.connect_timeout);
+  auto& s = c.socket;
+  const std::size_t n = where.size();
+  for (std::size_t i = 0; i < c.failed.size(); ++i) {
+    const auto& a = c.failed[i];
+    say("entry {} of {}, {}: {}{}", i + 1, n, a.endpoint.to_string(), a.skipped ? "skipped: " : "",
+        a.error.message());
+  }
+  const std::string local = examples::describe(s.local_endpoint());
+  if (n == 1)
+    say("connected to {} from {}", s.remote().to_string(), local);
+  else
+    say("connected to {} over {} (entry {} of {}) from {}", s.remote().to_string(),
+        vmsock::to_string(s.scheme()), c.winner + 1, n, local);
 
   if (o.transfer.pings != 0) {
     const double rtt = examples::ping_pong(s, o.transfer.pings);
@@ -96,6 +150,6 @@ int run(const Endpoint& where, const options& o) {
 int main(int argc, char** argv) {
   return examples::guarded_main("echo_client", usage, argc, argv, [&] {
     const options o = parse_options(argc, argv);
-    return examples::visit_stream_endpoint(o.uri, [&](const auto& ep) { return run(ep, o); });
+    return run(examples::parse_stream_uris(o.uris), o);
   });
 }
