@@ -84,35 +84,15 @@ struct connection {
   std::vector<vmsock::connect_attempt> failed;  // the entries before it, and why
 };
 
-// connect_first over the endpoints, in order, `per_attempt` each.  The library
-// reports the attempts that failed only when all of them fail (in its
-// connect_error); to say why the entries before a winner did not connect, each
-// entry gets a connect_first call of its own, and the attempts are collected.
-// When every entry fails, throws connect_error with connect_first's own text
-// for the whole list.
+// connect_first over the endpoints, in order, `per_attempt` each; the attempts
+// before the winner come back with their reasons.  When every entry fails it
+// throws connect_error, whose text lists them all.
 connection connect_in_order(const std::vector<vmsock::any_endpoint>& eps,
                             vmsock::timeout per_attempt) {
   connection c;
-  for (c.winner = 0; c.winner < eps.size(); ++c.winner) {
-    try {
-      const std::vector<vmsock::any_endpoint> one{eps[c.winner]};
-      c.socket = vmsock::connect_first(one, per_attempt);
-      return c;
-    } catch (const vmsock::connect_error& e) {
-      c.failed.insert(c.failed.end(), e.attempts().begin(), e.attempts().end());
-    }
-  }
-  // As connect_first writes it: "connect_first: A: skipped: why; B: why", where
-  // std::system_error appends the last ": why".
-  std::string what = "connect_first: ";
-  for (std::size_t i = 0; i < c.failed.size(); ++i) {
-    if (i != 0) what += "; ";
-    what += c.failed[i].endpoint.to_string();
-    if (c.failed[i].skipped) what += ": skipped";
-    if (i + 1 < c.failed.size()) what += ": " + c.failed[i].error.message();
-  }
-  const std::error_code last = c.failed.empty() ? std::error_code() : c.failed.back().error;
-  throw vmsock::connect_error(last, what, std::move(c.failed));
+  c.socket = vmsock::connect_first(eps, per_attempt, c.failed);
+  c.winner = c.failed.size();
+  return c;
 }
 
 int run(const std::vector<vmsock::any_endpoint>& where, const options& o) {

@@ -257,19 +257,29 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
 // Tries each endpoint in order with `per_attempt` as its connect timeout and
 // returns the first connection (its remote() says which won).  A transport the
 // platform lacks is skipped with its reason; when every endpoint fails, throws
-// connect_error listing every attempt and why.
+// connect_error listing every attempt and why.  `failed` receives the attempts
+// before the winner (empty when the first entry connected), so a caller can say
+// why a fallback was taken.
 template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
-                                              timeout per_attempt = no_timeout) {
-  std::vector<connect_attempt> attempts;
+                                              timeout per_attempt,
+                                              std::vector<connect_attempt>& failed) {
+  failed.clear();
   std::error_code ec;
   auto s = detail::connect_first_impl<Policy>(
       endpoints.data(), endpoints.size(), per_attempt, ec,
       [&](const any_endpoint& ep, const std::error_code& e, bool skipped) {
-        attempts.push_back({ep, e, skipped});
+        failed.push_back({ep, e, skipped});
       });
-  if (ec) detail::throw_connect_error(ec, std::move(attempts));
+  if (ec) detail::throw_connect_error(ec, failed);
   return s;
+}
+
+template <class Policy = default_policy>
+basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                              timeout per_attempt = no_timeout) {
+  std::vector<connect_attempt> failed;
+  return connect_first<Policy>(endpoints, per_attempt, failed);
 }
 
 // The URIs are all parsed before anything is tried: a bad entry is a

@@ -153,6 +153,19 @@ TEST(ConnectFirst, FallsBackInOrderAndSaysWhichTransportWon) {
   auto l2 = tcp4_listener::listen(inet4_endpoint::loopback(0));
   auto first = connect_first({live, "tcp://" + l2.local_endpoint().to_string()}, 2s);
   EXPECT_EQ(first.remote(), any_endpoint::parse(live));
+
+  // Why the fallback was taken: the attempts before the winner.
+  std::vector<connect_attempt> failed;
+  auto again = connect_first(parse_all({unmapped_vm, dead, live}), 2s, failed);
+  EXPECT_EQ(again.remote(), any_endpoint::parse(live));
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed[0].endpoint, any_endpoint::parse(unmapped_vm));
+  EXPECT_TRUE(failed[0].skipped);
+  EXPECT_EQ(failed[1].endpoint, any_endpoint::parse(dead));
+  EXPECT_FALSE(failed[1].skipped);
+  EXPECT_EQ(failed[1].error, std::errc::connection_refused);
+  connect_first(parse_all({live}), 2s, failed);
+  EXPECT_TRUE(failed.empty()) << "the first entry won: nothing failed";
 }
 
 TEST(ConnectFirst, WhenAllFailTheErrorListsEveryAttempt) {
