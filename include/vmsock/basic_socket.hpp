@@ -148,28 +148,12 @@ class basic_socket {
   }
   void close() {
     if (!is_open()) return;
-    // The name is read (no allocation) before the handle goes, and turned into
-    // text only if the close fails.
-    native_storage sa{};
-    std::size_t len = sizeof sa;
-    std::error_code name_ec;
-    if (type_ != socket_type::datagram) Policy::peer_name(handle_, &sa, len, name_ec);
-    if (type_ == socket_type::datagram || name_ec) {
-      len = sizeof sa;
-      Policy::local_name(handle_, &sa, len, name_ec);
-    }
-    const auto h = handle_;
+    // The names are read (no allocation) while the handle lives, and turned
+    // into text only if the close fails.
+    const names n = read_names();
     std::error_code ec;
     close(ec);
-    if (ec) {
-      Endpoint ep{};
-      std::error_code conv;
-      if (!name_ec && from_os(&sa, len, ep, conv) && !detail::is_unnamed(ep))
-        detail::throw_error(ec, "close of", detail::describe(ep, type_));
-      std::string what = "socket ";
-      detail::append_decimal(what, static_cast<std::uint64_t>(h));
-      detail::throw_error(ec, "close of", what);
-    }
+    if (ec) detail::throw_error(ec, "close of", describe(n));
   }
 
   Endpoint local_endpoint(std::error_code& ec) const noexcept {
@@ -358,21 +342,44 @@ class basic_socket {
     if (!nonblocking_ && detail::would_block(ec)) ec = make_error_code(errc::timed_out);
   }
 
-  // The best name for this socket in an error message: the peer, else the
-  // local endpoint, else the handle.  Only ever called on an error path.
-  std::string describe_self() const {
-    if (!is_open()) return "a closed socket";
+  // What an error message may name this socket by, read without allocating:
+  // its peer (connected kinds) and its own address, and the handle.
+  struct names {
+    native_storage peer{}, local{};
+    std::size_t peer_len = 0, local_len = 0;  // 0: not known
+    native_handle_type handle = Policy::invalid_handle;
+  };
+  names read_names() const noexcept {
+    names n;
+    n.handle = handle_;
+    if (!is_open()) return n;
     std::error_code ec;
     if (type_ != socket_type::datagram) {
-      const Endpoint peer = name_of(true, ec);
-      if (!ec && !detail::is_unnamed(peer)) return detail::describe(peer, type_);
+      n.peer_len = sizeof n.peer;
+      Policy::peer_name(handle_, &n.peer, n.peer_len, ec);
+      if (ec) n.peer_len = 0;
     }
-    const Endpoint local = name_of(false, ec);
-    if (!ec && !detail::is_unnamed(local)) return detail::describe(local, type_);
+    n.local_len = sizeof n.local;
+    Policy::local_name(handle_, &n.local, n.local_len, ec);
+    if (ec) n.local_len = 0;
+    return n;
+  }
+  // The best of them: the peer, else the local endpoint (an accepted Unix
+  // connection's peer is unnamed; the listener's path says more), else the handle.
+  std::string describe(const names& n) const {
+    if (n.handle == Policy::invalid_handle) return "a closed socket";
+    std::error_code ec;
+    Endpoint ep{};
+    if (n.peer_len != 0 && from_os(&n.peer, n.peer_len, ep, ec) && !detail::is_unnamed(ep))
+      return detail::describe(ep, type_);
+    if (n.local_len != 0 && from_os(&n.local, n.local_len, ep, ec) && !detail::is_unnamed(ep))
+      return detail::describe(ep, type_);
     std::string s = "socket ";
-    detail::append_decimal(s, static_cast<std::uint64_t>(handle_));
+    detail::append_decimal(s, static_cast<std::uint64_t>(n.handle));
     return s;
   }
+  // Only ever called on an error path.
+  std::string describe_self() const { return describe(read_names()); }
 
   [[noreturn]] VMSOCK_NOINLINE void fail(const std::error_code& ec, std::string_view op) const {
     detail::throw_error(ec, op, describe_self());

@@ -18,8 +18,10 @@ class listener;
 // A datagram socket: UDP, Unix datagram, VSOCK datagram where the transport has it.
 template <class Endpoint, class Policy = default_policy>
 class datagram_socket
-    : public detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy> {
-  using base = detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy>;
+    : public detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy,
+                                  socket_type::datagram> {
+  using base = detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy,
+                                  socket_type::datagram>;
   friend base;
   static_assert(!std::is_same_v<Endpoint, hv_endpoint>,
                 "vmsock: Hyper-V sockets have no datagrams (AF_HYPERV is stream-only, and so is "
@@ -38,11 +40,12 @@ class datagram_socket
       : base(t, h, type) {}
 
  public:
-
   // An unbound datagram socket (the OS binds it on first send).
   static datagram_socket open(std::error_code& ec) noexcept {
-    auto s = basic_socket<Endpoint, Policy>::open(socket_type::datagram, ec);
-    return datagram_socket(base::owned, s.release(), socket_type::datagram);
+    return datagram_socket(base::owned,
+                           Policy::open(base::native_family, socket_type::datagram,
+                                        base::native_protocol, ec),
+                           socket_type::datagram);
   }
   static datagram_socket open() {
     std::error_code ec;
@@ -67,7 +70,7 @@ class datagram_socket
   }
   // A datagram socket whose default destination (and only source) is `remote`.
   static datagram_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
-    return base::connect_socket(socket_type::datagram, remote, nullptr, no_timeout, ec);
+    return base::connect_socket(remote, nullptr, no_timeout, ec);
   }
   static datagram_socket connect(const Endpoint& remote) {
     std::error_code ec;
@@ -133,16 +136,6 @@ class datagram_socket
   template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
   std::size_t receive_from(R& r, Endpoint& from) {
     return receive_from(buffer(r), from);
-  }
-
- private:
-  std::size_t do_receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
-                         std::error_code& ec) noexcept {
-    return this->receive_message(bufs, count, flags, ec);
-  }
-  [[noreturn]] VMSOCK_NOINLINE void receive_failed(const std::error_code& ec, std::size_t n,
-                                                   std::size_t capacity) const {
-    detail::throw_message_error(ec, this->describe_self(), n, capacity);
   }
 };
 

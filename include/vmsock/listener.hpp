@@ -24,16 +24,16 @@ class listener : public basic_socket<Endpoint, Policy> {
   static constexpr int default_backlog = Policy::max_backlog;
 
   listener() noexcept = default;
-  explicit listener(typename Policy::handle h, socket_type type = socket_kind()) noexcept
+  explicit listener(typename Policy::handle h, socket_type type = Socket::kind) noexcept
       : base(h, type) {}
 
   // Create, bind, listen: one call.  IP listeners get reuse_address where the
   // policy says it is safe (POSIX).
   static listener listen(const Endpoint& local, int backlog, std::error_code& ec) noexcept {
-    const socket_type type = socket_kind();
-    auto s = base::open(type, ec);
+    listener l(base::owned,
+               Policy::open(base::native_family, Socket::kind, base::native_protocol, ec),
+               Socket::kind);
     if (ec) return listener{};
-    listener l(base::owned, s.release(), type);
     if constexpr (detail::is_ip_endpoint<Endpoint>) {
       if (Policy::listener_reuse_address) {
         l.set_option(reuse_address{true}, ec);
@@ -52,7 +52,7 @@ class listener : public basic_socket<Endpoint, Policy> {
   static listener listen(const Endpoint& local, int backlog = default_backlog) {
     std::error_code ec;
     auto l = listen(local, backlog, ec);
-    if (ec) detail::throw_error(ec, "listen on", detail::describe(local, socket_kind()));
+    if (ec) detail::throw_error(ec, "listen on", detail::describe(local, Socket::kind));
     return l;
   }
 
@@ -60,7 +60,7 @@ class listener : public basic_socket<Endpoint, Policy> {
   Socket accept(Endpoint& peer, std::error_code& ec) noexcept {
     typename base::native_storage sa{};
     std::size_t len = sizeof sa;
-    Socket s(base::owned, Policy::accept(this->handle_, &sa, len, ec), socket_kind());
+    Socket s(base::owned, Policy::accept(this->handle_, &sa, len, ec), Socket::kind);
     if (ec) {
       this->normalize_timeout(ec);
       return Socket{};
@@ -124,13 +124,6 @@ class listener : public basic_socket<Endpoint, Policy> {
  private:
   listener(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
       : base(t, h, type) {}
-
-  static constexpr socket_type socket_kind() noexcept {
-    if constexpr (std::is_same_v<Socket, seqpacket_socket<Endpoint, Policy>>)
-      return socket_type::seqpacket;
-    else
-      return socket_type::stream;
-  }
 };
 
 template <class Endpoint, class Policy = default_policy>

@@ -21,16 +21,16 @@ class listener;
 // when the message did not fit.
 template <class Endpoint, class Policy = default_policy>
 class seqpacket_socket
-    : public detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy> {
-  using base = detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy>;
+    : public detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy,
+                                  socket_type::seqpacket> {
+  using base = detail::connected_ops<seqpacket_socket<Endpoint, Policy>, Endpoint, Policy,
+                                  socket_type::seqpacket>;
   friend base;
   static_assert(!std::is_same_v<Endpoint, hv_endpoint>,
                 "vmsock: Hyper-V sockets have no SOCK_SEQPACKET (AF_HYPERV is stream-only, and so "
                 "is the Linux hv_sock transport)");
 
  public:
-  static constexpr socket_type kind = socket_type::seqpacket;
-
   seqpacket_socket() noexcept = default;
   explicit seqpacket_socket(typename Policy::handle h,
                             socket_type type = socket_type::seqpacket) noexcept
@@ -43,9 +43,8 @@ class seqpacket_socket
       : base(t, h, type) {}
 
  public:
-
   static seqpacket_socket connect(const Endpoint& remote, timeout t, std::error_code& ec) noexcept {
-    return base::connect_socket(socket_type::seqpacket, remote, nullptr, t, ec);
+    return base::connect_socket(remote, nullptr, t, ec);
   }
   static seqpacket_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
     return connect(remote, no_timeout, ec);
@@ -55,16 +54,6 @@ class seqpacket_socket
     auto s = connect(remote, t, ec);
     if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::seqpacket));
     return s;
-  }
-
- private:
-  std::size_t do_receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
-                         std::error_code& ec) noexcept {
-    return this->receive_message(bufs, count, flags, ec);
-  }
-  [[noreturn]] VMSOCK_NOINLINE void receive_failed(const std::error_code& ec, std::size_t n,
-                                                   std::size_t capacity) const {
-    detail::throw_message_error(ec, this->describe_self(), n, capacity);
   }
 };
 

@@ -17,8 +17,10 @@ class listener;
 // A connected byte stream: TCP, Unix stream, VSOCK stream, Hyper-V socket.
 template <class Endpoint, class Policy = default_policy>
 class stream_socket
-    : public detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy> {
-  using base = detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy>;
+    : public detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy,
+                                  socket_type::stream> {
+  using base = detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy,
+                                  socket_type::stream>;
   friend base;
 
  public:
@@ -34,12 +36,11 @@ class stream_socket
       : base(t, h, type) {}
 
  public:
-
   // Create, connect, return the connected socket: one call.  With a timeout the
   // connect is non-blocking plus a wait; expiry is errc::timed_out
   // (== std::errc::timed_out).
   static stream_socket connect(const Endpoint& remote, timeout t, std::error_code& ec) noexcept {
-    return base::connect_socket(socket_type::stream, remote, nullptr, t, ec);
+    return base::connect_socket(remote, nullptr, t, ec);
   }
   static stream_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
     return connect(remote, no_timeout, ec);
@@ -47,7 +48,7 @@ class stream_socket
   // As connect, from a given local endpoint (bound first).
   static stream_socket connect(const Endpoint& remote, const Endpoint& local, timeout t,
                                std::error_code& ec) noexcept {
-    return base::connect_socket(socket_type::stream, remote, &local, t, ec);
+    return base::connect_socket(remote, &local, t, ec);
   }
   static stream_socket connect(const Endpoint& remote, timeout t = no_timeout) {
     std::error_code ec;

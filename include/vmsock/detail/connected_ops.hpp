@@ -16,12 +16,15 @@ namespace vmsock {
 namespace detail {
 
 // Connected-socket operations shared by stream and seqpacket sockets, and by
-// connected datagram sockets: send and receive with every buffer form.
-template <class Derived, class Endpoint, class Policy>
+// connected datagram sockets: send and receive with every buffer form.  Kind
+// says whether a receive is a byte stream (zero bytes: the peer is done) or a
+// message (its full length is asked for; a larger one is message_truncated).
+template <class Derived, class Endpoint, class Policy, socket_type Kind>
 class connected_ops : public basic_socket<Endpoint, Policy> {
   using base = basic_socket<Endpoint, Policy>;
 
  public:
+  static constexpr socket_type kind = Kind;
   using base::base;
 
  protected:
@@ -75,7 +78,16 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   // ---- receive ----
   std::size_t receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
                       std::error_code& ec) noexcept {
-    return static_cast<Derived*>(this)->do_receive(bufs, count, flags, ec);
+    if constexpr (Kind != socket_type::stream) flags = flags | message_flags::report_full_length;
+    const std::size_t n = Policy::receive(this->handle_, bufs, count, flags, ec);
+    if (ec) {
+      this->normalize_timeout(ec);
+      return n;
+    }
+    if constexpr (Kind != socket_type::stream) {
+      if (n > total_size(bufs, count)) ec = make_error_code(errc::message_truncated);
+    }
+    return n;
   }
   std::size_t receive(mutable_buffer b, message_flags flags, std::error_code& ec) noexcept {
     return receive(&b, 1, flags, ec);
@@ -98,7 +110,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
                       message_flags flags = message_flags::none) {
     std::error_code ec;
     const std::size_t n = receive(bufs, count, flags, ec);
-    if (ec) static_cast<Derived*>(this)->receive_failed(ec, n, total_size(bufs, count));
+    if (ec) receive_failed(ec, n, total_size(bufs, count));
     return n;
   }
   std::size_t receive(mutable_buffer b, message_flags flags = message_flags::none) {
@@ -132,13 +144,12 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
 
  protected:
   // Opens a socket of the derived type and connects it, waiting at most `t`.
-  static Derived connect_socket(socket_type type, const Endpoint& remote, const Endpoint* local,
-                                timeout t, std::error_code& ec) noexcept {
+  static Derived connect_socket(const Endpoint& remote, const Endpoint* local, timeout t,
+                                std::error_code& ec) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(remote, native, ec)) return Derived{};
-    base s = base::open(type, ec);
+    Derived d(base::owned, Policy::open(base::native_family, Kind, base::native_protocol, ec), Kind);
     if (ec) return Derived{};
-    Derived d(base::owned, s.release(), type);
     if (local != nullptr) {
       d.bind(*local, ec);
       if (ec) return Derived{};
@@ -168,31 +179,9 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     return d;
   }
 
-  // The default receive: a stream; zero means the peer closed its sending side.
-  std::size_t do_receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
-                         std::error_code& ec) noexcept {
-    const std::size_t n = Policy::receive(this->handle_, bufs, count, flags, ec);
-    if (ec) this->normalize_timeout(ec);
-    return n;
-  }
-  [[noreturn]] VMSOCK_NOINLINE void receive_failed(const std::error_code& ec, std::size_t,
-                                                   std::size_t) const {
-    this->fail(ec, "receive from");
-  }
-
-  // A message receive (datagram, seqpacket): the full length is asked for, and a
-  // message larger than the buffers is reported as message_truncated with that length.
-  std::size_t receive_message(const mutable_buffer* bufs, std::size_t count, message_flags flags,
-                              std::error_code& ec) noexcept {
-    const std::size_t n = Policy::receive(this->handle_, bufs, count,
-                                          flags | message_flags::report_full_length, ec);
-    if (ec) {
-      this->normalize_timeout(ec);
-      return n;
-    }
-    if (n > total_size(bufs, count)) ec = make_error_code(errc::message_truncated);
-    return n;
-  }
+  // The throwing receives' error path; a message socket adds the sizes.
+  [[noreturn]] VMSOCK_NOINLINE void receive_failed(const std::error_code& ec, std::size_t n,
+                                                   std::size_t capacity) const;
 };
 
 [[noreturn]] VMSOCK_NOINLINE inline void throw_message_error(const std::error_code& ec,
@@ -210,6 +199,18 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     what += ')';
   }
   throw_error(ec, "receive from", what);
+}
+
+template <class Derived, class Endpoint, class Policy, socket_type Kind>
+void connected_ops<Derived, Endpoint, Policy, Kind>::receive_failed(const std::error_code& ec,
+                                                                    std::size_t n,
+                                                                    std::size_t capacity) const {
+  if constexpr (Kind == socket_type::stream) {
+    (void)n, (void)capacity;
+    this->fail(ec, "receive from");
+  } else {
+    throw_message_error(ec, this->describe_self(), n, capacity);
+  }
 }
 
 }  // namespace detail
