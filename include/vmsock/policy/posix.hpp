@@ -171,11 +171,7 @@ struct posix_policy {
         n = ::send(h, bufs[0].data, bufs[0].size, f);
       } else {
         iovec iov[max_buffers];
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = fill_iov(iov, bufs, count);
-        msg.msg_name = const_cast<void*>(sa);
-        msg.msg_namelen = static_cast<socklen_t>(len);
+        const msghdr msg = message(iov, bufs, count, sa, static_cast<socklen_t>(len));
         n = ::sendmsg(h, &msg, f);
       }
       if (n >= 0) {
@@ -208,11 +204,7 @@ struct posix_policy {
         n = ::recv(h, bufs[0].data, bufs[0].size, f);
       } else {
         iovec iov[max_buffers];
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = fill_iov(iov, bufs, count);
-        msg.msg_name = sa;
-        msg.msg_namelen = sa ? l : 0;
+        msghdr msg = message(iov, bufs, count, sa, l);
         n = ::recvmsg(h, &msg, f);
         l = msg.msg_namelen;
       }
@@ -315,31 +307,8 @@ struct posix_policy {
   // true when ready, false when the timeout expired.  Errors and hang-ups count
   // as ready: the next operation reports them.
   static bool poll(handle h, wait_type what, timeout t, std::error_code& ec) noexcept {
-    pollfd p{};
-    p.fd = h;
-    p.events = what == wait_type::readable ? POLLIN : POLLOUT;
-    using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + t;
-    for (;;) {
-      int ms = -1;
-      if (t >= timeout::zero()) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-        ms = left.count() <= 0 ? 0 : left.count() > INT_MAX ? INT_MAX : static_cast<int>(left.count());
-      }
-      const int r = ::poll(&p, 1, ms);
-      if (r > 0) {
-        ec.clear();
-        return true;
-      }
-      if (r == 0) {
-        ec.clear();
-        return false;
-      }
-      if (errno != EINTR) {
-        ec = last_error();
-        return false;
-      }
-    }
+    pollfd p{h, static_cast<short>(what == wait_type::readable ? POLLIN : POLLOUT), 0};
+    return wait(&p, 1, t, ec) > 0;
   }
 
   // Waits until one of `count` handles is readable.  `ready` is the first
@@ -353,34 +322,15 @@ struct posix_policy {
     }
     pollfd p[max_buffers];
     for (std::size_t i = 0; i < count; ++i) p[i] = pollfd{hs[i], POLLIN, 0};
-    using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + t;
-    for (;;) {
-      int ms = -1;
-      if (t >= timeout::zero()) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-        ms = left.count() <= 0 ? 0 : left.count() > INT_MAX ? INT_MAX : static_cast<int>(left.count());
-      }
-      const int r = ::poll(p, static_cast<nfds_t>(count), ms);
-      if (r > 0) {
-        for (std::size_t k = 0; k < count; ++k) {
-          const std::size_t i = (start + k) % count;
-          if (p[i].revents != 0) {
-            ready = i;
-            ec.clear();
-            return true;
-          }
-        }
-      }
-      if (r == 0) {
-        ec.clear();
-        return false;
-      }
-      if (r < 0 && errno != EINTR) {
-        ec = last_error();
-        return false;
+    if (wait(p, count, t, ec) <= 0) return false;
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t i = (start + k) % count;
+      if (p[i].revents != 0) {
+        ready = i;
+        return true;
       }
     }
+    return false;  // not reached: poll counted a ready entry
   }
 
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
@@ -451,6 +401,42 @@ struct posix_policy {
     }
     ec.clear();
     return true;
+  }
+
+  // poll(2) until something is ready or `t` runs out, resuming after EINTR with
+  // the time left.  The count of ready entries, 0 on timeout, -1 on error.
+  static int wait(pollfd* p, std::size_t count, timeout t, std::error_code& ec) noexcept {
+    using clock = std::chrono::steady_clock;
+    const bool timed = t >= timeout::zero();
+    const auto deadline = timed ? clock::now() + t : clock::time_point{};
+    for (;;) {
+      int ms = -1;
+      if (timed) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+        ms = left.count() <= 0 ? 0 : left.count() > INT_MAX ? INT_MAX : static_cast<int>(left.count());
+      }
+      const int r = ::poll(p, static_cast<nfds_t>(count), ms);
+      if (r >= 0) {
+        ec.clear();
+        return r;
+      }
+      if (errno != EINTR) {
+        ec = last_error();
+        return -1;
+      }
+    }
+  }
+
+  // A msghdr over the buffers (at most max_buffers of them) and an address.
+  template <class Buffer>
+  static msghdr message(iovec* iov, const Buffer* bufs, std::size_t count, const void* sa,
+                        socklen_t len) noexcept {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = fill_iov(iov, bufs, count);
+    msg.msg_name = const_cast<void*>(sa);
+    msg.msg_namelen = sa ? len : 0;
+    return msg;
   }
 
   static int native_flags(message_flags f) noexcept {

@@ -283,22 +283,8 @@ struct winsock_policy {
     FD_ZERO(&except_set);
     FD_SET(h, &main_set);
     FD_SET(h, &except_set);  // a failed non-blocking connect shows up here
-    timeval tv{};
-    timeval* ptv = nullptr;
-    if (t >= timeout::zero()) {
-      const auto ms = t.count();
-      tv.tv_sec = static_cast<long>(ms / 1000);
-      tv.tv_usec = static_cast<long>((ms % 1000) * 1000);
-      ptv = &tv;
-    }
-    const int r = what == wait_type::readable ? ::select(0, &main_set, nullptr, &except_set, ptv)
-                                              : ::select(0, nullptr, &main_set, &except_set, ptv);
-    if (r == SOCKET_ERROR) {
-      ec = last_error();
-      return false;
-    }
-    ec.clear();
-    return r > 0;
+    return what == wait_type::readable ? wait(&main_set, nullptr, &except_set, t, ec) > 0
+                                       : wait(nullptr, &main_set, &except_set, t, ec) > 0;
   }
 
   // Waits until one of `count` handles is readable; see posix_policy::poll_any.
@@ -311,20 +297,7 @@ struct winsock_policy {
     fd_set set;
     FD_ZERO(&set);
     for (std::size_t i = 0; i < count; ++i) FD_SET(hs[i], &set);
-    timeval tv{};
-    timeval* ptv = nullptr;
-    if (t >= timeout::zero()) {
-      tv.tv_sec = static_cast<long>(t.count() / 1000);
-      tv.tv_usec = static_cast<long>((t.count() % 1000) * 1000);
-      ptv = &tv;
-    }
-    const int r = ::select(0, &set, nullptr, nullptr, ptv);
-    if (r == SOCKET_ERROR) {
-      ec = last_error();
-      return false;
-    }
-    ec.clear();
-    if (r == 0) return false;
+    if (wait(&set, nullptr, nullptr, t, ec) <= 0) return false;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t i = (start + k) % count;
       if (FD_ISSET(hs[i], &set)) {
@@ -332,7 +305,7 @@ struct winsock_policy {
         return true;
       }
     }
-    return false;
+    return false;  // not reached: select counted a ready socket
   }
 
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
@@ -378,6 +351,26 @@ struct winsock_policy {
   }
 
  private:
+  // select() with `t` as its timeout (no_timeout: none).  The count of ready
+  // sockets, 0 on timeout, -1 on error.
+  static int wait(fd_set* readable, fd_set* writable, fd_set* failed, timeout t,
+                  std::error_code& ec) noexcept {
+    timeval tv{};
+    timeval* ptv = nullptr;
+    if (t >= timeout::zero()) {
+      tv.tv_sec = static_cast<long>(t.count() / 1000);
+      tv.tv_usec = static_cast<long>((t.count() % 1000) * 1000);
+      ptv = &tv;
+    }
+    const int r = ::select(0, readable, writable, failed, ptv);
+    if (r == SOCKET_ERROR) {
+      ec = last_error();
+      return -1;
+    }
+    ec.clear();
+    return r;
+  }
+
   static bool check(int r, std::error_code& ec) noexcept {
     if (r == SOCKET_ERROR) {
       ec = last_error();
