@@ -246,13 +246,11 @@ inline std::vector<vmsock::any_endpoint> parse_stream_uris(const std::vector<std
   for (std::size_t i = 0; i < uris.size(); ++i) {
     const std::string entry =
         uris.size() == 1 ? std::string() : fmt::format("entry {} of {}: ", i + 1, uris.size());
-    std::optional<vmsock::any_endpoint> ep = vmsock::any_endpoint::try_parse(uris[i]);
-    if (!ep) {
-      try {
-        ep = vmsock::any_endpoint::parse(uris[i]);  // throws, with the library's reason
-      } catch (const vmsock::parse_error& e) {
-        throw vmsock::parse_error(entry + e.what());
-      }
+    std::optional<vmsock::any_endpoint> ep;
+    try {
+      ep = vmsock::any_endpoint::parse(uris[i]);  // the library's reason, if it is bad
+    } catch (const vmsock::parse_error& e) {
+      throw vmsock::parse_error(entry + e.what());
     }
     if (ep->type() != vmsock::socket_type::stream)
       throw usage_error(

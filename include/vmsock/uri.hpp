@@ -222,6 +222,23 @@ inline bool transport_unavailable(const std::error_code& ec) noexcept {
          ec == std::errc::protocol_not_supported || ec == std::errc::wrong_protocol_type;
 }
 
+// Every URI of a list parsed before anything is done with any of them; a bad
+// one is a parse_error naming the entry: "<who>: entry 2 of 3: endpoint URI ...".
+inline std::vector<any_endpoint> parse_uri_list(const char* who,
+                                                std::initializer_list<std::string_view> uris) {
+  std::vector<any_endpoint> eps;
+  eps.reserve(uris.size());
+  for (const auto uri : uris) {
+    try {
+      eps.push_back(any_endpoint::parse(uri));
+    } catch (const parse_error& e) {
+      throw parse_error(std::string(who) + ": entry " + std::to_string(eps.size() + 1) + " of " +
+                        std::to_string(uris.size()) + ": " + e.what());
+    }
+  }
+  return eps;
+}
+
 template <class Policy, class OnAttempt>
 basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std::size_t n,
                                                    timeout per_attempt, std::error_code& ec,
@@ -287,22 +304,7 @@ basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& e
 template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(std::initializer_list<std::string_view> uris,
                                               timeout per_attempt = no_timeout) {
-  std::vector<any_endpoint> eps;
-  eps.reserve(uris.size());
-  std::size_t i = 0;
-  for (const auto uri : uris) {
-    ++i;
-    const auto ep = any_endpoint::try_parse(uri);
-    if (!ep) {
-      try {
-        (void)any_endpoint::parse(uri);
-      } catch (const parse_error& e) {
-        throw parse_error("connect_first: entry " + std::to_string(i) + " of " +
-                          std::to_string(uris.size()) + ": " + e.what());
-      }
-    }
-    eps.push_back(*ep);
-  }
+  const auto eps = detail::parse_uri_list("connect_first", uris);
   return connect_first<Policy>(eps, per_attempt);
 }
 
@@ -349,7 +351,6 @@ class basic_any_listener {
               if (ec) return;
               auto local = l.local_endpoint(ec);
               if (ec) return;
-              all.handles_.push_back(l.native_handle());
               all.local_.push_back(any_endpoint(local));
               all.listeners_.emplace_back(std::move(l));
             },
@@ -376,22 +377,7 @@ class basic_any_listener {
   }
   static basic_any_listener listen_all(std::initializer_list<std::string_view> uris,
                                        int backlog = Policy::max_backlog) {
-    std::vector<any_endpoint> eps;
-    std::size_t i = 0;
-    for (const auto uri : uris) {
-      ++i;
-      const auto ep = any_endpoint::try_parse(uri);
-      if (!ep) {
-        try {
-          (void)any_endpoint::parse(uri);
-        } catch (const parse_error& e) {
-          throw parse_error("listen_all: entry " + std::to_string(i) + " of " +
-                            std::to_string(uris.size()) + ": " + e.what());
-        }
-      }
-      eps.push_back(*ep);
-    }
-    return listen_all(eps, backlog);
+    return listen_all(detail::parse_uri_list("listen_all", uris), backlog);
   }
 
   std::size_t size() const noexcept { return listeners_.size(); }
@@ -407,12 +393,16 @@ class basic_any_listener {
       ec = make_error_code(std::errc::bad_file_descriptor);
       return {};
     }
+    typename Policy::handle handles[max_listeners];
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+      handles[i] = detail::visit_nothrow([](const auto& l) { return l.native_handle(); },
+                                         listeners_[i]);
     std::size_t ready = 0;
-    if (!Policy::poll_any(handles_.data(), handles_.size(), next_, t, ready, ec)) {
+    if (!Policy::poll_any(handles, listeners_.size(), next_, t, ready, ec)) {
       if (!ec) ec = make_error_code(errc::timed_out);
       return {};
     }
-    next_ = (ready + 1) % handles_.size();
+    next_ = (ready + 1) % listeners_.size();
     return detail::visit_nothrow(
         [&](auto& l) -> basic_any_stream_socket<Policy> {
           using L = std::decay_t<decltype(l)>;
@@ -444,7 +434,6 @@ class basic_any_listener {
 
  private:
   std::vector<variant_type> listeners_;
-  std::vector<typename Policy::handle> handles_;
   std::vector<any_endpoint> local_;
   std::size_t next_ = 0;
 };

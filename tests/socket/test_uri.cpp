@@ -270,7 +270,6 @@ TEST(ListenAll, TakesTurnsSoNoTransportStarves) {
   std::vector<any_stream_socket> clients;
   for (int i = 0; i < 3; ++i)
     for (const auto& ep : eps) clients.push_back(any_stream_socket::connect(ep, 2s));
-  std::vector<uri_scheme> order;
   std::vector<bool> v6;
   for (int i = 0; i < 6; ++i) {
     any_endpoint peer;
