@@ -222,19 +222,65 @@ struct hv_endpoint {
 namespace detail {
 // The reason travels with the result so that the socket layer can report
 // not_a_template_service_id apart from no_mapping.
+// The VM-id table, the one place it is written: each well-known VM id and
+// the CID that means the same.
+struct vm_cid_pair {
+  guid vm;
+  std::uint32_t cid;
+};
+inline constexpr vm_cid_pair vm_cid_table[] = {
+    {hv::vm_id::wildcard, vsock::cid::any},
+    {hv::vm_id::parent, vsock::cid::host},
+    {hv::vm_id::loopback, vsock::cid::local},
+};
+constexpr bool cid_of(const guid& vm, std::uint32_t& cid) noexcept {
+  for (const auto& p : vm_cid_table) {
+    if (p.vm == vm) {
+      cid = p.cid;
+      return true;
+    }
+  }
+  return false;
+}
+constexpr bool vm_of(std::uint32_t cid, guid& vm) noexcept {
+  for (const auto& p : vm_cid_table) {
+    if (p.cid == cid) {
+      vm = p.vm;
+      return true;
+    }
+  }
+  return false;
+}
+
 constexpr errc map_to_vsock(const hv_endpoint& ep, vsock_endpoint& out) noexcept {
   std::uint32_t cid = 0;
-  if (ep.vm_id == hv::vm_id::wildcard)
-    cid = vsock::cid::any;
-  else if (ep.vm_id == hv::vm_id::parent)
-    cid = vsock::cid::host;
-  else if (ep.vm_id == hv::vm_id::loopback)
-    cid = vsock::cid::local;
-  else
-    return errc::no_mapping;
+  if (!cid_of(ep.vm_id, cid)) return errc::no_mapping;
   const auto port = hv::port_from_service_id(ep.service_id);
   if (!port) return errc::not_a_template_service_id;
   out = vsock_endpoint{cid, *port, false};
+  return errc{};
+}
+
+// Names the kernel reports (a socket's own or its peer's address) may carry any
+// 32-bit VSOCK port: the kernel picks ephemeral ports anywhere above 1024.  In
+// that direction, and only there, the template carries the whole 32-bit port
+// in data1 (port_any is no name).  Used by both crossovers below.
+constexpr errc name_to_hyperv(const vsock_endpoint& os, hv_endpoint& out) noexcept {
+  guid vm;
+  if (os.to_host || os.port == vsock::port_any || !vm_of(os.cid, vm)) return errc::no_mapping;
+  guid service = hv::vsock_template;
+  service.data1 = os.port;
+  out = hv_endpoint{vm, service};
+  return errc{};
+}
+constexpr errc name_to_vsock(const hv_endpoint& os, vsock_endpoint& out) noexcept {
+  std::uint32_t cid = 0;
+  if (!cid_of(os.vm_id, cid)) return errc::no_mapping;
+  guid rest = os.service_id;
+  rest.data1 = 0;
+  if (rest != hv::vsock_template) return errc::not_a_template_service_id;
+  if (os.service_id.data1 == vsock::port_any) return errc::no_mapping;
+  out = vsock_endpoint{cid, os.service_id.data1, false};
   return errc{};
 }
 }  // namespace detail
@@ -248,16 +294,8 @@ constexpr std::optional<vsock_endpoint> to_vsock(const hv_endpoint& ep) noexcept
 // nullopt for CIDs other than any/host/local, ports above hv::max_port (port_any
 // included) and endpoints with the to_host flag, which Hyper-V has no form for.
 constexpr std::optional<hv_endpoint> to_hyperv(const vsock_endpoint& ep) noexcept {
-  if (ep.to_host) return std::nullopt;
   guid vm;
-  if (ep.cid == vsock::cid::any)
-    vm = hv::vm_id::wildcard;
-  else if (ep.cid == vsock::cid::host)
-    vm = hv::vm_id::parent;
-  else if (ep.cid == vsock::cid::local)
-    vm = hv::vm_id::loopback;
-  else
-    return std::nullopt;
+  if (ep.to_host || !detail::vm_of(ep.cid, vm)) return std::nullopt;
   const auto service = hv::service_id_from_port(ep.port);
   if (!service) return std::nullopt;
   return hv_endpoint{vm, *service};
@@ -283,18 +321,9 @@ struct os_address<posix_policy, hv_endpoint, void> {
   static constexpr errc to_os(const hv_endpoint& ep, type& out) noexcept {
     return map_to_vsock(ep, out);
   }
-  // A name the kernel reports (local or peer endpoint, an accepted peer) may
-  // carry any port: VSOCK ports are 32 bits and the kernel picks ephemeral
-  // ones anywhere above 1024.  It still becomes a service id with the port in
-  // data1, which names it faithfully though port() cannot read it back above
-  // hv::max_port.  The VM side keeps the mapping table.
+  // Names the kernel reports keep whatever port it chose (name_to_hyperv).
   static constexpr errc from_os(const type& os, hv_endpoint& out) noexcept {
-    if (os.to_host || os.port == vsock::port_any) return errc::no_mapping;
-    const auto vm = to_hyperv(vsock_endpoint{os.cid, 0, false});
-    if (!vm) return errc::no_mapping;
-    out = hv_endpoint{vm->vm_id, vm->service_id};
-    out.service_id.data1 = os.port;
-    return errc{};
+    return name_to_hyperv(os, out);
   }
 };
 
@@ -307,8 +336,9 @@ struct os_address<winsock_policy, vsock_endpoint, void> {
     out = *hv;
     return errc{};
   }
+  // Names Windows reports keep whatever port they carry (name_to_vsock).
   static constexpr errc from_os(const type& os, vsock_endpoint& out) noexcept {
-    return map_to_vsock(os, out);
+    return name_to_vsock(os, out);
   }
 };
 }  // namespace detail

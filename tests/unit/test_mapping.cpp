@@ -168,6 +168,16 @@ TEST(Mapping, PolicyCrossover) {
   EXPECT_EQ(win_vsock::to_os(vsock_endpoint{3, 80, false}, h), vmsock::errc::no_mapping);
   EXPECT_EQ(win_vsock::from_os(hv_endpoint::parse("hvsock://parent/80"), v), vmsock::errc{});
   EXPECT_EQ(v, (vsock_endpoint{cid::host, 80, false}));
+  // The same rule for names on Windows: a template service id keeps any port.
+  hv_endpoint big = hv_endpoint::parse("hvsock://loopback/80");
+  big.service_id.data1 = 0xfedcba98u;
+  EXPECT_EQ(win_vsock::from_os(big, v), vmsock::errc{});
+  EXPECT_EQ(v, (vsock_endpoint{cid::local, 0xfedcba98u, false}));
+  big.service_id.data1 = vmsock::vsock::port_any;
+  EXPECT_EQ(win_vsock::from_os(big, v), vmsock::errc::no_mapping);
+  EXPECT_EQ(win_vsock::from_os(hv_endpoint::parse("hvsock://loopback/" + hv::vm_id::parent.to_string()), v),
+            vmsock::errc::not_a_template_service_id);
+  EXPECT_EQ(win_vsock::from_os(hv_endpoint::parse("hvsock://children/80"), v), vmsock::errc::no_mapping);
 }
 
 }  // namespace
