@@ -54,61 +54,19 @@
 #include <thread>
 #include <vector>
 
+#include "raw_io.hpp"
+
 namespace {
 
-[[noreturn]] void fail_errno(const char* what) {
-  throw std::system_error(errno, std::system_category(), what);
-}
+using raw_io::fail_errno;
+using raw_io::fd_guard;
 
 // ---- raw syscalls: the baseline, and the peer ------------------------------
-
-// Every byte, looping over short writes; EINTR retried, no SIGPIPE.
-inline void raw_send_all(int fd, const void* data, std::size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("send");
-    }
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-// Exactly `size` bytes; EOF first is an error.
-inline void raw_receive_exact(int fd, void* data, std::size_t size) {
-  char* p = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::recv(fd, p, size, 0);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) throw std::runtime_error("recv: end of stream");
-      fail_errno("recv");
-    }
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
 
 void set_no_delay(int fd) {
   const int one = 1;
   if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) fail_errno("TCP_NODELAY");
 }
-
-class fd_guard {
- public:
-  explicit fd_guard(int fd = -1) noexcept : fd_(fd) {}
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  ~fd_guard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 enum class peer_mode { echo, sink, source };
 
@@ -142,7 +100,7 @@ class peer {
           if (n < 0 && errno == EINTR) continue;
           if (n <= 0) return;
           try {
-            raw_send_all(c.get(), buf.data(), static_cast<std::size_t>(n));
+            raw_io::send_all(c.get(), buf.data(), static_cast<std::size_t>(n));
           } catch (...) {
             return;
           }
@@ -276,8 +234,8 @@ class raw_client {
  public:
   static constexpr const char* name = "raw";
   explicit raw_client(const Transport& t) : fd_(t.connect_raw()) {}
-  void send_all(const void* p, std::size_t n) { raw_send_all(fd_.get(), p, n); }
-  void receive_exact(void* p, std::size_t n) { raw_receive_exact(fd_.get(), p, n); }
+  void send_all(const void* p, std::size_t n) { raw_io::send_all(fd_.get(), p, n); }
+  void receive_exact(void* p, std::size_t n) { raw_io::receive_exact(fd_.get(), p, n); }
 
  private:
   fd_guard fd_;

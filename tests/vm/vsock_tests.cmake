@@ -71,6 +71,7 @@ if(NOT _vmsock_vsock_off)
     add_executable(bench_vsock bench_vsock.cpp guest_support.hpp)
     _vmsock_guest_program(bench_vsock)
     target_link_libraries(bench_vsock PRIVATE benchmark::benchmark GTest::gtest)
+    target_include_directories(bench_vsock PRIVATE "${PROJECT_SOURCE_DIR}/benchmarks")  # raw_io.hpp
     vmsock_add_vm_test(NAME vm_vsock_bench
       TARGETS bench_vsock
       ARGS --benchmark_min_time=0.3 --benchmark_repetitions=5
