@@ -271,13 +271,6 @@ std::string where(const unix_endpoint& ep) { return ep.to_string(); }
 using tcp = vmsock_test::tcp4;
 using local = vmsock_test::unix_abstract;
 
-class FamilyNames {
- public:
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, tcp> ? "tcp" : "unix";
-  }
-};
 using Families = ::testing::Types<tcp, local>;
 
 // Every test starts and ends with an empty script and zeroed counters.
@@ -329,12 +322,12 @@ template <class Family>
 class Emfile : public Fault<Family> {};
 template <class Family>
 class FailedClose : public Fault<Family> {};
-TYPED_TEST_SUITE(Interrupt, Families, FamilyNames);
-TYPED_TEST_SUITE(Eagain, Families, FamilyNames);
-TYPED_TEST_SUITE(ShortIo, Families, FamilyNames);
-TYPED_TEST_SUITE(Reset, Families, FamilyNames);
-TYPED_TEST_SUITE(Emfile, Families, FamilyNames);
-TYPED_TEST_SUITE(FailedClose, Families, FamilyNames);
+TYPED_TEST_SUITE(Interrupt, Families, vmsock_test::family_names);
+TYPED_TEST_SUITE(Eagain, Families, vmsock_test::family_names);
+TYPED_TEST_SUITE(ShortIo, Families, vmsock_test::family_names);
+TYPED_TEST_SUITE(Reset, Families, vmsock_test::family_names);
+TYPED_TEST_SUITE(Emfile, Families, vmsock_test::family_names);
+TYPED_TEST_SUITE(FailedClose, Families, vmsock_test::family_names);
 
 // ============================================================================
 // EINTR: real signals, real interrupted system calls, nothing surfaces.

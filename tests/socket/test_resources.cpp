@@ -123,13 +123,6 @@ TEST(CountingAllocator, CountsWhatItShould) {
 
 using tcp = vmsock_test::tcp4;
 using local = vmsock_test::unix_abstract;
-class FamilyNames {
- public:
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, tcp> ? "tcp" : "unix";
-  }
-};
 using Families = ::testing::Types<tcp, local>;
 
 template <class Family>
@@ -140,7 +133,7 @@ class Alloc : public ::testing::Test {
   stream_socket<endpoint> client = stream_socket<endpoint>::connect(server_listener.local_endpoint());
   stream_socket<endpoint> server = server_listener.accept();
 };
-TYPED_TEST_SUITE(Alloc, Families, FamilyNames);
+TYPED_TEST_SUITE(Alloc, Families, vmsock_test::family_names);
 
 TYPED_TEST(Alloc, SendAndReceiveDoNotAllocate) {
   auto& c = this->client;
@@ -273,7 +266,7 @@ TYPED_TEST(Alloc, ErrorCodePathsDoNotAllocate) {
 
 template <class Family>
 class AllocDatagram : public ::testing::Test {};
-TYPED_TEST_SUITE(AllocDatagram, Families, FamilyNames);
+TYPED_TEST_SUITE(AllocDatagram, Families, vmsock_test::family_names);
 
 TYPED_TEST(AllocDatagram, SendToAndReceiveFromDoNotAllocate) {
   using E = typename TypeParam::endpoint;
@@ -362,7 +355,7 @@ std::size_t open_descriptors() {
 
 template <class Family>
 class Leak : public ::testing::Test {};
-TYPED_TEST_SUITE(Leak, Families, FamilyNames);
+TYPED_TEST_SUITE(Leak, Families, vmsock_test::family_names);
 
 TYPED_TEST(Leak, ConnectAcceptCloseCyclesLeaveNoDescriptor) {
   using E = typename TypeParam::endpoint;
@@ -467,7 +460,7 @@ TYPED_TEST(Leak, ChildDoesNotInheritListenerAcceptedOrConnectedSockets) {
 
 template <class Family>
 class NoSigpipe : public ::testing::Test {};
-TYPED_TEST_SUITE(NoSigpipe, Families, FamilyNames);
+TYPED_TEST_SUITE(NoSigpipe, Families, vmsock_test::family_names);
 
 // Writes to a socket whose peer has closed until the write fails; the error.
 template <class Family>
