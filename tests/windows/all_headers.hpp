@@ -4,6 +4,7 @@
 #include <vmsock/vmsock.hpp>  // the umbrella: endpoints, sockets, policy, uri
 
 #include <vmsock/detail/win_error.hpp>
+#include <vmsock/hv_registry.hpp>  // not in the umbrella: the registry step
 #include <vmsock/policy/winsock.hpp>
 
 #if defined(VMSOCK_TEST_HAVE_FMT)
