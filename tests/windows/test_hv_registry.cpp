@@ -625,16 +625,15 @@ TEST_F(Registry, BadNamesAreRefusedAndChangeNothing) {
 // The limit is the registry's, in UTF-16 units: 524287 of them fit whether
 // they take 1 byte of UTF-8 each or 3 (1.5 MiB of UTF-8).
 TEST_F(Registry, TheLongestNamesFit) {
-  const std::string ascii(hv::max_element_name_units, 'a');
-  std::string cjk;  // not const: built below
+  std::string cjk;
   for (std::size_t i = 0; i < hv::max_element_name_units; ++i) cjk += "\xe4\xb8\xad";  // U+4E2D
   ASSERT_EQ(cjk.size(), 3 * hv::max_element_name_units);
-  for (const std::string* name : {&ascii, static_cast<const std::string*>(&cjk)}) {
+  for (const std::string& name : {std::string(hv::max_element_name_units, 'a'), cjk}) {
     const guid id = make_id();
-    hv::register_service(id, *name);
+    hv::register_service(id, name);
     const auto list = hv::registered_services();
     ASSERT_NE(find(list, id), nullptr);
-    EXPECT_TRUE(find(list, id)->element_name == *name) << "read back differs";
+    EXPECT_TRUE(find(list, id)->element_name == name) << "read back differs";
     const auto exported = exported_name(key_of(id));
     ASSERT_TRUE(exported.has_value());
     EXPECT_EQ(exported->size(), hv::max_element_name_units) << "reg export's length";
