@@ -53,7 +53,8 @@ inline constexpr std::size_t max_element_name_units = (1024 * 1024) / 2 - 1;
 // One key under services_key whose name is a GUID.
 struct registered_service {
   guid service_id;           // parsed from the key's name
-  std::string element_name;  // UTF-8; empty when the key has no REG_SZ ElementName
+  std::string element_name;  // UTF-8; empty when the key has no ElementName text
+                             // (REG_SZ, or REG_EXPAND_SZ as it is, unexpanded)
   std::string key_name;      // the key's name as it is (any case, braces or not)
 
   friend bool operator==(const registered_service& a, const registered_service& b) {
@@ -98,9 +99,12 @@ inline bool unregister_service(const guid& service_id, std::error_code& ec) noex
 // Whether a key of `service_id` exists, in any case, with or without braces.
 inline bool is_service_registered(const guid& service_id, std::error_code& ec) noexcept;
 
-// Every key under services_key whose name is a GUID.  Keys whose names are
-// not GUIDs are skipped and, when `skipped` is given, their names are put
-// there (it is cleared first).  No key at all is an empty list, no error.
+// Every key under services_key whose name is a GUID, in the registry's order.
+// Keys whose names are not GUIDs are skipped and, when `skipped` is given,
+// their names are put there (it is cleared first).  No key at all is an empty
+// list, no error.  A GUID with a key in braces and one without is listed
+// twice (key_name tells them apart); a key added or removed while the list is
+// read may be missed, as with any registry enumeration.
 inline std::vector<registered_service> registered_services(std::vector<std::string>* skipped,
                                                            std::error_code& ec) noexcept;
 inline std::vector<registered_service> registered_services(std::error_code& ec) noexcept {

@@ -216,6 +216,8 @@ inline void register_service(const guid& service_id, std::string_view element_na
       ec = std::make_error_code(std::errc::illegal_byte_sequence);
       return;
     }
+    // Creates Virtualization\GuestCommunicationServices too where they are
+    // missing (a machine without Hyper-V); those stay.
     const auto path = detail::make_service_path(service_id, false);
     detail::registry_key key;
     DWORD disposition = 0;
