@@ -5,6 +5,7 @@
 # Usage: make-initramfs.sh --kernel-env FILE --out FILE.cpio.gz
 #                          [--exe PATH[=NAME]]... [--file PATH[=DEST]]...
 #                          [--test PATH [ARG]... --]... [--run 'COMMAND']...
+#                          [--modules 'NAME...']
 #
 #   --kernel-env FILE  kernel.env written by fetch-kernel.sh (names the
 #                      kernel release and its modules directory)
@@ -19,6 +20,12 @@
 #                      --exe PATH, and run it with ARGs as one test; the
 #                      arguments end at `--` (or at the end of the line)
 #   --run 'COMMAND'    one test: a busybox sh command line run in /tmp
+#   --modules 'NAME...'
+#                      the kernel modules /init loads, in this order, each
+#                      after the modules it depends on (read from its
+#                      depends= field; found anywhere under the kernel's
+#                      modules directory).  Default: vsock
+#                      vmw_vsock_virtio_transport_common vsock_loopback
 #
 # Tests run in the order given, each one to its end, whatever the others
 # did; a test passes when its exit status is 0.  See run-in-vm.sh for how the
@@ -37,6 +44,7 @@ kernel_env=
 out=
 exes=()    # "host-path<TAB>guest-path"
 runs=()    # command lines
+modules="vsock vmw_vsock_virtio_transport_common vsock_loopback"
 
 add_exe() { # host-path guest-path
   [ -f "$1" ] || die "no such file: $1"
@@ -66,6 +74,7 @@ while [ $# -gt 0 ]; do
       [ $# -gt 0 ] && shift   # the --
       runs+=("$cmd") ;;
     --run) runs+=("${2:?--run needs a command}"); shift 2 ;;
+    --modules) modules=${2:?--modules needs a list}; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -97,25 +106,43 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 
-# The vsock modules, in load order.  Debian 12 ships them as .ko, Debian 13
-# as .ko.xz; busybox insmod wants them plain.
-modules="vsock vmw_vsock_virtio_transport_common vsock_loopback"
-i=0
-for m in $modules; do
-  i=$((i + 1))
-  found=
+# The kernel modules, in load order: each one's dependencies (its depends=
+# field) before it.  Debian 12 ships them as .ko, Debian 13 as .ko.xz;
+# busybox insmod wants them plain.
+module_file() { # name -> path of NAME.ko* under the modules directory
+  local ext f
   for ext in ko ko.xz ko.zst ko.gz; do
-    f=$(find "$VMSOCK_VM_MODULES/kernel/net/vmw_vsock" -name "$m.$ext" 2>/dev/null | head -n1)
-    [ -n "$f" ] && found=$f && break
+    f=$(find "$VMSOCK_VM_MODULES/kernel" \( -name "$1.$ext" -o -name "${1//_/-}.$ext" \) 2>/dev/null | head -n1)
+    [ -n "$f" ] && echo "$f" && return 0
   done
-  [ -n "$found" ] || die "module $m not found under $VMSOCK_VM_MODULES"
-  dst="$root/modules/$i-$m.ko"
-  case "$found" in
-    *.xz) xz -dc "$found" >"$dst" ;;
-    *.zst) zstd -qdc "$found" >"$dst" ;;
-    *.gz) gzip -dc "$found" >"$dst" ;;
-    *) cp "$found" "$dst" ;;
+  return 1
+}
+module_plain() { # path -> the module's bytes, decompressed
+  case "$1" in
+    *.xz) xz -dc "$1" ;;
+    *.zst) zstd -qdc "$1" ;;
+    *.gz) gzip -dc "$1" ;;
+    *) cat "$1" ;;
   esac
+}
+ordered=()
+add_module() { # name [chain, for a dependency loop]
+  local m=$1 chain=${2:-} f deps d
+  case " ${ordered[*]} " in *" $m "*) return 0 ;; esac
+  case " $chain " in *" $m "*) die "module dependency loop: $chain $m" ;; esac
+  f=$(module_file "$m") || die "module $m not found under $VMSOCK_VM_MODULES"
+  # (grep reads to the end: an early exit would break the pipe under pipefail.)
+  deps=$(module_plain "$f" | tr '\0' '\n' | grep -a '^depends=' || true)
+  deps=${deps#depends=}
+  deps=${deps//,/ }
+  for d in $deps; do add_module "$d" "$chain $m"; done
+  ordered+=("$m")
+}
+for m in $modules; do add_module "$m"; done
+i=0
+for m in "${ordered[@]}"; do
+  i=$((i + 1))
+  module_plain "$(module_file "$m")" >"$root/modules/$(printf %02d "$i")-$m.ko"
 done
 
 # Test programs and files, with the shared libraries of dynamic ELF files.

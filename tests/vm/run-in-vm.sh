@@ -11,16 +11,19 @@
 #                       (default: a temporary directory, removed at exit
 #                       unless something failed)
 #   --timeout SECONDS   hard limit for the whole boot (default 240)
+#   --memory SIZE       the guest's RAM, as qemu's -m takes it (default 512M)
+#   --cpu MODEL         the CPU model under TCG (default max; KVM uses host)
 #   --accel auto|kvm|tcg
 #                       auto (default, or $VMSOCK_VM_ACCEL) probes KVM once
 #                       and falls back to TCG
-#   --test PATH [ARG]... --, --run 'COMMAND', --exe PATH, --file PATH
+#   --test PATH [ARG]... --, --run 'COMMAND', --exe PATH, --file PATH,
+#   --modules 'NAME...'
 #                       what to run: see make-initramfs.sh --help
 #
 # Environment: VMSOCK_VM_CACHE and VMSOCK_VM_ACCEL (defaults of the options
 # above), VMSOCK_QEMU (the qemu-system-x86_64 to use, default from PATH).
 #
-# The guest: qemu -M q35 -smp 2 -m 512M -nodefaults, no network card, no
+# The guest: qemu -M q35 -smp 2 -m 512M (--memory) -nodefaults, no network card, no
 # vhost-vsock device, so AF_VSOCK in the guest reaches only itself (CID 1,
 # vsock_loopback).  Serial ports: ttyS0 kernel console (a file, its tail is
 # printed when something fails), ttyS1 test output (streamed to stdout),
@@ -47,6 +50,8 @@ cache=${VMSOCK_VM_CACHE:-./vm-kernel}
 initramfs=
 work=
 timeout_s=240
+memory=512M
+tcg_cpu=max
 accel=${VMSOCK_VM_ACCEL:-auto}
 pack_args=()
 
@@ -56,8 +61,10 @@ while [ $# -gt 0 ]; do
     --initramfs) initramfs=${2:?}; shift 2 ;;
     --work) work=${2:?}; shift 2 ;;
     --timeout) timeout_s=${2:?}; shift 2 ;;
+    --memory) memory=${2:?}; shift 2 ;;
+    --cpu) tcg_cpu=${2:?}; shift 2 ;;
     --accel) accel=${2:?}; shift 2 ;;
-    --exe|--file|--run) pack_args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --exe|--file|--run|--modules) pack_args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --test)
       pack_args+=("$1" "${2:?--test needs a path}"); shift 2
       while [ $# -gt 0 ] && [ "$1" != -- ]; do pack_args+=("$1"); shift; done
@@ -157,7 +164,7 @@ fi
 if [ "$accel" = kvm ]; then
   accel_args=(-accel kvm -cpu host)
 else
-  accel_args=(-accel "tcg,thread=multi" -cpu max)
+  accel_args=(-accel "tcg,thread=multi" -cpu "$tcg_cpu")
 fi
 
 # --- boot -------------------------------------------------------------------
@@ -169,7 +176,7 @@ say "booting $VMSOCK_VM_KVER under $accel (timeout ${timeout_s}s)"
 # Test output goes straight to our stdout through a stdio chardev; stdin is
 # /dev/null so qemu never puts a terminal into raw mode.
 timeout -k 5 "$timeout_s" "$qemu" \
-  -M q35 -smp 2 -m 512M -nodefaults -nographic -no-reboot \
+  -M q35 -smp 2 -m "$memory" -nodefaults -nographic -no-reboot \
   "${accel_args[@]}" \
   -kernel "$VMSOCK_VM_KERNEL" -initrd "$initramfs" \
   -append "console=ttyS0 panic=-1 rdinit=/init random.trust_cpu=on vmsock_test_guest=1" \

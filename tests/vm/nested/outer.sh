@@ -1,0 +1,173 @@
+#!/bin/sh
+# outer.sh — the outer test guest's half of the nested harness (busybox sh;
+# packed by run-nested.sh as /tests/bin/nested-outer.sh).  The outer guest is
+# the VSOCK host: it has vhost_vsock loaded, boots the inner guest under qemu
+# with -device vhost-vsock-pci,guest-cid=3, and runs the host side of each
+# test case while the inner guest runs the guest side.
+#
+#   nested-outer.sh start       boot the inner guest, stream its output, wait
+#                               until it reports BOOTED
+#   nested-outer.sh case I NAME run case I's host command (line I of
+#                               /nested/host-commands) and wait for the guest
+#                               side's result (the inner guest's I-th RESULT)
+#   nested-outer.sh stop        wait for the inner guest's DONE and its
+#                               power-off, stop the streams
+#
+# Each is one test of the outer guest's guest-init.sh, so each reports its own
+# RESULT line to run-in-vm.sh.  Output, all on the outer guest's test port:
+#   [host] ...            the host side's programs
+#   [guest] ...           the guest side's programs (the inner guest's ttyS1)
+#   [inner console] ...   the inner guest's kernel console (its ttyS0)
+#   [nested] ...          this script
+# (run-nested.sh prints the outer guest's kernel console as [outer console].)
+#
+# Exit status of a case: the host side's if it failed, else the guest side's;
+# 124 when the inner guest never answered (did not boot, did not report the
+# guest side's result in time, died); 137 when the host side was killed at
+# the case's time limit.  /nested/config sets the limits (seconds):
+# BOOT_LIMIT, CASE_LIMIT, RESULT_LIMIT, INNER_LIMIT, INNER_MEMORY, INNER_CPU.
+set -u
+. /nested/config
+
+dir=/tmp/nested
+cr=$(printf '\r')
+say() { echo "[nested] $*"; }
+up() { read -r u _ </proc/uptime; echo "$u"; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
+# (A zombie counts as ended: the shell that started qemu may not have reaped it.)
+qemu_running() {
+  [ -f $dir/qemu.pid ] && [ -r "/proc/$(cat $dir/qemu.pid)/stat" ] &&
+    ! grep -q '^[0-9]* (.*) Z ' "/proc/$(cat $dir/qemu.pid)/stat"
+}
+inner_dead() { # why
+  echo "$1" >$dir/inner-dead
+  say "$1"
+}
+console_tail() {
+  say "---- inner guest's kernel console, last 30 lines ----"
+  tail -n 30 $dir/console.log | sed "s/$cr\$//; s/^/[inner console] /"
+  say "----"
+}
+# A stream of a file's lines as they come, labelled, in a session of its own
+# (so that `kill -- -PID` ends the tail and the sed).
+stream() { # file label
+  setsid sh -c "exec tail -n +1 -f '$1' | sed 's/$cr\$//; s/^/[$2] /'" &
+  echo $! >>$dir/streams
+}
+
+case "${1:-}" in
+start)
+  mkdir -p $dir
+  : >$dir/console.log; : >$dir/out.log; : >$dir/status.log; : >$dir/streams
+  if [ ! -c /dev/vhost-vsock ]; then
+    inner_dead "no /dev/vhost-vsock after loading vhost_vsock"
+    exit 1
+  fi
+  say "local CID of this (outer) guest: host side, vhost_vsock; inner guest: CID 3"
+  stream $dir/out.log guest
+  stream $dir/console.log "inner console"
+  t0=$(up)
+  # -M pc, one vCPU, TCG: the outer guest has no KVM of its own.  Serial
+  # ports as in run-in-vm.sh: console, test output, status lines.
+  setsid timeout -s KILL "$INNER_LIMIT" /usr/bin/qemu-system-x86_64 \
+    -M pc -accel tcg -cpu "$INNER_CPU" -smp 1 -m "$INNER_MEMORY" -nodefaults -display none -no-reboot \
+    -kernel /nested/vmlinuz -initrd /nested/inner.cpio.gz \
+    -append "console=ttyS0 panic=-1 rdinit=/init random.trust_cpu=on vmsock_test_guest=1" \
+    -serial file:$dir/console.log -serial file:$dir/out.log -serial file:$dir/status.log \
+    -device vhost-vsock-pci,guest-cid=3 \
+    -monitor unix:$dir/monitor.sock,server=on,wait=off \
+    </dev/null >$dir/qemu.log 2>&1 &
+  echo $! >$dir/qemu.pid
+  say "inner guest starting (qemu pid $(cat $dir/qemu.pid), limit ${INNER_LIMIT}s, waiting ${BOOT_LIMIT}s for it to boot)"
+  while ! grep -q '^VMSOCK-VM BOOTED ' $dir/status.log; do
+    if ! qemu_running; then
+      sed 's/^/[nested] qemu: /' $dir/qemu.log
+      inner_dead "the inner guest never answered: its qemu exited before it booted ($(since "$t0") s)"
+      console_tail
+      exit 124
+    fi
+    if [ "$(awk -v a="$t0" -v b="$(up)" -v l="$BOOT_LIMIT" 'BEGIN { print (b - a > l) }')" = 1 ]; then
+      inner_dead "the inner guest never answered: no BOOTED line within ${BOOT_LIMIT}s"
+      console_tail
+      exit 124
+    fi
+    sleep 0.5
+  done
+  booted=$(sed -n 's/^VMSOCK-VM BOOTED [^ ]* \([0-9.]*\).*/\1/p' $dir/status.log | tr -d '\r')
+  say "inner guest booted: $(since "$t0") s after qemu started (its own uptime ${booted} s)"
+  exit 0
+  ;;
+
+case)
+  i=${2:?case number} name=${3:?case name}
+  if [ -f $dir/inner-dead ]; then
+    say "case $i ($name) not run: $(cat $dir/inner-dead)"
+    exit 124
+  fi
+  cmd=$(sed -n "${i}p" /nested/host-commands)
+  say "case $i ($name): host side: $cmd"
+  t0=$(up)
+  (
+    export VMSOCK_NESTED_SIDE=host VMSOCK_NESTED_CASE="$i" VMSOCK_NESTED_MONITOR=$dir/monitor.sock
+    cd /tmp && timeout -s KILL "$CASE_LIMIT" sh -c "$cmd" 2>&1
+    echo $? >$dir/host-rc.$i
+  ) | sed 's/^/[host] /'
+  host_rc=$(cat $dir/host-rc.$i 2>/dev/null || echo 1)
+  [ "$host_rc" = 137 ] && say "case $i ($name): the host side was killed after ${CASE_LIMIT}s"
+
+  # The guest side's result: the inner guest's I-th RESULT line.
+  t1=$(up)
+  line=
+  while :; do
+    line=$(grep '^VMSOCK-VM RESULT ' $dir/status.log | sed -n "${i}p" | tr -d '\r')
+    [ -n "$line" ] && break
+    if ! qemu_running; then
+      inner_dead "the inner guest never answered: its qemu ended during case $i ($name)"
+      break
+    fi
+    if [ "$(awk -v a="$t1" -v b="$(up)" -v l="$RESULT_LIMIT" 'BEGIN { print (b - a > l) }')" = 1 ]; then
+      inner_dead "the inner guest never answered: no result for case $i ($name) within ${RESULT_LIMIT}s after the host side ended"
+      break
+    fi
+    sleep 0.2
+  done
+  if [ -n "$line" ]; then
+    guest_rc=$(echo "$line" | cut -d' ' -f4)
+  else
+    guest_rc=124
+    console_tail
+  fi
+  say "case $i ($name): host side exit $host_rc, guest side exit $guest_rc ($(since "$t0") s)"
+  if [ "$host_rc" != 0 ]; then exit "$host_rc"; fi
+  exit "$guest_rc"
+  ;;
+
+stop)
+  t0=$(up)
+  rc=0
+  while ! grep -q '^VMSOCK-VM DONE ' $dir/status.log; do
+    if ! qemu_running || [ -f $dir/inner-dead ] ||
+       [ "$(awk -v a="$t0" -v b="$(up)" -v l="$RESULT_LIMIT" 'BEGIN { print (b - a > l) }')" = 1 ]; then
+      say "the inner guest never reported DONE"
+      rc=124
+      break
+    fi
+    sleep 0.2
+  done
+  [ $rc = 0 ] && say "inner guest: $(grep '^VMSOCK-VM DONE ' $dir/status.log | tr -d '\r')"
+  # It powers itself off after DONE.
+  for _ in $(seq 1 100); do qemu_running || break; sleep 0.2; done
+  if qemu_running; then
+    say "the inner guest's qemu is still running: killing it"
+    kill -9 -- "-$(cat $dir/qemu.pid)" 2>/dev/null
+  fi
+  sleep 1.5   # tail -f reads once a second: the last lines
+  while read -r pid; do kill -- "-$pid" 2>/dev/null; done <$dir/streams
+  exit $rc
+  ;;
+
+*)
+  echo "usage: nested-outer.sh start | case I NAME | stop" >&2
+  exit 2
+  ;;
+esac
