@@ -53,7 +53,7 @@ void echo_examples(side server_side, ClientUri&& client_uri) {
     run_echo_server(p);
   } else {
     sync("ready");
-    child client({"echo_client", client_uri(p), "--bytes", "2M", "--pings", "20", "--timeout",
+    child client({"echo_client", client_uri(p), "--bytes", "1M", "--pings", "10", "--timeout",
                   "30000"});
     EXPECT_EQ(client.wait(150s), 0) << "echo_client's exit status";
   }
@@ -102,7 +102,7 @@ void socat_listens(side socat_side) {
     EXPECT_EQ(probe.receive_exact(buf, 4), 4u);
     EXPECT_EQ(std::string(buf, 4), "ping");
   }
-  child client({"echo_client", peer_uri(p), "--bytes", "2M", "--pings", "20", "--timeout",
+  child client({"echo_client", peer_uri(p), "--bytes", "1M", "--pings", "10", "--timeout",
                 "30000"});
   EXPECT_EQ(client.wait(150s), 0) << "echo_client's exit status against socat";
   sync("done", 200s);

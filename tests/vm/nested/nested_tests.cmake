@@ -91,7 +91,7 @@ if(NOT _vmsock_nested_off)
   add_executable(vm_nested_tests
     nested/nested_support.cpp nested/nested_support.hpp
     test_nested_addressing.cpp test_nested_stream.cpp test_nested_timeout.cpp
-    test_nested_interop.cpp test_nested_bench.cpp)
+    test_nested_interop.cpp test_nested_bench.cpp test_nested_harness.cpp)
   target_compile_definitions(vm_nested_tests PRIVATE VMSOCK_NESTED_PROGRAM="vm_nested_tests")
   _vmsock_guest_program(vm_nested_tests)
   # guest_support.hpp and nested/ (_vmsock_guest_program adds the directory of
@@ -104,7 +104,7 @@ if(NOT _vmsock_nested_off)
   # One line per side of a case: the same binary, the same tests.
   set(_vmsock_nested_run "vm_nested_tests --gtest_color=no --gtest_filter=")
   set(_vmsock_nested_cases "")
-  foreach(case IN ITEMS "addressing=Addressing.*" "kernel-cases=KernelCases.*"
+  foreach(case IN ITEMS "addressing=Harness.*:Addressing.*" "kernel-cases=KernelCases.*"
                         "connect-timeout=ConnectTimeout.*")
     string(REPLACE "=" ";" case "${case}")
     list(GET case 0 name)

@@ -24,7 +24,9 @@
 # Exit status of a case: the host side's if it failed, else the guest side's;
 # 124 when the inner guest never answered (did not boot, did not report the
 # guest side's result in time, died); 137 when the host side was killed at
-# the case's time limit.  /nested/config sets the limits (seconds):
+# the case's time limit.  A host side still running 30 s after the guest
+# side ended is ended (the guest side failed before they met: its status is
+# the case's).  /nested/config sets the limits (seconds):
 # BOOT_LIMIT, CASE_LIMIT, RESULT_LIMIT, INNER_LIMIT, INNER_MEMORY, INNER_CPU.
 set -u
 . /nested/config
@@ -107,19 +109,55 @@ case)
   cmd=$(sed -n "${i}p" /nested/host-commands)
   say "case $i ($name): host side: $cmd"
   t0=$(up)
+  guest_result() { grep '^VMSOCK-VM RESULT ' $dir/status.log | sed -n "${i}p" | tr -d '\r'; }
+  rm -f $dir/host-rc.$i $dir/host-pid.$i
+  # In a session of its own, so that one kill ends it with its children.
   (
     export VMSOCK_NESTED_SIDE=host VMSOCK_NESTED_CASE="$i" VMSOCK_NESTED_MONITOR=$dir/monitor.sock
-    cd /tmp && timeout -s KILL "$CASE_LIMIT" sh -c "$cmd" 2>&1
+    cd /tmp || exit 1
+    setsid timeout -s KILL "$CASE_LIMIT" sh -c "$cmd" 2>&1 &
+    echo $! >$dir/host-pid.$i
+    wait $!
     echo $? >$dir/host-rc.$i
-  ) | sed 's/^/[host] /'
+  ) | sed 's/^/[host] /' &
+  pipe=$!
+  # The host side ends by itself, soon after the guest side.  If the inner
+  # guest dies before it has reported this case, or the guest side ended long
+  # ago (it failed before it reached the host side), the host side would only
+  # wait for it: end it.
+  ended_by=
+  guest_done_at=
+  while [ ! -f $dir/host-rc.$i ] && kill -0 $pipe 2>/dev/null; do
+    if [ -z "$guest_done_at" ] && [ -n "$(guest_result)" ]; then guest_done_at=$(up); fi
+    if [ -n "$guest_done_at" ]; then
+      if [ "$(awk -v a="$guest_done_at" -v b="$(up)" 'BEGIN { print (b - a > 30) }')" = 1 ]; then
+        ended_by="the guest side ended ($(guest_result | cut -d' ' -f3-4)) 30 s ago and the host side still ran"
+      fi
+    elif ! qemu_running; then
+      sleep 5
+      if [ -z "$(guest_result)" ] && [ ! -f $dir/host-rc.$i ]; then
+        inner_dead "the inner guest never answered: its qemu ended during case $i ($name), before the guest side reported"
+        ended_by="the inner guest is gone"
+      fi
+    fi
+    if [ -n "$ended_by" ]; then
+      say "case $i ($name): ending the host side: $ended_by"
+      kill -9 -- "-$(cat $dir/host-pid.$i)" 2>/dev/null
+      break
+    fi
+    sleep 0.5
+  done
+  wait $pipe
   host_rc=$(cat $dir/host-rc.$i 2>/dev/null || echo 1)
-  [ "$host_rc" = 137 ] && say "case $i ($name): the host side was killed after ${CASE_LIMIT}s"
+  if [ "$host_rc" = 137 ] && [ -z "$ended_by" ]; then
+    say "case $i ($name): the host side was killed after ${CASE_LIMIT}s"
+  fi
 
   # The guest side's result: the inner guest's I-th RESULT line.
   t1=$(up)
   line=
-  while :; do
-    line=$(grep '^VMSOCK-VM RESULT ' $dir/status.log | sed -n "${i}p" | tr -d '\r')
+  while [ ! -f $dir/inner-dead ]; do
+    line=$(guest_result)
     [ -n "$line" ] && break
     if ! qemu_running; then
       inner_dead "the inner guest never answered: its qemu ended during case $i ($name)"
@@ -138,6 +176,10 @@ case)
     console_tail
   fi
   say "case $i ($name): host side exit $host_rc, guest side exit $guest_rc ($(since "$t0") s)"
+  # A guest that never answered, or a guest side that failed before the host
+  # side could meet it, decides: the host side's failure only follows from it.
+  if [ "$guest_rc" = 124 ] && [ -z "$line" ]; then exit 124; fi
+  if [ -n "$ended_by" ] && [ "$guest_rc" != 0 ]; then exit "$guest_rc"; fi
   if [ "$host_rc" != 0 ]; then exit "$host_rc"; fi
   exit "$guest_rc"
   ;;

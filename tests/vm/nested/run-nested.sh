@@ -25,8 +25,12 @@
 #   --timeout SECONDS    hard limit for the whole outer boot (default 280)
 #   --accel auto|kvm|tcg the outer guest's accelerator (the inner one is TCG)
 #   --inner-memory SIZE  the inner guest's RAM (default 256M)
-#   --cpu MODEL          the outer guest's CPU model under TCG (default max)
-#   --inner-cpu MODEL    the inner guest's CPU model (TCG; default max)
+#   --cpu MODEL          the outer guest's CPU model under TCG (default qemu64)
+#   --inner-cpu MODEL    the inner guest's CPU model (TCG; default qemu64)
+#                        qemu64 rather than max: with max, the kernel copies
+#                        with `rep movsb` (ERMS/FSRM), which TCG runs a byte at
+#                        a time; the inner guest moved 64 MiB at 7-9 MB/s
+#                        with max and 10-16 MB/s with qemu64 (tests/vm/RESULTS.md)
 #
 # Environment: VMSOCK_REQUIRE_SUITES (set by .ci/run): what would be a skip
 # (qemu or the kernel package missing) is a failure.  VMSOCK_QEMU as for
@@ -70,8 +74,8 @@ work=
 timeout_s=280
 accel=${VMSOCK_VM_ACCEL:-auto}
 inner_memory=256M
-outer_cpu=max
-inner_cpu=max
+outer_cpu=qemu64
+inner_cpu=qemu64
 with_socat=0
 names=() host_cmds=() guest_cmds=()
 host_files=() guest_files=()
