@@ -139,9 +139,12 @@ run_result host_run(const bench_case& c, unsigned run) {
   sync("peers ready");
   run_result r{};
   {
-    raw_conn raw(port(run * variants + 0));
-    vmsock_conn vm(port(run * variants + 1));
-    raw_conn raw2(port(run * variants + 2));
+    // Which of the guest's three peers (connected first, second, third) serves
+    // which variant changes from run to run, so that no variant keeps a slot.
+    const auto slot = [&](unsigned v) { return port(run * variants + (v + run) % variants); };
+    raw_conn raw(slot(0));
+    vmsock_conn vm(slot(1));
+    raw_conn raw2(slot(2));
     std::vector<char> buf(c.size, 'm');
     std::vector<double> us[variants];
     // Every order of the three in turn, so that each variant comes first,

@@ -27,10 +27,11 @@
 #   --inner-memory SIZE  the inner guest's RAM (default 256M)
 #   --cpu MODEL          the outer guest's CPU model under TCG (default qemu64)
 #   --inner-cpu MODEL    the inner guest's CPU model (TCG; default qemu64)
-#                        qemu64 rather than max: with max, the kernel copies
-#                        with `rep movsb` (ERMS/FSRM), which TCG runs a byte at
-#                        a time; the inner guest moved 64 MiB at 7-9 MB/s
-#                        with max and 10-16 MB/s with qemu64 (tests/vm/RESULTS.md)
+#                        qemu64 rather than max, measured: the inner guest
+#                        moved 64 MiB at 5-9 MB/s with max, 10-17 MB/s with
+#                        qemu64 (tests/vm/RESULTS.md); a likely cause is that
+#                        max offers ERMS/FSRM, so the kernel copies with
+#                        `rep movsb`, which TCG emulates byte by byte
 #
 # Environment: VMSOCK_REQUIRE_SUITES (set by .ci/run): what would be a skip
 # (qemu or the kernel package missing) is a failure.  VMSOCK_QEMU as for
