@@ -6,6 +6,19 @@
 // message names the operation and the endpoint ("connect to vsock://2:5000:
 // Connection refused"); the other takes std::error_code& and is noexcept.
 // Nothing here calls the OS: the Policy does.
+//
+// Lifecycle.  Every call that waits ends: by its deadline, by cancel() from
+// any thread, or by the peer.  cancel() is final: the blocked calls return
+// std::errc::operation_canceled and so does every later call that could wait,
+// until close().  How a wait is ended depends on where it waits:
+//   - in the OS (POSIX send and receive on a blocking socket, without a
+//     deadline: one system call, as raw code makes): cancel() shuts the socket
+//     down (SHUT_RDWR), which ends the call; the peer sees the stream end;
+//   - in poll()/select() (accept, connect, waits, calls with a deadline, every
+//     wait on Windows): beside the socket's wake-up handle, made on the first
+//     such wait and signalled by cancel().
+// cancel() may run concurrently with any call and with close(); not with the
+// socket's destruction or a move of it.
 #pragma once
 
 #include <vmsock/buffer.hpp>
@@ -20,6 +33,7 @@
 #include <vmsock/unix.hpp>
 #include <vmsock/vsock.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -88,6 +102,86 @@ inline bool would_block(const std::error_code& ec) noexcept {
   return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
 }
 
+inline std::error_code canceled() noexcept {
+  return std::make_error_code(std::errc::operation_canceled);
+}
+
+// What cancel(), in any thread, shares with the socket's calls.  The handles
+// are copies of the socket's, atomic so that cancel() can read them while
+// close() runs; close() waits for a cancel() in progress before it closes them.
+template <class Policy>
+struct cancel_state {
+  using handle = typename Policy::handle;
+  using wake_handle = typename Policy::wake_handle;
+  std::atomic<bool> cancelled{false};
+  std::atomic<int> in_os{0};       // calls waiting inside the OS (see the top)
+  std::atomic<int> cancellers{0};  // cancel() calls in progress
+  std::atomic<handle> os_handle{Policy::invalid_handle};
+  std::atomic<wake_handle> wake{Policy::invalid_wake};
+
+  cancel_state() noexcept = default;
+  // Moves happen with no other thread using either socket.
+  cancel_state(cancel_state&& o) noexcept { take(o); }
+  cancel_state& operator=(cancel_state&& o) noexcept {
+    take(o);
+    return *this;
+  }
+
+  void take(cancel_state& o) noexcept {
+    cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
+    os_handle.store(o.os_handle.exchange(Policy::invalid_handle, std::memory_order_relaxed),
+                    std::memory_order_relaxed);
+    wake.store(o.wake.exchange(Policy::invalid_wake, std::memory_order_relaxed),
+               std::memory_order_relaxed);
+  }
+
+  // cancel(): see the top of this file.
+  void cancel() noexcept {
+    cancellers.fetch_add(1);
+    const handle h = os_handle.load();
+    if (h != Policy::invalid_handle) {
+      cancelled.store(true);
+      const wake_handle w = wake.load();
+      if (w != Policy::invalid_wake) Policy::signal_wake(w);
+      if (in_os.load() > 0) Policy::interrupt(h);
+    }
+    cancellers.fetch_sub(1);
+  }
+
+  // Before the socket's handle is closed or handed out: cancel() no longer
+  // sees it, the wake-up handle is closed, the cancellation is forgotten.
+  void detach() noexcept {
+    os_handle.store(Policy::invalid_handle);
+    while (cancellers.load() != 0) Policy::yield();
+    const wake_handle w = wake.exchange(Policy::invalid_wake);
+    if (w != Policy::invalid_wake) Policy::close_wake(w);
+    cancelled.store(false, std::memory_order_relaxed);
+  }
+
+  // The wake-up handle, made on first use.  Then cancelled is read again: a
+  // cancel() that ran before the handle existed is seen here, one that runs
+  // after sees the handle (both sides are sequentially consistent).
+  bool arm(wake_handle& w, std::error_code& ec) noexcept {
+    w = wake.load();
+    if (w == Policy::invalid_wake) {
+      const wake_handle made = Policy::open_wake(ec);
+      if (ec) return false;
+      wake_handle expected = Policy::invalid_wake;
+      if (wake.compare_exchange_strong(expected, made)) {
+        w = made;
+      } else {  // another thread of this socket made one first
+        Policy::close_wake(made);
+        w = expected;
+      }
+    }
+    if (cancelled.load()) {
+      ec = canceled();
+      return false;
+    }
+    return true;
+  }
+};
+
 }  // namespace detail
 
 template <class Endpoint, class Policy = default_policy>
@@ -107,11 +201,17 @@ class basic_socket {
   static constexpr int native_protocol = os_endpoint::protocol;
 
   basic_socket() noexcept = default;
-  // Adopts an open handle of the given type; the socket closes it.  (On
-  // Windows the policy takes a Winsock reference for it, released by close.)
+  // Adopts an open handle of the given type; the socket closes it.  Its
+  // blocking mode is read where the OS tells it (POSIX), else taken to be
+  // blocking.  (On Windows the policy takes a Winsock reference for it,
+  // released by close, and makes it non-blocking inside Winsock.)
   explicit basic_socket(native_handle_type h, socket_type type = socket_type::stream) noexcept
       : handle_(h), type_(type) {
-    if (h != Policy::invalid_handle) detail::adopt_handle<Policy>(h);
+    if (h != Policy::invalid_handle) {
+      nonblocking_ = Policy::is_nonblocking(h);
+      detail::adopt_handle<Policy>(h);
+      cancel_.os_handle.store(h, std::memory_order_relaxed);
+    }
   }
 
   basic_socket(const basic_socket&) = delete;
@@ -119,13 +219,17 @@ class basic_socket {
   basic_socket(basic_socket&& o) noexcept
       : handle_(std::exchange(o.handle_, Policy::invalid_handle)),
         type_(o.type_),
-        nonblocking_(o.nonblocking_) {}
+        nonblocking_(o.nonblocking_),
+        listening_(o.listening_),
+        cancel_(std::move(o.cancel_)) {}
   basic_socket& operator=(basic_socket&& o) noexcept {
     if (this != &o) {
       reset();
       handle_ = std::exchange(o.handle_, Policy::invalid_handle);
       type_ = o.type_;
       nonblocking_ = o.nonblocking_;
+      listening_ = o.listening_;
+      cancel_ = std::move(o.cancel_);
     }
     return *this;
   }
@@ -135,8 +239,20 @@ class basic_socket {
   bool is_open() const noexcept { return handle_ != Policy::invalid_handle; }
   socket_type type() const noexcept { return type_; }
   // Gives up ownership: the caller closes the returned handle (on Windows it
-  // also owns the handle's WSAStartup reference: see policy/winsock.hpp).
-  native_handle_type release() noexcept { return std::exchange(handle_, Policy::invalid_handle); }
+  // also owns the handle's WSAStartup reference: see policy/winsock.hpp).  The
+  // handle is blocking unless set_nonblocking(true) was asked for, whatever
+  // vmsock did with it inside.
+  native_handle_type release() noexcept {
+    if (!is_open()) return Policy::invalid_handle;
+    const bool restore = os_nonblocking() && !nonblocking_;
+    cancel_.detach();
+    const native_handle_type h = std::exchange(handle_, Policy::invalid_handle);
+    if (restore) {
+      std::error_code ignored;
+      Policy::set_nonblocking(h, false, ignored);
+    }
+    return h;
+  }
 
   // The handle is released even when the OS reports an error for the close.
   void close(std::error_code& ec) noexcept {
@@ -144,7 +260,8 @@ class basic_socket {
       ec.clear();
       return;
     }
-    Policy::close(release(), ec);
+    cancel_.detach();
+    Policy::close(std::exchange(handle_, Policy::invalid_handle), ec);
   }
   void close() {
     if (!is_open()) return;
@@ -155,6 +272,13 @@ class basic_socket {
     close(ec);
     if (ec) detail::throw_error(ec, "close of", describe(n));
   }
+
+  // Ends every call waiting on this socket, in any thread, with
+  // std::errc::operation_canceled, and makes every later call that could wait
+  // fail the same way at once, until close().  Thread-safe; never fails; does
+  // nothing on a closed socket.  See the top of this file for how.
+  void cancel() noexcept { cancel_.cancel(); }
+  bool is_cancelled() const noexcept { return cancel_.cancelled.load(); }
 
   Endpoint local_endpoint(std::error_code& ec) const noexcept {
     return name_of(false, ec);
@@ -176,11 +300,13 @@ class basic_socket {
     }
     Policy::set_option(handle_, Option::id, opt.encode(), ec);
   }
+  // The message names the option and its value: "set_option
+  // receive_buffer_size=-1 on tcp://127.0.0.1:5000: ...".
   template <class Option>
   void set_option(const Option& opt) {
     std::error_code ec;
     set_option(opt, ec);
-    if (ec) fail(ec, "set_option on");
+    if (ec) fail(ec, "set_option " + detail::option_text(opt) + " on");
   }
 
   template <class Option>
@@ -196,13 +322,26 @@ class basic_socket {
   Option get_option() const {
     std::error_code ec;
     auto o = get_option<Option>(ec);
-    if (ec) fail(ec, "get_option on");
+    if (ec) fail(ec, std::string("get_option ") + Option::name + " on");
     return o;
   }
 
+  // A non-blocking socket never waits in a call without a deadline: a call that
+  // would, reports would_block (send_all and receive_exact with the count done
+  // so far).  A call given a deadline waits until then in either mode.
   void set_nonblocking(bool on, std::error_code& ec) noexcept {
-    Policy::set_nonblocking(handle_, on, ec);
-    if (!ec) nonblocking_ = on;
+    if (!is_open()) {
+      ec = Policy::closed_error();
+      return;
+    }
+    // Listeners (and, on Windows, every socket) stay non-blocking in the OS.
+    const bool internal = !Policy::kernel_waits || listening_;
+    if (!internal) {
+      Policy::set_nonblocking(handle_, on, ec);
+      if (ec) return;
+    }
+    ec.clear();
+    nonblocking_ = on;
   }
   void set_nonblocking(bool on) {
     std::error_code ec;
@@ -211,22 +350,23 @@ class basic_socket {
   }
   bool is_nonblocking() const noexcept { return nonblocking_; }
 
-  // true when ready; false when the timeout expired (not an error).
-  bool wait_readable(timeout t, std::error_code& ec) const noexcept {
-    return Policy::poll(handle_, wait_type::readable, t, ec);
+  // true when ready; false when the deadline passed (not an error).  A wait on a
+  // non-blocking socket waits too: it is how one waits for one.
+  bool wait_readable(deadline when, std::error_code& ec) const noexcept {
+    return wait_ready(wait_type::readable, when, ec);
   }
-  bool wait_readable(timeout t = no_timeout) const {
+  bool wait_readable(deadline when = deadline::never()) const {
     std::error_code ec;
-    const bool r = wait_readable(t, ec);
+    const bool r = wait_readable(when, ec);
     if (ec) fail(ec, "wait_readable on");
     return r;
   }
-  bool wait_writable(timeout t, std::error_code& ec) const noexcept {
-    return Policy::poll(handle_, wait_type::writable, t, ec);
+  bool wait_writable(deadline when, std::error_code& ec) const noexcept {
+    return wait_ready(wait_type::writable, when, ec);
   }
-  bool wait_writable(timeout t = no_timeout) const {
+  bool wait_writable(deadline when = deadline::never()) const {
     std::error_code ec;
-    const bool r = wait_writable(t, ec);
+    const bool r = wait_writable(when, ec);
     if (ec) fail(ec, "wait_writable on");
     return r;
   }
@@ -295,7 +435,158 @@ class basic_socket {
   // whatever the policy needs): no adoption step.
   struct owned_t {};
   static constexpr owned_t owned{};
-  basic_socket(owned_t, native_handle_type h, socket_type type) noexcept : handle_(h), type_(type) {}
+  basic_socket(owned_t, native_handle_type h, socket_type type) noexcept : handle_(h), type_(type) {
+    cancel_.os_handle.store(h, std::memory_order_relaxed);
+  }
+
+  // Moves this socket into `dst` while another thread may be in cancel() on
+  // this one (a connector handing over its connection): that cancel() either
+  // finishes first, and `dst` inherits the cancellation, or finds nothing.
+  void move_to(basic_socket& dst) noexcept {
+    const native_handle_type h = cancel_.os_handle.exchange(Policy::invalid_handle);
+    while (cancel_.cancellers.load() != 0) Policy::yield();
+    dst = std::move(*this);
+    dst.cancel_.os_handle.store(h);
+  }
+
+  // Whether the OS handle is non-blocking (so that no call waits inside it).
+  bool os_nonblocking() const noexcept {
+    return nonblocking_ || !Policy::kernel_waits || listening_;
+  }
+
+  // The first check of every call that could wait.
+  bool usable(std::error_code& ec) const noexcept {
+    if (!is_open()) {
+      ec = Policy::closed_error();
+      return false;
+    }
+    if (cancel_.cancelled.load(std::memory_order_acquire)) {
+      ec = detail::canceled();
+      return false;
+    }
+    return true;
+  }
+
+  // Waits for `what` (and for cancel()) until `when`.  ready: go on.
+  // timed_out: ec is clear.  Otherwise ec says why (operation_canceled, or the
+  // OS's error).
+  wait_result wait_for(wait_type what, const deadline& when, std::error_code& ec) const noexcept {
+    typename Policy::wake_handle w;
+    if (!cancel_.arm(w, ec)) return wait_result::woken;
+    const wait_result r = Policy::poll(handle_, what, w, when, ec);
+    if (ec) return wait_result::woken;
+    if (r == wait_result::woken) ec = detail::canceled();
+    return r;
+  }
+
+  bool wait_ready(wait_type what, const deadline& when, std::error_code& ec) const noexcept {
+    if (!usable(ec)) return false;
+    const wait_result r = wait_for(what, when, ec);  // an expired one still looks once
+    return r == wait_result::ready && !ec;
+  }
+
+  // One operation that may have to wait: `attempt(flags, ec)` is the system
+  // call (flags: dont_wait when it must not wait in the OS).  On POSIX, a
+  // blocking socket with no deadline waits in the system call, one call as raw
+  // code makes, and cancel() interrupts it; otherwise the attempt does not
+  // wait, and the waiting is done here, in poll() beside the wake-up.  A
+  // non-blocking socket reports would_block, unless the call has a deadline.
+  // With no deadline, the socket's
+  // own receive/send timeout (SO_RCVTIMEO/SO_SNDTIMEO) bounds the wait.  The
+  // deadline's expiry is errc::timed_out.
+  template <class Attempt>
+  std::size_t io(wait_type what, const deadline& when, Attempt&& attempt,
+                 std::error_code& ec) noexcept {
+    if (!is_open()) {
+      ec = Policy::closed_error();
+      return 0;
+    }
+    if constexpr (Policy::kernel_waits) {
+      if (!nonblocking_ && !listening_ && when.is_never()) {
+        cancel_.in_os.fetch_add(1);
+        if (cancel_.cancelled.load()) {
+          cancel_.in_os.fetch_sub(1);
+          ec = detail::canceled();
+          return 0;
+        }
+        const std::size_t n = attempt(message_flags::none, ec);
+        cancel_.in_os.fetch_sub(1);
+        if ((ec || n == 0) && cancel_.cancelled.load(std::memory_order_relaxed)) {
+          ec = detail::canceled();
+          return 0;
+        }
+        // SO_RCVTIMEO/SO_SNDTIMEO expired on a blocking socket: EAGAIN.
+        if (ec && detail::would_block(ec)) ec = make_error_code(errc::timed_out);
+        return n;
+      }
+    }
+    if (cancel_.cancelled.load(std::memory_order_acquire)) {
+      ec = detail::canceled();
+      return 0;
+    }
+    deadline limit = when;
+    bool first = true;
+    for (;;) {
+      const std::size_t n = attempt(message_flags::dont_wait, ec);
+      // A non-blocking socket does not wait, unless the call has a deadline:
+      // that asks to wait until then.
+      if (!ec || !detail::would_block(ec) || (nonblocking_ && when.is_never())) return n;
+      if (first && when.is_never()) {
+        const timeout t = Policy::blocking_timeout(handle_, what);
+        if (t != no_timeout) limit = deadline(t);
+      }
+      first = false;
+      if (limit.expired()) {  // a deadline already passed: that was the one try
+        ec = make_error_code(errc::timed_out);
+        return 0;
+      }
+      const wait_result r = wait_for(what, limit, ec);
+      if (ec) return 0;
+      if (r == wait_result::timed_out) {
+        ec = make_error_code(errc::timed_out);
+        return 0;
+      }
+    }
+  }
+
+  // Connects this open socket to `native`, waiting at most until `when` (and
+  // for cancel()).  The connect is non-blocking in the OS whatever the socket's
+  // mode, so that cancel() reaches it and the deadline is exact; expiry is
+  // errc::timed_out.  A full Unix backlog fails at once (EAGAIN: Linux gives
+  // a non-blocking connect no way to wait for room).
+  void connect_to(const os_endpoint& native, const deadline& when,
+                  std::error_code& ec) noexcept {
+    if (!usable(ec)) return;
+    const auto h = handle_;
+    const bool restore = !os_nonblocking();
+    if (restore) {
+      Policy::set_nonblocking(h, true, ec);
+      if (ec) return;
+    }
+    Policy::prepare_connect(h, native_family, when, ec);
+    if (ec) return;
+    const auto sa = native.to_native();
+    Policy::connect(h, &sa, native.native_size(), ec);
+    if (ec == std::errc::operation_in_progress) {
+      const wait_result r =
+          when.expired() ? wait_result::timed_out : wait_for(wait_type::writable, when, ec);
+      if (ec) return;
+      if (r == wait_result::timed_out) {
+        ec = make_error_code(errc::timed_out);
+        return;
+      }
+      Policy::pending_error(h, ec);
+    }
+    if (ec) {
+      // Linux VSOCK answers a port nobody listens on with ECONNRESET.
+      if constexpr (native_family == vsock::address_family) {
+        if (ec == std::errc::connection_reset) ec = make_error_code(errc::vsock_connection_refused);
+      }
+      if (cancel_.cancelled.load()) ec = detail::canceled();
+      return;
+    }
+    if (restore) Policy::set_nonblocking(h, false, ec);
+  }
 
   static bool to_os(const Endpoint& ep, os_endpoint& out, std::error_code& ec) noexcept {
     const errc e = os::to_os(ep, out);
@@ -324,26 +615,24 @@ class basic_socket {
   using native_storage = typename os_endpoint::native_type;
 
   Endpoint name_of(bool peer, std::error_code& ec) const noexcept {
+    Endpoint ep{};
+    if (!is_open()) {
+      ec = Policy::closed_error();
+      return ep;
+    }
     native_storage sa{};
     std::size_t len = sizeof sa;
     if (peer)
       Policy::peer_name(handle_, &sa, len, ec);
     else
       Policy::local_name(handle_, &sa, len, ec);
-    Endpoint ep{};
     if (!ec) from_os(&sa, len, ep, ec);
     return ep;
   }
 
-  // A socket timeout on a blocking socket surfaces as EAGAIN on POSIX and as
-  // WSAETIMEDOUT on Windows; both become timed_out.  On a non-blocking socket
-  // EAGAIN stays what it is: "try again".
-  void normalize_timeout(std::error_code& ec) const noexcept {
-    if (!nonblocking_ && detail::would_block(ec)) ec = make_error_code(errc::timed_out);
-  }
-
   // What an error message may name this socket by, read without allocating:
-  // its peer (connected kinds) and its own address, and the handle.
+  // its peer (a connected socket, a connected datagram socket included) and
+  // its own address, and the handle.
   struct names {
     native_storage peer{}, local{};
     std::size_t peer_len = 0, local_len = 0;  // 0: not known
@@ -354,7 +643,7 @@ class basic_socket {
     n.handle = handle_;
     if (!is_open()) return n;
     std::error_code ec;
-    if (type_ != socket_type::datagram) {
+    if (!listening_) {
       n.peer_len = sizeof n.peer;
       Policy::peer_name(handle_, &n.peer, n.peer_len, ec);
       if (ec) n.peer_len = 0;
@@ -388,13 +677,15 @@ class basic_socket {
   void reset() noexcept {
     if (is_open()) {
       std::error_code ignored;
-      Policy::close(release(), ignored);
+      close(ignored);
     }
   }
 
   native_handle_type handle_ = Policy::invalid_handle;
   socket_type type_ = socket_type::stream;
-  bool nonblocking_ = false;
+  bool nonblocking_ = false;  // what the user asked for
+  bool listening_ = false;    // a listener: non-blocking in the OS, accept waits in poll
+  mutable detail::cancel_state<Policy> cancel_;
 };
 
 }  // namespace vmsock

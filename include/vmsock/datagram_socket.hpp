@@ -68,33 +68,33 @@ class datagram_socket
     if (ec) detail::throw_error(ec, "bind to", detail::describe(local, socket_type::datagram));
     return s;
   }
-  // A datagram socket whose default destination (and only source) is `remote`.
-  static datagram_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
-    return base::connect_socket(remote, nullptr, no_timeout, ec);
-  }
-  static datagram_socket connect(const Endpoint& remote) {
-    std::error_code ec;
-    auto s = connect(remote, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::datagram));
-    return s;
-  }
+  // A datagram socket whose default destination (and only source) is
+  // `remote`: connect(ep[, deadline][, setup items...][, ec]), see connected_ops.
+  using base::connect;
 
   std::size_t send_to(const_buffer b, const Endpoint& to, std::error_code& ec) noexcept {
+    return send_to(b, to, deadline::never(), ec);
+  }
+  std::size_t send_to(const_buffer b, const Endpoint& to, deadline when,
+                      std::error_code& ec) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(to, native, ec)) return 0;
     const auto sa = native.to_native();
-    const std::size_t n =
-        Policy::send_to(this->handle_, &b, 1, message_flags::none, &sa, native.native_size(), ec);
-    if (ec) this->normalize_timeout(ec);
-    return n;
+    const auto h = this->handle_;
+    return this->io(
+        wait_type::writable, when,
+        [&](message_flags f, std::error_code& e) noexcept {
+          return Policy::send_to(h, &b, 1, f, &sa, native.native_size(), e);
+        },
+        ec);
   }
   template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
   std::size_t send_to(const R& r, const Endpoint& to, std::error_code& ec) noexcept {
     return send_to(buffer(r), to, ec);
   }
-  std::size_t send_to(const_buffer b, const Endpoint& to) {
+  std::size_t send_to(const_buffer b, const Endpoint& to, deadline when = deadline::never()) {
     std::error_code ec;
-    const std::size_t n = send_to(b, to, ec);
+    const std::size_t n = send_to(b, to, when, ec);
     if (ec) detail::throw_error(ec, "send_to", detail::describe(to, socket_type::datagram));
     return n;
   }
@@ -107,20 +107,30 @@ class datagram_socket
   // buffer, the buffer holds its start, the result is the datagram's full size
   // and ec is errc::message_truncated.
   std::size_t receive_from(mutable_buffer b, Endpoint& from, std::error_code& ec) noexcept {
+    return receive_from(b, from, deadline::never(), ec);
+  }
+  std::size_t receive_from(mutable_buffer b, Endpoint& from, deadline when,
+                           std::error_code& ec) noexcept {
     typename base::native_storage sa{};
     std::size_t len = sizeof sa;
-    const std::size_t n = Policy::receive_from(this->handle_, &b, 1,
-                                               message_flags::report_full_length, &sa, len, ec);
-    if (ec) {
-      this->normalize_timeout(ec);
-      return n;
-    }
+    const auto h = this->handle_;
+    const std::size_t n = this->io(
+        wait_type::readable, when,
+        [&](message_flags f, std::error_code& e) noexcept {
+          len = sizeof sa;
+          return Policy::receive_from(h, &b, 1, message_flags::report_full_length | f, &sa, len, e);
+        },
+        ec);
+    // Windows reports a truncated datagram as an error, POSIX by its length;
+    // either way the sender is filled in.
+    const bool truncated = ec == errc::message_truncated || (!ec && n > b.size);
+    if (ec && !truncated) return n;
     if (len == 0) {
       from = Endpoint{};  // a sender with no address: an unbound Unix socket (unnamed)
     } else if (!base::from_os(&sa, len, from, ec)) {
       return n;
     }
-    if (n > b.size) ec = make_error_code(errc::message_truncated);
+    if (truncated) ec = make_error_code(errc::message_truncated);
     return n;
   }
   template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
@@ -128,10 +138,21 @@ class datagram_socket
     return receive_from(buffer(r), from, ec);
   }
   std::size_t receive_from(mutable_buffer b, Endpoint& from) {
+    return receive_from(b, from, deadline::never());
+  }
+  std::size_t receive_from(mutable_buffer b, Endpoint& from, deadline when) {
     std::error_code ec;
-    const std::size_t n = receive_from(b, from, ec);
+    const std::size_t n = receive_from(b, from, when, ec);
     if (ec) this->receive_failed(ec, n, b.size);
     return n;
+  }
+  template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
+  std::size_t receive_from(R& r, Endpoint& from, deadline when, std::error_code& ec) noexcept {
+    return receive_from(buffer(r), from, when, ec);
+  }
+  template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
+  std::size_t receive_from(R& r, Endpoint& from, deadline when) {
+    return receive_from(buffer(r), from, when);
   }
   template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
   std::size_t receive_from(R& r, Endpoint& from) {

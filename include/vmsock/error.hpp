@@ -23,6 +23,8 @@ enum class errc {
   end_of_stream,              // the peer closed before receive_exact was satisfied
   message_truncated,          // a datagram/seqpacket message was larger than the buffer
   invalid_option_value,       // an option value outside what the OS accepts
+  vsock_connection_refused,   // Linux VSOCK's ECONNRESET at connect: nothing listens
+  option_not_applicable,      // an option for another family (any_stream_socket, any_listener)
 };
 
 namespace detail {
@@ -49,6 +51,11 @@ class error_category_impl final : public std::error_category {
         return "message larger than the receive buffer; it was truncated";
       case errc::invalid_option_value:
         return "socket option value out of range";
+      case errc::vsock_connection_refused:
+        return "connection refused: nothing listens on that port (Linux VSOCK answers "
+               "ECONNRESET, \"Connection reset by peer\")";
+      case errc::option_not_applicable:
+        return "socket option does not apply to this socket's address family";
     }
     return "unknown vmsock error " + std::to_string(value);
   }
@@ -67,6 +74,10 @@ class error_category_impl final : public std::error_category {
         return std::make_error_condition(std::errc::message_size);
       case errc::invalid_option_value:
         return std::make_error_condition(std::errc::invalid_argument);
+      case errc::vsock_connection_refused:
+        return std::make_error_condition(std::errc::connection_refused);
+      case errc::option_not_applicable:
+        return std::make_error_condition(std::errc::no_protocol_option);
       default:
         return {value, *this};
     }

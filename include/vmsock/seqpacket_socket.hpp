@@ -43,18 +43,8 @@ class seqpacket_socket
       : base(t, h, type) {}
 
  public:
-  static seqpacket_socket connect(const Endpoint& remote, timeout t, std::error_code& ec) noexcept {
-    return base::connect_socket(remote, nullptr, t, ec);
-  }
-  static seqpacket_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
-    return connect(remote, no_timeout, ec);
-  }
-  static seqpacket_socket connect(const Endpoint& remote, timeout t = no_timeout) {
-    std::error_code ec;
-    auto s = connect(remote, t, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::seqpacket));
-    return s;
-  }
+  // connect(ep[, deadline][, setup items...][, ec]): see connected_ops.
+  using base::connect;
 };
 
 }  // namespace vmsock

@@ -6,9 +6,11 @@
 //   listener.hpp          listen in one call, accept (with a timeout, with the peer)
 //   datagram_socket.hpp   send_to/receive_from, connected datagrams
 //   seqpacket_socket.hpp  message boundaries (VSOCK and Unix SOCK_SEQPACKET)
+//   connector.hpp         the explicit form of connect (open, options, bind, connect)
 #pragma once
 
 #include <vmsock/basic_socket.hpp>
+#include <vmsock/connector.hpp>
 #include <vmsock/datagram_socket.hpp>
 #include <vmsock/listener.hpp>
 #include <vmsock/seqpacket_socket.hpp>

@@ -7,12 +7,69 @@
 
 #include <chrono>
 #include <cstdint>
+#include <type_traits>
 
 namespace vmsock {
 
 using timeout = std::chrono::milliseconds;
 // Wait forever (the default of every timed operation).
 inline constexpr timeout no_timeout{-1};
+
+// When a timed operation gives up: a point on the steady clock, or never.
+// Every timed operation takes one, and builds it from what it is given:
+//   a duration     relative to now; no_timeout is never; any other negative
+//                  duration is already expired (one non-blocking try, then
+//                  timed_out); a duration too long to represent is never
+//   a time_point   of std::chrono::steady_clock: an absolute deadline, which a
+//                  loop of receives or accepts can share
+class deadline {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  // never()
+  constexpr deadline() noexcept = default;
+  template <class Rep, class Period>
+  deadline(std::chrono::duration<Rep, Period> d) noexcept {  // NOLINT: implicit by design
+    if constexpr (std::is_floating_point_v<Rep>) {
+      if (!(d == d)) return;  // NaN: never
+    }
+    if (d == no_timeout) return;
+    if (d < d.zero()) {
+      at_ = (clock::time_point::min)();  // already expired
+      return;
+    }
+    if (d >= std::chrono::duration<double>(max_seconds)) return;  // too long: never
+    at_ = clock::now() + std::chrono::ceil<clock::duration>(d);
+  }
+  constexpr deadline(clock::time_point at) noexcept : at_(at) {}  // NOLINT: implicit by design
+
+  static constexpr deadline never() noexcept { return deadline{}; }
+  static deadline after(timeout t) noexcept { return deadline(t); }
+
+  constexpr bool is_never() const noexcept { return at_ == (clock::time_point::max)(); }
+  constexpr clock::time_point time_point() const noexcept { return at_; }
+  bool expired() const noexcept { return !is_never() && clock::now() >= at_; }
+  // What is left, rounded up to whole milliseconds (no_timeout for never,
+  // zero once expired).
+  timeout remaining() const noexcept {
+    if (is_never()) return no_timeout;
+    const auto now = clock::now();
+    if (now >= at_) return timeout::zero();
+    return std::chrono::ceil<timeout>(at_ - now);
+  }
+  // The earlier of two deadlines.
+  friend constexpr deadline earlier(deadline a, deadline b) noexcept {
+    return a.at_ < b.at_ ? a : b;
+  }
+
+ private:
+  static constexpr double max_seconds = 100.0 * 365 * 24 * 3600;  // a century
+  clock::time_point at_ = (clock::time_point::max)();
+};
+
+// How a wait ended: the handle is ready, the deadline passed, or the socket's
+// wake-up (cancel()) fired.
+enum class wait_result { ready, timed_out, woken };
 
 enum class shutdown_type { receive, send, both };
 
@@ -28,6 +85,8 @@ enum class message_flags : unsigned {
   // MSG_TRUNC on receive: return the full length of a datagram or seqpacket
   // message even when it did not fit.  Used by datagram and seqpacket sockets.
   report_full_length = 1u << 2,
+  // MSG_DONTWAIT: this call does not wait, whatever the socket's mode.
+  dont_wait = 1u << 3,
 };
 constexpr message_flags operator|(message_flags a, message_flags b) noexcept {
   return static_cast<message_flags>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
@@ -57,6 +116,7 @@ enum class option_id {
   hv_high_vtl,
   socket_error,  // SO_ERROR, read-only
   v6_only,       // IPV6_V6ONLY
+  reuse_port,    // SO_REUSEPORT
 };
 
 // An option's value in transport form: `on` for booleans (and linger's switch),

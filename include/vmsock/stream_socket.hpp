@@ -36,38 +36,31 @@ class stream_socket
       : base(t, h, type) {}
 
  public:
-  // Create, connect, return the connected socket: one call.  With a timeout the
-  // connect is non-blocking plus a wait; expiry is errc::timed_out
-  // (== std::errc::timed_out).
-  static stream_socket connect(const Endpoint& remote, timeout t, std::error_code& ec) noexcept {
-    return base::connect_socket(remote, nullptr, t, ec);
-  }
-  static stream_socket connect(const Endpoint& remote, std::error_code& ec) noexcept {
-    return connect(remote, no_timeout, ec);
-  }
-  // As connect, from a given local endpoint (bound first).
-  static stream_socket connect(const Endpoint& remote, const Endpoint& local, timeout t,
-                               std::error_code& ec) noexcept {
-    return base::connect_socket(remote, &local, t, ec);
-  }
-  static stream_socket connect(const Endpoint& remote, timeout t = no_timeout) {
-    std::error_code ec;
-    auto s = connect(remote, t, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::stream));
-    return s;
-  }
-  static stream_socket connect(const Endpoint& remote, const Endpoint& local,
-                               timeout t = no_timeout) {
-    std::error_code ec;
-    auto s = connect(remote, local, t, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, socket_type::stream));
-    return s;
-  }
+  using base::connect;
 
-  // Sends every byte, looping over short writes (and, on a non-blocking socket,
-  // waiting for room).  Returns the bytes sent: all of them unless ec is set.
+  // Sends every byte, looping over short writes; with a deadline, all of them
+  // by then.  Returns the bytes sent: all of them unless ec is set.  On a
+  // non-blocking socket it never waits: it stops at would_block, with the
+  // count sent so far.
   std::size_t send_all(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
-    return transfer_all<true>(bufs, count, ec);
+    return transfer_all<true>(bufs, count, deadline::never(), ec);
+  }
+  std::size_t send_all(const_buffer b, deadline when, std::error_code& ec) noexcept {
+    return transfer_all<true>(&b, 1, when, ec);
+  }
+  template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
+  std::size_t send_all(const R& r, deadline when, std::error_code& ec) noexcept {
+    return send_all(buffer(r), when, ec);
+  }
+  std::size_t send_all(const_buffer b, deadline when) {
+    std::error_code ec;
+    const std::size_t n = send_all(b, when, ec);
+    if (ec) partial_failure(ec, "send_all to", n, b.size, "sent");
+    return n;
+  }
+  template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
+  std::size_t send_all(const R& r, deadline when) {
+    return send_all(buffer(r), when);
   }
   std::size_t send_all(const_buffer b, std::error_code& ec) noexcept { return send_all(&b, 1, ec); }
   std::size_t send_all(std::initializer_list<const_buffer> bufs, std::error_code& ec) noexcept {
@@ -96,11 +89,30 @@ class stream_socket
     return send_all(buffer(r));
   }
 
-  // Fills the buffers completely.  If the peer closes first the error is
-  // errc::end_of_stream and the result says how many bytes did arrive.
+  // Fills the buffers completely (with a deadline, by then).  If the peer
+  // closes first the error is errc::end_of_stream and the result says how many
+  // bytes did arrive.  On a non-blocking socket it stops at would_block, with
+  // the count received so far.
   std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count,
                             std::error_code& ec) noexcept {
-    return transfer_all<false>(bufs, count, ec);
+    return transfer_all<false>(bufs, count, deadline::never(), ec);
+  }
+  std::size_t receive_exact(mutable_buffer b, deadline when, std::error_code& ec) noexcept {
+    return transfer_all<false>(&b, 1, when, ec);
+  }
+  template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
+  std::size_t receive_exact(R& r, deadline when, std::error_code& ec) noexcept {
+    return receive_exact(buffer(r), when, ec);
+  }
+  std::size_t receive_exact(mutable_buffer b, deadline when) {
+    std::error_code ec;
+    const std::size_t n = receive_exact(b, when, ec);
+    if (ec) partial_failure(ec, "receive_exact from", n, b.size, "received");
+    return n;
+  }
+  template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
+  std::size_t receive_exact(R& r, deadline when) {
+    return receive_exact(buffer(r), when);
   }
   std::size_t receive_exact(mutable_buffer b, std::error_code& ec) noexcept {
     return receive_exact(&b, 1, ec);
@@ -135,26 +147,23 @@ class stream_socket
 
  private:
   template <bool Sending, class Buffer>
-  std::size_t transfer_all(const Buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
-    if (count == 1) return transfer_one<Sending>(bufs[0], ec);
-    return transfer_many<Sending>(bufs, count, ec);
+  std::size_t transfer_all(const Buffer* bufs, std::size_t count, const deadline& when,
+                           std::error_code& ec) noexcept {
+    if (count == 1) return transfer_one<Sending>(bufs[0], when, ec);
+    return transfer_many<Sending>(bufs, count, when, ec);
   }
 
   // One step of send/receive; false when the loop must stop (ec says why:
-  // an error, or end_of_stream).  A would-block on a non-blocking socket
-  // waits for readiness and reports zero bytes.
+  // an error, would_block on a non-blocking socket, or end_of_stream).
   template <bool Sending, class Buffer>
-  bool step(const Buffer* window, std::size_t n, std::size_t& got, std::error_code& ec) noexcept {
+  bool step(const Buffer* window, std::size_t n, const deadline& when, std::size_t& got,
+            std::error_code& ec) noexcept {
     if constexpr (Sending)
-      got = Policy::send(this->handle_, window, n, message_flags::none, ec);
+      got = this->send_until(window, n, message_flags::none, when, ec);
     else
-      got = Policy::receive(this->handle_, window, n, message_flags::none, ec);
+      got = this->receive_until(window, n, message_flags::none, when, ec);
     if (ec) {
       got = 0;
-      if (this->nonblocking_ && detail::would_block(ec))
-        return Policy::poll(this->handle_, Sending ? wait_type::writable : wait_type::readable,
-                            no_timeout, ec);
-      this->normalize_timeout(ec);
       return false;
     }
     if (!Sending && got == 0) {
@@ -173,13 +182,13 @@ class stream_socket
 
   // The common case, one buffer: no window to build.
   template <bool Sending, class Buffer>
-  std::size_t transfer_one(const Buffer& b, std::error_code& ec) noexcept {
+  std::size_t transfer_one(const Buffer& b, const deadline& when, std::error_code& ec) noexcept {
     std::size_t done = 0;
     ec.clear();
     while (done < b.size) {
       const Buffer rest = advanced<Sending>(b, done);
       std::size_t got = 0;
-      if (!step<Sending>(&rest, 1, got, ec)) return done;
+      if (!step<Sending>(&rest, 1, when, got, ec)) return done;
       done += got;
     }
     return done;
@@ -188,7 +197,8 @@ class stream_socket
   // Moves through a buffer sequence without copying it: `first` is the index
   // of the first unfinished buffer and `offset` how far into it we are.
   template <bool Sending, class Buffer>
-  std::size_t transfer_many(const Buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+  std::size_t transfer_many(const Buffer* bufs, std::size_t count, const deadline& when,
+                            std::error_code& ec) noexcept {
     std::size_t done = 0;
     std::size_t first = 0;
     std::size_t offset = 0;
@@ -204,7 +214,7 @@ class stream_socket
       for (std::size_t i = first + 1; i < count && n < Policy::max_buffers; ++i)
         if (bufs[i].size != 0) window[n++] = bufs[i];
       std::size_t got = 0;
-      if (!step<Sending>(window, n, got, ec)) return done;
+      if (!step<Sending>(window, n, when, got, ec)) return done;
       done += got;
       // Advance (first, offset) by `got` bytes.
       while (got > 0 && first < count) {

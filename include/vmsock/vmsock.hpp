@@ -14,4 +14,5 @@
 #include <vmsock/options.hpp>
 #include <vmsock/policy/default.hpp>
 #include <vmsock/socket.hpp>
-#include <vmsock/uri.hpp>
+#include <vmsock/any_socket.hpp>
+#include <vmsock/local_cid.hpp>

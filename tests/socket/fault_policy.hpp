@@ -69,6 +69,10 @@ struct fault_policy {
   static constexpr int max_backlog = base_policy::max_backlog;
   static constexpr bool listener_reuse_address = base_policy::listener_reuse_address;
   static constexpr std::uint32_t any_cid = base_policy::any_cid;
+  static constexpr bool kernel_waits = base_policy::kernel_waits;
+  using wake_handle = base_policy::wake_handle;
+  static constexpr wake_handle invalid_wake = base_policy::invalid_wake;
+  using file_id = base_policy::file_id;
   // A fault for every handle.
   static constexpr handle any_handle = INT_MIN;
 
@@ -160,6 +164,28 @@ struct fault_policy {
 
   static std::error_code os_error(int code) noexcept { return base_policy::os_error(code); }
   static std::error_code last_error() noexcept { return base_policy::last_error(); }
+  static std::error_code closed_error() noexcept { return base_policy::closed_error(); }
+
+  // Wake-ups, interrupts and the rest pass straight through (no faults).
+  static wake_handle open_wake(std::error_code& ec) noexcept { return base_policy::open_wake(ec); }
+  static void signal_wake(wake_handle w) noexcept { base_policy::signal_wake(w); }
+  static void close_wake(wake_handle w) noexcept { base_policy::close_wake(w); }
+  static void yield() noexcept { base_policy::yield(); }
+  static void interrupt(handle h) noexcept { base_policy::interrupt(h); }
+  static bool is_nonblocking(handle h) noexcept { return base_policy::is_nonblocking(h); }
+  static vmsock::timeout blocking_timeout(handle h, vmsock::wait_type what) noexcept {
+    return base_policy::blocking_timeout(h, what);
+  }
+  static void prepare_connect(handle h, int family, const vmsock::deadline& when,
+                              std::error_code& ec) noexcept {
+    base_policy::prepare_connect(h, family, when, ec);
+  }
+  static bool socket_file(const char* path, file_id& id) noexcept {
+    return base_policy::socket_file(path, id);
+  }
+  static void remove_file(const char* path, std::error_code& ec) noexcept {
+    base_policy::remove_file(path, ec);
+  }
 
   static handle open(int family, vmsock::socket_type type, int protocol,
                      std::error_code& ec) noexcept {
@@ -256,10 +282,18 @@ struct fault_policy {
     return r;
   }
 
-  static bool poll(handle h, vmsock::wait_type what, vmsock::timeout t,
-                   std::error_code& ec) noexcept {
-    bool r = false;
-    simple(call::poll, h, ec, [&] { r = base_policy::poll(h, what, t, ec); });
+  static vmsock::wait_result poll(handle h, vmsock::wait_type what, wake_handle wake,
+                                  const vmsock::deadline& when, std::error_code& ec) noexcept {
+    auto r = vmsock::wait_result::ready;
+    simple(call::poll, h, ec, [&] { r = base_policy::poll(h, what, wake, when, ec); });
+    return r;
+  }
+  static vmsock::wait_result poll_any(const handle* hs, std::size_t count, std::size_t start,
+                                      wake_handle wake, const vmsock::deadline& when,
+                                      std::size_t& ready, std::error_code& ec) noexcept {
+    auto r = vmsock::wait_result::ready;
+    simple(call::poll, any_handle, ec,
+           [&] { r = base_policy::poll_any(hs, count, start, wake, when, ready, ec); });
     return r;
   }
 

@@ -60,7 +60,7 @@ TEST(SocketErrors, ConnectionRefusedOverUnix) {
   unix_stream_socket::connect(unix_endpoint::path(p.path), ec);
   EXPECT_EQ(ec, std::errc::no_such_file_or_directory) << ec.message();
   {
-    auto l = unix_listener::listen(unix_endpoint::path(p.path));
+    auto l = unix_listener::listen(unix_endpoint::path(p.path), vmsock::unlink_on_close{false});
   }
   // The file stays after its listener closed: connecting is refused.
   unix_stream_socket::connect(unix_endpoint::path(p.path), ec);

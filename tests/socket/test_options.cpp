@@ -76,7 +76,8 @@ TEST(Options, InvalidValuesAreRefusedBeforeTheOsSeesThem) {
     u.set_option(send_timeout{-2ms});
     FAIL();
   } catch (const std::system_error& e) {
-    EXPECT_NE(std::string(e.what()).find("set_option on udp://127.0.0.1:"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("set_option send_timeout=-2ms on udp://127.0.0.1:"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -202,8 +202,18 @@ TYPED_TEST(Alloc, SendAllReceiveExactAndScatterGatherDoNotAllocate) {
   });
   std::error_code ec;
   const std::size_t blocking = allocations_in([&] { c.send_all(data, ec); });
-  c.set_nonblocking(true);  // the wait-for-room path
-  const std::size_t nonblocking = allocations_in([&] { c.send_all(data.data(), data.size(), ec); });
+  c.set_nonblocking(true);  // stops at would_block; waiting for room is the caller's
+  const std::size_t nonblocking = allocations_in([&] {
+    std::size_t done = 0;
+    while (done < data.size()) {
+      done += c.send_all(data.data() + done, data.size() - done, ec);
+      if (ec && (ec == std::errc::operation_would_block ||
+                 ec == std::errc::resource_unavailable_try_again) &&
+          c.wait_writable(std::chrono::seconds(30), ec))
+        continue;
+      if (ec) break;
+    }
+  });
   c.set_nonblocking(false);
   receiver.join();
   EXPECT_FALSE(ec) << ec.message();

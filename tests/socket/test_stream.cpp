@@ -257,7 +257,7 @@ TYPED_TEST(StreamTest, WaitReadableAndWritable) {
   EXPECT_TRUE(conn.wait_readable(timeout::zero()));
 }
 
-TYPED_TEST(StreamTest, NonBlockingReceiveWouldBlockAndSendAllStillDelivers) {
+TYPED_TEST(StreamTest, NonBlockingCallsNeverWaitAndReportTheCountDone) {
   auto client = TestFixture::socket_t::connect(this->where);
   auto conn = this->server.accept();
   conn.set_nonblocking(true);
@@ -268,17 +268,45 @@ TYPED_TEST(StreamTest, NonBlockingReceiveWouldBlockAndSendAllStillDelivers) {
   EXPECT_TRUE(ec == std::errc::operation_would_block ||
               ec == std::errc::resource_unavailable_try_again)
       << ec.message();
+  // receive_exact stops at would_block with what it has.
+  client.send_all(std::string("abc"));
+  ASSERT_TRUE(conn.wait_readable(std::chrono::seconds(30)));
+  std::string five(5, '\0');
+  EXPECT_EQ(conn.receive_exact(five, ec), 3u);
+  EXPECT_TRUE(ec == std::errc::operation_would_block ||
+              ec == std::errc::resource_unavailable_try_again)
+      << ec.message();
+  EXPECT_EQ(five.substr(0, 3), "abc");
 
-  // send_all on a non-blocking socket waits for room instead of failing.
+  // send_all to a peer that does not read stops at would_block with the count
+  // sent: it never blocks.  (64 MiB is far more than any socket buffer.)
   client.set_nonblocking(true);
-  const auto data = random_bytes(8u << 20, 7);
+  const auto data = random_bytes(64u << 20, 7);
+  const std::size_t sent = client.send_all(data, ec);
+  EXPECT_TRUE(ec == std::errc::operation_would_block ||
+              ec == std::errc::resource_unavailable_try_again)
+      << ec.message();
+  EXPECT_GT(sent, 0u);
+  EXPECT_LT(sent, data.size());
+  // The way to go on: wait, and send the rest; everything arrives, in order.
+  conn.set_nonblocking(false);
   std::thread reader([&] {
     std::vector<unsigned char> got(data.size());
-    conn.receive_exact(got);  // non-blocking too: waits for data
+    conn.receive_exact(got);
     EXPECT_EQ(fnv1a(got.data(), got.size()), fnv1a(data.data(), data.size()));
   });
-  EXPECT_EQ(client.send_all(data), data.size());
+  std::size_t done = sent;
+  while (done < data.size()) {
+    ASSERT_TRUE(client.wait_writable(std::chrono::seconds(30)));
+    done += client.send_all(vmsock::buffer(data.data() + done, data.size() - done), ec);
+    if (ec) {
+      ASSERT_TRUE(ec == std::errc::operation_would_block ||
+                  ec == std::errc::resource_unavailable_try_again)
+          << ec.message();
+    }
+  }
   reader.join();
+  EXPECT_EQ(done, data.size());
 }
 
 TYPED_TEST(StreamTest, MovedFromSocketsAreEmptyAndCloseOnce) {

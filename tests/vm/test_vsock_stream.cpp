@@ -6,6 +6,7 @@
 
 #include <vmsock/options.hpp>
 #include <vmsock/socket.hpp>
+#include <vmsock/local_cid.hpp>
 #include <vmsock/vsock.hpp>
 
 #include <gtest/gtest.h>

@@ -24,6 +24,7 @@
 // elsewhere; RealWindows* need a Windows host with Hyper-V sockets and run
 // only with VMSOCK_REAL_WINDOWS=1; the others run anywhere.
 #include <vmsock/socket.hpp>
+#include <vmsock/local_cid.hpp>
 #include <vmsock/vsock.hpp>
 
 #include <gtest/gtest.h>

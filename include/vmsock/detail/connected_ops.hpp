@@ -1,9 +1,10 @@
 // The operations every connected socket shares (send and receive in every
-// buffer form, shutdown, peer_endpoint, connect-in-one-call), for
-// stream_socket, datagram_socket and seqpacket_socket.
+// buffer form, with or without a deadline, shutdown, peer_endpoint, the
+// connect step), for stream_socket, datagram_socket and seqpacket_socket.
 #pragma once
 
 #include <vmsock/basic_socket.hpp>
+#include <vmsock/detail/setup.hpp>
 
 #include <cstddef>
 #include <initializer_list>
@@ -33,17 +34,20 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
 
  public:
   // ---- send ----
+  // Waits (until the deadline, if one is given) for room for at least one
+  // byte, and sends what fits: the count.
   std::size_t send(const const_buffer* bufs, std::size_t count, message_flags flags,
                    std::error_code& ec) noexcept {
-    const std::size_t n = Policy::send(this->handle_, bufs, count, flags, ec);
-    if (ec) this->normalize_timeout(ec);
-    return n;
+    return send_until(bufs, count, flags, deadline::never(), ec);
   }
   std::size_t send(const_buffer b, message_flags flags, std::error_code& ec) noexcept {
     return send(&b, 1, flags, ec);
   }
   std::size_t send(const_buffer b, std::error_code& ec) noexcept {
     return send(&b, 1, message_flags::none, ec);
+  }
+  std::size_t send(const_buffer b, deadline when, std::error_code& ec) noexcept {
+    return send_until(&b, 1, message_flags::none, when, ec);
   }
   std::size_t send(std::initializer_list<const_buffer> bufs, std::error_code& ec) noexcept {
     return send(bufs.begin(), bufs.size(), message_flags::none, ec);
@@ -54,6 +58,10 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
   std::size_t send(const R& r, std::error_code& ec) noexcept {
     return send(buffer(r), ec);
+  }
+  template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
+  std::size_t send(const R& r, deadline when, std::error_code& ec) noexcept {
+    return send(buffer(r), when, ec);
   }
 
   std::size_t send(const const_buffer* bufs, std::size_t count,
@@ -66,6 +74,12 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t send(const_buffer b, message_flags flags = message_flags::none) {
     return send(&b, 1, flags);
   }
+  std::size_t send(const_buffer b, deadline when) {
+    std::error_code ec;
+    const std::size_t n = send(b, when, ec);
+    if (ec) this->fail(ec, "send to");
+    return n;
+  }
   std::size_t send(std::initializer_list<const_buffer> bufs) {
     return send(bufs.begin(), bufs.size());
   }
@@ -74,26 +88,26 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t send(const R& r) {
     return send(buffer(r));
   }
+  template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
+  std::size_t send(const R& r, deadline when) {
+    return send(buffer(r), when);
+  }
 
   // ---- receive ----
+  // Waits (until the deadline, if one is given) for data, and takes what is
+  // there: the count; zero on a stream means the peer is done.
   std::size_t receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
                       std::error_code& ec) noexcept {
-    if constexpr (Kind != socket_type::stream) flags = flags | message_flags::report_full_length;
-    const std::size_t n = Policy::receive(this->handle_, bufs, count, flags, ec);
-    if (ec) {
-      this->normalize_timeout(ec);
-      return n;
-    }
-    if constexpr (Kind != socket_type::stream) {
-      if (n > total_size(bufs, count)) ec = make_error_code(errc::message_truncated);
-    }
-    return n;
+    return receive_until(bufs, count, flags, deadline::never(), ec);
   }
   std::size_t receive(mutable_buffer b, message_flags flags, std::error_code& ec) noexcept {
     return receive(&b, 1, flags, ec);
   }
   std::size_t receive(mutable_buffer b, std::error_code& ec) noexcept {
     return receive(&b, 1, message_flags::none, ec);
+  }
+  std::size_t receive(mutable_buffer b, deadline when, std::error_code& ec) noexcept {
+    return receive_until(&b, 1, message_flags::none, when, ec);
   }
   std::size_t receive(std::initializer_list<mutable_buffer> bufs, std::error_code& ec) noexcept {
     return receive(bufs.begin(), bufs.size(), message_flags::none, ec);
@@ -104,6 +118,10 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
   std::size_t receive(R& r, std::error_code& ec) noexcept {
     return receive(buffer(r), ec);
+  }
+  template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
+  std::size_t receive(R& r, deadline when, std::error_code& ec) noexcept {
+    return receive(buffer(r), when, ec);
   }
 
   std::size_t receive(const mutable_buffer* bufs, std::size_t count,
@@ -116,6 +134,12 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t receive(mutable_buffer b, message_flags flags = message_flags::none) {
     return receive(&b, 1, flags);
   }
+  std::size_t receive(mutable_buffer b, deadline when) {
+    std::error_code ec;
+    const std::size_t n = receive(b, when, ec);
+    if (ec) receive_failed(ec, n, b.size);
+    return n;
+  }
   std::size_t receive(std::initializer_list<mutable_buffer> bufs) {
     return receive(bufs.begin(), bufs.size());
   }
@@ -124,14 +148,77 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t receive(R& r) {
     return receive(buffer(r));
   }
+  template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
+  std::size_t receive(R& r, deadline when) {
+    return receive(buffer(r), when);
+  }
 
   void shutdown(shutdown_type how, std::error_code& ec) noexcept {
+    if (!this->is_open()) {
+      ec = Policy::closed_error();
+      return;
+    }
     Policy::shutdown(this->handle_, how, ec);
   }
   void shutdown(shutdown_type how) {
     std::error_code ec;
     shutdown(how, ec);
     if (ec) this->fail(ec, "shutdown of");
+  }
+
+  // Create, connect, return the connected socket: one call.  The connect ends
+  // by `when` (a duration or a steady_clock time point; no deadline: never)
+  // with errc::timed_out (== std::errc::timed_out).  Setup items (options,
+  // vmsock::control) given after the deadline are applied between socket()
+  // and connect: connect(ep, 10s, vmsock::vsock_buffer_size{1 << 20}).  On
+  // VSOCK the kernel's own connect timeout is set to the deadline, so that 10 s
+  // means 10 s; with no deadline it stays at the socket's (2 s by default).
+  // To cancel a connect from another thread, use a connector.
+  static Derived connect(const Endpoint& remote, deadline when, std::error_code& ec) noexcept {
+    detail::setup_failure f;
+    return connect_socket(remote, nullptr, when, ec, f);
+  }
+  static Derived connect(const Endpoint& remote, std::error_code& ec) noexcept {
+    return connect(remote, deadline::never(), ec);
+  }
+  // As connect, from a given local endpoint (bound first).
+  static Derived connect(const Endpoint& remote, const Endpoint& local, deadline when,
+                               std::error_code& ec) noexcept {
+    detail::setup_failure f;
+    return connect_socket(remote, &local, when, ec, f);
+  }
+  static Derived connect(const Endpoint& remote, deadline when = deadline::never()) {
+    std::error_code ec;
+    auto s = connect(remote, when, ec);
+    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, Kind));
+    return s;
+  }
+  static Derived connect(const Endpoint& remote, const Endpoint& local,
+                               deadline when = deadline::never()) {
+    std::error_code ec;
+    auto s = connect(remote, local, when, ec);
+    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, Kind));
+    return s;
+  }
+  // With setup items: connect(ep, when, items...) throws;
+  // connect(ep, when, items..., ec) is noexcept.
+  template <class... A, std::enable_if_t<detail::items_then_ec<A&&...>::value, int> = 0>
+  static Derived connect(const Endpoint& remote, deadline when, A&&... a) noexcept {
+    detail::setup_failure f;
+    return connect_socket(remote, nullptr, when, detail::last_ec(a...), f, a...);
+  }
+  template <class I, class... A,
+            std::enable_if_t<detail::all_setup_items<I, A...> && !detail::is_ec<I>, int> = 0>
+  static Derived connect(const Endpoint& remote, deadline when, const I& item,
+                               const A&... items) {
+    std::error_code ec;
+    detail::setup_failure f;
+    auto s = connect_socket(remote, nullptr, when, ec, f, item, items...);
+    if (ec)
+      detail::throw_error(ec, detail::setup_message("connect to " + detail::describe(
+                                                        remote, Kind),
+                                                    f, item, items...));
+    return s;
   }
 
   Endpoint peer_endpoint(std::error_code& ec) const noexcept { return this->name_of(true, ec); }
@@ -143,38 +230,54 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   }
 
  protected:
-  // Opens a socket of the derived type and connects it, waiting at most `t`.
-  static Derived connect_socket(const Endpoint& remote, const Endpoint* local, timeout t,
-                                std::error_code& ec) noexcept {
+  std::size_t send_until(const const_buffer* bufs, std::size_t count, message_flags flags,
+                         const deadline& when, std::error_code& ec) noexcept {
+    const auto h = this->handle_;
+    return this->io(
+        wait_type::writable, when,
+        [&](message_flags f, std::error_code& e) noexcept {
+          return Policy::send(h, bufs, count, flags | f, e);
+        },
+        ec);
+  }
+
+  std::size_t receive_until(const mutable_buffer* bufs, std::size_t count, message_flags flags,
+                            const deadline& when, std::error_code& ec) noexcept {
+    if constexpr (Kind != socket_type::stream) flags = flags | message_flags::report_full_length;
+    const auto h = this->handle_;
+    const std::size_t n = this->io(
+        wait_type::readable, when,
+        [&](message_flags f, std::error_code& e) noexcept {
+          return Policy::receive(h, bufs, count, flags | f, e);
+        },
+        ec);
+    if constexpr (Kind != socket_type::stream) {
+      if (!ec && n > total_size(bufs, count)) ec = make_error_code(errc::message_truncated);
+    }
+    return n;
+  }
+
+  // Opens a socket of the derived type, applies the setup items, binds it to
+  // `local` if given and connects it by `when`.
+  template <class... A>
+  static Derived connect_socket(const Endpoint& remote, const Endpoint* local, const deadline& when,
+                                std::error_code& ec, setup_failure& f, const A&... items) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(remote, native, ec)) return Derived{};
     Derived d(base::owned, Policy::open(base::native_family, Kind, base::native_protocol, ec), Kind);
-    if (ec) return Derived{};
+    if (ec) {
+      f.what = setup_failure::step::open;
+      return Derived{};
+    }
+    if (!apply_items(d, ec, f, items...)) return Derived{};
     if (local != nullptr) {
       d.bind(*local, ec);
-      if (ec) return Derived{};
-    }
-    const auto sa = native.to_native();
-    if (t < timeout::zero()) {
-      Policy::connect(d.handle_, &sa, native.native_size(), ec);
-      if (ec) return Derived{};
-      return d;
-    }
-    // Timed: connect without blocking, wait for writability, read the result.
-    Policy::set_nonblocking(d.handle_, true, ec);
-    if (ec) return Derived{};
-    Policy::connect(d.handle_, &sa, native.native_size(), ec);
-    // Only "in progress" means the connect goes on; an AF_UNIX EAGAIN (a full
-    // backlog) means it did not start.
-    if (ec == std::errc::operation_in_progress) {
-      if (!Policy::poll(d.handle_, wait_type::writable, t, ec)) {
-        if (!ec) ec = make_error_code(errc::timed_out);
+      if (ec) {
+        f.what = setup_failure::step::bind;
         return Derived{};
       }
-      Policy::pending_error(d.handle_, ec);
     }
-    if (ec) return Derived{};
-    Policy::set_nonblocking(d.handle_, false, ec);
+    d.connect_to(native, when, ec);
     if (ec) return Derived{};
     return d;
   }

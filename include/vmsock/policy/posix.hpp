@@ -18,14 +18,19 @@
 #include <vmsock/socket_base.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#if VMSOCK_LINUX
+#  include <sys/eventfd.h>
+#endif
 
 #include <cerrno>
 #include <chrono>
@@ -46,9 +51,67 @@ struct posix_policy {
   // old connections sit in TIME_WAIT (on POSIX it does not allow port stealing).
   static constexpr bool listener_reuse_address = true;
   static constexpr std::uint32_t any_cid = 0xFFFFFFFFu;  // VMADDR_CID_ANY
+  // Blocking sends and receives wait inside the system call (one call per
+  // operation, as raw code makes); interrupt() is how cancel() ends such a wait.
+  // Listeners and connects are non-blocking in the OS and wait in poll().
+  static constexpr bool kernel_waits = true;
 
   static std::error_code os_error(int code) noexcept { return {code, std::system_category()}; }
   static std::error_code last_error() noexcept { return os_error(errno); }
+  // What an operation on a closed socket reports (the OS's answer for a bad handle).
+  static std::error_code closed_error() noexcept { return os_error(EBADF); }
+
+  // ---- wake-ups for cancel() ------------------------------------------------
+  // A wake handle is polled beside a socket; signal_wake makes it readable for
+  // good (cancel() is final).  Linux: an eventfd.  Elsewhere: a UDP socket on
+  // 127.0.0.1 connected to itself, which a one-byte send makes readable.
+  using wake_handle = int;
+  static constexpr wake_handle invalid_wake = -1;
+
+  static wake_handle open_wake(std::error_code& ec) noexcept {
+#if VMSOCK_LINUX
+    const int w = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w < 0) {
+      ec = last_error();
+      return invalid_wake;
+    }
+    ec.clear();
+    return w;
+#else
+    const int w = open(AF_INET, socket_type::datagram, 0, ec);
+    if (ec) return invalid_wake;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof sa;
+    if (::bind(w, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        ::getsockname(w, reinterpret_cast<sockaddr*>(&sa), &l) != 0 ||
+        ::connect(w, reinterpret_cast<sockaddr*>(&sa), l) != 0) {
+      ec = last_error();
+      ::close(w);
+      return invalid_wake;
+    }
+    set_nonblocking(w, true, ec);
+    return w;
+#endif
+  }
+  static void signal_wake(wake_handle w) noexcept {
+#if VMSOCK_LINUX
+    const std::uint64_t one = 1;
+    (void)!::write(w, &one, sizeof one);
+#else
+    const char one = 1;
+    (void)!::send(w, &one, 1, no_sigpipe);
+#endif
+  }
+  static void close_wake(wake_handle w) noexcept { ::close(w); }
+  // Lets another thread run (close() waiting for a cancel() in progress).
+  static void yield() noexcept { ::sched_yield(); }
+
+  // Ends a system call that is waiting on `h` in another thread: after
+  // shutdown(SHUT_RDWR) a blocked receive returns 0 and a blocked send EPIPE.
+  // (What the peer sees is the end of the stream.)
+  static void interrupt(handle h) noexcept { ::shutdown(h, SHUT_RDWR); }
 
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
     int t = SOCK_STREAM;
@@ -135,7 +198,9 @@ struct posix_policy {
         return;
       }
       if (interrupted && e == EALREADY) {
-        if (!poll(h, wait_type::writable, no_timeout, ec)) return;
+        // Not reached from vmsock's sockets (their connects are non-blocking).
+        pollfd p{h, POLLOUT, 0};
+        if (wait(&p, 1, deadline::never(), ec) < 0) return;
         pending_error(h, ec);
         return;
       }
@@ -304,33 +369,46 @@ struct posix_policy {
     return r;
   }
 
-  // true when ready, false when the timeout expired.  Errors and hang-ups count
-  // as ready: the next operation reports them.
-  static bool poll(handle h, wait_type what, timeout t, std::error_code& ec) noexcept {
-    pollfd p{h, static_cast<short>(what == wait_type::readable ? POLLIN : POLLOUT), 0};
-    return wait(&p, 1, t, ec) > 0;
+  // Waits until `h` is ready for `what`, `wake` fires (cancel()) or `when`
+  // passes.  Errors and hang-ups count as ready: the next operation reports
+  // them.  `wake` may be invalid_wake.
+  static wait_result poll(handle h, wait_type what, wake_handle wake, const deadline& when,
+                          std::error_code& ec) noexcept {
+    pollfd p[2] = {{h, static_cast<short>(what == wait_type::readable ? POLLIN : POLLOUT), 0},
+                   {wake, POLLIN, 0}};
+    const std::size_t n = wake == invalid_wake ? 1 : 2;
+    const int r = wait(p, n, when, ec);
+    if (r < 0) return wait_result::ready;  // ec says why
+    if (n == 2 && p[1].revents != 0) return wait_result::woken;
+    return r > 0 ? wait_result::ready : wait_result::timed_out;
   }
 
   // Waits until one of `count` handles is readable.  `ready` is the first
   // ready one at or after index `start` (wrapping), so callers can take turns.
-  // false when the timeout expired.  At most max_buffers handles.
-  static bool poll_any(const handle* hs, std::size_t count, std::size_t start, timeout t,
-                       std::size_t& ready, std::error_code& ec) noexcept {
+  // At most max_buffers handles.
+  static wait_result poll_any(const handle* hs, std::size_t count, std::size_t start,
+                              wake_handle wake, const deadline& when, std::size_t& ready,
+                              std::error_code& ec) noexcept {
     if (count == 0 || count > max_buffers) {
       ec = os_error(EINVAL);
-      return false;
+      return wait_result::ready;
     }
-    pollfd p[max_buffers];
+    pollfd p[max_buffers + 1];
     for (std::size_t i = 0; i < count; ++i) p[i] = pollfd{hs[i], POLLIN, 0};
-    if (wait(p, count, t, ec) <= 0) return false;
+    std::size_t n = count;
+    if (wake != invalid_wake) p[n++] = pollfd{wake, POLLIN, 0};
+    const int r = wait(p, n, when, ec);
+    if (r < 0) return wait_result::ready;
+    if (r == 0) return wait_result::timed_out;
+    if (n > count && p[count].revents != 0) return wait_result::woken;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t i = (start + k) % count;
       if (p[i].revents != 0) {
         ready = i;
-        return true;
+        return wait_result::ready;
       }
     }
-    return false;  // not reached: poll counted a ready entry
+    return wait_result::timed_out;  // not reached: poll counted a ready entry
   }
 
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
@@ -348,6 +426,64 @@ struct posix_policy {
     if (!check(fl, ec)) return;
     const int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
     if (want != fl) check(::fcntl(h, F_SETFL, want), ec);
+  }
+  // Whether a handle someone else made is non-blocking (false if unknown).
+  static bool is_nonblocking(handle h) noexcept {
+    const int fl = ::fcntl(h, F_GETFL, 0);
+    return fl >= 0 && (fl & O_NONBLOCK) != 0;
+  }
+
+  // The timeout SO_RCVTIMEO (readable) or SO_SNDTIMEO (writable) sets for a
+  // blocking call, for the calls vmsock waits for itself (accept); no_timeout
+  // when none is set.
+  static timeout blocking_timeout(handle h, wait_type what) noexcept {
+    timeval tv{};
+    socklen_t l = sizeof tv;
+    if (::getsockopt(h, SOL_SOCKET, what == wait_type::readable ? SO_RCVTIMEO : SO_SNDTIMEO, &tv,
+                     &l) != 0)
+      return no_timeout;
+    const auto us = static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+    if (us <= 0) return no_timeout;
+    return timeout{(us + 999) / 1000};
+  }
+
+  // Before a connect that must end by `when`: on VSOCK the kernel has its own
+  // connect timeout (SO_VM_SOCKETS_CONNECT_TIMEOUT, 2 s by default) that also
+  // ends a non-blocking connect; it is set to the time the caller gave, so that
+  // 10 s means 10 s.  Without a deadline the socket's setting stays.
+  static void prepare_connect(handle h, int family, const deadline& when,
+                              std::error_code& ec) noexcept {
+    ec.clear();
+#if VMSOCK_LINUX
+    if (family != AF_VSOCK || when.is_never()) return;
+    const timeout left = when.remaining();
+    if (left <= timeout::zero()) return;  // one try, no wait: the kernel's value is moot
+    option_value v;
+    v.value = static_cast<std::int64_t>(left.count()) * 1000;
+    set_option(h, option_id::vsock_connect_timeout, v, ec);
+#else
+    (void)h, (void)family, (void)when;
+#endif
+  }
+
+  // ---- Unix socket files --------------------------------------------------
+  // Identity of the socket file at `path`: false when there is none, or the
+  // path names something that is not a socket.
+  struct file_id {
+    std::uint64_t device = 0, inode = 0;
+    friend bool operator==(const file_id& a, const file_id& b) noexcept {
+      return a.device == b.device && a.inode == b.inode;
+    }
+  };
+  static bool socket_file(const char* path, file_id& id) noexcept {
+    struct stat st {};
+    if (::lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+    id.device = static_cast<std::uint64_t>(st.st_dev);
+    id.inode = static_cast<std::uint64_t>(st.st_ino);
+    return true;
+  }
+  static void remove_file(const char* path, std::error_code& ec) noexcept {
+    check(::unlink(path), ec);
   }
 
   // IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock.
@@ -403,24 +539,23 @@ struct posix_policy {
     return true;
   }
 
-  // poll(2) until something is ready or `t` runs out, resuming after EINTR with
-  // the time left.  The count of ready entries, 0 on timeout, -1 on error.
-  static int wait(pollfd* p, std::size_t count, timeout t, std::error_code& ec) noexcept {
-    using clock = std::chrono::steady_clock;
-    const bool timed = t >= timeout::zero();
-    const auto deadline = timed ? clock::now() + t : clock::time_point{};
+  // poll(2) until something is ready or `when` passes, resuming after EINTR
+  // with the time left.  The count of ready entries, 0 on timeout, -1 on error.
+  static int wait(pollfd* p, std::size_t count, const deadline& when, std::error_code& ec) noexcept {
     for (;;) {
+      const timeout left = when.remaining();
+      bool clamped = false;
       int ms = -1;
-      if (timed) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-        ms = left.count() <= 0 ? 0 : left.count() > INT_MAX ? INT_MAX : static_cast<int>(left.count());
+      if (left >= timeout::zero()) {
+        clamped = left.count() > INT_MAX;
+        ms = clamped ? INT_MAX : static_cast<int>(left.count());
       }
       const int r = ::poll(p, static_cast<nfds_t>(count), ms);
-      if (r >= 0) {
+      if (r > 0 || (r == 0 && !clamped)) {
         ec.clear();
         return r;
       }
-      if (errno != EINTR) {
+      if (r < 0 && errno != EINTR) {
         ec = last_error();
         return -1;
       }
@@ -444,6 +579,7 @@ struct posix_policy {
     if (has_flag(f, message_flags::peek)) n |= MSG_PEEK;
     if (has_flag(f, message_flags::out_of_band)) n |= MSG_OOB;
     if (has_flag(f, message_flags::report_full_length)) n |= MSG_TRUNC;
+    if (has_flag(f, message_flags::dont_wait)) n |= MSG_DONTWAIT;
     return n;
   }
 
@@ -477,6 +613,9 @@ struct posix_policy {
       case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
       case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
       case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
+#if defined(SO_REUSEPORT)
+      case option_id::reuse_port: o = {SOL_SOCKET, SO_REUSEPORT, value_kind::boolean}; return true;
+#endif
 #if VMSOCK_LINUX
       case option_id::vsock_buffer_size: o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, value_kind::u64}; return true;
       case option_id::vsock_buffer_min_size: o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MIN_SIZE, value_kind::u64}; return true;

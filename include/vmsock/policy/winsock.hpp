@@ -13,6 +13,16 @@
 // (or keeps, and Winsock stays started).  Errors are WSAGetLastError() codes
 // that compare equal to the portable std::errc conditions
 // (detail/win_error.hpp).  It never throws.
+//
+// Every socket is non-blocking in Winsock (FIONBIO) from the moment it is
+// opened, accepted or adopted: a call that must wait waits in select(), beside
+// the socket's wake-up socket, so that cancel() can end it with documented
+// calls only (Winsock has no way to end a blocking call in another thread but
+// closesocket, which would race with the handle's reuse).  A socket's
+// SO_RCVTIMEO/SO_SNDTIMEO is read when a call is about to wait and bounds that
+// wait, so the options mean what they mean on a blocking socket.  A handle
+// taken out with release() is made blocking again unless the user asked for a
+// non-blocking socket.
 #pragma once
 
 #include <vmsock/config.hpp>
@@ -46,9 +56,48 @@ struct winsock_policy {
   // listeners do not get it.
   static constexpr bool listener_reuse_address = false;
   static constexpr std::uint32_t any_cid = 0xFFFFFFFFu;
+  // No call waits inside Winsock: see the top of this file.
+  static constexpr bool kernel_waits = false;
 
   static std::error_code os_error(int code) noexcept { return detail::make_os_error(code); }
   static std::error_code last_error() noexcept { return os_error(::WSAGetLastError()); }
+  static std::error_code closed_error() noexcept { return os_error(WSAENOTSOCK); }
+
+  // ---- wake-ups for cancel() ------------------------------------------------
+  // A UDP socket on 127.0.0.1 connected to itself: select() sees it readable
+  // once signal_wake has sent it a byte, and for good (nobody reads it).  It
+  // holds its own WSAStartup reference.
+  using wake_handle = SOCKET;
+  static constexpr wake_handle invalid_wake = INVALID_SOCKET;
+
+  static wake_handle open_wake(std::error_code& ec) noexcept {
+    const SOCKET w = open(AF_INET, socket_type::datagram, 0, ec);
+    if (ec) return invalid_wake;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = ::htonl(INADDR_LOOPBACK);
+    int l = sizeof sa;
+    if (::bind(w, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        ::getsockname(w, reinterpret_cast<sockaddr*>(&sa), &l) != 0 ||
+        ::connect(w, reinterpret_cast<sockaddr*>(&sa), l) != 0) {
+      ec = last_error();
+      std::error_code ignored;
+      close(w, ignored);
+      return invalid_wake;
+    }
+    return w;
+  }
+  static void signal_wake(wake_handle w) noexcept {
+    const char one = 1;
+    ::send(w, &one, 1, 0);
+  }
+  static void close_wake(wake_handle w) noexcept {
+    std::error_code ignored;
+    close(w, ignored);
+  }
+  static void yield() noexcept { ::SwitchToThread(); }
+  // Nothing waits inside Winsock, so there is nothing to interrupt.
+  static void interrupt(handle) noexcept {}
 
   // ---- Winsock start-up, one reference per live socket ------------------------
   static bool startup(std::error_code& ec) noexcept {
@@ -64,9 +113,10 @@ struct winsock_policy {
 
   // A handle the user hands to a socket object: it gets its own reference,
   // which its close releases.
-  static void adopt(handle) noexcept {
+  static void adopt(handle h) noexcept {
     std::error_code ignored;
     startup(ignored);
+    set_nonblocking(h, true, ignored);
   }
 
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
@@ -84,7 +134,12 @@ struct winsock_policy {
       cleanup();
       return invalid_handle;
     }
-    ec.clear();
+    set_nonblocking(s, true, ec);
+    if (ec) {
+      ::closesocket(s);
+      cleanup();
+      return invalid_handle;
+    }
     return s;
   }
 
@@ -114,7 +169,12 @@ struct winsock_policy {
         // process never inherits one.
         ::SetHandleInformation(reinterpret_cast<HANDLE>(c), HANDLE_FLAG_INHERIT, 0);
         len = sa ? static_cast<std::size_t>(l) : 0;
-        ec.clear();
+        set_nonblocking(c, true, ec);
+        if (ec) {
+          ::closesocket(c);
+          cleanup();
+          return invalid_handle;
+        }
         return c;
       }
       const int e = ::WSAGetLastError();
@@ -275,37 +335,56 @@ struct winsock_policy {
   }
 
   // select() rather than WSAPoll: WSAPoll did not report a failed connect
-  // before Windows 10 2004.  One socket, so FD_SETSIZE is no limit.
-  static bool poll(handle h, wait_type what, timeout t, std::error_code& ec) noexcept {
+  // before Windows 10 2004.  Two sockets at most (and the wake-up), so
+  // FD_SETSIZE is no limit.
+  static wait_result poll(handle h, wait_type what, wake_handle wake, const deadline& when,
+                          std::error_code& ec) noexcept {
     fd_set main_set;
+    fd_set read_set;
     fd_set except_set;
     FD_ZERO(&main_set);
+    FD_ZERO(&read_set);
     FD_ZERO(&except_set);
-    FD_SET(h, &main_set);
     FD_SET(h, &except_set);  // a failed non-blocking connect shows up here
-    return what == wait_type::readable ? wait(&main_set, nullptr, &except_set, t, ec) > 0
-                                       : wait(nullptr, &main_set, &except_set, t, ec) > 0;
+    fd_set* readable = &read_set;
+    fd_set* writable = nullptr;
+    if (what == wait_type::readable) {
+      FD_SET(h, &read_set);
+    } else {
+      FD_SET(h, &main_set);
+      writable = &main_set;
+    }
+    if (wake != invalid_wake) FD_SET(wake, &read_set);
+    const int r = wait(readable, writable, &except_set, when, ec);
+    if (r < 0) return wait_result::ready;  // ec says why
+    if (wake != invalid_wake && FD_ISSET(wake, &read_set)) return wait_result::woken;
+    return r > 0 ? wait_result::ready : wait_result::timed_out;
   }
 
   // Waits until one of `count` handles is readable; see posix_policy::poll_any.
-  static bool poll_any(const handle* hs, std::size_t count, std::size_t start, timeout t,
-                       std::size_t& ready, std::error_code& ec) noexcept {
-    if (count == 0 || count > max_buffers || count > FD_SETSIZE) {
+  static wait_result poll_any(const handle* hs, std::size_t count, std::size_t start,
+                              wake_handle wake, const deadline& when, std::size_t& ready,
+                              std::error_code& ec) noexcept {
+    if (count == 0 || count > max_buffers || count + 1 > FD_SETSIZE) {
       ec = os_error(WSAEINVAL);
-      return false;
+      return wait_result::ready;
     }
     fd_set set;
     FD_ZERO(&set);
     for (std::size_t i = 0; i < count; ++i) FD_SET(hs[i], &set);
-    if (wait(&set, nullptr, nullptr, t, ec) <= 0) return false;
+    if (wake != invalid_wake) FD_SET(wake, &set);
+    const int r = wait(&set, nullptr, nullptr, when, ec);
+    if (r < 0) return wait_result::ready;
+    if (r == 0) return wait_result::timed_out;
+    if (wake != invalid_wake && FD_ISSET(wake, &set)) return wait_result::woken;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t i = (start + k) % count;
       if (FD_ISSET(hs[i], &set)) {
         ready = i;
-        return true;
+        return wait_result::ready;
       }
     }
-    return false;  // not reached: select counted a ready socket
+    return wait_result::timed_out;  // not reached: select counted a ready socket
   }
 
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
@@ -321,6 +400,53 @@ struct winsock_policy {
   static void set_nonblocking(handle h, bool on, std::error_code& ec) noexcept {
     u_long mode = on ? 1 : 0;
     check(::ioctlsocket(h, static_cast<long>(FIONBIO), &mode), ec);
+  }
+  // Winsock cannot tell whether a handle is non-blocking.
+  static bool is_nonblocking(handle) noexcept { return false; }
+
+  // SO_RCVTIMEO (readable) or SO_SNDTIMEO (writable): how long a call on a
+  // blocking socket may wait; no_timeout when none is set.
+  static timeout blocking_timeout(handle h, wait_type what) noexcept {
+    DWORD ms = 0;
+    int l = sizeof ms;
+    if (::getsockopt(h, SOL_SOCKET, what == wait_type::readable ? SO_RCVTIMEO : SO_SNDTIMEO,
+                     reinterpret_cast<char*>(&ms), &l) != 0 || ms == 0)
+      return no_timeout;
+    return timeout{static_cast<timeout::rep>(ms)};
+  }
+
+  // Nothing to prepare yet (HVSOCKET_CONNECT_TIMEOUT: see the README).
+  static void prepare_connect(handle, int, const deadline&, std::error_code& ec) noexcept {
+    ec.clear();
+  }
+
+  // ---- Unix socket files (Windows 10 1803+) -----------------------------------
+  // An AF_UNIX socket file is a reparse point tagged IO_REPARSE_TAG_AF_UNIX.
+  // Windows gives no cheap identity for it, so every one compares equal.
+  struct file_id {
+    friend bool operator==(const file_id&, const file_id&) noexcept { return true; }
+  };
+  static bool socket_file(const char* path, file_id&) noexcept {
+    wchar_t wide[MAX_PATH + 1];
+    if (!widen(path, wide)) return false;
+    WIN32_FIND_DATAW found;
+    const HANDLE f = ::FindFirstFileW(wide, &found);
+    if (f == INVALID_HANDLE_VALUE) return false;
+    ::FindClose(f);
+    constexpr DWORD af_unix_tag = 0x80000023;  // IO_REPARSE_TAG_AF_UNIX
+    return (found.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0 &&
+           found.dwReserved0 == af_unix_tag;
+  }
+  static void remove_file(const char* path, std::error_code& ec) noexcept {
+    wchar_t wide[MAX_PATH + 1];
+    if (!widen(path, wide)) {
+      ec = os_error(ERROR_INVALID_NAME);
+      return;
+    }
+    if (::DeleteFileW(wide) == 0)
+      ec = os_error(static_cast<int>(::GetLastError()));
+    else
+      ec.clear();
   }
 
   static std::uint32_t local_vsock_cid(std::error_code& ec) noexcept {
@@ -351,24 +477,48 @@ struct winsock_policy {
   }
 
  private:
-  // select() with `t` as its timeout (no_timeout: none).  The count of ready
+  // select() until something is ready or `when` passes.  The count of ready
   // sockets, 0 on timeout, -1 on error.
-  static int wait(fd_set* readable, fd_set* writable, fd_set* failed, timeout t,
+  static int wait(fd_set* readable, fd_set* writable, fd_set* failed, const deadline& when,
                   std::error_code& ec) noexcept {
-    timeval tv{};
-    timeval* ptv = nullptr;
-    if (t >= timeout::zero()) {
-      tv.tv_sec = static_cast<long>(t.count() / 1000);
-      tv.tv_usec = static_cast<long>((t.count() % 1000) * 1000);
+    // select() changes the sets; a wait that is cut into day-long slices
+    // restores them for the next slice.
+    const fd_set r0 = readable ? *readable : fd_set{};
+    const fd_set w0 = writable ? *writable : fd_set{};
+    const fd_set f0 = failed ? *failed : fd_set{};
+    constexpr long slice_ms = 24L * 3600 * 1000;
+    for (;;) {
+      const timeout left = when.remaining();
+      timeval tv{};
+      timeval* ptv = nullptr;
+      bool sliced = left < timeout::zero();
+      long ms = slice_ms;
+      if (!sliced) {
+        sliced = left.count() > slice_ms;
+        if (!sliced) ms = static_cast<long>(left.count());
+      }
+      tv.tv_sec = ms / 1000;
+      tv.tv_usec = (ms % 1000) * 1000;
       ptv = &tv;
+      const int r = ::select(0, readable, writable, failed, ptv);
+      if (r == SOCKET_ERROR) {
+        ec = last_error();
+        return -1;
+      }
+      if (r > 0 || !sliced) {
+        ec.clear();
+        return r;
+      }
+      if (readable) *readable = r0;
+      if (writable) *writable = w0;
+      if (failed) *failed = f0;
     }
-    const int r = ::select(0, readable, writable, failed, ptv);
-    if (r == SOCKET_ERROR) {
-      ec = last_error();
-      return -1;
-    }
-    ec.clear();
-    return r;
+  }
+
+  // UTF-8 to UTF-16 for the file functions; false if it does not fit or is not UTF-8.
+  static bool widen(const char* path, wchar_t (&out)[MAX_PATH + 1]) noexcept {
+    const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, out, MAX_PATH + 1);
+    return n > 0;
   }
 
   static bool check(int r, std::error_code& ec) noexcept {

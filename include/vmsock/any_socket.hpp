@@ -1,0 +1,762 @@
+// One socket over any transport, chosen at run time:
+//   any_stream_socket  a connected stream of any family (a variant: no virtual
+//                      call per byte moved)
+//   connect_first      try endpoints in order, first that connects wins; the
+//                      decision is made before the connection exists, never after
+//   any_listener       listen on several transports at once (listen_all)
+//   parse_uri          any_endpoint::parse
+#pragma once
+
+#include <vmsock/any_endpoint.hpp>
+#include <vmsock/config.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/listener.hpp>
+#include <vmsock/stream_socket.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace vmsock {
+
+inline any_endpoint parse_uri(std::string_view uri) { return any_endpoint::parse(uri); }
+
+namespace detail {
+
+// "tcp sockets": how a family is named where an option does not apply to it.
+template <class E>
+const char* family_words() noexcept {
+  if constexpr (is_ip_endpoint<E>) return "TCP sockets";
+  else if constexpr (std::is_same_v<E, unix_endpoint>) return "Unix sockets";
+  else if constexpr (std::is_same_v<E, vsock_endpoint>) return "VSOCK sockets";
+  else return "Hyper-V sockets";
+}
+
+[[noreturn]] VMSOCK_NOINLINE inline void throw_empty(const char* op, const char* what,
+                                                     const std::error_code& ec) {
+  std::string msg(op);
+  msg += " an empty ";
+  msg += what;
+  throw std::system_error(ec, msg);
+}
+
+}  // namespace detail
+
+template <class Policy = default_policy>
+class basic_any_stream_socket {
+ public:
+  using variant_type =
+      std::variant<stream_socket<inet4_endpoint, Policy>, stream_socket<inet6_endpoint, Policy>,
+                   stream_socket<unix_endpoint, Policy>, stream_socket<vsock_endpoint, Policy>,
+                   stream_socket<hv_endpoint, Policy>>;
+
+  // Empty: every operation reports a bad handle, and the message says "empty".
+  basic_any_stream_socket() noexcept = default;
+  template <class E>
+  basic_any_stream_socket(stream_socket<E, Policy>&& s, const any_endpoint& remote) noexcept
+      : socket_(std::move(s)), remote_(remote), empty_(false) {}
+
+  // Connects to one endpoint of a stream scheme (udp:// is wrong_protocol_type),
+  // by `when`.
+  static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
+                                         std::error_code& ec) noexcept {
+    if (remote.type() != socket_type::stream) {
+      ec = std::make_error_code(std::errc::wrong_protocol_type);
+      return {};
+    }
+    return detail::visit_nothrow(
+        [&](const auto& ep) -> basic_any_stream_socket {
+          using E = std::decay_t<decltype(ep)>;
+          auto s = stream_socket<E, Policy>::connect(ep, when, ec);
+          if (ec) return {};
+          return basic_any_stream_socket(std::move(s), remote);
+        },
+        remote.value());
+  }
+  static basic_any_stream_socket connect(const any_endpoint& remote,
+                                         deadline when = deadline::never()) {
+    std::error_code ec;
+    auto s = connect(remote, when, ec);
+    if (ec) detail::throw_error(ec, "connect to", remote.to_string());
+    return s;
+  }
+
+  // Where this socket was connected to (for connect_first: which transport won).
+  const any_endpoint& remote() const noexcept { return remote_; }
+  uri_scheme scheme() const noexcept { return remote_.scheme(); }
+  // What it holds, to use the concrete socket's whole API.
+  const variant_type& value() const noexcept { return socket_; }
+  variant_type& value() noexcept { return socket_; }
+  template <class E>
+  stream_socket<E, Policy>* get_if() noexcept {
+    return std::get_if<stream_socket<E, Policy>>(&socket_);
+  }
+  template <class E>
+  const stream_socket<E, Policy>* get_if() const noexcept {
+    return std::get_if<stream_socket<E, Policy>>(&socket_);
+  }
+  // Never connected (default-constructed), as opposed to closed.
+  bool empty() const noexcept { return empty_; }
+
+  bool is_open() const noexcept {
+    return detail::visit_nothrow([](const auto& s) { return s.is_open(); }, socket_);
+  }
+  void close(std::error_code& ec) noexcept {
+    detail::visit_nothrow([&](auto& s) { s.close(ec); }, socket_);
+  }
+  void close() {
+    detail::visit_nothrow([](auto& s) { s.close(); }, socket_);
+  }
+  // basic_socket::cancel() on what it holds: thread-safe.
+  void cancel() noexcept {
+    detail::visit_nothrow([](auto& s) { s.cancel(); }, socket_);
+  }
+  typename Policy::handle native_handle() const noexcept {
+    return detail::visit_nothrow([](const auto& s) { return s.native_handle(); }, socket_);
+  }
+  typename Policy::handle release() noexcept {
+    return detail::visit_nothrow([](auto& s) { return s.release(); }, socket_);
+  }
+
+  // An option that does not apply to the family that won is
+  // errc::option_not_applicable (a VSOCK option on a TCP connection), never
+  // a silent no-op.
+  template <class Option>
+  void set_option(const Option& opt, std::error_code& ec) noexcept {
+    if (!usable(ec)) return;
+    detail::visit_nothrow(
+        [&](auto& s) {
+          using E = typename std::decay_t<decltype(s)>::endpoint_type;
+          if constexpr (Option::template applies_to<E>)
+            s.set_option(opt, ec);
+          else
+            ec = make_error_code(errc::option_not_applicable);
+        },
+        socket_);
+  }
+  template <class Option>
+  void set_option(const Option& opt) {
+    std::error_code ec;
+    set_option(opt, ec);
+    if (ec) option_failed(ec, "set_option " + detail::option_text(opt));
+  }
+  template <class Option>
+  Option get_option(std::error_code& ec) const noexcept {
+    if (!usable(ec)) return Option{};
+    return detail::visit_nothrow(
+        [&](const auto& s) -> Option {
+          using E = typename std::decay_t<decltype(s)>::endpoint_type;
+          if constexpr (Option::template applies_to<E>) {
+            return s.template get_option<Option>(ec);
+          } else {
+            ec = make_error_code(errc::option_not_applicable);
+            return Option{};
+          }
+        },
+        socket_);
+  }
+  template <class Option>
+  Option get_option() const {
+    std::error_code ec;
+    auto o = get_option<Option>(ec);
+    if (ec) option_failed(ec, std::string("get_option ") + Option::name);
+    return o;
+  }
+
+  // The buffer forms of stream_socket, forwarded: (pointer, size), a range or
+  // a buffer, a list of buffers; each with an optional deadline and an
+  // optional std::error_code&.  One visit per call; the per-byte work is the
+  // concrete socket's.
+  std::size_t send(const void* data, std::size_t size) { return fwd_send(data, size); }
+  std::size_t send(const void* data, std::size_t size, std::error_code& ec) noexcept {
+    return fwd_send(data, size, ec);
+  }
+  template <class B>
+  std::size_t send(const B& b) { return fwd_send(b); }
+  template <class B>
+  std::size_t send(const B& b, std::error_code& ec) noexcept { return fwd_send(b, ec); }
+  template <class B>
+  std::size_t send(const B& b, deadline when) { return fwd_send(b, when); }
+  template <class B>
+  std::size_t send(const B& b, deadline when, std::error_code& ec) noexcept {
+    return fwd_send(b, when, ec);
+  }
+  std::size_t send(std::initializer_list<const_buffer> b) { return fwd_send(b); }
+  std::size_t send(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
+    return fwd_send(b, ec);
+  }
+
+  std::size_t send_all(const void* data, std::size_t size) { return fwd_send_all(data, size); }
+  std::size_t send_all(const void* data, std::size_t size, std::error_code& ec) noexcept {
+    return fwd_send_all(data, size, ec);
+  }
+  template <class B>
+  std::size_t send_all(const B& b) { return fwd_send_all(b); }
+  template <class B>
+  std::size_t send_all(const B& b, std::error_code& ec) noexcept { return fwd_send_all(b, ec); }
+  template <class B>
+  std::size_t send_all(const B& b, deadline when) { return fwd_send_all(b, when); }
+  template <class B>
+  std::size_t send_all(const B& b, deadline when, std::error_code& ec) noexcept {
+    return fwd_send_all(b, when, ec);
+  }
+  std::size_t send_all(std::initializer_list<const_buffer> b) { return fwd_send_all(b); }
+  std::size_t send_all(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
+    return fwd_send_all(b, ec);
+  }
+
+  std::size_t receive(void* data, std::size_t size) { return fwd_receive(data, size); }
+  std::size_t receive(void* data, std::size_t size, std::error_code& ec) noexcept {
+    return fwd_receive(data, size, ec);
+  }
+  template <class B>
+  std::size_t receive(B& b) { return fwd_receive(b); }
+  template <class B>
+  std::size_t receive(B& b, std::error_code& ec) noexcept { return fwd_receive(b, ec); }
+  template <class B>
+  std::size_t receive(B& b, deadline when) { return fwd_receive(b, when); }
+  template <class B>
+  std::size_t receive(B& b, deadline when, std::error_code& ec) noexcept {
+    return fwd_receive(b, when, ec);
+  }
+  std::size_t receive(std::initializer_list<mutable_buffer> b) { return fwd_receive(b); }
+  std::size_t receive(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
+    return fwd_receive(b, ec);
+  }
+
+  std::size_t receive_exact(void* data, std::size_t size) { return fwd_receive_exact(data, size); }
+  std::size_t receive_exact(void* data, std::size_t size, std::error_code& ec) noexcept {
+    return fwd_receive_exact(data, size, ec);
+  }
+  template <class B>
+  std::size_t receive_exact(B& b) { return fwd_receive_exact(b); }
+  template <class B>
+  std::size_t receive_exact(B& b, std::error_code& ec) noexcept { return fwd_receive_exact(b, ec); }
+  template <class B>
+  std::size_t receive_exact(B& b, deadline when) { return fwd_receive_exact(b, when); }
+  template <class B>
+  std::size_t receive_exact(B& b, deadline when, std::error_code& ec) noexcept {
+    return fwd_receive_exact(b, when, ec);
+  }
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> b) { return fwd_receive_exact(b); }
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
+    return fwd_receive_exact(b, ec);
+  }
+
+  void shutdown(shutdown_type how, std::error_code& ec) noexcept {
+    if (usable(ec)) detail::visit_nothrow([&](auto& s) { s.shutdown(how, ec); }, socket_);
+  }
+  void shutdown(shutdown_type how) {
+    check_not_empty("shutdown of");
+    detail::visit_nothrow([&](auto& s) { s.shutdown(how); }, socket_);
+  }
+  bool wait_readable(deadline when, std::error_code& ec) const noexcept {
+    if (!usable(ec)) return false;
+    return detail::visit_nothrow([&](const auto& s) { return s.wait_readable(when, ec); }, socket_);
+  }
+  bool wait_readable(deadline when = deadline::never()) const {
+    check_not_empty("wait_readable on");
+    return detail::visit_nothrow([&](const auto& s) { return s.wait_readable(when); }, socket_);
+  }
+  bool wait_writable(deadline when, std::error_code& ec) const noexcept {
+    if (!usable(ec)) return false;
+    return detail::visit_nothrow([&](const auto& s) { return s.wait_writable(when, ec); }, socket_);
+  }
+  bool wait_writable(deadline when = deadline::never()) const {
+    check_not_empty("wait_writable on");
+    return detail::visit_nothrow([&](const auto& s) { return s.wait_writable(when); }, socket_);
+  }
+  void set_nonblocking(bool on, std::error_code& ec) noexcept {
+    if (usable(ec)) detail::visit_nothrow([&](auto& s) { s.set_nonblocking(on, ec); }, socket_);
+  }
+  void set_nonblocking(bool on) {
+    check_not_empty("set_nonblocking on");
+    detail::visit_nothrow([&](auto& s) { s.set_nonblocking(on); }, socket_);
+  }
+
+  any_endpoint local_endpoint(std::error_code& ec) const noexcept { return name_of(false, &ec); }
+  any_endpoint local_endpoint() const { return name_of(false, nullptr); }
+  any_endpoint peer_endpoint(std::error_code& ec) const noexcept { return name_of(true, &ec); }
+  any_endpoint peer_endpoint() const { return name_of(true, nullptr); }
+
+ private:
+  bool usable(std::error_code& ec) const noexcept {
+    if (empty_) {
+      ec = Policy::closed_error();
+      return false;
+    }
+    return true;
+  }
+  void check_not_empty(const char* op) const {
+    if (empty_) detail::throw_empty(op, "any_stream_socket", Policy::closed_error());
+  }
+  [[noreturn]] VMSOCK_NOINLINE void option_failed(const std::error_code& ec, std::string op) const {
+    if (empty_) detail::throw_empty((op + " on").c_str(), "any_stream_socket", ec);
+    std::string where = remote_.to_string();
+    if (ec == errc::option_not_applicable) {
+      where += " (the option does not apply to ";
+      where += detail::visit_nothrow(
+          [](const auto& s) {
+            return detail::family_words<typename std::decay_t<decltype(s)>::endpoint_type>();
+          },
+          socket_);
+      where += ')';
+    }
+    detail::throw_error(ec, op + " on", where);
+  }
+
+  any_endpoint name_of(bool peer, std::error_code* ec) const {
+    if (empty_) {
+      if (ec) {
+        *ec = Policy::closed_error();
+        return {};
+      }
+      detail::throw_empty(peer ? "peer_endpoint of" : "local_endpoint of", "any_stream_socket",
+                          Policy::closed_error());
+    }
+    return detail::visit_nothrow(
+        [&](const auto& s) -> any_endpoint {
+          if (ec) return peer ? any_endpoint(s.peer_endpoint(*ec)) : any_endpoint(s.local_endpoint(*ec));
+          return peer ? any_endpoint(s.peer_endpoint()) : any_endpoint(s.local_endpoint());
+        },
+        socket_);
+  }
+
+  // The last argument is the error_code in the noexcept forms; the throwing
+  // ones first refuse an empty socket with a message that says so.
+#define VMSOCK_ANY_FORWARD(name, what)                                                  \
+  template <class... A>                                                                 \
+  std::size_t fwd_##name(A&&... a) {                                                    \
+    if constexpr (detail::last_is_ec<A...>::value) {                                    \
+      if (!usable(detail::last_ec(a...))) return 0;                                     \
+    } else {                                                                            \
+      check_not_empty(what);                                                            \
+    }                                                                                   \
+    return detail::visit_nothrow(                                                       \
+        [&](auto& s) -> std::size_t { return s.name(std::forward<A>(a)...); }, socket_); \
+  }
+  VMSOCK_ANY_FORWARD(send, "send to")
+  VMSOCK_ANY_FORWARD(send_all, "send_all to")
+  VMSOCK_ANY_FORWARD(receive, "receive from")
+  VMSOCK_ANY_FORWARD(receive_exact, "receive_exact from")
+#undef VMSOCK_ANY_FORWARD
+
+  variant_type socket_;
+  any_endpoint remote_;
+  bool empty_ = true;
+};
+
+using any_stream_socket = basic_any_stream_socket<>;
+
+// ---- connect_first ------------------------------------------------------------
+
+// One try of connect_first: where, what happened, and whether it was skipped
+// because the platform lacks the transport (rather than tried and failed).
+struct connect_attempt {
+  any_endpoint endpoint;
+  std::error_code error;
+  bool skipped = false;
+};
+
+// Thrown when every endpoint failed; what() lists each attempt and why.
+class connect_error : public std::system_error {
+ public:
+  connect_error(std::error_code ec, const std::string& what, std::vector<connect_attempt> attempts)
+      : std::system_error(ec, what), attempts_(std::move(attempts)) {}
+  const std::vector<connect_attempt>& attempts() const noexcept { return attempts_; }
+
+ private:
+  std::vector<connect_attempt> attempts_;
+};
+
+namespace detail {
+
+// A transport this platform (or this kernel) does not have: skipped, not failed.
+inline bool transport_unavailable(const std::error_code& ec) noexcept {
+  return ec == errc::no_mapping || ec == errc::not_a_template_service_id ||
+         ec == errc::unsupported_on_platform ||
+         ec == std::errc::address_family_not_supported ||
+         ec == std::errc::protocol_not_supported;
+}
+
+[[noreturn]] VMSOCK_NOINLINE inline void throw_entry_error(const char* who, std::size_t i,
+                                                           std::size_t n, const std::string& why) {
+  throw parse_error(std::string(who) + ": entry " + std::to_string(i + 1) + " of " +
+                    std::to_string(n) + ": " + why);
+}
+
+// Stream endpoints only: udp:// in a list of connect_first or listen_all is a
+// mistake in the list, refused before anything is tried.
+inline void check_stream_entries(const char* who, const std::vector<any_endpoint>& eps) {
+  for (std::size_t i = 0; i < eps.size(); ++i) {
+    if (eps[i].type() != socket_type::stream)
+      throw_entry_error(who, i, eps.size(),
+                        eps[i].to_string() + " is a datagram endpoint; " + who +
+                            " takes stream endpoints (tcp, unix, vsock, hvsock)");
+  }
+}
+inline bool stream_entries(const std::vector<any_endpoint>& eps, std::error_code& ec) noexcept {
+  for (const auto& ep : eps) {
+    if (ep.type() != socket_type::stream) {
+      ec = std::make_error_code(std::errc::wrong_protocol_type);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Every URI of a list parsed before anything is done with any of them; a bad
+// one is a parse_error naming the entry: "<who>: entry 2 of 3: endpoint URI ...".
+inline std::vector<any_endpoint> parse_uri_list(const char* who,
+                                                std::initializer_list<std::string_view> uris) {
+  std::vector<any_endpoint> eps;
+  eps.reserve(uris.size());
+  for (const auto uri : uris) {
+    try {
+      eps.push_back(any_endpoint::parse(uri));
+    } catch (const parse_error& e) {
+      throw_entry_error(who, eps.size(), uris.size(), e.what());
+    }
+  }
+  check_stream_entries(who, eps);
+  return eps;
+}
+
+template <class Policy, class OnAttempt>
+basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std::size_t n,
+                                                   timeout per_attempt, std::error_code& ec,
+                                                   OnAttempt&& on_attempt) {
+  ec = make_error_code(std::errc::invalid_argument);  // an empty list
+  for (std::size_t i = 0; i < n; ++i) {
+    auto s = basic_any_stream_socket<Policy>::connect(eps[i], deadline(per_attempt), ec);
+    if (!ec) return s;
+    on_attempt(eps[i], ec, transport_unavailable(ec));
+  }
+  return {};
+}
+
+[[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(std::error_code last,
+                                                             std::vector<connect_attempt> attempts) {
+  std::string what = "connect_first: ";
+  if (attempts.empty()) what += "no endpoints given";
+  for (std::size_t i = 0; i < attempts.size(); ++i) {
+    if (i != 0) what += "; ";
+    what += attempts[i].endpoint.to_string();
+    if (attempts[i].skipped) what += ": skipped";
+    // std::system_error appends ": <message>" of its code, the last attempt's.
+    if (i + 1 < attempts.size()) {
+      what += ": ";
+      what += attempts[i].error.message();
+    }
+  }
+  throw connect_error(last, what, std::move(attempts));
+}
+
+}  // namespace detail
+
+// Tries each endpoint in order with `per_attempt` as its connect timeout and
+// returns the first connection (its remote() says which won).  A transport the
+// platform lacks is skipped with its reason; when every endpoint fails, throws
+// connect_error listing every attempt and why.  `failed` receives the attempts
+// before the winner (empty when the first entry connected), so a caller can say
+// why a fallback was taken.  Every entry must be a stream endpoint: udp:// is a
+// parse_error naming the entry, before anything is tried.
+template <class Policy = default_policy>
+basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                              timeout per_attempt,
+                                              std::vector<connect_attempt>& failed) {
+  failed.clear();
+  detail::check_stream_entries("connect_first", endpoints);
+  std::error_code ec;
+  auto s = detail::connect_first_impl<Policy>(
+      endpoints.data(), endpoints.size(), per_attempt, ec,
+      [&](const any_endpoint& ep, const std::error_code& e, bool skipped) {
+        failed.push_back({ep, e, skipped});
+      });
+  if (ec) detail::throw_connect_error(ec, failed);
+  return s;
+}
+
+template <class Policy = default_policy>
+basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                              timeout per_attempt = no_timeout) {
+  std::vector<connect_attempt> failed;
+  return connect_first<Policy>(endpoints, per_attempt, failed);
+}
+
+// The URIs are all parsed before anything is tried: a bad entry is a
+// parse_error naming it, and no connection is attempted.
+template <class Policy = default_policy>
+basic_any_stream_socket<Policy> connect_first(std::initializer_list<std::string_view> uris,
+                                              timeout per_attempt = no_timeout) {
+  const auto eps = detail::parse_uri_list("connect_first", uris);
+  return connect_first<Policy>(eps, per_attempt);
+}
+
+// noexcept: on failure `ec` is the last attempt's error (wrong_protocol_type,
+// with nothing tried, when an entry is udp://).
+template <class Policy = default_policy>
+basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                              timeout per_attempt, std::error_code& ec) noexcept {
+  if (!detail::stream_entries(endpoints, ec)) return {};
+  return detail::connect_first_impl<Policy>(endpoints.data(), endpoints.size(), per_attempt, ec,
+                                            [](const any_endpoint&, const std::error_code&, bool) {});
+}
+
+// ---- any_listener ---------------------------------------------------------------
+
+template <class Policy = default_policy>
+class basic_any_listener {
+ public:
+  using variant_type =
+      std::variant<listener<inet4_endpoint, Policy>, listener<inet6_endpoint, Policy>,
+                   listener<unix_endpoint, Policy>, listener<vsock_endpoint, Policy>,
+                   listener<hv_endpoint, Policy>>;
+  static constexpr std::size_t max_listeners = Policy::max_buffers;
+
+  // Empty: accept reports a bad handle, and the message says "empty".
+  basic_any_listener() noexcept = default;
+  basic_any_listener(basic_any_listener&& o) noexcept
+      : listeners_(std::move(o.listeners_)),
+        local_(std::move(o.local_)),
+        next_(o.next_),
+        cancel_(std::move(o.cancel_)) {}
+  basic_any_listener& operator=(basic_any_listener&& o) noexcept {
+    if (this != &o) {
+      cancel_.detach();
+      listeners_ = std::move(o.listeners_);
+      local_ = std::move(o.local_);
+      next_ = o.next_;
+      cancel_ = std::move(o.cancel_);
+    }
+    return *this;
+  }
+  ~basic_any_listener() { cancel_.detach(); }
+
+  // Listens on every endpoint (stream schemes only).  All or nothing: on the
+  // first failure the listeners already opened are closed again.
+  static basic_any_listener listen_all(const std::vector<any_endpoint>& endpoints, int backlog,
+                                       std::error_code& ec, std::size_t* failed = nullptr) noexcept {
+    basic_any_listener all;
+    ec.clear();
+    if (endpoints.empty() || endpoints.size() > max_listeners) {
+      ec = make_error_code(std::errc::invalid_argument);
+      return all;
+    }
+    if (!detail::stream_entries(endpoints, ec)) return all;
+    try {
+      all.listeners_.reserve(endpoints.size());
+      all.local_.reserve(endpoints.size());
+    } catch (...) {
+      ec = std::make_error_code(std::errc::not_enough_memory);
+      return all;
+    }
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+      detail::visit_nothrow(
+          [&](const auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            auto l = listener<E, Policy>::listen(e, backlog, ec);
+            if (ec) return;
+            auto local = l.local_endpoint(ec);
+            if (ec) return;
+            all.local_.push_back(any_endpoint(local));
+            all.listeners_.emplace_back(std::move(l));
+          },
+          endpoints[i].value());
+      if (ec) {
+        if (failed) *failed = i;
+        return basic_any_listener{};
+      }
+    }
+    all.cancel_.os_handle.store(detail::visit_nothrow(
+        [](const auto& l) { return l.native_handle(); }, all.listeners_.front()));
+    return all;
+  }
+  static basic_any_listener listen_all(const std::vector<any_endpoint>& endpoints,
+                                       int backlog = Policy::max_backlog) {
+    if (endpoints.size() > max_listeners) {
+      std::string msg = "listen_all: ";
+      msg += std::to_string(endpoints.size());
+      msg += " endpoints, more than one any_listener holds (max_listeners = ";
+      msg += std::to_string(max_listeners);
+      msg += ')';
+      throw std::system_error(std::make_error_code(std::errc::invalid_argument), msg);
+    }
+    detail::check_stream_entries("listen_all", endpoints);
+    std::error_code ec;
+    std::size_t failed = 0;
+    auto all = listen_all(endpoints, backlog, ec, &failed);
+    if (ec) {
+      if (endpoints.empty()) detail::throw_error(ec, "listen_all", "(no endpoints)");
+      detail::throw_error(ec, "listen_all: listen on",
+                          failed < endpoints.size() ? endpoints[failed].to_string() : std::string());
+    }
+    return all;
+  }
+  static basic_any_listener listen_all(std::initializer_list<std::string_view> uris,
+                                       int backlog = Policy::max_backlog) {
+    return listen_all(detail::parse_uri_list("listen_all", uris), backlog);
+  }
+
+  std::size_t size() const noexcept { return listeners_.size(); }
+  bool empty() const noexcept { return listeners_.empty(); }
+  // Where each listener is bound (ports the OS chose are filled in), in order.
+  const std::vector<any_endpoint>& local_endpoints() const noexcept { return local_; }
+  const variant_type& listener_at(std::size_t i) const { return listeners_.at(i); }
+  variant_type& listener_at(std::size_t i) { return listeners_.at(i); }
+
+  // Ends a waiting accept in any thread with std::errc::operation_canceled,
+  // and every later one, until the listener is destroyed or replaced.  Each
+  // listener is cancelled too.  Thread-safe.
+  void cancel() noexcept {
+    cancel_.cancel();
+    for (auto& l : listeners_) detail::visit_nothrow([](auto& x) { x.cancel(); }, l);
+  }
+
+  // An option for every listener; one that does not apply to a listener's
+  // family is errc::option_not_applicable, naming that listener.
+  template <class Option>
+  void set_option(const Option& opt, std::error_code& ec, std::size_t* failed = nullptr) noexcept {
+    if (listeners_.empty()) {
+      ec = Policy::closed_error();
+      return;
+    }
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+      detail::visit_nothrow(
+          [&](auto& l) {
+            using E = typename std::decay_t<decltype(l)>::endpoint_type;
+            if constexpr (Option::template applies_to<E>)
+              l.set_option(opt, ec);
+            else
+              ec = make_error_code(errc::option_not_applicable);
+          },
+          listeners_[i]);
+      if (ec) {
+        if (failed) *failed = i;
+        return;
+      }
+    }
+  }
+  template <class Option>
+  void set_option(const Option& opt) {
+    std::error_code ec;
+    std::size_t failed = 0;
+    set_option(opt, ec, &failed);
+    if (!ec) return;
+    if (listeners_.empty())
+      detail::throw_empty(("set_option " + detail::option_text(opt) + " on").c_str(),
+                          "any_listener", ec);
+    std::string where = local_[failed].to_string();
+    if (ec == errc::option_not_applicable) {
+      where += " (the option does not apply to ";
+      where += detail::visit_nothrow(
+          [](const auto& l) {
+            return detail::family_words<typename std::decay_t<decltype(l)>::endpoint_type>();
+          },
+          listeners_[failed]);
+      where += ')';
+    }
+    detail::throw_error(ec, "set_option " + detail::option_text(opt) + " on", where);
+  }
+
+  // The first connection ready on any transport, by `when`; listeners take
+  // turns, so that one busy transport cannot starve another.  Expiry is
+  // errc::timed_out; cancel() is std::errc::operation_canceled.
+  basic_any_stream_socket<Policy> accept(deadline when, any_endpoint* peer,
+                                         std::error_code& ec) noexcept {
+    if (listeners_.empty()) {
+      ec = Policy::closed_error();
+      return {};
+    }
+    if (cancel_.cancelled.load()) {
+      ec = detail::canceled();
+      return {};
+    }
+    typename Policy::handle handles[max_listeners];
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+      handles[i] = detail::visit_nothrow([](const auto& l) { return l.native_handle(); },
+                                         listeners_[i]);
+    typename Policy::wake_handle wake;
+    if (!cancel_.arm(wake, ec)) return {};
+    for (;;) {
+      std::size_t ready = 0;
+      const wait_result r =
+          Policy::poll_any(handles, listeners_.size(), next_, wake, when, ready, ec);
+      if (ec) return {};
+      if (r == wait_result::woken) {
+        ec = detail::canceled();
+        return {};
+      }
+      if (r == wait_result::timed_out) {
+        ec = make_error_code(errc::timed_out);
+        return {};
+      }
+      next_ = (ready + 1) % listeners_.size();
+      // One try (the connection may have gone to another thread, or given up).
+      auto s = detail::visit_nothrow(
+          [&](auto& l) -> basic_any_stream_socket<Policy> {
+            using L = std::decay_t<decltype(l)>;
+            typename L::endpoint_type from{};
+            auto c = l.accept(deadline(timeout(-1000)), from, ec);
+            if (ec) return {};
+            const any_endpoint remote(from);
+            if (peer) *peer = remote;
+            return basic_any_stream_socket<Policy>(std::move(c), remote);
+          },
+          listeners_[ready]);
+      if (!ec) return s;
+      if (!(ec == errc::timed_out || detail::would_block(ec))) return {};
+    }
+  }
+  basic_any_stream_socket<Policy> accept(deadline when, std::error_code& ec) noexcept {
+    return accept(when, nullptr, ec);
+  }
+  basic_any_stream_socket<Policy> accept(std::error_code& ec) noexcept {
+    return accept(deadline::never(), nullptr, ec);
+  }
+  basic_any_stream_socket<Policy> accept(deadline when = deadline::never(),
+                                         any_endpoint* peer = nullptr) {
+    std::error_code ec;
+    auto s = accept(when, peer, ec);
+    if (ec) {
+      if (listeners_.empty()) detail::throw_empty("accept on", "any_listener (no listeners)", ec);
+      std::string where;
+      for (const auto& ep : local_) {
+        if (!where.empty()) where += ", ";
+        where += ep.to_string();
+      }
+      detail::throw_error(ec, "accept on", where);
+    }
+    return s;
+  }
+
+ private:
+  std::vector<variant_type> listeners_;
+  std::vector<any_endpoint> local_;
+  std::size_t next_ = 0;
+  // any_listener's own wake-up for its poll over every listener; os_handle
+  // is the first listener's (what cancel() needs to see the listener is live).
+  detail::cancel_state<Policy> cancel_;
+};
+
+using any_listener = basic_any_listener<>;
+
+template <class Policy = default_policy>
+basic_any_listener<Policy> listen_all(std::initializer_list<std::string_view> uris,
+                                      int backlog = Policy::max_backlog) {
+  return basic_any_listener<Policy>::listen_all(uris, backlog);
+}
+template <class Policy = default_policy>
+basic_any_listener<Policy> listen_all(const std::vector<any_endpoint>& endpoints,
+                                      int backlog = Policy::max_backlog) {
+  return basic_any_listener<Policy>::listen_all(endpoints, backlog);
+}
+
+}  // namespace vmsock
