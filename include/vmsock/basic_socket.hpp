@@ -13,10 +13,12 @@
 // until close().  How a wait is ended depends on where it waits:
 //   - in the OS (POSIX send and receive on a blocking socket, without a
 //     deadline: one system call, as raw code makes): cancel() shuts the socket
-//     down (SHUT_RDWR), which ends the call; the peer sees the stream end;
+//     down (SHUT_RDWR), which ends the call;
 //   - in poll()/select() (accept, connect, waits, calls with a deadline, every
 //     wait on Windows): beside the socket's wake-up handle, made on the first
 //     such wait and signalled by cancel().
+// cancel() shuts the socket down in either case, on every platform: the peer
+// sees the stream end then, not at close().
 // cancel() may run concurrently with any call and with close(); not with the
 // socket's destruction or a move of it.
 #pragma once
@@ -114,7 +116,6 @@ struct cancel_state {
   using handle = typename Policy::handle;
   using wake_handle = typename Policy::wake_handle;
   std::atomic<bool> cancelled{false};
-  std::atomic<int> in_os{0};       // calls waiting inside the OS (see the top)
   std::atomic<int> cancellers{0};  // cancel() calls in progress
   std::atomic<handle> os_handle{Policy::invalid_handle};
   std::atomic<wake_handle> wake{Policy::invalid_wake};
@@ -143,7 +144,9 @@ struct cancel_state {
       cancelled.store(true);
       const wake_handle w = wake.load();
       if (w != Policy::invalid_wake) Policy::signal_wake(w);
-      if (in_os.load() > 0) Policy::interrupt(h);
+      // Ends a call waiting inside the OS; one about to start finds the socket
+      // shut down and returns at once (shutdown is a state, not an event).
+      Policy::interrupt(h);
     }
     cancellers.fetch_sub(1);
   }
@@ -485,55 +488,92 @@ class basic_socket {
     return r == wait_result::ready && !ec;
   }
 
-  // One operation that may have to wait: `attempt(flags, ec)` is the system
-  // call (flags: dont_wait when it must not wait in the OS).  On POSIX, a
-  // blocking socket with no deadline waits in the system call, one call as raw
-  // code makes, and cancel() interrupts it; otherwise the attempt does not
-  // wait, and the waiting is done here, in poll() beside the wake-up.  A
+  // A send or receive that may have to wait.  On POSIX, a blocking socket
+  // with no deadline waits in the system call, one call as raw code makes,
+  // and cancel() interrupts it: the callers test waits_in_os() and make that
+  // call themselves, then settled() tells a cancel() or SO_RCVTIMEO from a
+  // plain result.  Otherwise the call does not wait in the OS (dont_wait) and
+  // the waiting is done by io_waiting, in poll() beside the wake-up.  A
   // non-blocking socket reports would_block, unless the call has a deadline.
-  // With no deadline, the socket's
-  // own receive/send timeout (SO_RCVTIMEO/SO_SNDTIMEO) bounds the wait.  The
-  // deadline's expiry is errc::timed_out.
-  template <class Attempt>
-  std::size_t io(wait_type what, const deadline& when, Attempt&& attempt,
-                 std::error_code& ec) noexcept {
-    if (!is_open()) {
-      ec = Policy::closed_error();
-      return 0;
-    }
-    if constexpr (Policy::kernel_waits) {
-      if (!nonblocking_ && !listening_ && when.is_never()) {
-        cancel_.in_os.fetch_add(1);
-        if (cancel_.cancelled.load()) {
-          cancel_.in_os.fetch_sub(1);
-          ec = detail::canceled();
-          return 0;
-        }
-        const std::size_t n = attempt(message_flags::none, ec);
-        cancel_.in_os.fetch_sub(1);
-        if ((ec || n == 0) && cancel_.cancelled.load(std::memory_order_relaxed)) {
-          ec = detail::canceled();
-          return 0;
-        }
-        // SO_RCVTIMEO/SO_SNDTIMEO expired on a blocking socket: EAGAIN.
-        if (ec && detail::would_block(ec)) ec = make_error_code(errc::timed_out);
-        return n;
-      }
-    }
-    if (cancel_.cancelled.load(std::memory_order_acquire)) {
+  // With no deadline, the socket's own receive/send timeout
+  // (SO_RCVTIMEO/SO_SNDTIMEO) bounds the wait.  The deadline's expiry is
+  // errc::timed_out.
+  template <class When>
+  bool waits_in_os(const When& when) const noexcept {
+    if constexpr (Policy::kernel_waits)
+      return !nonblocking_ && when.is_never();
+    else
+      return (void)when, false;
+  }
+  bool cancelled_now(std::error_code& ec) const noexcept {
+    if (!cancel_.cancelled.load(std::memory_order_relaxed)) return false;
+    ec = detail::canceled();
+    return true;
+  }
+  std::size_t settled(std::size_t n, std::error_code& ec) const noexcept {
+    if (ec || n == 0) settle(ec);
+    return n;
+  }
+
+  // After a system call that waited in the OS came back with nothing: was it
+  // cancel() (which shut the socket down), or SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN
+  // on a blocking socket)?
+  VMSOCK_NOINLINE void settle(std::error_code& ec) const noexcept {
+    if (cancel_.cancelled.load()) {
       ec = detail::canceled();
-      return 0;
+      return;
     }
+    if (ec && detail::would_block(ec)) ec = make_error_code(errc::timed_out);
+  }
+
+  // A transfer as the waiting path needs it described (built only there, so
+  // that the hot path keeps its arguments in registers).
+  struct transfer {
+    enum class kind : unsigned char { send, receive, send_to, receive_from };
+    kind what;
+    const void* bufs;
+    std::size_t count;
+    message_flags flags;
+    const void* to = nullptr;      // send_to: the address
+    std::size_t to_len = 0;
+    void* from = nullptr;          // receive_from: where the sender goes
+    std::size_t* from_len = nullptr;
+  };
+
+  std::size_t attempt(const transfer& t, message_flags extra, std::error_code& ec) const noexcept {
+    const message_flags f = t.flags | extra;
+    switch (t.what) {
+      case transfer::kind::send:
+        return Policy::send(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, ec);
+      case transfer::kind::receive:
+        return Policy::receive(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f, ec);
+      case transfer::kind::send_to:
+        return Policy::send_to(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, t.to,
+                               t.to_len, ec);
+      case transfer::kind::receive_from:
+        *t.from_len = sizeof(native_storage);
+        return Policy::receive_from(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f,
+                                    t.from, *t.from_len, ec);
+    }
+    return 0;
+  }
+
+  VMSOCK_NOINLINE std::size_t io_waiting(wait_type what, const deadline& when, const transfer& t,
+                                         std::error_code& ec) noexcept {
+    if (!usable(ec)) return 0;
     deadline limit = when;
     bool first = true;
     for (;;) {
-      const std::size_t n = attempt(message_flags::dont_wait, ec);
+      const std::size_t n = attempt(t, message_flags::dont_wait, ec);
       // A non-blocking socket does not wait, unless the call has a deadline:
       // that asks to wait until then.
-      if (!ec || !detail::would_block(ec) || (nonblocking_ && when.is_never())) return n;
+      if (!ec || !detail::would_block(ec) || (nonblocking_ && when.is_never())) {
+        if (ec && cancel_.cancelled.load()) ec = detail::canceled();  // shut down under it
+        return n;
+      }
       if (first && when.is_never()) {
-        const timeout t = Policy::blocking_timeout(handle_, what);
-        if (t != no_timeout) limit = deadline(t);
+        const timeout tm = Policy::blocking_timeout(handle_, what);
+        if (tm != no_timeout) limit = deadline(tm);
       }
       first = false;
       if (limit.expired()) {  // a deadline already passed: that was the one try

@@ -43,9 +43,14 @@
 #  define VMSOCK_HAS_STD_FORMAT 0
 #endif
 
-// Cold, out-of-line paths (the throw helpers) stay out of the callers' hot code.
+// Cold, out-of-line paths (the throw helpers) stay out of the callers' hot code;
+// the one-system-call paths of send and receive are always inlined into them
+// (GCC otherwise keeps them out of line in large callers, which costs a call,
+// a stack frame and the spills around it on every transfer).
 #if defined(_MSC_VER) && !defined(__clang__)
 #  define VMSOCK_NOINLINE __declspec(noinline)
+#  define VMSOCK_ALWAYS_INLINE __forceinline
 #else
 #  define VMSOCK_NOINLINE __attribute__((noinline))
+#  define VMSOCK_ALWAYS_INLINE inline __attribute__((always_inline))
 #endif

@@ -73,20 +73,28 @@ class datagram_socket
   using base::connect;
 
   std::size_t send_to(const_buffer b, const Endpoint& to, std::error_code& ec) noexcept {
-    return send_to(b, to, deadline::never(), ec);
+    return send_to_until(b, to, detail::forever{}, ec);
   }
   std::size_t send_to(const_buffer b, const Endpoint& to, deadline when,
                       std::error_code& ec) noexcept {
+    return send_to_until(b, to, when, ec);
+  }
+  template <class When>
+  std::size_t send_to_until(const_buffer b, const Endpoint& to, const When& when,
+                            std::error_code& ec) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(to, native, ec)) return 0;
     const auto sa = native.to_native();
-    const auto h = this->handle_;
-    return this->io(
-        wait_type::writable, when,
-        [&](message_flags f, std::error_code& e) noexcept {
-          return Policy::send_to(h, &b, 1, f, &sa, native.native_size(), e);
-        },
-        ec);
+    if (this->waits_in_os(when)) {
+      if (this->cancelled_now(ec)) return 0;
+      return this->settled(Policy::send_to(this->handle_, &b, 1, message_flags::none, &sa,
+                                           native.native_size(), ec),
+                           ec);
+    }
+    typename base::transfer t{base::transfer::kind::send_to, &b, 1, message_flags::none};
+    t.to = &sa;
+    t.to_len = native.native_size();
+    return this->io_waiting(wait_type::writable, when, t, ec);
   }
   template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
   std::size_t send_to(const R& r, const Endpoint& to, std::error_code& ec) noexcept {
@@ -107,20 +115,30 @@ class datagram_socket
   // buffer, the buffer holds its start, the result is the datagram's full size
   // and ec is errc::message_truncated.
   std::size_t receive_from(mutable_buffer b, Endpoint& from, std::error_code& ec) noexcept {
-    return receive_from(b, from, deadline::never(), ec);
+    return receive_from_until(b, from, detail::forever{}, ec);
   }
   std::size_t receive_from(mutable_buffer b, Endpoint& from, deadline when,
                            std::error_code& ec) noexcept {
+    return receive_from_until(b, from, when, ec);
+  }
+  template <class When>
+  std::size_t receive_from_until(mutable_buffer b, Endpoint& from, const When& when,
+                                 std::error_code& ec) noexcept {
     typename base::native_storage sa{};
     std::size_t len = sizeof sa;
-    const auto h = this->handle_;
-    const std::size_t n = this->io(
-        wait_type::readable, when,
-        [&](message_flags f, std::error_code& e) noexcept {
-          len = sizeof sa;
-          return Policy::receive_from(h, &b, 1, message_flags::report_full_length | f, &sa, len, e);
-        },
-        ec);
+    std::size_t n = 0;
+    if (this->waits_in_os(when)) {
+      if (this->cancelled_now(ec)) return 0;
+      n = this->settled(Policy::receive_from(this->handle_, &b, 1, message_flags::report_full_length,
+                                             &sa, len, ec),
+                        ec);
+    } else {
+      typename base::transfer t{base::transfer::kind::receive_from, &b, 1,
+                                message_flags::report_full_length};
+      t.from = &sa;
+      t.from_len = &len;
+      n = this->io_waiting(wait_type::readable, when, t, ec);
+    }
     // Windows reports a truncated datagram as an error, POSIX by its length;
     // either way the sender is filled in.
     const bool truncated = ec == errc::message_truncated || (!ec && n > b.size);

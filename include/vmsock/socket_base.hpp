@@ -67,6 +67,15 @@ class deadline {
   clock::time_point at_ = (clock::time_point::max)();
 };
 
+namespace detail {
+// The deadline of the calls that have none, known at compile time, so that
+// the hot path of an untimed send or receive does not test for one.
+struct forever {
+  static constexpr bool is_never() noexcept { return true; }
+  operator deadline() const noexcept { return deadline::never(); }  // NOLINT: implicit by design
+};
+}  // namespace detail
+
 // How a wait ended: the handle is ready, the deadline passed, or the socket's
 // wake-up (cancel()) fired.
 enum class wait_result { ready, timed_out, woken };

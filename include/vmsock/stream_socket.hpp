@@ -43,7 +43,7 @@ class stream_socket
   // non-blocking socket it never waits: it stops at would_block, with the
   // count sent so far.
   std::size_t send_all(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
-    return transfer_all<true>(bufs, count, deadline::never(), ec);
+    return transfer_all<true>(bufs, count, detail::forever{}, ec);
   }
   std::size_t send_all(const_buffer b, deadline when, std::error_code& ec) noexcept {
     return transfer_all<true>(&b, 1, when, ec);
@@ -95,7 +95,7 @@ class stream_socket
   // the count received so far.
   std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count,
                             std::error_code& ec) noexcept {
-    return transfer_all<false>(bufs, count, deadline::never(), ec);
+    return transfer_all<false>(bufs, count, detail::forever{}, ec);
   }
   std::size_t receive_exact(mutable_buffer b, deadline when, std::error_code& ec) noexcept {
     return transfer_all<false>(&b, 1, when, ec);
@@ -146,8 +146,8 @@ class stream_socket
   }
 
  private:
-  template <bool Sending, class Buffer>
-  std::size_t transfer_all(const Buffer* bufs, std::size_t count, const deadline& when,
+  template <bool Sending, class Buffer, class When>
+  std::size_t transfer_all(const Buffer* bufs, std::size_t count, const When& when,
                            std::error_code& ec) noexcept {
     if (count == 1) return transfer_one<Sending>(bufs[0], when, ec);
     return transfer_many<Sending>(bufs, count, when, ec);
@@ -155,8 +155,8 @@ class stream_socket
 
   // One step of send/receive; false when the loop must stop (ec says why:
   // an error, would_block on a non-blocking socket, or end_of_stream).
-  template <bool Sending, class Buffer>
-  bool step(const Buffer* window, std::size_t n, const deadline& when, std::size_t& got,
+  template <bool Sending, class Buffer, class When>
+  bool step(const Buffer* window, std::size_t n, const When& when, std::size_t& got,
             std::error_code& ec) noexcept {
     if constexpr (Sending)
       got = this->send_until(window, n, message_flags::none, when, ec);
@@ -181,8 +181,8 @@ class stream_socket
   }
 
   // The common case, one buffer: no window to build.
-  template <bool Sending, class Buffer>
-  std::size_t transfer_one(const Buffer& b, const deadline& when, std::error_code& ec) noexcept {
+  template <bool Sending, class Buffer, class When>
+  std::size_t transfer_one(const Buffer& b, const When& when, std::error_code& ec) noexcept {
     std::size_t done = 0;
     ec.clear();
     while (done < b.size) {
@@ -196,8 +196,8 @@ class stream_socket
 
   // Moves through a buffer sequence without copying it: `first` is the index
   // of the first unfinished buffer and `offset` how far into it we are.
-  template <bool Sending, class Buffer>
-  std::size_t transfer_many(const Buffer* bufs, std::size_t count, const deadline& when,
+  template <bool Sending, class Buffer, class When>
+  std::size_t transfer_many(const Buffer* bufs, std::size_t count, const When& when,
                             std::error_code& ec) noexcept {
     std::size_t done = 0;
     std::size_t first = 0;

@@ -38,7 +38,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   // byte, and sends what fits: the count.
   std::size_t send(const const_buffer* bufs, std::size_t count, message_flags flags,
                    std::error_code& ec) noexcept {
-    return send_until(bufs, count, flags, deadline::never(), ec);
+    return send_until(bufs, count, flags, forever{}, ec);
   }
   std::size_t send(const_buffer b, message_flags flags, std::error_code& ec) noexcept {
     return send(&b, 1, flags, ec);
@@ -98,7 +98,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   // there: the count; zero on a stream means the peer is done.
   std::size_t receive(const mutable_buffer* bufs, std::size_t count, message_flags flags,
                       std::error_code& ec) noexcept {
-    return receive_until(bufs, count, flags, deadline::never(), ec);
+    return receive_until(bufs, count, flags, forever{}, ec);
   }
   std::size_t receive(mutable_buffer b, message_flags flags, std::error_code& ec) noexcept {
     return receive(&b, 1, flags, ec);
@@ -230,27 +230,29 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   }
 
  protected:
+  template <class When>
   std::size_t send_until(const const_buffer* bufs, std::size_t count, message_flags flags,
-                         const deadline& when, std::error_code& ec) noexcept {
-    const auto h = this->handle_;
-    return this->io(
-        wait_type::writable, when,
-        [&](message_flags f, std::error_code& e) noexcept {
-          return Policy::send(h, bufs, count, flags | f, e);
-        },
-        ec);
+                         const When& when, std::error_code& ec) noexcept {
+    if (this->waits_in_os(when)) {
+      if (this->cancelled_now(ec)) return 0;
+      return this->settled(Policy::send(this->handle_, bufs, count, flags, ec), ec);
+    }
+    return this->io_waiting(wait_type::writable, when,
+                            {base::transfer::kind::send, bufs, count, flags}, ec);
   }
 
+  template <class When>
   std::size_t receive_until(const mutable_buffer* bufs, std::size_t count, message_flags flags,
-                            const deadline& when, std::error_code& ec) noexcept {
+                            const When& when, std::error_code& ec) noexcept {
     if constexpr (Kind != socket_type::stream) flags = flags | message_flags::report_full_length;
-    const auto h = this->handle_;
-    const std::size_t n = this->io(
-        wait_type::readable, when,
-        [&](message_flags f, std::error_code& e) noexcept {
-          return Policy::receive(h, bufs, count, flags | f, e);
-        },
-        ec);
+    std::size_t n = 0;
+    if (this->waits_in_os(when)) {
+      if (this->cancelled_now(ec)) return 0;
+      n = this->settled(Policy::receive(this->handle_, bufs, count, flags, ec), ec);
+    } else {
+      n = this->io_waiting(wait_type::readable, when,
+                           {base::transfer::kind::receive, bufs, count, flags}, ec);
+    }
     if constexpr (Kind != socket_type::stream) {
       if (!ec && n > total_size(bufs, count)) ec = make_error_code(errc::message_truncated);
     }

@@ -109,8 +109,8 @@ struct posix_policy {
   static void yield() noexcept { ::sched_yield(); }
 
   // Ends a system call that is waiting on `h` in another thread: after
-  // shutdown(SHUT_RDWR) a blocked receive returns 0 and a blocked send EPIPE.
-  // (What the peer sees is the end of the stream.)
+  // shutdown(SHUT_RDWR) a blocked receive returns 0 and a blocked send EPIPE,
+  // and so does every later one.  (The peer sees the end of the stream.)
   static void interrupt(handle h) noexcept { ::shutdown(h, SHUT_RDWR); }
 
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
@@ -221,39 +221,40 @@ struct posix_policy {
       ec.clear();
   }
 
-  static std::size_t send(handle h, const const_buffer* bufs, std::size_t count,
-                          message_flags flags, std::error_code& ec) noexcept {
-    return send_to(h, bufs, count, flags, nullptr, 0, ec);
+  // One buffer is one send(2)/recv(2), small enough to inline into the
+  // caller; several, or an address, go through sendmsg/recvmsg.
+  VMSOCK_ALWAYS_INLINE static std::size_t send(handle h, const const_buffer* bufs,
+                                               std::size_t count, message_flags flags,
+                                               std::error_code& ec) noexcept {
+    const int f = native_flags(flags) | no_sigpipe;
+    if (count != 1) return send_message(h, bufs, count, f, nullptr, 0, ec);
+    for (;;) {
+      const ssize_t n = ::send(h, bufs[0].data, bufs[0].size, f);
+      if (n >= 0) return succeeded(n, ec);
+      if (errno != EINTR) return failed(ec);
+    }
   }
 
   static std::size_t send_to(handle h, const const_buffer* bufs, std::size_t count,
                              message_flags flags, const void* sa, std::size_t len,
                              std::error_code& ec) noexcept {
-    const int f = native_flags(flags) | no_sigpipe;
-    for (;;) {
-      ssize_t n = 0;
-      if (count == 1 && sa == nullptr) {
-        n = ::send(h, bufs[0].data, bufs[0].size, f);
-      } else {
-        iovec iov[max_buffers];
-        const msghdr msg = message(iov, bufs, count, sa, static_cast<socklen_t>(len));
-        n = ::sendmsg(h, &msg, f);
-      }
-      if (n >= 0) {
-        ec.clear();
-        return static_cast<std::size_t>(n);
-      }
-      if (errno != EINTR) {
-        ec = last_error();
-        return 0;
-      }
-    }
+    if (sa == nullptr) return send(h, bufs, count, flags, ec);
+    return send_message(h, bufs, count, native_flags(flags) | no_sigpipe, sa, len, ec);
   }
 
-  static std::size_t receive(handle h, const mutable_buffer* bufs, std::size_t count,
-                             message_flags flags, std::error_code& ec) noexcept {
-    std::size_t none = 0;
-    return receive_from(h, bufs, count, flags, nullptr, none, ec);
+  VMSOCK_ALWAYS_INLINE static std::size_t receive(handle h, const mutable_buffer* bufs,
+                                                  std::size_t count, message_flags flags,
+                                                  std::error_code& ec) noexcept {
+    const int f = native_flags(flags);
+    if (count != 1) {
+      std::size_t none = 0;
+      return receive_message(h, bufs, count, f, nullptr, none, ec);
+    }
+    for (;;) {
+      const ssize_t n = ::recv(h, bufs[0].data, bufs[0].size, f);
+      if (n >= 0) return succeeded(n, ec);
+      if (errno != EINTR) return failed(ec);
+    }
   }
 
   // With message_flags::report_full_length the result is the message's full
@@ -261,28 +262,8 @@ struct posix_policy {
   static std::size_t receive_from(handle h, const mutable_buffer* bufs, std::size_t count,
                                   message_flags flags, void* sa, std::size_t& len,
                                   std::error_code& ec) noexcept {
-    const int f = native_flags(flags);
-    for (;;) {
-      ssize_t n = 0;
-      socklen_t l = static_cast<socklen_t>(len);
-      if (count == 1 && sa == nullptr) {
-        n = ::recv(h, bufs[0].data, bufs[0].size, f);
-      } else {
-        iovec iov[max_buffers];
-        msghdr msg = message(iov, bufs, count, sa, l);
-        n = ::recvmsg(h, &msg, f);
-        l = msg.msg_namelen;
-      }
-      if (n >= 0) {
-        if (sa) len = static_cast<std::size_t>(l);
-        ec.clear();
-        return static_cast<std::size_t>(n);
-      }
-      if (errno != EINTR) {
-        ec = last_error();
-        return 0;
-      }
-    }
+    if (sa == nullptr) return receive(h, bufs, count, flags, ec);
+    return receive_message(h, bufs, count, native_flags(flags), sa, len, ec);
   }
 
   static void shutdown(handle h, shutdown_type how, std::error_code& ec) noexcept {
@@ -530,6 +511,43 @@ struct posix_policy {
   static constexpr int no_sigpipe = 0;  // SO_NOSIGPIPE would be set at open()
 #endif
 
+  // The success and failure ends of a transfer.  ec is cleared only when set:
+  // clearing calls std::system_category(), out of line, on every transfer.
+  static std::size_t succeeded(ssize_t n, std::error_code& ec) noexcept {
+    if (ec) ec.clear();
+    return static_cast<std::size_t>(n);
+  }
+  VMSOCK_NOINLINE static std::size_t failed(std::error_code& ec) noexcept {
+    ec = last_error();
+    return 0;
+  }
+
+  VMSOCK_NOINLINE static std::size_t send_message(handle h, const const_buffer* bufs, std::size_t count, int f,
+                                  const void* sa, std::size_t len, std::error_code& ec) noexcept {
+    iovec iov[max_buffers];
+    const msghdr msg = message(iov, bufs, count, sa, static_cast<socklen_t>(len));
+    for (;;) {
+      const ssize_t n = ::sendmsg(h, &msg, f);
+      if (n >= 0) return succeeded(n, ec);
+      if (errno != EINTR) return failed(ec);
+    }
+  }
+
+  VMSOCK_NOINLINE static std::size_t receive_message(handle h, const mutable_buffer* bufs, std::size_t count,
+                                     int f, void* sa, std::size_t& len,
+                                     std::error_code& ec) noexcept {
+    iovec iov[max_buffers];
+    for (;;) {
+      msghdr msg = message(iov, bufs, count, sa, static_cast<socklen_t>(len));
+      const ssize_t n = ::recvmsg(h, &msg, f);
+      if (n >= 0) {
+        if (sa) len = static_cast<std::size_t>(msg.msg_namelen);
+        return succeeded(n, ec);
+      }
+      if (errno != EINTR) return failed(ec);
+    }
+  }
+
   static bool check(int r, std::error_code& ec) noexcept {
     if (r < 0) {
       ec = last_error();
@@ -574,13 +592,24 @@ struct posix_policy {
     return msg;
   }
 
+  // vmsock's four flags to the OS's: a table, looked up once per call.
+  struct flag_table {
+    int native[16] = {};
+    constexpr flag_table() {
+      for (unsigned i = 0; i < 16; ++i) {
+        const auto f = static_cast<message_flags>(i);
+        int n = 0;
+        if (has_flag(f, message_flags::peek)) n |= MSG_PEEK;
+        if (has_flag(f, message_flags::out_of_band)) n |= MSG_OOB;
+        if (has_flag(f, message_flags::report_full_length)) n |= MSG_TRUNC;
+        if (has_flag(f, message_flags::dont_wait)) n |= MSG_DONTWAIT;
+        native[i] = n;
+      }
+    }
+  };
   static int native_flags(message_flags f) noexcept {
-    int n = 0;
-    if (has_flag(f, message_flags::peek)) n |= MSG_PEEK;
-    if (has_flag(f, message_flags::out_of_band)) n |= MSG_OOB;
-    if (has_flag(f, message_flags::report_full_length)) n |= MSG_TRUNC;
-    if (has_flag(f, message_flags::dont_wait)) n |= MSG_DONTWAIT;
-    return n;
+    static constexpr flag_table table{};
+    return table.native[static_cast<unsigned>(f) & 15u];
   }
 
   template <class Buffer>

@@ -96,8 +96,9 @@ struct winsock_policy {
     close(w, ignored);
   }
   static void yield() noexcept { ::SwitchToThread(); }
-  // Nothing waits inside Winsock, so there is nothing to interrupt.
-  static void interrupt(handle) noexcept {}
+  // Nothing waits inside Winsock (the wake-up ends every wait); cancel() shuts
+  // the socket down all the same, so that the peer sees what it sees on POSIX.
+  static void interrupt(handle h) noexcept { ::shutdown(h, SD_BOTH); }
 
   // ---- Winsock start-up, one reference per live socket ------------------------
   static bool startup(std::error_code& ec) noexcept {
