@@ -95,12 +95,20 @@ struct hv_endpoint {
   static constexpr int protocol = hv::protocol_raw;
   using native_type = hv::native_sockaddr;
 
-  // The endpoint of VSOCK port `port` on `vm`; throws std::out_of_range above
-  // hv::max_port (the template cannot carry it).
-  static constexpr hv_endpoint for_port(const guid& vm, std::uint32_t port) {
+  // The endpoint of VSOCK port `port` on `vm`.  Above hv::max_port (the
+  // template cannot carry it) for_port throws vmsock::parse_error naming the
+  // port, as the parsers do ("Hyper-V service port \"2147483648\": port out
+  // of range ..."); try_for_port gives nullopt.
+  static constexpr std::optional<hv_endpoint> try_for_port(const guid& vm,
+                                                           std::uint32_t port) noexcept {
     const auto id = hv::service_id_from_port(port);
-    if (!id) throw std::out_of_range("Hyper-V service port above 0x7fffffff");
+    if (!id) return std::nullopt;
     return hv_endpoint{vm, *id};
+  }
+  static constexpr hv_endpoint for_port(const guid& vm, std::uint32_t port) {
+    const auto ep = try_for_port(vm, port);
+    if (!ep) port_out_of_range(port);
+    return *ep;
   }
 
   // The VSOCK port carried by service_id, if it is a template GUID.
@@ -212,6 +220,14 @@ struct hv_endpoint {
     if (equals_nocase(n, "silohost") || equals_nocase(n, "silo_host")) return hv::vm_id::silo_host;
     return std::nullopt;
   }
+
+ private:
+  [[noreturn]] VMSOCK_NOINLINE static void port_out_of_range(std::uint32_t port) {
+    std::string text;
+    detail::append_decimal(text, port);
+    detail::throw_parse_error("Hyper-V service port", text,
+                              "port out of range for a Hyper-V service id (max 2147483647)");
+  }
 };
 
 // ---- Mapping between the two VM socket families -------------------------------
@@ -301,8 +317,8 @@ constexpr std::optional<hv_endpoint> to_hyperv(const vsock_endpoint& ep) noexcep
   return hv_endpoint{vm, *service};
 }
 
-// For a named VM: the CID is replaced by `vm_id`.  Throws std::out_of_range when
-// the port is above hv::max_port.
+// For a named VM: the CID is replaced by `vm_id`.  Throws vmsock::parse_error
+// (naming the port) when the port is above hv::max_port.
 constexpr hv_endpoint to_hyperv(const vsock_endpoint& ep, const guid& vm_id) {
   return hv_endpoint::for_port(vm_id, ep.port);
 }

@@ -11,7 +11,7 @@ find_package(Threads REQUIRED)
 # that counts real EINTRs), reaching the real ones with dlsym(RTLD_NEXT).
 vmsock_add_test(vmsock_fault_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_fault.cpp
-  LABELS socket
+  LABELS socket fault
   LIBRARIES Threads::Threads ${CMAKE_DL_LIBS}
   TIMEOUT 300)
 
@@ -19,6 +19,6 @@ vmsock_add_test(vmsock_fault_tests
 # descriptor leaks, inheritance across exec, SIGPIPE.
 vmsock_add_test(vmsock_resource_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_resources.cpp
-  LABELS socket
+  LABELS socket fault
   LIBRARIES Threads::Threads
   TIMEOUT 300)

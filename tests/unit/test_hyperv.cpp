@@ -187,8 +187,19 @@ TEST(HyperV, ServiceAsPortOrGuid) {
 TEST(HyperV, ForPort) {
   EXPECT_EQ(hv_endpoint::for_port(hv::vm_id::parent, 80).to_string(), "hvsock://parent/80");
   EXPECT_EQ(hv_endpoint::for_port(hv::vm_id::parent, hv::max_port).port(), hv::max_port);
-  EXPECT_THROW((void)hv_endpoint::for_port(hv::vm_id::parent, hv::max_port + 1), std::out_of_range);
-  EXPECT_THROW((void)hv_endpoint::for_port(hv::vm_id::parent, 0xffffffffu), std::out_of_range);
+  // Out of range fails as the parsers do: a parse_error naming the port.
+  try {
+    (void)hv_endpoint::for_port(hv::vm_id::parent, hv::max_port + 1);
+    ADD_FAILURE() << "for_port did not throw";
+  } catch (const vmsock::parse_error& e) {
+    EXPECT_STREQ(e.what(),
+                 "Hyper-V service port \"2147483648\": port out of range for a Hyper-V service id "
+                 "(max 2147483647)");
+  }
+  EXPECT_THROW((void)hv_endpoint::for_port(hv::vm_id::parent, 0xffffffffu), vmsock::parse_error);
+  EXPECT_FALSE(hv_endpoint::try_for_port(hv::vm_id::parent, 0x80000000u));
+  EXPECT_EQ(hv_endpoint::try_for_port(hv::vm_id::parent, 80), hv_endpoint::for_port(hv::vm_id::parent, 80));
+  static_assert(hv_endpoint::try_for_port(hv::vm_id::loopback, 7)->port() == 7u);
 }
 
 TEST(HyperV, RandomValuesRoundTrip) {

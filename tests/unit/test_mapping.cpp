@@ -123,9 +123,9 @@ TEST(Mapping, NamedVm) {
       EXPECT_EQ(h.port(), port);
     }
   }
-  EXPECT_THROW((void)vmsock::to_hyperv(vsock_endpoint{3, hv::max_port + 1, false}, vm), std::out_of_range);
+  EXPECT_THROW((void)vmsock::to_hyperv(vsock_endpoint{3, hv::max_port + 1, false}, vm), vmsock::parse_error);
   EXPECT_THROW((void)vmsock::to_hyperv(vsock_endpoint{3, vmsock::vsock::port_any, false}, vm),
-               std::out_of_range);
+               vmsock::parse_error);
 }
 
 // The crossover each real policy applies: hv_endpoint travels as AF_VSOCK on

@@ -127,13 +127,14 @@ std::vector<unsigned char> read_file(const std::string& path) {
 }
 
 // Connects to 1:P while the peer process is still starting: the kernel answers
-// a port nobody listens on yet with a reset, so retry those (at most ~10 s).
+// a port nobody listens on yet with a reset (connection_refused), so retry
+// those (at most ~10 s).
 vsock_stream_socket connect_when_listening(std::uint32_t port) {
   for (int attempt = 0;; ++attempt) {
     std::error_code ec;
     auto s = vsock_stream_socket::connect(local(port), ec);
     if (!ec) return s;
-    if (ec != std::errc::connection_reset || attempt >= 200)
+    if (ec != std::errc::connection_refused || attempt >= 200)
       throw std::system_error(ec, "connect to vsock://1:" + std::to_string(port));
     std::this_thread::sleep_for(50ms);
   }

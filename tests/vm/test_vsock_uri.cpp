@@ -59,7 +59,8 @@ TEST(ConnectFirstInGuest, FallsBackFromDeadVsockToTcp) {
 }
 
 // When every attempt fails, the report names each one and why: the VSOCK one
-// with the kernel's answer (connection reset), the TCP one refused.
+// refused (with the kernel's answer, ECONNRESET, in its message), the TCP one
+// refused.
 TEST(ConnectFirstInGuest, ReportForTheVsockAttempt) {
   const std::uint32_t dead = next_port();
   std::uint16_t closed = 0;
@@ -73,18 +74,19 @@ TEST(ConnectFirstInGuest, ReportForTheVsockAttempt) {
   } catch (const connect_error& e) {
     ASSERT_EQ(e.attempts().size(), 2u);
     EXPECT_EQ(e.attempts()[0].endpoint.to_string(), vsock_uri(dead));
-    EXPECT_EQ(e.attempts()[0].error, std::errc::connection_reset) << e.attempts()[0].error.message();
+    EXPECT_EQ(e.attempts()[0].error, std::errc::connection_refused) << e.attempts()[0].error.message();
     EXPECT_FALSE(e.attempts()[0].skipped) << "VSOCK exists in the guest: tried, not skipped";
     EXPECT_EQ(e.attempts()[1].error, std::errc::connection_refused);
     EXPECT_EQ(e.code(), std::errc::connection_refused) << "the last attempt's error";
-    EXPECT_EQ(std::string(e.what()), "connect_first: " + vsock_uri(dead) +
-                                         ": Connection reset by peer; " + tcp_uri(closed) +
-                                         ": Connection refused");
+    EXPECT_EQ(std::string(e.what()),
+              "connect_first: " + vsock_uri(dead) + ": " +
+                  make_error_code(errc::vsock_connection_refused).message() + "; " +
+                  tcp_uri(closed) + ": Connection refused");
   }
 }
 
 // An hvsock endpoint maps to VSOCK in a Linux guest: hvsock://loopback/<dead>
-// is tried (and reset), not skipped; an unmappable one is skipped with its reason.
+// is tried (and refused), not skipped; an unmappable one is skipped with its reason.
 TEST(ConnectFirstInGuest, HvsockEntriesAreTriedThroughVsock) {
   const std::uint32_t dead = next_port();
   const std::uint32_t live = next_port();
@@ -111,7 +113,7 @@ TEST(ConnectFirstInGuest, HvsockEntriesAreTriedThroughVsock) {
     EXPECT_TRUE(e.attempts()[0].skipped);
     EXPECT_EQ(e.attempts()[0].error, errc::no_mapping);
     EXPECT_FALSE(e.attempts()[1].skipped);
-    EXPECT_EQ(e.attempts()[1].error, std::errc::connection_reset);
+    EXPECT_EQ(e.attempts()[1].error, std::errc::connection_refused);
   }
 }
 

@@ -35,7 +35,7 @@ if(NOT _vmsock_vsock_off)
 
   add_executable(vm_vsock_tests
     test_guest_main.cpp test_vsock_stream.cpp test_vsock_seqpacket.cpp test_vsock_hv.cpp
-    test_vsock_uri.cpp guest_support.hpp)
+    test_vsock_uri.cpp test_vsock_lifecycle.cpp guest_support.hpp)
   target_compile_definitions(vm_vsock_tests PRIVATE VMSOCK_VM_PROGRAM="vm_vsock_tests")
   add_executable(vm_vsock_interop test_guest_main.cpp test_vsock_interop.cpp guest_support.hpp)
   target_compile_definitions(vm_vsock_interop PRIVATE VMSOCK_VM_PROGRAM="vm_vsock_interop")
