@@ -34,6 +34,9 @@
 #include <vmsock/socket_base.hpp>
 #include <vmsock/unix.hpp>
 #include <vmsock/vsock.hpp>
+#if VMSOCK_WINDOWS
+#  include <vmsock/hv_registry.hpp>  // the WSAEACCES hint of Hyper-V sockets
+#endif
 
 #include <atomic>
 #include <cstddef>
@@ -61,6 +64,25 @@ std::string describe(const E& ep, socket_type type) {
     (void)type;
     return ep.to_string();
   }
+}
+
+// The same in the message of a failed bind, listen or connect; a Hyper-V
+// socket that Windows refused with WSAEACCES gets the hint that its service
+// may not be registered (hv_registry.hpp), naming the service id.
+template <class E>
+std::string describe_failure(const E& ep, socket_type type, const std::error_code& ec) {
+  std::string s = describe(ep, type);
+#if VMSOCK_WINDOWS
+  if constexpr (std::is_same_v<E, hv_endpoint>) {
+    hv::detail::append_access_denied_hint(s, ec, ep.service_id);
+  } else if constexpr (std::is_same_v<E, vsock_endpoint>) {  // AF_HYPERV on Windows
+    if (const auto id = hv::service_id_from_port(ep.port))
+      hv::detail::append_access_denied_hint(s, ec, *id);
+  }
+#else
+  (void)ec;
+#endif
+  return s;
 }
 
 // An accepted Unix connection's peer has no name; the listener's path says more.
@@ -430,7 +452,7 @@ class basic_socket {
   void bind(const Endpoint& ep) {
     std::error_code ec;
     bind(ep, ec);
-    if (ec) detail::throw_error(ec, "bind to", detail::describe(ep, type_));
+    if (ec) detail::throw_error(ec, "bind to", detail::describe_failure(ep, type_, ec));
   }
 
  protected:

@@ -7,7 +7,6 @@
 #include <vmsock/config.hpp>
 
 #include <cstddef>
-#include <iterator>
 #include <type_traits>
 
 namespace vmsock {
@@ -62,16 +61,35 @@ inline constexpr bool is_mutable_range =
 constexpr const_buffer buffer(const void* data, std::size_t size) noexcept { return {data, size}; }
 constexpr mutable_buffer buffer(void* data, std::size_t size) noexcept { return {data, size}; }
 
+namespace detail {
+// data() and size() of a range, as std::data/std::size give them, without
+// <iterator> (whose stream iterators cost every user a tenth of a second).
+template <class R>
+constexpr auto range_data(R& r) noexcept {
+  if constexpr (std::is_array_v<R>)
+    return &r[0];
+  else
+    return r.data();
+}
+template <class R>
+constexpr std::size_t range_size(const R& r) noexcept {
+  if constexpr (std::is_array_v<R>)
+    return std::extent_v<R>;
+  else
+    return static_cast<std::size_t>(r.size());
+}
+}  // namespace detail
+
 template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
 constexpr mutable_buffer buffer(R& r) noexcept {
   using T = typename detail::range_traits<R>::element;
-  return {static_cast<void*>(std::data(r)), std::size(r) * sizeof(T)};
+  return {static_cast<void*>(detail::range_data(r)), detail::range_size(r) * sizeof(T)};
 }
 
 template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
 constexpr const_buffer buffer(const R& r) noexcept {
   using T = typename detail::range_traits<const R>::element;
-  return {static_cast<const void*>(std::data(r)), std::size(r) * sizeof(T)};
+  return {static_cast<const void*>(detail::range_data(r)), detail::range_size(r) * sizeof(T)};
 }
 
 // Sum of the sizes of a buffer sequence.

@@ -63,7 +63,7 @@ class connector : public basic_socket<typename Socket::endpoint_type, typename S
   Socket connect(const Endpoint& remote, deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, when, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, Socket::kind));
+    if (ec) detail::throw_error(ec, "connect to", detail::describe_failure(remote, Socket::kind, ec));
     return s;
   }
 };

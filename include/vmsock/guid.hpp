@@ -8,8 +8,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <optional>
+#include <optional>  // also declares std::hash, specialised below (<functional>
+                     // would cost every user its searchers and hash tables)
 #include <string>
 #include <string_view>
 #include <type_traits>

@@ -127,7 +127,7 @@ class listener : public basic_socket<Endpoint, Policy>,
   void bind(const Endpoint& local) {
     std::error_code ec;
     bind(local, ec);
-    if (ec) detail::throw_error(ec, "bind to", detail::describe(local, Socket::kind));
+    if (ec) detail::throw_error(ec, "bind to", detail::describe_failure(local, Socket::kind, ec));
   }
 
   // Starts listening on the bound socket.
@@ -270,7 +270,8 @@ class listener : public basic_socket<Endpoint, Policy>,
     auto l = listen_with(local, backlog, ec, f, items...);
     if (ec)
       detail::throw_error(
-          ec, detail::setup_message("listen on " + detail::describe(local, Socket::kind), f, items...));
+          ec, detail::setup_message("listen on " + detail::describe_failure(local, Socket::kind, ec), f,
+                                    items...));
     return l;
   }
 
@@ -287,7 +288,12 @@ class listener : public basic_socket<Endpoint, Policy>,
         if (peer != nullptr && !base::from_os(&sa, len, *peer, ec)) return Socket{};
         return s;
       }
-      if (!detail::would_block(ec) || (this->nonblocking_ && when.is_never())) return Socket{};
+      if (!detail::would_block(ec) || (this->nonblocking_ && when.is_never())) {
+        // cancel() shut the listener down between the wait and the accept
+        // (Linux then answers EINVAL): that is the cancellation.
+        if (this->cancel_.cancelled.load()) ec = detail::canceled();
+        return Socket{};
+      }
       if (first && when.is_never()) {
         const timeout t = Policy::blocking_timeout(this->handle_, wait_type::readable);
         if (t != no_timeout) limit = deadline(t);

@@ -190,14 +190,14 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   static Derived connect(const Endpoint& remote, deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, when, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, Kind));
+    if (ec) detail::throw_error(ec, "connect to", detail::describe_failure(remote, Kind, ec));
     return s;
   }
   static Derived connect(const Endpoint& remote, const Endpoint& local,
                                deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, local, when, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe(remote, Kind));
+    if (ec) detail::throw_error(ec, "connect to", detail::describe_failure(remote, Kind, ec));
     return s;
   }
   // With setup items: connect(ep, when, items...) throws;
@@ -215,9 +215,9 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     detail::setup_failure f;
     auto s = connect_socket(remote, nullptr, when, ec, f, item, items...);
     if (ec)
-      detail::throw_error(ec, detail::setup_message("connect to " + detail::describe(
-                                                        remote, Kind),
-                                                    f, item, items...));
+      detail::throw_error(ec, detail::setup_message(
+                                  "connect to " + detail::describe_failure(remote, Kind, ec), f,
+                                  item, items...));
     return s;
   }
 

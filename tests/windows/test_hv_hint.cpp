@@ -1,0 +1,95 @@
+// A Hyper-V socket that Windows refuses with WSAEACCES (its service id is not
+// registered on the host) says so in its message, naming the service id.
+// Wine has no AF_HYPERV, so a policy stands in for the host: it opens real
+// IPv4 sockets and answers bind and connect with WSAEACCES, as Hyper-V does.
+#include <vmsock/hv_registry.hpp>
+#include <vmsock/socket.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <system_error>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+template <int Code>
+struct refusing_policy : vmsock::winsock_policy {
+  using base_policy = vmsock::winsock_policy;
+  static handle open(int, vmsock::socket_type type, int, std::error_code& ec) noexcept {
+    return winsock_policy::open(AF_INET, type, 0, ec);
+  }
+  static void bind(handle, const void*, std::size_t, std::error_code& ec) noexcept {
+    ec = vmsock::detail::make_os_error(Code);
+  }
+  static void connect(handle, const void*, std::size_t, std::error_code& ec) noexcept {
+    ec = vmsock::detail::make_os_error(Code);
+  }
+};
+using denying = refusing_policy<WSAEACCES>;
+
+std::string what_of(void (*f)(), std::error_code& code) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    code = e.code();
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
+
+TEST(HyperVAccessDenied, ListenConnectAndBindHintAtTheRegistration) {
+  const auto id = *vmsock::hv::service_id_from_port(5000);
+  // The hint as hv_registry.hpp words it for this machine's registry.
+  const std::string hint = " (hint: " + vmsock::hv::detail::access_denied_hint(id) + ")";
+  EXPECT_NE(hint.find("00001388-facb-11e6-bd58-64006a7986d3"), std::string::npos) << hint;
+  const std::string denied = vmsock::detail::make_os_error(WSAEACCES).message();
+  std::error_code code;
+
+  EXPECT_EQ(what_of([] {
+              vmsock::listener<vmsock::hv_endpoint, denying>::listen(
+                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+            }, code),
+            "listen on hvsock://wildcard/5000" + hint + ": " + denied);
+  EXPECT_EQ(code, std::errc::permission_denied);
+  // A vsock_endpoint travels as AF_HYPERV on Windows: the same hint.
+  EXPECT_EQ(what_of([] {
+              vmsock::listener<vmsock::vsock_endpoint, denying>::listen(
+                  {vmsock::vsock::cid::any, 5000});
+            }, code),
+            "listen on vsock://any:5000" + hint + ": " + denied);
+  EXPECT_EQ(what_of([] {
+              (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
+                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::parent, 5000), 2s);
+            }, code),
+            "connect to hvsock://parent/5000" + hint + ": " + denied);
+  EXPECT_EQ(what_of([] {
+              auto s = vmsock::basic_socket<vmsock::hv_endpoint, denying>::open(
+                  vmsock::socket_type::stream);
+              s.bind(vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+            }, code),
+            "bind to hvsock://wildcard/5000" + hint + ": " + denied);
+  // The error_code form has the code (an error_code carries no text).
+  std::error_code ec;
+  vmsock::listener<vmsock::hv_endpoint, denying>::listen(
+      vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000), ec);
+  EXPECT_EQ(ec, std::errc::permission_denied);
+}
+
+TEST(HyperVAccessDenied, OtherErrorsAndOtherFamiliesGetNoHint) {
+  std::error_code code;
+  EXPECT_EQ(what_of([] {
+              vmsock::listener<vmsock::hv_endpoint, refusing_policy<WSAEADDRINUSE>>::listen(
+                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+            }, code),
+            "listen on hvsock://wildcard/5000: " + vmsock::detail::make_os_error(WSAEADDRINUSE).message());
+  EXPECT_EQ(what_of([] {
+              vmsock::listener<vmsock::inet4_endpoint, denying>::listen(
+                  vmsock::inet4_endpoint::loopback(5000));
+            }, code),
+            "listen on tcp://127.0.0.1:5000: " + vmsock::detail::make_os_error(WSAEACCES).message());
+}
+
+}  // namespace
