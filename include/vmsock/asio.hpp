@@ -1,0 +1,121 @@
+// vmsock::asio: VSOCK and Hyper-V sockets for standalone asio (<asio.hpp>).
+// Not included by vmsock.hpp; needs asio on the include path (Debian:
+// libasio-dev; 1.18 or later).  vmsock/boost_asio.hpp is the same for
+// Boost.Asio, from the same implementation (detail/asio_protocols.hpp).
+//
+//   vmsock::asio::vsock_stream      AF_VSOCK SOCK_STREAM   (AF_HYPERV on Windows)
+//   vmsock::asio::vsock_seqpacket   AF_VSOCK SOCK_SEQPACKET (Linux 5.16+)
+//   vmsock::asio::hv_stream         AF_HYPERV SOCK_STREAM  (AF_VSOCK on Linux)
+//
+// Each is an asio Protocol and AcceptableProtocol with family(), type(),
+// protocol() and nested endpoint, socket and acceptor:
+//
+//   asio::io_context io;
+//   vmsock::asio::vsock_stream::acceptor acceptor(io, vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
+//   vmsock::asio::vsock_stream::socket peer = co_await acceptor.async_accept(asio::use_awaitable);
+//
+// The endpoints convert to and from vmsock::vsock_endpoint / hv_endpoint
+// implicitly; a vmsock endpoint the OS family has no form for (a CID other
+// than any/host/local on Windows, a VM id other than wildcard/parent/loopback
+// on Linux) throws std::system_error with errc::no_mapping at that
+// conversion, before any socket exists (endpoint::from(value, ec) is the
+// noexcept form).  connect/async_connect report Linux VSOCK's ECONNRESET for
+// a port nobody listens on as errc::vsock_connection_refused, which compares
+// equal to std::errc::connection_refused.
+//
+// Hand-over: vmsock::asio::to_asio(context, std::move(vmsock_socket)) and
+// vmsock::asio::to_vmsock(std::move(asio_socket)), for VSOCK and Hyper-V
+// sockets and listeners; IP and Unix sockets become asio::ip::tcp's and
+// asio::local's; connect_first's any_stream_socket becomes an
+// asio::generic::stream_protocol::socket.  fmt: vmsock/asio_fmt.hpp.
+//
+// Note: with `using namespace vmsock;` the name asio is ambiguous (::asio or
+// vmsock::asio); write ::asio.  Standalone asio and Boost.Asio 1.74 cannot be
+// included in one translation unit at all (asio issue #874: both define the
+// global namespace asio_execution_set_done_fn, ...); this header then declares
+// nothing (see below), and each flavour lives in translation units of its own.
+#pragma once
+
+#include <vmsock/config.hpp>
+
+// Boost.Asio from before it renamed its global namespaces (Boost 1.74 and
+// 1.75) is already in this translation unit: including <asio.hpp> would fail
+// inside asio, so vmsock::asio is left out.  (vmsock's own tests include every
+// header in one translation unit.)
+#if defined(BOOST_ASIO_DETAIL_CONFIG_HPP)
+#  include <boost/version.hpp>
+#  if BOOST_VERSION >= 107400 && BOOST_VERSION < 107600
+#    define VMSOCK_ASIO_CLASHES_WITH_BOOST_ASIO 1
+#  endif
+#endif
+
+#if !defined(VMSOCK_ASIO_CLASHES_WITH_BOOST_ASIO)
+
+#  include <vmsock/detail/asio_protocols.hpp>
+
+#  include <asio.hpp>
+
+#  include <string>
+#  include <system_error>
+#  include <utility>
+
+namespace vmsock {
+namespace detail {
+
+// Where standalone asio's names are (see detail/asio_protocols.hpp).
+struct standalone_asio {
+  using error_code = ::asio::error_code;
+  using executor = ::asio::any_io_executor;
+  template <class P, class E>
+  using stream_socket = ::asio::basic_stream_socket<P, E>;
+  template <class P, class E>
+  using seq_packet_socket = ::asio::basic_seq_packet_socket<P, E>;
+  template <class P, class E>
+  using socket_acceptor = ::asio::basic_socket_acceptor<P, E>;
+  template <class E>
+  using default_token = ::asio::default_completion_token_t<E>;
+  using tcp = ::asio::ip::tcp;
+  using generic_stream = ::asio::generic::stream_protocol;
+#  if defined(ASIO_HAS_LOCAL_SOCKETS)
+  using local_stream = ::asio::local::stream_protocol;
+#  else
+  using local_stream = void;
+#  endif
+
+  template <class Signature, class Token, class Impl, class IoObject>
+  static auto compose(Impl&& impl, Token& token, IoObject& io) {
+    return ::asio::async_compose<Token, Signature>(std::forward<Impl>(impl), token, io);
+  }
+
+  // asio's error_code is std::error_code.
+  static error_code from_std(const std::error_code& ec) noexcept { return ec; }
+  static std::error_code to_std(const error_code& ec) noexcept { return ec; }
+  // asio's own codes (category "asio.system") compare equal to asio::error's
+  // values; asio 1.22 maps them to no std::errc condition (its mapping is
+  // behind ASIO_HAS_STD_ERROR_CODE, which nothing defines), so both are asked.
+  static bool is_connection_reset(const error_code& ec) noexcept {
+    return ec == ::asio::error::connection_reset || ec == std::errc::connection_reset;
+  }
+  [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
+    throw std::system_error(ec, what);
+  }
+};
+
+}  // namespace detail
+
+namespace asio {
+
+using vsock_stream = detail::asio_protocol<detail::standalone_asio, detail::asio_vsock_stream_kind>;
+using vsock_seqpacket =
+    detail::asio_protocol<detail::standalone_asio, detail::asio_vsock_seqpacket_kind>;
+using hv_stream = detail::asio_protocol<detail::standalone_asio, detail::asio_hv_stream_kind>;
+
+// to_asio(context or executor, std::move(vmsock_socket)[, ec]) -> the asio socket
+// or acceptor; to_vmsock(std::move(asio_object)[, ec]) -> the vmsock one.
+inline constexpr detail::asio_to_asio_fn<detail::standalone_asio> to_asio{};
+inline constexpr detail::asio_to_vmsock_fn<detail::standalone_asio> to_vmsock{};
+
+}  // namespace asio
+}  // namespace vmsock
+
+#endif  // !VMSOCK_ASIO_CLASHES_WITH_BOOST_ASIO

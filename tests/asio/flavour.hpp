@@ -1,0 +1,56 @@
+// One test source, two asio flavours: each test .cpp under tests/asio is
+// compiled twice, once with VMSOCK_TEST_BOOST_ASIO=0 (vmsock/asio.hpp,
+// standalone asio) and once with 1 (vmsock/boost_asio.hpp, Boost.Asio), and
+// both objects are linked into one program (which also shows that the two
+// flavours can live in one program: asio and Boost.Asio 1.74 cannot share a
+// translation unit, asio issue #874).
+//
+//   flavour::      vmsock::asio or vmsock::boost_asio
+//   lib::          ::asio or boost::asio
+//   lib_error_code, lib_system_error, to_std(ec)
+//   ASIO_SUITE(X)  AsioX or BoostAsioX, the test suite names
+#pragma once
+
+#if VMSOCK_TEST_BOOST_ASIO
+#  include <vmsock/boost_asio.hpp>
+
+#  include <boost/system/system_error.hpp>
+
+namespace vmsock_test {
+namespace flavour = vmsock::boost_asio;
+namespace lib = boost::asio;
+using lib_error_code = boost::system::error_code;
+using lib_system_error = boost::system::system_error;
+inline std::error_code to_std(const lib_error_code& ec) { return vmsock::boost_asio::to_std(ec); }
+inline const char* flavour_name() { return "Boost.Asio"; }
+}  // namespace vmsock_test
+#  define ASIO_SUITE(name) BoostAsio##name
+#else
+#  include <vmsock/asio.hpp>
+
+namespace vmsock_test {
+namespace flavour = vmsock::asio;
+namespace lib = ::asio;
+using lib_error_code = std::error_code;
+using lib_system_error = std::system_error;
+inline std::error_code to_std(const lib_error_code& ec) { return ec; }
+inline const char* flavour_name() { return "asio"; }
+}  // namespace vmsock_test
+#  define ASIO_SUITE(name) Asio##name
+#endif
+
+#include <string>
+#include <system_error>
+
+namespace vmsock_test {
+// The code a throwing call threw as asio's system_error (empty when it did not).
+template <class F>
+lib_error_code lib_error_of(F&& f) {
+  try {
+    f();
+  } catch (const lib_system_error& e) {
+    return e.code();
+  }
+  return {};
+}
+}  // namespace vmsock_test
