@@ -82,7 +82,7 @@ class any_endpoint {
 
   // "tcp://127.0.0.1:80", "udp://[::1]:53", "vsock://2:5000", "hvsock://parent/5000",
   // "unix:///run/agent.sock".
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     return detail::visit_nothrow(
         [this](const auto& ep) -> std::string {
           using E = std::decay_t<decltype(ep)>;

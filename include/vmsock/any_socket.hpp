@@ -170,84 +170,106 @@ class basic_any_stream_socket {
     return o;
   }
 
-  // The buffer forms of stream_socket, forwarded: (pointer, size), a range or
-  // a buffer, a list of buffers; each with an optional deadline and an
-  // optional std::error_code&.  One visit per call; the per-byte work is the
-  // concrete socket's.
-  std::size_t send(const void* data, std::size_t size) { return fwd_send(data, size); }
+  // The buffer forms of stream_socket: (pointer, size), a range or a buffer,
+  // a list of buffers; each with an optional deadline and an optional
+  // std::error_code&.  Every alternative is a socket_core<Policy> underneath,
+  // and the transfers are the core's: no visit of five socket types per call
+  // (one, to find the core), and the same code for every family.  Only an
+  // error's message asks the concrete socket for its name.
   std::size_t send(const void* data, std::size_t size, std::error_code& ec) noexcept {
-    return fwd_send(data, size, ec);
+    return op(kind::send, const_buffer{data, size}, detail::forever{}, ec);
   }
   template <class B>
-  std::size_t send(const B& b) { return fwd_send(b); }
-  template <class B>
-  std::size_t send(const B& b, std::error_code& ec) noexcept { return fwd_send(b, ec); }
-  template <class B>
-  std::size_t send(const B& b, deadline when) { return fwd_send(b, when); }
+  std::size_t send(const B& b, std::error_code& ec) noexcept {
+    return op(kind::send, cbuf(b), detail::forever{}, ec);
+  }
   template <class B>
   std::size_t send(const B& b, deadline when, std::error_code& ec) noexcept {
-    return fwd_send(b, when, ec);
+    return op(kind::send, cbuf(b), when, ec);
   }
-  std::size_t send(std::initializer_list<const_buffer> b) { return fwd_send(b); }
   std::size_t send(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
-    return fwd_send(b, ec);
+    return ops(kind::send, b.begin(), b.size(), ec);
   }
+  std::size_t send(const void* data, std::size_t size) { return thrown(kind::send, const_buffer{data, size}); }
+  template <class B>
+  std::size_t send(const B& b) { return thrown(kind::send, cbuf(b)); }
+  template <class B>
+  std::size_t send(const B& b, deadline when) { return thrown(kind::send, cbuf(b), when); }
+  std::size_t send(std::initializer_list<const_buffer> b) { return thrown_list(kind::send, b.begin(), b.size()); }
 
-  std::size_t send_all(const void* data, std::size_t size) { return fwd_send_all(data, size); }
   std::size_t send_all(const void* data, std::size_t size, std::error_code& ec) noexcept {
-    return fwd_send_all(data, size, ec);
+    return op(kind::send_all, const_buffer{data, size}, detail::forever{}, ec);
   }
   template <class B>
-  std::size_t send_all(const B& b) { return fwd_send_all(b); }
-  template <class B>
-  std::size_t send_all(const B& b, std::error_code& ec) noexcept { return fwd_send_all(b, ec); }
-  template <class B>
-  std::size_t send_all(const B& b, deadline when) { return fwd_send_all(b, when); }
+  std::size_t send_all(const B& b, std::error_code& ec) noexcept {
+    return op(kind::send_all, cbuf(b), detail::forever{}, ec);
+  }
   template <class B>
   std::size_t send_all(const B& b, deadline when, std::error_code& ec) noexcept {
-    return fwd_send_all(b, when, ec);
+    return op(kind::send_all, cbuf(b), when, ec);
   }
-  std::size_t send_all(std::initializer_list<const_buffer> b) { return fwd_send_all(b); }
   std::size_t send_all(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
-    return fwd_send_all(b, ec);
+    return ops(kind::send_all, b.begin(), b.size(), ec);
+  }
+  std::size_t send_all(const void* data, std::size_t size) {
+    return thrown(kind::send_all, const_buffer{data, size});
+  }
+  template <class B>
+  std::size_t send_all(const B& b) { return thrown(kind::send_all, cbuf(b)); }
+  template <class B>
+  std::size_t send_all(const B& b, deadline when) { return thrown(kind::send_all, cbuf(b), when); }
+  std::size_t send_all(std::initializer_list<const_buffer> b) {
+    return thrown_list(kind::send_all, b.begin(), b.size());
   }
 
-  std::size_t receive(void* data, std::size_t size) { return fwd_receive(data, size); }
   std::size_t receive(void* data, std::size_t size, std::error_code& ec) noexcept {
-    return fwd_receive(data, size, ec);
+    return op(kind::receive, mutable_buffer{data, size}, detail::forever{}, ec);
   }
   template <class B>
-  std::size_t receive(B& b) { return fwd_receive(b); }
-  template <class B>
-  std::size_t receive(B& b, std::error_code& ec) noexcept { return fwd_receive(b, ec); }
-  template <class B>
-  std::size_t receive(B& b, deadline when) { return fwd_receive(b, when); }
+  std::size_t receive(B& b, std::error_code& ec) noexcept {
+    return op(kind::receive, mbuf(b), detail::forever{}, ec);
+  }
   template <class B>
   std::size_t receive(B& b, deadline when, std::error_code& ec) noexcept {
-    return fwd_receive(b, when, ec);
+    return op(kind::receive, mbuf(b), when, ec);
   }
-  std::size_t receive(std::initializer_list<mutable_buffer> b) { return fwd_receive(b); }
   std::size_t receive(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
-    return fwd_receive(b, ec);
+    return ops(kind::receive, b.begin(), b.size(), ec);
+  }
+  std::size_t receive(void* data, std::size_t size) {
+    return thrown(kind::receive, mutable_buffer{data, size});
+  }
+  template <class B>
+  std::size_t receive(B& b) { return thrown(kind::receive, mbuf(b)); }
+  template <class B>
+  std::size_t receive(B& b, deadline when) { return thrown(kind::receive, mbuf(b), when); }
+  std::size_t receive(std::initializer_list<mutable_buffer> b) {
+    return thrown_list(kind::receive, b.begin(), b.size());
   }
 
-  std::size_t receive_exact(void* data, std::size_t size) { return fwd_receive_exact(data, size); }
   std::size_t receive_exact(void* data, std::size_t size, std::error_code& ec) noexcept {
-    return fwd_receive_exact(data, size, ec);
+    return op(kind::receive_exact, mutable_buffer{data, size}, detail::forever{}, ec);
   }
   template <class B>
-  std::size_t receive_exact(B& b) { return fwd_receive_exact(b); }
-  template <class B>
-  std::size_t receive_exact(B& b, std::error_code& ec) noexcept { return fwd_receive_exact(b, ec); }
-  template <class B>
-  std::size_t receive_exact(B& b, deadline when) { return fwd_receive_exact(b, when); }
+  std::size_t receive_exact(B& b, std::error_code& ec) noexcept {
+    return op(kind::receive_exact, mbuf(b), detail::forever{}, ec);
+  }
   template <class B>
   std::size_t receive_exact(B& b, deadline when, std::error_code& ec) noexcept {
-    return fwd_receive_exact(b, when, ec);
+    return op(kind::receive_exact, mbuf(b), when, ec);
   }
-  std::size_t receive_exact(std::initializer_list<mutable_buffer> b) { return fwd_receive_exact(b); }
   std::size_t receive_exact(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
-    return fwd_receive_exact(b, ec);
+    return ops(kind::receive_exact, b.begin(), b.size(), ec);
+  }
+  std::size_t receive_exact(void* data, std::size_t size) {
+    return thrown(kind::receive_exact, mutable_buffer{data, size});
+  }
+  template <class B>
+  std::size_t receive_exact(B& b) { return thrown(kind::receive_exact, mbuf(b)); }
+  template <class B>
+  std::size_t receive_exact(B& b, deadline when) { return thrown(kind::receive_exact, mbuf(b), when); }
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> b) {
+    return thrown_list(kind::receive_exact, b.begin(), b.size());
   }
 
   void shutdown(shutdown_type how, std::error_code& ec) noexcept {
@@ -329,24 +351,72 @@ class basic_any_stream_socket {
         socket_);
   }
 
-  // The last argument is the error_code in the noexcept forms; the throwing
-  // ones first refuse an empty socket with a message that says so.
-#define VMSOCK_ANY_FORWARD(name, what)                                                  \
-  template <class... A>                                                                 \
-  std::size_t fwd_##name(A&&... a) {                                                    \
-    if constexpr (detail::last_is_ec<A...>::value) {                                    \
-      if (!usable(detail::last_ec(a...))) return 0;                                     \
-    } else {                                                                            \
-      check_not_empty(what);                                                            \
-    }                                                                                   \
-    return detail::visit_nothrow(                                                       \
-        [&](auto& s) -> std::size_t { return s.name(std::forward<A>(a)...); }, socket_); \
+  // ---- the transfers, on the core ----
+  using core_type = detail::socket_core<Policy>;
+  enum class kind { send, send_all, receive, receive_exact };
+
+  core_type& core() noexcept {
+    return detail::visit_nothrow([](auto& s) -> core_type& { return s; }, socket_);
   }
-  VMSOCK_ANY_FORWARD(send, "send to")
-  VMSOCK_ANY_FORWARD(send_all, "send_all to")
-  VMSOCK_ANY_FORWARD(receive, "receive from")
-  VMSOCK_ANY_FORWARD(receive_exact, "receive_exact from")
-#undef VMSOCK_ANY_FORWARD
+  static const_buffer cbuf(const_buffer b) noexcept { return b; }
+  template <class B, std::enable_if_t<detail::is_const_range<B>, int> = 0>
+  static const_buffer cbuf(const B& b) noexcept {
+    return buffer(b);
+  }
+  static mutable_buffer mbuf(mutable_buffer b) noexcept { return b; }
+  template <class B, std::enable_if_t<detail::is_mutable_range<B>, int> = 0>
+  static mutable_buffer mbuf(B& b) noexcept {
+    return buffer(b);
+  }
+
+  template <class Buffer, class When>
+  std::size_t ops(kind k, const Buffer* bufs, std::size_t count, const When& when,
+                  std::error_code& ec) noexcept {
+    if (!usable(ec)) return 0;
+    core_type& c = core();
+    if constexpr (std::is_same_v<Buffer, const_buffer>) {
+      return k == kind::send ? c.send_until(bufs, count, message_flags::none, when, ec)
+                             : c.template transfer_all<true>(bufs, count, when, ec);
+    } else {
+      return k == kind::receive ? c.receive_until(bufs, count, message_flags::none, when, ec)
+                                : c.template transfer_all<false>(bufs, count, when, ec);
+    }
+  }
+  template <class Buffer>
+  std::size_t ops(kind k, const Buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+    return ops(k, bufs, count, detail::forever{}, ec);
+  }
+  template <class Buffer, class When>
+  std::size_t op(kind k, const Buffer& b, const When& when, std::error_code& ec) noexcept {
+    return ops(k, &b, 1, when, ec);
+  }
+
+  template <class Buffer, class When = detail::forever>
+  std::size_t thrown(kind k, const Buffer& b, const When& when = When{}) {
+    return thrown_list(k, &b, 1, when);
+  }
+  template <class Buffer, class When = detail::forever>
+  std::size_t thrown_list(kind k, const Buffer* bufs, std::size_t count, const When& when = When{}) {
+    std::error_code ec;
+    const std::size_t n = ops(k, bufs, count, when, ec);
+    if (ec) transfer_failed(k, ec, n, total_size(bufs, count));
+    return n;
+  }
+
+  // The concrete socket's messages: "send_all to tcp://... (3 of 8 bytes
+  // sent): ...", "receive from unix:///run/agent.sock: ...".
+  [[noreturn]] VMSOCK_NOINLINE void transfer_failed(kind k, const std::error_code& ec,
+                                                    std::size_t n, std::size_t total) const {
+    static constexpr const char* ops_text[] = {"send to", "send_all to", "receive from",
+                                               "receive_exact from"};
+    const char* what = ops_text[static_cast<int>(k)];
+    if (empty_) detail::throw_empty(what, "any_stream_socket", ec);
+    const std::string name =
+        detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
+    if (k == kind::send_all) detail::throw_partial(ec, what, name, n, total, "sent");
+    if (k == kind::receive_exact) detail::throw_partial(ec, what, name, n, total, "received");
+    detail::throw_error(ec, what, name);
+  }
 
   variant_type socket_;
   any_endpoint remote_;

@@ -7,25 +7,15 @@
 // Connection refused"); the other takes std::error_code& and is noexcept.
 // Nothing here calls the OS: the Policy does.
 //
-// Lifecycle.  Every call that waits ends: by its deadline, by cancel() from
-// any thread, or by the peer.  cancel() is final: the blocked calls return
-// std::errc::operation_canceled and so does every later call that could wait,
-// until close().  How a wait is ended depends on where it waits:
-//   - in the OS (POSIX send and receive on a blocking socket, without a
-//     deadline: one system call, as raw code makes): cancel() shuts the socket
-//     down (SHUT_RDWR), which ends the call;
-//   - in poll()/select() (accept, connect, waits, calls with a deadline, every
-//     wait on Windows): beside the socket's wake-up handle, made on the first
-//     such wait and signalled by cancel().
-// cancel() shuts the socket down in either case, on every platform: the peer
-// sees the stream end then, not at close().
-// cancel() may run concurrently with any call and with close(); not with the
-// socket's destruction or a move of it.
+// What does not depend on the endpoint type (the handle, cancel(), the waits)
+// is detail::socket_core<Policy>, which basic_socket derives from; the
+// lifecycle is described there.
 #pragma once
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/detail/os_address.hpp>
+#include <vmsock/detail/socket_core.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/hyperv.hpp>
 #include <vmsock/inet.hpp>
@@ -38,7 +28,6 @@
 #  include <vmsock/hv_registry.hpp>  // the WSAEACCES hint of Hyper-V sockets
 #endif
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -108,112 +97,25 @@ std::string open_what(socket_type type) {
   return s;
 }
 
-// Policies that must account for a handle the user hands over (Winsock's
-// start-up reference) provide adopt(); for the others it is nothing.
-template <class Policy, class = void>
-struct has_adopt : std::false_type {};
-template <class Policy>
-struct has_adopt<Policy, std::void_t<decltype(Policy::adopt(Policy::invalid_handle))>>
-    : std::true_type {};
-
-template <class Policy>
-void adopt_handle(typename Policy::handle h) noexcept {
-  if constexpr (has_adopt<Policy>::value) Policy::adopt(h);
-  else (void)h;
-}
-
-inline bool would_block(const std::error_code& ec) noexcept {
-  return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
-}
-
-inline std::error_code canceled() noexcept {
-  return std::make_error_code(std::errc::operation_canceled);
-}
-
-// What cancel(), in any thread, shares with the socket's calls.  The handles
-// are copies of the socket's, atomic so that cancel() can read them while
-// close() runs; close() waits for a cancel() in progress before it closes them.
-template <class Policy>
-struct cancel_state {
-  using handle = typename Policy::handle;
-  using wake_handle = typename Policy::wake_handle;
-  std::atomic<bool> cancelled{false};
-  std::atomic<int> cancellers{0};  // cancel() calls in progress
-  std::atomic<handle> os_handle{Policy::invalid_handle};
-  std::atomic<wake_handle> wake{Policy::invalid_wake};
-
-  cancel_state() noexcept = default;
-  // Moves happen with no other thread using either socket.
-  cancel_state(cancel_state&& o) noexcept { take(o); }
-  cancel_state& operator=(cancel_state&& o) noexcept {
-    take(o);
-    return *this;
-  }
-
-  void take(cancel_state& o) noexcept {
-    cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
-    os_handle.store(o.os_handle.exchange(Policy::invalid_handle, std::memory_order_relaxed),
-                    std::memory_order_relaxed);
-    wake.store(o.wake.exchange(Policy::invalid_wake, std::memory_order_relaxed),
-               std::memory_order_relaxed);
-  }
-
-  // cancel(): see the top of this file.
-  void cancel() noexcept {
-    cancellers.fetch_add(1);
-    const handle h = os_handle.load();
-    if (h != Policy::invalid_handle) {
-      cancelled.store(true);
-      const wake_handle w = wake.load();
-      if (w != Policy::invalid_wake) Policy::signal_wake(w);
-      // Ends a call waiting inside the OS; one about to start finds the socket
-      // shut down and returns at once (shutdown is a state, not an event).
-      Policy::interrupt(h);
-    }
-    cancellers.fetch_sub(1);
-  }
-
-  // Before the socket's handle is closed or handed out: cancel() no longer
-  // sees it, the wake-up handle is closed, the cancellation is forgotten.
-  void detach() noexcept {
-    os_handle.store(Policy::invalid_handle);
-    while (cancellers.load() != 0) Policy::yield();
-    const wake_handle w = wake.exchange(Policy::invalid_wake);
-    if (w != Policy::invalid_wake) Policy::close_wake(w);
-    cancelled.store(false, std::memory_order_relaxed);
-  }
-
-  // The wake-up handle, made on first use.  Then cancelled is read again: a
-  // cancel() that ran before the handle existed is seen here, one that runs
-  // after sees the handle (both sides are sequentially consistent).
-  bool arm(wake_handle& w, std::error_code& ec) noexcept {
-    w = wake.load();
-    if (w == Policy::invalid_wake) {
-      const wake_handle made = Policy::open_wake(ec);
-      if (ec) return false;
-      wake_handle expected = Policy::invalid_wake;
-      if (wake.compare_exchange_strong(expected, made)) {
-        w = made;
-      } else {  // another thread of this socket made one first
-        Policy::close_wake(made);
-        w = expected;
-      }
-    }
-    if (cancelled.load()) {
-      ec = canceled();
-      return false;
-    }
-    return true;
-  }
-};
-
 }  // namespace detail
 
 template <class Endpoint, class Policy = default_policy>
-class basic_socket {
+class basic_socket : public detail::socket_core<Policy> {
+  using core = detail::socket_core<Policy>;
+  // Its error messages name the socket it holds.
+  template <class>
+  friend class basic_any_stream_socket;
+
  protected:
   using os = detail::os_address<Policy, Endpoint>;
   using os_endpoint = typename os::type;
+  using core::handle_;
+  using core::type_;
+  using core::nonblocking_;
+  using core::listening_;
+  using core::cancel_;
+  using core::owned;
+  using typename core::owned_t;
 
  public:
   using endpoint_type = Endpoint;
@@ -231,79 +133,18 @@ class basic_socket {
   // blocking.  (On Windows the policy takes a Winsock reference for it,
   // released by close, and makes it non-blocking inside Winsock.)
   explicit basic_socket(native_handle_type h, socket_type type = socket_type::stream) noexcept
-      : handle_(h), type_(type) {
-    if (h != Policy::invalid_handle) {
-      nonblocking_ = Policy::is_nonblocking(h);
-      detail::adopt_handle<Policy>(h);
-      cancel_.os_handle.store(h, std::memory_order_relaxed);
-    }
-  }
+      : core(h, type) {}
 
-  basic_socket(const basic_socket&) = delete;
-  basic_socket& operator=(const basic_socket&) = delete;
-  basic_socket(basic_socket&& o) noexcept
-      : handle_(std::exchange(o.handle_, Policy::invalid_handle)),
-        type_(o.type_),
-        nonblocking_(o.nonblocking_),
-        listening_(o.listening_),
-        cancel_(std::move(o.cancel_)) {}
-  basic_socket& operator=(basic_socket&& o) noexcept {
-    if (this != &o) {
-      reset();
-      handle_ = std::exchange(o.handle_, Policy::invalid_handle);
-      type_ = o.type_;
-      nonblocking_ = o.nonblocking_;
-      listening_ = o.listening_;
-      cancel_ = std::move(o.cancel_);
-    }
-    return *this;
-  }
-  ~basic_socket() { reset(); }
-
-  native_handle_type native_handle() const noexcept { return handle_; }
-  bool is_open() const noexcept { return handle_ != Policy::invalid_handle; }
-  socket_type type() const noexcept { return type_; }
-  // Gives up ownership: the caller closes the returned handle (on Windows it
-  // also owns the handle's WSAStartup reference: see policy/winsock.hpp).  The
-  // handle is blocking unless set_nonblocking(true) was asked for, whatever
-  // vmsock did with it inside.
-  native_handle_type release() noexcept {
-    if (!is_open()) return Policy::invalid_handle;
-    const bool restore = os_nonblocking() && !nonblocking_;
-    cancel_.detach();
-    const native_handle_type h = std::exchange(handle_, Policy::invalid_handle);
-    if (restore) {
-      std::error_code ignored;
-      Policy::set_nonblocking(h, false, ignored);
-    }
-    return h;
-  }
-
-  // The handle is released even when the OS reports an error for the close.
-  void close(std::error_code& ec) noexcept {
-    if (!is_open()) {
-      ec.clear();
-      return;
-    }
-    cancel_.detach();
-    Policy::close(std::exchange(handle_, Policy::invalid_handle), ec);
-  }
+  using core::close;
   void close() {
-    if (!is_open()) return;
+    if (!this->is_open()) return;
     // The names are read (no allocation) while the handle lives, and turned
     // into text only if the close fails.
     const names n = read_names();
     std::error_code ec;
-    close(ec);
+    core::close(ec);
     if (ec) detail::throw_error(ec, "close of", describe(n));
   }
-
-  // Ends every call waiting on this socket, in any thread, with
-  // std::errc::operation_canceled, and makes every later call that could wait
-  // fail the same way at once, until close().  Thread-safe; never fails; does
-  // nothing on a closed socket.  See the top of this file for how.
-  void cancel() noexcept { cancel_.cancel(); }
-  bool is_cancelled() const noexcept { return cancel_.cancelled.load(); }
 
   Endpoint local_endpoint(std::error_code& ec) const noexcept {
     return name_of(false, ec);
@@ -351,47 +192,24 @@ class basic_socket {
     return o;
   }
 
-  // A non-blocking socket never waits in a call without a deadline: a call that
-  // would, reports would_block (send_all and receive_exact with the count done
-  // so far).  A call given a deadline waits until then in either mode.
-  void set_nonblocking(bool on, std::error_code& ec) noexcept {
-    if (!is_open()) {
-      ec = Policy::closed_error();
-      return;
-    }
-    // Listeners (and, on Windows, every socket) stay non-blocking in the OS.
-    const bool internal = !Policy::kernel_waits || listening_;
-    if (!internal) {
-      Policy::set_nonblocking(handle_, on, ec);
-      if (ec) return;
-    }
-    ec.clear();
-    nonblocking_ = on;
-  }
+  using core::set_nonblocking;
   void set_nonblocking(bool on) {
     std::error_code ec;
-    set_nonblocking(on, ec);
+    core::set_nonblocking(on, ec);
     if (ec) fail(ec, "set_nonblocking on");
   }
-  bool is_nonblocking() const noexcept { return nonblocking_; }
 
-  // true when ready; false when the deadline passed (not an error).  A wait on a
-  // non-blocking socket waits too: it is how one waits for one.
-  bool wait_readable(deadline when, std::error_code& ec) const noexcept {
-    return wait_ready(wait_type::readable, when, ec);
-  }
+  using core::wait_readable;
+  using core::wait_writable;
   bool wait_readable(deadline when = deadline::never()) const {
     std::error_code ec;
-    const bool r = wait_readable(when, ec);
+    const bool r = core::wait_readable(when, ec);
     if (ec) fail(ec, "wait_readable on");
     return r;
   }
-  bool wait_writable(deadline when, std::error_code& ec) const noexcept {
-    return wait_ready(wait_type::writable, when, ec);
-  }
   bool wait_writable(deadline when = deadline::never()) const {
     std::error_code ec;
-    const bool r = wait_writable(when, ec);
+    const bool r = core::wait_writable(when, ec);
     if (ec) fail(ec, "wait_writable on");
     return r;
   }
@@ -456,198 +274,12 @@ class basic_socket {
   }
 
  protected:
-  // Wraps a handle the policy just opened or accepted (which already holds
-  // whatever the policy needs): no adoption step.
-  struct owned_t {};
-  static constexpr owned_t owned{};
-  basic_socket(owned_t, native_handle_type h, socket_type type) noexcept : handle_(h), type_(type) {
-    cancel_.os_handle.store(h, std::memory_order_relaxed);
-  }
+  basic_socket(owned_t t, native_handle_type h, socket_type type) noexcept : core(t, h, type) {}
 
-  // Moves this socket into `dst` while another thread may be in cancel() on
-  // this one (a connector handing over its connection): that cancel() either
-  // finishes first, and `dst` inherits the cancellation, or finds nothing.
-  void move_to(basic_socket& dst) noexcept {
-    const native_handle_type h = cancel_.os_handle.exchange(Policy::invalid_handle);
-    while (cancel_.cancellers.load() != 0) Policy::yield();
-    dst = std::move(*this);
-    dst.cancel_.os_handle.store(h);
-  }
-
-  // Whether the OS handle is non-blocking (so that no call waits inside it).
-  bool os_nonblocking() const noexcept {
-    return nonblocking_ || !Policy::kernel_waits || listening_;
-  }
-
-  // The first check of every call that could wait.
-  bool usable(std::error_code& ec) const noexcept {
-    if (!is_open()) {
-      ec = Policy::closed_error();
-      return false;
-    }
-    if (cancel_.cancelled.load(std::memory_order_acquire)) {
-      ec = detail::canceled();
-      return false;
-    }
-    return true;
-  }
-
-  // Waits for `what` (and for cancel()) until `when`.  ready: go on.
-  // timed_out: ec is clear.  Otherwise ec says why (operation_canceled, or the
-  // OS's error).
-  wait_result wait_for(wait_type what, const deadline& when, std::error_code& ec) const noexcept {
-    typename Policy::wake_handle w;
-    if (!cancel_.arm(w, ec)) return wait_result::woken;
-    const wait_result r = Policy::poll(handle_, what, w, when, ec);
-    if (ec) return wait_result::woken;
-    if (r == wait_result::woken) ec = detail::canceled();
-    return r;
-  }
-
-  bool wait_ready(wait_type what, const deadline& when, std::error_code& ec) const noexcept {
-    if (!usable(ec)) return false;
-    const wait_result r = wait_for(what, when, ec);  // an expired one still looks once
-    return r == wait_result::ready && !ec;
-  }
-
-  // A send or receive that may have to wait.  On POSIX, a blocking socket
-  // with no deadline waits in the system call, one call as raw code makes,
-  // and cancel() interrupts it: the callers test waits_in_os() and make that
-  // call themselves, then settled() tells a cancel() or SO_RCVTIMEO from a
-  // plain result.  Otherwise the call does not wait in the OS (dont_wait) and
-  // the waiting is done by io_waiting, in poll() beside the wake-up.  A
-  // non-blocking socket reports would_block, unless the call has a deadline.
-  // With no deadline, the socket's own receive/send timeout
-  // (SO_RCVTIMEO/SO_SNDTIMEO) bounds the wait.  The deadline's expiry is
-  // errc::timed_out.
-  template <class When>
-  bool waits_in_os(const When& when) const noexcept {
-    if constexpr (Policy::kernel_waits)
-      return !nonblocking_ && when.is_never();
-    else
-      return (void)when, false;
-  }
-  bool cancelled_now(std::error_code& ec) const noexcept {
-    if (!cancel_.cancelled.load(std::memory_order_relaxed)) return false;
-    ec = detail::canceled();
-    return true;
-  }
-  std::size_t settled(std::size_t n, std::error_code& ec) const noexcept {
-    if (ec || n == 0) settle(ec);
-    return n;
-  }
-
-  // After a system call that waited in the OS came back with nothing: was it
-  // cancel() (which shut the socket down), or SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN
-  // on a blocking socket)?
-  VMSOCK_NOINLINE void settle(std::error_code& ec) const noexcept {
-    if (cancel_.cancelled.load()) {
-      ec = detail::canceled();
-      return;
-    }
-    if (ec && detail::would_block(ec)) ec = make_error_code(errc::timed_out);
-  }
-
-  // A transfer as the waiting path needs it described (built only there, so
-  // that the hot path keeps its arguments in registers).
-  struct transfer {
-    enum class kind : unsigned char { send, receive, send_to, receive_from };
-    kind what;
-    const void* bufs;
-    std::size_t count;
-    message_flags flags;
-    const void* to = nullptr;      // send_to: the address
-    std::size_t to_len = 0;
-    void* from = nullptr;          // receive_from: where the sender goes
-    std::size_t* from_len = nullptr;
-  };
-
-  std::size_t attempt(const transfer& t, message_flags extra, std::error_code& ec) const noexcept {
-    const message_flags f = t.flags | extra;
-    switch (t.what) {
-      case transfer::kind::send:
-        return Policy::send(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, ec);
-      case transfer::kind::receive:
-        return Policy::receive(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f, ec);
-      case transfer::kind::send_to:
-        return Policy::send_to(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, t.to,
-                               t.to_len, ec);
-      case transfer::kind::receive_from:
-        *t.from_len = sizeof(native_storage);
-        return Policy::receive_from(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f,
-                                    t.from, *t.from_len, ec);
-    }
-    return 0;
-  }
-
-  VMSOCK_NOINLINE std::size_t io_waiting(wait_type what, const deadline& when, const transfer& t,
-                                         std::error_code& ec) noexcept {
-    if (!usable(ec)) return 0;
-    deadline limit = when;
-    bool first = true;
-    for (;;) {
-      const std::size_t n = attempt(t, message_flags::dont_wait, ec);
-      // A non-blocking socket does not wait, unless the call has a deadline:
-      // that asks to wait until then.
-      if (!ec || !detail::would_block(ec) || (nonblocking_ && when.is_never())) {
-        if (ec && cancel_.cancelled.load()) ec = detail::canceled();  // shut down under it
-        return n;
-      }
-      if (first && when.is_never()) {
-        const timeout tm = Policy::blocking_timeout(handle_, what);
-        if (tm != no_timeout) limit = deadline(tm);
-      }
-      first = false;
-      if (limit.expired()) {  // a deadline already passed: that was the one try
-        ec = make_error_code(errc::timed_out);
-        return 0;
-      }
-      const wait_result r = wait_for(what, limit, ec);
-      if (ec) return 0;
-      if (r == wait_result::timed_out) {
-        ec = make_error_code(errc::timed_out);
-        return 0;
-      }
-    }
-  }
-
-  // Connects this open socket to `native`, waiting at most until `when` (and
-  // for cancel()).  The connect is non-blocking in the OS whatever the socket's
-  // mode, so that cancel() reaches it and the deadline is exact; expiry is
-  // errc::timed_out.  A full Unix backlog fails at once (EAGAIN: Linux gives
-  // a non-blocking connect no way to wait for room).
-  void connect_to(const os_endpoint& native, const deadline& when,
-                  std::error_code& ec) noexcept {
-    if (!usable(ec)) return;
-    const auto h = handle_;
-    const bool restore = !os_nonblocking();
-    if (restore) {
-      Policy::set_nonblocking(h, true, ec);
-      if (ec) return;
-    }
-    Policy::prepare_connect(h, native_family, when, ec);
-    if (ec) return;
+  // Connects this open socket to `native`: see socket_core::connect_native.
+  void connect_to(const os_endpoint& native, const deadline& when, std::error_code& ec) noexcept {
     const auto sa = native.to_native();
-    Policy::connect(h, &sa, native.native_size(), ec);
-    if (ec == std::errc::operation_in_progress) {
-      const wait_result r =
-          when.expired() ? wait_result::timed_out : wait_for(wait_type::writable, when, ec);
-      if (ec) return;
-      if (r == wait_result::timed_out) {
-        ec = make_error_code(errc::timed_out);
-        return;
-      }
-      Policy::pending_error(h, ec);
-    }
-    if (ec) {
-      // Linux VSOCK answers a port nobody listens on with ECONNRESET.
-      if constexpr (native_family == vsock::address_family) {
-        if (ec == std::errc::connection_reset) ec = make_error_code(errc::vsock_connection_refused);
-      }
-      if (cancel_.cancelled.load()) ec = detail::canceled();
-      return;
-    }
-    if (restore) Policy::set_nonblocking(h, false, ec);
+    this->connect_native(&sa, native.native_size(), native_family, when, ec);
   }
 
   static bool to_os(const Endpoint& ep, os_endpoint& out, std::error_code& ec) noexcept {
@@ -678,7 +310,7 @@ class basic_socket {
 
   Endpoint name_of(bool peer, std::error_code& ec) const noexcept {
     Endpoint ep{};
-    if (!is_open()) {
+    if (!this->is_open()) {
       ec = Policy::closed_error();
       return ep;
     }
@@ -703,7 +335,7 @@ class basic_socket {
   names read_names() const noexcept {
     names n;
     n.handle = handle_;
-    if (!is_open()) return n;
+    if (!this->is_open()) return n;
     std::error_code ec;
     if (!listening_) {
       n.peer_len = sizeof n.peer;
@@ -736,18 +368,6 @@ class basic_socket {
     detail::throw_error(ec, op, describe_self());
   }
 
-  void reset() noexcept {
-    if (is_open()) {
-      std::error_code ignored;
-      close(ignored);
-    }
-  }
-
-  native_handle_type handle_ = Policy::invalid_handle;
-  socket_type type_ = socket_type::stream;
-  bool nonblocking_ = false;  // what the user asked for
-  bool listening_ = false;    // a listener: non-blocking in the OS, accept waits in poll
-  mutable detail::cancel_state<Policy> cancel_;
 };
 
 }  // namespace vmsock

@@ -136,6 +136,7 @@ class datagram_socket
       typename base::transfer t{base::transfer::kind::receive_from, &b, 1,
                                 message_flags::report_full_length};
       t.from = &sa;
+      t.from_cap = sizeof sa;
       t.from_len = &len;
       n = this->io_waiting(wait_type::readable, when, t, ec);
     }

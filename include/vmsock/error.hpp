@@ -34,6 +34,11 @@ class error_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "vmsock"; }
 
   std::string message(int value) const override {
+    if (const char* m = text(value)) return m;  // one string construction, not one per case
+    return "unknown vmsock error " + std::to_string(value);
+  }
+
+  static const char* text(int value) noexcept {
     switch (static_cast<errc>(value)) {
       case errc::no_mapping:
         return "no mapping between the Hyper-V and VSOCK address families for this endpoint";
@@ -57,7 +62,7 @@ class error_category_impl final : public std::error_category {
       case errc::option_not_applicable:
         return "socket option does not apply to this socket's address family";
     }
-    return "unknown vmsock error " + std::to_string(value);
+    return nullptr;
   }
 
   // Lets `ec == std::errc::timed_out` hold for vmsock's own timeout, and so on,

@@ -43,7 +43,7 @@ struct guid {
   }
 
   // Lower case, no braces.
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     std::string out;
     out.reserve(36);
     detail::append_hex(out, data1, 8);

@@ -133,7 +133,7 @@ struct hv_endpoint {
   // "hvsock://<vm>/<service>": the VM as a name (wildcard, broadcast, children,
   // loopback, parent, silohost) or a GUID, the service as a port when it is a
   // template GUID, else a GUID.
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     std::string s = "hvsock://";
     const std::string_view name = vm_name(vm_id);
     if (!name.empty())

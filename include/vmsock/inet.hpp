@@ -67,7 +67,7 @@ struct inet4_endpoint {
     return ep;
   }
 
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     std::string s;
     s.reserve(21);
     detail::append_ipv4(s, address);
@@ -149,7 +149,7 @@ struct inet6_endpoint {
   }
 
   // "[addr]:port" or "[addr%scope]:port" (RFC 5952 address text).
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     std::string s;
     s.reserve(56);
     s += '[';

@@ -243,7 +243,7 @@ class listener : public basic_socket<Endpoint, Policy>,
   }
 
   template <class... A>
-  static listener listen_with(const Endpoint& local, int backlog, std::error_code& ec,
+  VMSOCK_NOINLINE static listener listen_with(const Endpoint& local, int backlog, std::error_code& ec,
                               detail::setup_failure& f, const A&... items) noexcept {
     listener l = open(ec);
     if (ec) {
@@ -275,41 +275,15 @@ class listener : public basic_socket<Endpoint, Policy>,
     return l;
   }
 
-  Socket accept_until(Endpoint* peer, const deadline& when, std::error_code& ec) noexcept {
-    if (!this->usable(ec)) return Socket{};
-    deadline limit = when;
-    bool first = true;
-    for (;;) {
-      typename base::native_storage sa{};
-      std::size_t len = sizeof sa;
-      const auto h = Policy::accept(this->handle_, &sa, len, ec);
-      if (!ec) {
-        Socket s(base::owned, h, Socket::kind);
-        if (peer != nullptr && !base::from_os(&sa, len, *peer, ec)) return Socket{};
-        return s;
-      }
-      if (!detail::would_block(ec) || (this->nonblocking_ && when.is_never())) {
-        // cancel() shut the listener down between the wait and the accept
-        // (Linux then answers EINVAL): that is the cancellation.
-        if (this->cancel_.cancelled.load()) ec = detail::canceled();
-        return Socket{};
-      }
-      if (first && when.is_never()) {
-        const timeout t = Policy::blocking_timeout(this->handle_, wait_type::readable);
-        if (t != no_timeout) limit = deadline(t);
-      }
-      first = false;
-      if (limit.expired()) {  // a deadline already passed: that was the one try
-        ec = make_error_code(errc::timed_out);
-        return Socket{};
-      }
-      const wait_result r = this->wait_for(wait_type::readable, limit, ec);
-      if (ec) return Socket{};
-      if (r == wait_result::timed_out) {
-        ec = make_error_code(errc::timed_out);
-        return Socket{};
-      }
-    }
+  VMSOCK_NOINLINE Socket accept_until(Endpoint* peer, const deadline& when,
+                                      std::error_code& ec) noexcept {
+    typename base::native_storage sa{};
+    std::size_t len = 0;
+    Socket s(base::owned, this->accept_native(&sa, sizeof sa, len, when, ec), Socket::kind);
+    if (ec) return Socket{};
+    // Only a caller that asked for the peer has it converted.
+    if (peer != nullptr && !base::from_os(&sa, len, *peer, ec)) return Socket{};
+    return s;
   }
   Socket accept_throwing(Endpoint* peer, const deadline& when) {
     std::error_code ec;

@@ -103,7 +103,7 @@ class unix_endpoint {
 
   // "unix:///abs/path", "unix://relative/path", "unix://@abstract" (Linux); bytes
   // below 0x20, 0x7f and '%' are percent-encoded.  An unnamed endpoint is "unix://".
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     std::string s = "unix://";
     if (kind_ == kind::abstract) s += '@';
     for (std::size_t i = 0; i < len_; ++i) {

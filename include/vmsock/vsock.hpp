@@ -81,7 +81,7 @@ struct vsock_endpoint {
   }
 
   // "vsock://<cid>:<port>[?to_host]"; the any values print as "any".
-  std::string to_string() const {
+  VMSOCK_NOINLINE std::string to_string() const {
     std::string s = "vsock://";
     append_number(s, cid);
     s += ':';

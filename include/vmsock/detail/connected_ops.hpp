@@ -38,7 +38,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   // byte, and sends what fits: the count.
   std::size_t send(const const_buffer* bufs, std::size_t count, message_flags flags,
                    std::error_code& ec) noexcept {
-    return send_until(bufs, count, flags, forever{}, ec);
+    return this->send_until(bufs, count, flags, forever{}, ec);
   }
   std::size_t send(const_buffer b, message_flags flags, std::error_code& ec) noexcept {
     return send(&b, 1, flags, ec);
@@ -47,7 +47,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     return send(&b, 1, message_flags::none, ec);
   }
   std::size_t send(const_buffer b, deadline when, std::error_code& ec) noexcept {
-    return send_until(&b, 1, message_flags::none, when, ec);
+    return this->send_until(&b, 1, message_flags::none, when, ec);
   }
   std::size_t send(std::initializer_list<const_buffer> bufs, std::error_code& ec) noexcept {
     return send(bufs.begin(), bufs.size(), message_flags::none, ec);
@@ -231,38 +231,24 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
 
  protected:
   template <class When>
-  std::size_t send_until(const const_buffer* bufs, std::size_t count, message_flags flags,
-                         const When& when, std::error_code& ec) noexcept {
-    if (this->waits_in_os(when)) {
-      if (this->cancelled_now(ec)) return 0;
-      return this->settled(Policy::send(this->handle_, bufs, count, flags, ec), ec);
-    }
-    return this->io_waiting(wait_type::writable, when,
-                            {base::transfer::kind::send, bufs, count, flags}, ec);
-  }
-
-  template <class When>
   std::size_t receive_until(const mutable_buffer* bufs, std::size_t count, message_flags flags,
                             const When& when, std::error_code& ec) noexcept {
-    if constexpr (Kind != socket_type::stream) flags = flags | message_flags::report_full_length;
-    std::size_t n = 0;
-    if (this->waits_in_os(when)) {
-      if (this->cancelled_now(ec)) return 0;
-      n = this->settled(Policy::receive(this->handle_, bufs, count, flags, ec), ec);
+    if constexpr (Kind == socket_type::stream) {
+      return base::receive_until(bufs, count, flags, when, ec);
     } else {
-      n = this->io_waiting(wait_type::readable, when,
-                           {base::transfer::kind::receive, bufs, count, flags}, ec);
-    }
-    if constexpr (Kind != socket_type::stream) {
+      // A message: its full length is asked for, and a larger one than the
+      // buffers is message_truncated.
+      const std::size_t n =
+          base::receive_until(bufs, count, flags | message_flags::report_full_length, when, ec);
       if (!ec && n > total_size(bufs, count)) ec = make_error_code(errc::message_truncated);
+      return n;
     }
-    return n;
   }
 
   // Opens a socket of the derived type, applies the setup items, binds it to
   // `local` if given and connects it by `when`.
   template <class... A>
-  static Derived connect_socket(const Endpoint& remote, const Endpoint* local, const deadline& when,
+  VMSOCK_NOINLINE static Derived connect_socket(const Endpoint& remote, const Endpoint* local, const deadline& when,
                                 std::error_code& ec, setup_failure& f, const A&... items) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(remote, native, ec)) return Derived{};
