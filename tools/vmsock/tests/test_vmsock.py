@@ -605,34 +605,28 @@ class HalfClose(ToolTest):
                 return b"".join(chunks)
             chunks.append(b)
 
-    def client_first(self, *extra, transport="tcp"):
+    def half_close(self, *extra, transport="tcp", client_first=True):
+        """The first sender sends and half-closes; its end must arrive, and
+        the other way must still carry bytes (in two writes) and its own end."""
         relay, client, conn = self.pair(*extra, transport=transport)
-        client.sendall(b"request " * 1000)
-        client.shutdown(socket.SHUT_WR)
-        self.assertEqual(self.read_to_end(conn), b"request " * 1000)  # the end arrived
-        # The other way still works after the client's half-close.
-        conn.sendall(b"reply " * 50000)
+        first, second = (client, conn) if client_first else (conn, client)
+        first.sendall(b"request " * 1000)
+        first.shutdown(socket.SHUT_WR)
+        self.assertEqual(self.read_to_end(second), b"request " * 1000)  # the end arrived
+        second.sendall(b"reply " * 50000)
         time.sleep(0.1)
-        conn.sendall(b"more")
-        conn.shutdown(socket.SHUT_WR)
-        self.assertEqual(self.read_to_end(client), b"reply " * 50000 + b"more")
+        second.sendall(b"more")
+        second.shutdown(socket.SHUT_WR)
+        self.assertEqual(self.read_to_end(first), b"reply " * 50000 + b"more")
         client.close()
         conn.close()
         self.assertEqual(relay.wait(20), 0, relay.stderr())
 
+    def client_first(self, *extra, transport="tcp"):
+        self.half_close(*extra, transport=transport, client_first=True)
+
     def server_first(self, *extra, transport="tcp"):
-        relay, client, conn = self.pair(*extra, transport=transport)
-        conn.sendall(b"banner\n")
-        conn.shutdown(socket.SHUT_WR)
-        self.assertEqual(self.read_to_end(client), b"banner\n")
-        client.sendall(b"late " * 40000)
-        time.sleep(0.1)
-        client.sendall(b"end")
-        client.shutdown(socket.SHUT_WR)
-        self.assertEqual(self.read_to_end(conn), b"late " * 40000 + b"end")
-        client.close()
-        conn.close()
-        self.assertEqual(relay.wait(20), 0, relay.stderr())
+        self.half_close(*extra, transport=transport, client_first=False)
 
     def test_client_half_closes_first_splice(self):
         self.client_first()
