@@ -23,6 +23,10 @@
 // a port nobody listens on as errc::vsock_connection_refused, which compares
 // equal to std::errc::connection_refused.
 //
+// asio 1.22's own OS codes compare equal to asio::error's values but to no
+// std::errc condition (asio leaves its mapping out); vmsock::asio::to_std(ec)
+// gives vmsock's code for one, which does.
+//
 // Hand-over: vmsock::asio::to_asio(context, std::move(vmsock_socket)) and
 // vmsock::asio::to_vmsock(std::move(asio_socket)), for VSOCK and Hyper-V
 // sockets and listeners; IP and Unix sockets become asio::ip::tcp's and
@@ -52,6 +56,7 @@
 #if !defined(VMSOCK_ASIO_CLASHES_WITH_BOOST_ASIO)
 
 #  include <vmsock/detail/asio_protocols.hpp>
+#  include <vmsock/detail/win_error.hpp>
 
 #  include <asio.hpp>
 
@@ -87,9 +92,14 @@ struct standalone_asio {
     return ::asio::async_compose<Token, Signature>(std::forward<Impl>(impl), token, io);
   }
 
-  // asio's error_code is std::error_code.
+  // asio's error_code is std::error_code.  Into vmsock, asio's OS codes
+  // (category "asio.system", which asio 1.22 maps to no std::errc condition)
+  // become vmsock's, which compare equal to the std::errc conditions.
   static error_code from_std(const std::error_code& ec) noexcept { return ec; }
-  static std::error_code to_std(const error_code& ec) noexcept { return ec; }
+  static std::error_code to_std(const error_code& ec) noexcept {
+    if (ec && ec.category() == ::asio::error::get_system_category()) return make_os_error(ec.value());
+    return ec;
+  }
   // asio's own codes (category "asio.system") compare equal to asio::error's
   // values; asio 1.22 maps them to no std::errc condition (its mapping is
   // behind ASIO_HAS_STD_ERROR_CODE, which nothing defines), so both are asked.
@@ -114,6 +124,14 @@ using hv_stream = detail::asio_protocol<detail::standalone_asio, detail::asio_hv
 // or acceptor; to_vmsock(std::move(asio_object)[, ec]) -> the vmsock one.
 inline constexpr detail::asio_to_asio_fn<detail::standalone_asio> to_asio{};
 inline constexpr detail::asio_to_vmsock_fn<detail::standalone_asio> to_vmsock{};
+
+// asio's code as vmsock reports OS errors: asio's own OS codes (category
+// "asio.system", which asio 1.22 relates to no std::errc condition) become
+// std::system_category() ones (on MinGW vmsock's Winsock category), which
+// compare equal to the std::errc conditions; other codes are returned as they are.
+inline std::error_code to_std(const std::error_code& ec) noexcept {
+  return detail::standalone_asio::to_std(ec);
+}
 
 }  // namespace asio
 }  // namespace vmsock

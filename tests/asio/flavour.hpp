@@ -33,7 +33,7 @@ namespace flavour = vmsock::asio;
 namespace lib = ::asio;
 using lib_error_code = std::error_code;
 using lib_system_error = std::system_error;
-inline std::error_code to_std(const lib_error_code& ec) { return ec; }
+inline std::error_code to_std(const lib_error_code& ec) { return vmsock::asio::to_std(ec); }
 inline const char* flavour_name() { return "asio"; }
 }  // namespace vmsock_test
 #  define ASIO_SUITE(name) Asio##name

@@ -121,7 +121,9 @@ TEST(ASIO_SUITE(Acceptor), SeqpacketAndHyperVThroughTheMapping) {
   }
   ASSERT_FALSE(ec) << ec.message();
   h.listen();
+#if VMSOCK_LINUX
   EXPECT_EQ(h.local_endpoint().os_endpoint(), (vsock_endpoint{cid::any, port}));
+#endif
   EXPECT_EQ(h.local_endpoint(), hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, port));
   EXPECT_EQ(h.local_endpoint().to_string(), "hvsock://wildcard/" + std::to_string(port));
 }
@@ -266,13 +268,17 @@ TEST(ASIO_SUITE(Connect), RefusedAndSuccessfulConnectPassThrough) {
 // vsock_connection_refused) match the std::errc conditions in both.
 TEST(ASIO_SUITE(Errors), OwnCodesAndPortableConditions) {
   const lib_error_code refused = lib::error::connection_refused;
-  const bool maps = to_std(refused) == std::errc::connection_refused;
+  const bool maps = std::error_code(refused) == std::errc::connection_refused;
   std::printf("[   info   ] %s: asio::error::connection_refused == std::errc::connection_refused: %s\n",
               flavour_name(), maps ? "yes" : "no");
 #if VMSOCK_TEST_BOOST_ASIO
   EXPECT_TRUE(maps);
   EXPECT_EQ(refused, boost::system::errc::connection_refused);
 #endif
+  // to_std gives the code vmsock would report, which does.
+  EXPECT_EQ(to_std(refused), std::errc::connection_refused);
+  EXPECT_EQ(to_std(lib::error::operation_aborted), std::errc::operation_canceled);
+  EXPECT_EQ(to_std(lib::error::address_in_use), std::errc::address_in_use);
 }
 
 // ---- hand-over -------------------------------------------------------------------------
@@ -464,6 +470,8 @@ TEST(ASIO_SUITE(Windows), HyperVFailsThroughTheAsyncPath) {
                 async_ec.value());
     if (std::getenv("VMSOCK_REAL_WINDOWS")) continue;  // a real host has AF_HYPERV
     EXPECT_EQ(async_ec, lib::error::address_family_not_supported) << message;
+    EXPECT_EQ(async_ec.value(), WSAEAFNOSUPPORT);
+    EXPECT_EQ(to_std(async_ec), std::errc::address_family_not_supported);
     EXPECT_FALSE(message.empty());
   }
   // The synchronous form names the endpoint.
@@ -479,12 +487,20 @@ TEST(ASIO_SUITE(Windows), HyperVFailsThroughTheAsyncPath) {
 }
 
 // A VSOCK endpoint Windows has no Hyper-V form for fails where it becomes an
-// asio endpoint: no socket is opened, no Winsock call is made.
+// asio endpoint: no socket is opened, no Winsock call is made.  (The
+// error-code form shows the second: Winsock's last error is untouched.  A
+// thrown exception may change it on its way: the unwinder calls Windows.)
 TEST(ASIO_SUITE(Windows), VsockWithoutMappingFailsBeforeAnySystemCall) {
   lib::io_context io;
   vsock_stream::socket s(io);
   constexpr int sentinel = 12345;
   ::WSASetLastError(sentinel);
+  std::error_code ec;
+  const vsock_stream::endpoint ep = vsock_stream::endpoint::from(vsock_endpoint{5, 5000}, ec);
+  EXPECT_EQ(::WSAGetLastError(), sentinel);
+  EXPECT_EQ(ec, vmsock::errc::no_mapping);
+  EXPECT_EQ(ep, vsock_stream::endpoint());
+
   bool called = false;
   try {
     s.async_connect(vsock_endpoint{5, 5000}, [&](const lib_error_code&) { called = true; });
@@ -493,8 +509,7 @@ TEST(ASIO_SUITE(Windows), VsockWithoutMappingFailsBeforeAnySystemCall) {
     EXPECT_EQ(e.code(), vmsock::errc::no_mapping);
     EXPECT_NE(std::string(e.what()).find("vsock://5:5000"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(::WSAGetLastError(), sentinel);  // no Winsock call failed (or was made) meanwhile
-  EXPECT_FALSE(s.is_open());
+  EXPECT_FALSE(s.is_open());  // async_connect never ran: nothing was opened
   run_for(io);
   EXPECT_FALSE(called);
 }
@@ -523,18 +538,34 @@ TEST(ASIO_SUITE(Windows), HandOverGivesTheStartupReferenceBack) {
       << "one for each asio library linked in (asio's, Boost.Asio's), none of vmsock's";
 }
 
-// asio's release() needs FileReplaceCompletionInformation (Windows 8.1).
+// asio's release() needs FileReplaceCompletionInformation (Windows 8.1),
+// which Wine 8 lacks: to_vmsock reports operation_not_supported there and the
+// asio object keeps its handle.
 TEST(ASIO_SUITE(Windows), ReleaseBackToVmsock) {
   lib::io_context io;
-  auto server = vmsock::tcp4_listener::listen(vmsock::inet4_endpoint::loopback(0));
-  lib::ip::tcp::acceptor acceptor = flavour::to_asio(io, std::move(server));
-  lib_error_code ec;
-  const auto h = acceptor.release(ec);
-  std::printf("[   info   ] %s release(): %s\n", flavour_name(), ec ? ec.message().c_str() : "ok");
-  if (!ec) {
-    vmsock::tcp4_listener back(h);
-    EXPECT_TRUE(back.is_open());
+  std::error_code open_ec;
+  auto hv = open_socket<vmsock::hv_stream_socket>(vmsock::socket_type::stream, open_ec);
+  if (open_ec) {  // Wine: no AF_HYPERV; a TCP socket shows the same
+    auto server = vmsock::tcp4_listener::listen(vmsock::inet4_endpoint::loopback(0));
+    lib::ip::tcp::acceptor acceptor = flavour::to_asio(io, std::move(server));
+    lib_error_code ec;
+    const auto h = acceptor.release(ec);
+    std::printf("[   info   ] %s release(): %s (%s:%d)\n", flavour_name(),
+                ec ? ec.message().c_str() : "ok", ec.category().name(), ec.value());
+    if (!ec) {
+      vmsock::tcp4_listener back(h);
+      EXPECT_TRUE(back.is_open());
+    } else {
+      EXPECT_EQ(to_std(ec), std::errc::operation_not_supported) << ec.message();
+      EXPECT_TRUE(acceptor.is_open());
+    }
+    return;
   }
+  hv_stream::socket a = flavour::to_asio(io, std::move(hv));
+  std::error_code ec;
+  vmsock::hv_stream_socket back = flavour::to_vmsock(std::move(a), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(back.is_open());
 }
 #endif
 

@@ -228,7 +228,7 @@ class asio_endpoint {
   // an hv_endpoint for vsock_stream on Windows; value() elsewhere).
   os_value os_endpoint() const noexcept {
     os_native n;
-    std::memcpy(&n, &data_, sizeof n);
+    std::memcpy(static_cast<void*>(&n), &data_, sizeof n);
     if (const auto v = os_value::from_native(&n, sizeof n)) return *v;
     return os_value{};
   }
@@ -288,7 +288,7 @@ class asio_endpoint {
   }
   void store(const os_value& v) noexcept {
     const os_native n = v.to_native();
-    std::memcpy(&data_, &n, sizeof n);
+    std::memcpy(static_cast<void*>(&data_), &n, sizeof n);
   }
   static bool less(const vsock_endpoint& a, const vsock_endpoint& b) noexcept {
     if (a.cid != b.cid) return a.cid < b.cid;
