@@ -1,0 +1,6 @@
+// Must NOT compile: a VSOCK endpoint given to a Hyper-V acceptor (vmsock::asio).
+#include <vmsock/asio.hpp>
+
+void misuse(::asio::io_context& io) {
+  vmsock::asio::hv_stream::acceptor acceptor(io, vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
+}
