@@ -571,6 +571,54 @@ class WineInterop(ToolTest):
                                          r"right->left" % (len(up), len(down)))
 
 
+class EverywhereRelay(ToolTest):
+    """What the relay does on every platform, Windows under Wine included:
+    stdin/stdout and a child's pipes (the tool itself as the child, relaying
+    to a socat that upper-cases), and --fork with clients at once."""
+    emulated = True
+
+    def test_stdio_to_exec_to_tcp(self):
+        self.need(ARGS.socat, "socat")
+        port = free_port()
+        self.start([ARGS.socat, "-t", "30", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr" % port,
+                    "EXEC:tr a-z A-Z"])
+        time.sleep(0.3)
+        child = "vmsock.exe" if IS_WINDOWS_TOOL else ARGS.vmsock  # found beside the parent on Windows
+        data = b"".join(b"line %d of the chain, lower case\n" % i for i in range(20000))
+        p = subprocess.run(tool("cat", "-v", "-", "exec:%s cat - tcp://127.0.0.1:%d" % (child, port)),
+                           input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout == data.upper(), "%d bytes back of %d" % (len(p.stdout), len(data)))
+        self.assertRegex(p.stderr.decode(), r"%d bytes stdio -> exec:.*, %d bytes back .*exit status 0"
+                         % (len(data), len(data)))
+
+    def test_fork_clients_at_once(self):
+        echo = socket.socket()
+        echo.bind(("127.0.0.1", 0))
+        echo.listen(64)
+        port = echo.getsockname()[1]
+
+        def serve():
+            while True:
+                try:
+                    c, _ = echo.accept()
+                except OSError:
+                    return
+                threading.Thread(target=lambda c=c: (c.sendall(HalfClose.read_to_end(c)),
+                                                     c.close()), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        relay = self.relay("--fork", "--stats", "listen:tcp://127.0.0.1:0", "tcp://127.0.0.1:%d" % port)
+        host, rport = self.listening(relay)[len("tcp://"):].rsplit(":", 1)
+        results = Fork.clients(self, host, int(rport), 10, 100_000)
+        self.assertEqual(results, [True] * 10)
+        relay.p.terminate()  # SIGTERM; on Windows TerminateProcess
+        relay.wait(20)
+        echo.close()
+        if not IS_WINDOWS_TOOL:
+            self.assertIn("stats: 10 connections (0 failed), 1000000 bytes left->right", relay.stderr())
+
+
 # ---- half-close, step by step -------------------------------------------------------------
 
 class HalfClose(ToolTest):
