@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -597,7 +598,9 @@ class basic_any_listener {
       : listeners_(std::move(o.listeners_)),
         local_(std::move(o.local_)),
         next_(o.next_),
-        cancel_(std::move(o.cancel_)) {}
+        cancel_(std::move(o.cancel_)),
+        filter_(std::exchange(o.filter_, nullptr)),
+        rejected_(o.rejected_.exchange(0, std::memory_order_relaxed)) {}
   basic_any_listener& operator=(basic_any_listener&& o) noexcept {
     if (this != &o) {
       cancel_.detach();
@@ -605,10 +608,30 @@ class basic_any_listener {
       local_ = std::move(o.local_);
       next_ = o.next_;
       cancel_ = std::move(o.cancel_);
+      delete filter_;
+      filter_ = std::exchange(o.filter_, nullptr);
+      rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
     }
     return *this;
   }
-  ~basic_any_listener() { cancel_.detach(); }
+  ~basic_any_listener() {
+    cancel_.detach();
+    delete filter_;
+  }
+
+  // Who may connect, on every transport: `pred` is bool(const any_endpoint&
+  // peer) noexcept.  A refused peer is closed before accept returns, and accept
+  // goes on waiting, its deadline included; rejected_peers() counts them.  See
+  // listener::set_peer_filter and peer_filter.hpp.
+  template <class F>
+  void set_peer_filter(F pred) {
+    static_assert(std::is_nothrow_invocable_r_v<bool, const F&, const any_endpoint&>,
+                  "vmsock: an any_listener's peer filter is bool(const any_endpoint&) noexcept");
+    auto* made = new filter_of<F>(std::move(pred));
+    delete std::exchange(filter_, made);
+  }
+  void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
+  std::uint64_t rejected_peers() const noexcept { return rejected_.load(std::memory_order_relaxed); }
 
   // Listens on every endpoint (stream schemes only).  All or nothing: on the
   // first failure the listeners already opened are closed again.
@@ -781,7 +804,13 @@ class basic_any_listener {
             return basic_any_stream_socket<Policy>(std::move(c), remote);
           },
           listeners_[ready]);
-      if (!ec) return s;
+      if (!ec) {
+        if (filter_ == nullptr || filter_->allows(s.remote())) return s;
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        std::error_code ignored;
+        s.close(ignored);  // and wait for the next one, by the same deadline
+        continue;
+      }
       if (!(ec == errc::timed_out || detail::would_block(ec))) return {};
     }
   }
@@ -808,12 +837,25 @@ class basic_any_listener {
   }
 
  private:
+  struct filter_base {
+    virtual ~filter_base() = default;
+    virtual bool allows(const any_endpoint& peer) const noexcept = 0;
+  };
+  template <class F>
+  struct filter_of final : filter_base {
+    F f;
+    explicit filter_of(F fn) : f(std::move(fn)) {}
+    bool allows(const any_endpoint& peer) const noexcept override { return f(peer); }
+  };
+
   std::vector<variant_type> listeners_;
   std::vector<any_endpoint> local_;
   std::size_t next_ = 0;
   // any_listener's own wake-up for its poll over every listener; os_handle
   // is the first listener's (what cancel() needs to see the listener is live).
   detail::cancel_state<Policy> cancel_;
+  filter_base* filter_ = nullptr;
+  std::atomic<std::uint64_t> rejected_{0};
 };
 
 using any_listener = basic_any_listener<>;

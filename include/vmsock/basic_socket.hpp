@@ -305,6 +305,28 @@ class basic_socket : public detail::socket_core<Policy> {
     return true;
   }
 
+  // An accepted peer's name.  A name the endpoint type cannot express never
+  // fails an accept: on a Windows host a VSOCK listener's peer is a VM by its
+  // own GUID (or HV_GUID_CHILDREN...), which has no CID; it reads as
+  // cid::any with the port its service id carries (port_any if none), and
+  // peer_hv_endpoint() gives the VM id.  false only for a name of another
+  // family (then `out` is left as it was).
+  static bool peer_from_os(const void* sa, std::size_t len, Endpoint& out) noexcept {
+    std::error_code ec;
+    if (from_os(sa, len, out, ec)) return true;
+    if constexpr (std::is_same_v<Endpoint, vsock_endpoint> &&
+                  std::is_same_v<os_endpoint, hv_endpoint>) {
+      if (const auto hv = hv_endpoint::from_native(sa, len)) {
+        guid rest = hv->service_id;
+        rest.data1 = 0;
+        const std::uint32_t port = rest == hv::vsock_template ? hv->service_id.data1 : vsock::port_any;
+        out = vsock_endpoint{vsock::cid::any, port, false};
+        return true;
+      }
+    }
+    return false;
+  }
+
   // Storage big enough for the OS's form of this endpoint type.
   using native_storage = typename os_endpoint::native_type;
 

@@ -6,7 +6,9 @@
 #include <vmsock/seqpacket_socket.hpp>
 #include <vmsock/stream_socket.hpp>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -26,6 +28,30 @@ struct socket_file_state<unix_endpoint, Policy> {
   bool owned = false;
   bool unlink = true;
 };
+
+// A listener's peer filter, type-erased (set once, called per connection: no
+// allocation per peer).  The predicate takes the peer endpoint, or the peer
+// endpoint and the accepted socket (to read, say, its credentials).
+template <class Endpoint, class Socket>
+struct peer_filter {
+  virtual ~peer_filter() = default;
+  virtual bool allows(const Endpoint& peer, const Socket& s) const noexcept = 0;
+};
+template <class Endpoint, class Socket, class F>
+struct peer_filter_of final : peer_filter<Endpoint, Socket> {
+  F f;
+  explicit peer_filter_of(F fn) : f(std::move(fn)) {}
+  bool allows(const Endpoint& peer, const Socket& s) const noexcept override {
+    if constexpr (std::is_invocable_v<const F&, const Endpoint&, const Socket&>)
+      return f(peer, s);
+    else
+      return f(peer);
+  }
+};
+template <class F, class Endpoint, class Socket>
+inline constexpr bool is_peer_predicate =
+    std::is_nothrow_invocable_r_v<bool, const F&, const Endpoint&> ||
+    std::is_nothrow_invocable_r_v<bool, const F&, const Endpoint&, const Socket&>;
 
 // A Unix path as a NUL-terminated string for the file calls.
 struct path_buffer {
@@ -68,17 +94,50 @@ class listener : public basic_socket<Endpoint, Policy>,
       become_listener(ignored);
     }
   }
-  listener(listener&& o) noexcept : base(std::move(o)), file_state(o.files()) { o.forget_file(); }
+  listener(listener&& o) noexcept
+      : base(std::move(o)),
+        file_state(o.files()),
+        filter_(std::exchange(o.filter_, nullptr)),
+        rejected_(o.rejected_.exchange(0, std::memory_order_relaxed)) {
+    o.forget_file();
+  }
   listener& operator=(listener&& o) noexcept {
     if (this != &o) {
       unlink_file();
       base::operator=(std::move(o));
       files() = o.files();
       o.forget_file();
+      delete filter_;
+      filter_ = std::exchange(o.filter_, nullptr);
+      rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
     }
     return *this;
   }
-  ~listener() { unlink_file(); }
+  ~listener() {
+    unlink_file();
+    delete filter_;
+  }
+
+  // ---- who may connect ----
+  // accept() hands out only connections whose peer `pred` allows: `pred` is
+  // bool(const Endpoint& peer) noexcept, or bool(const Endpoint& peer, const
+  // Socket& connection) noexcept (to read the connection's credentials, say).
+  // A refused peer is closed before accept returns, and accept goes on
+  // waiting, its deadline included; rejected_peers() counts them.  The filter
+  // runs in the accepting thread and allocates nothing per peer; set it before
+  // accepting starts.  A peer whose name cannot be read is refused.  Ready-made
+  // predicates: peer_filter.hpp.
+  template <class F>
+  void set_peer_filter(F pred) {
+    static_assert(detail::is_peer_predicate<F, Endpoint, Socket>,
+                  "vmsock: a peer filter is bool(const Endpoint&) noexcept or "
+                  "bool(const Endpoint&, const Socket&) noexcept");
+    auto* made = new detail::peer_filter_of<Endpoint, Socket, F>(std::move(pred));
+    delete std::exchange(filter_, made);
+  }
+  void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
+  // How many connections the filter has turned away.
+  std::uint64_t rejected_peers() const noexcept { return rejected_.load(std::memory_order_relaxed); }
 
   // ---- the explicit form: open, set options, bind, listen ----
   //   auto l = vmsock::tcp6_listener::open();
@@ -277,13 +336,25 @@ class listener : public basic_socket<Endpoint, Policy>,
 
   VMSOCK_NOINLINE Socket accept_until(Endpoint* peer, const deadline& when,
                                       std::error_code& ec) noexcept {
-    typename base::native_storage sa{};
-    std::size_t len = 0;
-    Socket s(base::owned, this->accept_native(&sa, sizeof sa, len, when, ec), Socket::kind);
-    if (ec) return Socket{};
-    // Only a caller that asked for the peer has it converted.
-    if (peer != nullptr && !base::from_os(&sa, len, *peer, ec)) return Socket{};
-    return s;
+    for (;;) {
+      typename base::native_storage sa{};
+      std::size_t len = 0;
+      Socket s(base::owned, this->accept_native(&sa, sizeof sa, len, when, ec), Socket::kind);
+      if (ec) return Socket{};
+      if (filter_ == nullptr) {
+        // Only a caller that asked for the peer has it converted.
+        if (peer != nullptr) base::peer_from_os(&sa, len, *peer);
+        return s;
+      }
+      Endpoint from{};
+      if (base::peer_from_os(&sa, len, from) && filter_->allows(from, s)) {
+        if (peer != nullptr) *peer = from;
+        return s;
+      }
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      std::error_code ignored;
+      s.close(ignored);  // and wait for the next one, by the same deadline
+    }
   }
   Socket accept_throwing(Endpoint* peer, const deadline& when) {
     std::error_code ec;
@@ -324,6 +395,9 @@ class listener : public basic_socket<Endpoint, Policy>,
   void forget_file() noexcept {
     if constexpr (is_unix) files().owned = false;
   }
+
+  detail::peer_filter<Endpoint, Socket>* filter_ = nullptr;
+  std::atomic<std::uint64_t> rejected_{0};
 };
 
 template <class Endpoint, class Policy = default_policy>

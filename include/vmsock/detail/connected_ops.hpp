@@ -221,6 +221,45 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     return s;
   }
 
+  // The peer as a Hyper-V address, whatever the endpoint type: on Windows the
+  // name Hyper-V gave (a VM's own GUID, which no CID can express); on Linux
+  // the VSOCK name through the mapping (no_mapping for CIDs it lacks).
+  template <class E = Endpoint,
+            std::enable_if_t<std::is_same_v<E, vsock_endpoint> || std::is_same_v<E, hv_endpoint>,
+                             int> = 0>
+  hv_endpoint peer_hv_endpoint(std::error_code& ec) const noexcept {
+    if (!this->is_open()) {
+      ec = Policy::closed_error();
+      return {};
+    }
+    if constexpr (std::is_same_v<typename base::os_endpoint, hv_endpoint>) {
+      typename base::native_storage sa{};
+      std::size_t len = sizeof sa;
+      Policy::peer_name(this->handle_, &sa, len, ec);
+      if (ec) return {};
+      if (const auto hv = hv_endpoint::from_native(&sa, len)) return *hv;
+      ec = make_error_code(errc::address_family_mismatch);
+      return {};
+    } else if constexpr (std::is_same_v<E, hv_endpoint>) {
+      return this->peer_endpoint(ec);
+    } else {
+      const vsock_endpoint v = this->peer_endpoint(ec);
+      hv_endpoint out{};
+      if (ec) return out;
+      if (const errc e = detail::name_to_hyperv(v, out); e != errc{}) ec = make_error_code(e);
+      return out;
+    }
+  }
+  template <class E = Endpoint,
+            std::enable_if_t<std::is_same_v<E, vsock_endpoint> || std::is_same_v<E, hv_endpoint>,
+                             int> = 0>
+  hv_endpoint peer_hv_endpoint() const {
+    std::error_code ec;
+    auto ep = peer_hv_endpoint(ec);
+    if (ec) this->fail(ec, "peer_hv_endpoint of");
+    return ep;
+  }
+
   Endpoint peer_endpoint(std::error_code& ec) const noexcept { return this->name_of(true, ec); }
   Endpoint peer_endpoint() const {
     std::error_code ec;

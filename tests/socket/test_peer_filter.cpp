@@ -1,0 +1,116 @@
+// Who may connect: a listener's peer filter on real loopback sockets (here and
+// under Wine).  A refused peer is closed before accept returns, accept goes on
+// waiting (its deadline included), and rejected_peers() counts.
+#include <vmsock/any_socket.hpp>
+#include <vmsock/socket.hpp>
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#if VMSOCK_LINUX
+#  include <dirent.h>
+#endif
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace vmsock;
+
+// 127.0.0.2 is a loopback address too: a client bound to it is "someone else".
+inet4_endpoint from_address(std::uint8_t last) { return inet4_endpoint{{127, 0, 0, last}, 0}; }
+
+TEST(PeerFilter, ARefusedPeerIsClosedAndAcceptGoesOnWaiting) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  l.set_peer_filter([](const inet4_endpoint& peer) noexcept {
+    return peer.address == inet4_endpoint::loopback(0).address;  // 127.0.0.1 only
+  });
+  const auto at = l.local_endpoint();
+  // A stranger first, then a friend: accept returns the friend.
+  auto stranger = tcp4_socket::connect(at, from_address(2), 10s);
+  auto friendly = tcp4_socket::connect(at, from_address(1), 10s);
+  inet4_endpoint peer;
+  auto s = l.accept(10s, peer);
+  EXPECT_EQ(peer, friendly.local_endpoint());
+  EXPECT_EQ(l.rejected_peers(), 1u);
+  // The stranger was closed: it sees the end of the stream.
+  char c = 0;
+  std::error_code ec;
+  ASSERT_TRUE(stranger.wait_readable(10s));
+  EXPECT_EQ(stranger.receive(&c, 1, ec), 0u);
+  // Nothing but strangers: accept waits for its deadline, and says timed_out.
+  auto again = tcp4_socket::connect(at, from_address(3), 10s);
+  auto none = l.accept(300ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_EQ(l.rejected_peers(), 2u);
+}
+
+TEST(PeerFilter, ThePredicateMaySeeTheConnection) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  l.set_peer_filter([](const inet4_endpoint&, const tcp4_socket& s) noexcept {
+    return s.is_open() && s.local_endpoint().port != 0;
+  });
+  auto c = tcp4_socket::connect(l.local_endpoint(), 10s);
+  auto s = l.accept(10s);
+  EXPECT_TRUE(s.is_open());
+  EXPECT_EQ(l.rejected_peers(), 0u);
+  l.clear_peer_filter();
+}
+
+TEST(PeerFilter, AnyListenerFiltersEveryTransport) {
+  auto all = listen_all({"tcp://127.0.0.1:0", "tcp://[::1]:0"});
+  all.set_peer_filter([](const any_endpoint& peer) noexcept {
+    return peer.holds<inet6_endpoint>();  // IPv6 clients only
+  });
+  auto v4 = tcp4_socket::connect(*all.local_endpoints()[0].get_if<inet4_endpoint>(), 10s);
+  auto v6 = tcp6_socket::connect(*all.local_endpoints()[1].get_if<inet6_endpoint>(), 10s);
+  any_endpoint peer;
+  auto s = all.accept(10s, &peer);
+  EXPECT_TRUE(peer.holds<inet6_endpoint>()) << peer.to_string();
+  EXPECT_EQ(all.rejected_peers(), 1u);
+  std::error_code ec;
+  all.accept(200ms, nullptr, ec);
+  EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+#if VMSOCK_LINUX
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d) != nullptr) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+#endif
+
+TEST(PeerFilter, ManyRefusedPeersLeakNothing) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  l.set_peer_filter([](const inet4_endpoint&) noexcept { return false; });
+  const auto at = l.local_endpoint();
+#if VMSOCK_LINUX
+  const std::size_t before = open_descriptors();
+#endif
+  std::error_code ec;
+  std::thread acceptor([&] { l.accept(ec); });
+  constexpr int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    std::error_code cec;
+    auto c = tcp4_socket::connect(at, 10s, cec);
+    ASSERT_FALSE(cec) << i << ": " << cec.message();
+    ASSERT_TRUE(c.wait_readable(10s)) << "the listener closes a refused peer";
+  }
+  l.cancel();
+  acceptor.join();
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_EQ(l.rejected_peers(), static_cast<std::uint64_t>(n));
+#if VMSOCK_LINUX
+  EXPECT_LE(open_descriptors(), before + 1) << "the wake-up eventfd at most";
+#endif
+}
+
+}  // namespace
