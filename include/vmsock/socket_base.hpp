@@ -76,6 +76,15 @@ struct forever {
 };
 }  // namespace detail
 
+// Who is at the other end of a Unix stream or seqpacket socket (SO_PEERCRED
+// on Linux): the peer process's id and its user and group ids, as they were
+// when it connected.
+struct credentials {
+  std::int64_t pid = -1;
+  std::uint32_t uid = 0xFFFFFFFFu;
+  std::uint32_t gid = 0xFFFFFFFFu;
+};
+
 // How a wait ended: the handle is ready, the deadline passed, or the socket's
 // wake-up (cancel()) fired.
 enum class wait_result { ready, timed_out, woken };

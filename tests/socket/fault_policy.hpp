@@ -173,6 +173,9 @@ struct fault_policy {
   static void yield() noexcept { base_policy::yield(); }
   static void interrupt(handle h) noexcept { base_policy::interrupt(h); }
   static bool is_nonblocking(handle h) noexcept { return base_policy::is_nonblocking(h); }
+  static vmsock::credentials peer_credentials(handle h, std::error_code& ec) noexcept {
+    return base_policy::peer_credentials(h, ec);
+  }
   static vmsock::timeout blocking_timeout(handle h, vmsock::wait_type what) noexcept {
     return base_policy::blocking_timeout(h, what);
   }

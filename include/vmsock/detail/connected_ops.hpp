@@ -221,6 +221,28 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     return s;
   }
 
+  // The peer process of a Unix stream or seqpacket socket: pid, uid, gid
+  // (SO_PEERCRED).  unsupported_on_platform where the OS has no such thing.
+  template <class E = Endpoint, std::enable_if_t<std::is_same_v<E, unix_endpoint> &&
+                                                     Kind != socket_type::datagram,
+                                                 int> = 0>
+  credentials peer_credentials(std::error_code& ec) const noexcept {
+    if (!this->is_open()) {
+      ec = Policy::closed_error();
+      return {};
+    }
+    return Policy::peer_credentials(this->handle_, ec);
+  }
+  template <class E = Endpoint, std::enable_if_t<std::is_same_v<E, unix_endpoint> &&
+                                                     Kind != socket_type::datagram,
+                                                 int> = 0>
+  credentials peer_credentials() const {
+    std::error_code ec;
+    auto c = peer_credentials(ec);
+    if (ec) this->fail(ec, "peer_credentials of");
+    return c;
+  }
+
   // The peer as a Hyper-V address, whatever the endpoint type: on Windows the
   // name Hyper-V gave (a VM's own GUID, which no CID can express); on Linux
   // the VSOCK name through the mapping (no_mapping for CIDs it lacks).

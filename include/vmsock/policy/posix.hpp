@@ -491,6 +491,23 @@ struct posix_policy {
 #endif
   }
 
+  // SO_PEERCRED (Linux): the credentials of a Unix socket's peer.
+  static credentials peer_credentials(handle h, std::error_code& ec) noexcept {
+    credentials out;
+#if VMSOCK_LINUX
+    ::ucred c{};
+    socklen_t l = sizeof c;
+    if (!check(::getsockopt(h, SOL_SOCKET, SO_PEERCRED, &c, &l), ec)) return out;
+    out.pid = c.pid;
+    out.uid = c.uid;
+    out.gid = c.gid;
+#else
+    (void)h;
+    ec = make_error_code(errc::unsupported_on_platform);
+#endif
+    return out;
+  }
+
   // Port reservations are a Windows feature (SIO_ACQUIRE_PORT_RESERVATION).
   static std::uint64_t acquire_port_reservation(handle, std::uint16_t, std::uint16_t,
                                                 std::error_code& ec) noexcept {

@@ -450,6 +450,12 @@ struct winsock_policy {
       ec.clear();
   }
 
+  // Windows has no SO_PEERCRED for its AF_UNIX sockets.
+  static credentials peer_credentials(handle, std::error_code& ec) noexcept {
+    ec = make_error_code(errc::unsupported_on_platform);
+    return {};
+  }
+
   static std::uint32_t local_vsock_cid(std::error_code& ec) noexcept {
     ec = make_error_code(errc::unsupported_on_platform);
     return any_cid;
