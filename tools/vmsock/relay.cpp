@@ -32,12 +32,16 @@ const char* to_string(side_kind k) noexcept {
   return "?";
 }
 
-// TCP and Unix streams: the kernel moves page references between the socket
-// and the pipe (no copy through user space; benchmarks/RESULTS.md has the
-// figures).  AF_VSOCK has no splice_read of its own: the kernel copies, so
-// splice gains nothing over the copy loop there (measured in the test guest).
-bool splice_by_default(side_kind k) noexcept {
-  return k == side_kind::tcp || k == side_kind::unix_stream;
+// Measured on loopback (benchmarks/RESULTS.md, "vmsock cat"): splice(2) pays
+// where the receiving socket is a Unix stream: TCP -> Unix and Unix -> Unix
+// move page references and cost the relay half of the copy loop's CPU or
+// less, at the copy loop's throughput.  Into TCP, the copy loop is faster end
+// to end (the pages the receiver then copies out are cold in the cache, and
+// Unix -> TCP costs the relay more than copying), so it stays the default
+// there.  AF_VSOCK has no splice_read of its own (the kernel copies through
+// a pipe) and gains nothing (measured in the test guest).
+bool splice_by_default(side_kind from, side_kind to) noexcept {
+  return to == side_kind::unix_stream && (from == side_kind::tcp || from == side_kind::unix_stream);
 }
 
 namespace {
@@ -273,26 +277,29 @@ relay_result relay::run() {
   const auto start = clock::now();
   touch();
 #if VMSOCK_LINUX
-  const bool sockets = sides_[0]->splice_handle() >= 0 && sides_[1]->splice_handle() >= 0;
-  bool use_splice = false;
-  if (sockets && sides_[0]->has_end() && sides_[1]->has_end()) {
-    if (opts_.splice == splice_mode::always)
-      use_splice = true;
-    else if (opts_.splice == splice_mode::automatic)
-      use_splice = splice_by_default(sides_[0]->kind()) && splice_by_default(sides_[1]->kind());
+  // Per direction: splice(2) between two stream sockets, where it pays or
+  // where it is asked for.
+  const bool sockets = sides_[0]->splice_handle() >= 0 && sides_[1]->splice_handle() >= 0 &&
+                       sides_[0]->has_end() && sides_[1]->has_end();
+  for (int d = 0; d < 2; ++d) {
+    splice_[d] = sockets && (opts_.splice == splice_mode::always ||
+                             (opts_.splice == splice_mode::automatic &&
+                              splice_by_default(sides_[d]->kind(), sides_[1 - d]->kind())));
   }
-  if (use_splice && opts_.idle) {
+  // With an idle timeout a spliced direction waits in vmsock's waits, with
+  // the deadline: the sockets are non-blocking (the copy loop's calls all have
+  // a deadline then, and wait in either mode).
+  if ((splice_[0] || splice_[1]) && opts_.idle) {
     std::error_code ec;
     sides_[0]->set_nonblocking(true, ec);
     if (!ec) sides_[1]->set_nonblocking(true, ec);
     if (ec) {
-      use_splice = false;
+      splice_[0] = splice_[1] = false;
       std::error_code ignored;
       sides_[0]->set_nonblocking(false, ignored);
       sides_[1]->set_nonblocking(false, ignored);
     }
   }
-  splice_[0] = splice_[1] = use_splice;
 #endif
 
   // A side that cannot wait with a deadline: this thread watches the idle time.

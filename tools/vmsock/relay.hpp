@@ -97,10 +97,10 @@ struct relay_result {
   const char* method[2] = {"copy", "copy"};  // "splice" or "copy", per direction
 };
 
-// Splice is used for a direction when both sides are sockets the kernel
-// splices well (TCP and Unix streams; measured in benchmarks/RESULTS.md),
-// or for any socket pair with splice_mode::always.
-bool splice_by_default(side_kind k) noexcept;
+// Whether a direction from `from` to `to` (both stream sockets) is spliced
+// by default (splice_mode::automatic; relay.cpp says why, from the figures in
+// benchmarks/RESULTS.md).  splice_mode::always splices every socket pair.
+bool splice_by_default(side_kind from, side_kind to) noexcept;
 
 class relay {
  public:

@@ -508,7 +508,7 @@ class Interop(ToolTest):
     def test_socat_tcp_to_unix(self):
         self.need(ARGS.socat, "socat")
         log = self.check("socat", "socat", "tcp", "unix")
-        self.assertIn("(splice/splice)", log)
+        self.assertIn("(splice/copy)", log)  # splice(2) into the Unix socket, the copy loop into TCP
 
     def test_socat_unix_to_tcp_copy_loop(self):
         self.need(ARGS.socat, "socat")
@@ -536,7 +536,11 @@ class Interop(ToolTest):
     def test_socat_client_ncat_server_unix_unix(self):
         self.need(ARGS.ncat, "ncat")
         self.need(ARGS.socat, "socat")
-        self.check("socat", "ncat", "unix", "unix")
+        self.assertIn("(splice/splice)", self.check("socat", "ncat", "unix", "unix"))
+
+    def test_socat_tcp_to_tcp_splice_always(self):
+        self.need(ARGS.socat, "socat")
+        self.assertIn("(splice/splice)", self.check("socat", "socat", "tcp", "tcp", extra=["--splice", "always"]))
 
 
 class WineInterop(ToolTest):
