@@ -523,7 +523,7 @@ int run_cat(arguments& args) {
   totals t;
   stops.stats = &t;
   stops.print_stats = o.stats;
-  install_stop_handler(&on_stop);
+  prepare_process(&on_stop);
   struct print_at_end {
     totals& t;
     bool on;

@@ -20,6 +20,7 @@
 #  include <poll.h>
 #  include <pthread.h>
 #  include <spawn.h>
+#  include <sys/resource.h>
 #  include <sys/wait.h>
 #  include <unistd.h>
 
@@ -250,9 +251,14 @@ std::unique_ptr<side> make_exec_side(const std::string& command) {
   return std::make_unique<exec_side>(from_child[0], to_child[1], pid, command);
 }
 
-void install_stop_handler(void (*on_stop)(int)) {
+void prepare_process(void (*on_stop)(int)) {
   // A write to a pipe whose reader is gone is EPIPE, reported as an error.
   std::signal(SIGPIPE, SIG_IGN);
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   stop_callback = on_stop;
   sigset_t set;
   sigemptyset(&set);

@@ -309,7 +309,7 @@ std::unique_ptr<side> make_exec_side(const std::string& command) {
   return std::make_unique<exec_side>(out.ours, in.ours, pi, command);
 }
 
-void install_stop_handler(void (*on_stop)(int)) {
+void prepare_process(void (*on_stop)(int)) {
   stop_callback = on_stop;
   SetConsoleCtrlHandler(on_console_event, TRUE);
 }

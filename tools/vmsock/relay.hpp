@@ -149,9 +149,11 @@ std::unique_ptr<side> make_stdio_side();
 // CreateProcess takes it), its stdin and stdout through a pipe pair.
 std::unique_ptr<side> make_exec_side(const std::string& command);
 
-// Process set-up for cat: broken pipes are errors, not SIGPIPE; SIGINT,
-// SIGTERM (and SIGHUP; Windows: Ctrl+C, Ctrl+Break, close) call on_stop once
-// in a thread of their own with the signal's number; a second one exits at once.
-void install_stop_handler(void (*on_stop)(int signal));
+// Process set-up for cat: broken pipes are errors, not SIGPIPE; as many open
+// descriptors as the hard limit allows (--fork holds about ten per
+// connection); SIGINT, SIGTERM (and SIGHUP; Windows: Ctrl+C, Ctrl+Break,
+// close) call on_stop once in a thread of their own with the signal's number;
+// a second one exits at once.
+void prepare_process(void (*on_stop)(int signal));
 
 }  // namespace vmsock_cli
