@@ -40,12 +40,23 @@ class datagram_socket
       : base(t, h, type) {}
 
  public:
-  // An unbound datagram socket (the OS binds it on first send).
+  // An unbound datagram socket (the OS binds it on first send).  On Windows
+  // an unconnected UDP socket would fail its next receive_from with
+  // WSAECONNRESET once a send_to drew an ICMP port-unreachable (Linux reports
+  // no such thing to unconnected sockets): vmsock turns that off
+  // (SIO_UDP_CONNRESET), as Go's net package does.  A connected one keeps it:
+  // its peer's going is its own error.
   static datagram_socket open(std::error_code& ec) noexcept {
-    return datagram_socket(base::owned,
-                           Policy::open(base::native_family, socket_type::datagram,
-                                        base::native_protocol, ec),
-                           socket_type::datagram);
+    datagram_socket s(base::owned,
+                      Policy::open(base::native_family, socket_type::datagram,
+                                   base::native_protocol, ec),
+                      socket_type::datagram);
+    if (ec) return datagram_socket{};
+    if constexpr (detail::is_ip_endpoint<Endpoint>) {
+      Policy::set_udp_connreset(s.native_handle(), false, ec);
+      if (ec) return datagram_socket{};
+    }
+    return s;
   }
   static datagram_socket open() {
     std::error_code ec;

@@ -25,6 +25,7 @@ enum class errc {
   invalid_option_value,       // an option value outside what the OS accepts
   vsock_connection_refused,   // Linux VSOCK's ECONNRESET at connect: nothing listens
   option_not_applicable,      // an option for another family (any_stream_socket, any_listener)
+  hv_connect_timeout_too_long,  // a Hyper-V connect's deadline beyond HVSOCKET_CONNECT_TIMEOUT_MAX
 };
 
 namespace detail {
@@ -61,6 +62,9 @@ class error_category_impl final : public std::error_category {
                "ECONNRESET, \"Connection reset by peer\")";
       case errc::option_not_applicable:
         return "socket option does not apply to this socket's address family";
+      case errc::hv_connect_timeout_too_long:
+        return "a Hyper-V connect waits at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX): give it "
+               "a nearer deadline";
     }
     return nullptr;
   }
@@ -83,6 +87,8 @@ class error_category_impl final : public std::error_category {
         return std::make_error_condition(std::errc::connection_refused);
       case errc::option_not_applicable:
         return std::make_error_condition(std::errc::no_protocol_option);
+      case errc::hv_connect_timeout_too_long:
+        return std::make_error_condition(std::errc::invalid_argument);
       default:
         return {value, *this};
     }

@@ -251,7 +251,8 @@ struct hv_connected_suspend
     : detail::bool_option<option_id::hv_connected_suspend, detail::hv_family> {
   static constexpr const char* name = "hv_connected_suspend";
 };
-// HVSOCKET_CONTAINER_PASSTHRU (Windows only).
+// HVSOCKET_CONTAINER_PASSTHRU (2; Windows only).  Obsolete: the current SDK's
+// hvsocket.h no longer defines it; kept for the hosts that still take it.
 struct hv_container_passthru
     : detail::bool_option<option_id::hv_container_passthru, detail::hv_family> {
   static constexpr const char* name = "hv_container_passthru";

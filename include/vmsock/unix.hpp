@@ -21,7 +21,7 @@ class unix_endpoint {
  public:
   static constexpr int family = AF_UNIX;
   static constexpr int protocol = 0;
-  using native_type = ::sockaddr_un;
+  using native_type = detail::unix_sockaddr;
 
   // Room in sun_path: 108 bytes on Linux and Windows.  A path keeps one byte for
   // its terminating NUL; an abstract name one for its leading NUL.

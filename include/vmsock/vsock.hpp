@@ -34,6 +34,13 @@ inline constexpr std::uint8_t flag_to_host = 0x01;
 #if VMSOCK_LINUX
 inline constexpr int address_family = AF_VSOCK;
 using native_sockaddr = ::sockaddr_vm;
+// Kernel headers before Linux 5.11 have no svm_flags: its byte is the first of
+// svm_zero there (the layout is the same), and vmsock uses that.
+#  if defined(VMADDR_FLAG_TO_HOST)
+#    define VMSOCK_SVM_FLAGS svm_flags
+#  else
+#    define VMSOCK_SVM_FLAGS svm_zero[0]
+#  endif
 #else
 // AF_VSOCK is 40 on Linux; other systems have no VSOCK family.  The mirror lets
 // the endpoint exist (and map to Hyper-V) everywhere.
@@ -46,6 +53,7 @@ struct native_sockaddr {
   std::uint8_t svm_flags;
   std::uint8_t svm_zero[3];
 };
+#  define VMSOCK_SVM_FLAGS svm_flags
 #endif
 static_assert(sizeof(native_sockaddr) == 16, "sockaddr_vm is 16 bytes");
 
@@ -65,7 +73,7 @@ struct vsock_endpoint {
     sa.svm_family = static_cast<decltype(sa.svm_family)>(family);
     sa.svm_port = port;
     sa.svm_cid = cid;
-    sa.svm_flags = to_host ? vsock::flag_to_host : 0;
+    sa.VMSOCK_SVM_FLAGS = to_host ? vsock::flag_to_host : 0;
     return sa;
   }
   static constexpr std::size_t native_size() noexcept { return sizeof(native_type); }
@@ -77,7 +85,7 @@ struct vsock_endpoint {
       return std::nullopt;
     native_type n;
     std::memcpy(&n, sa, sizeof n);
-    return vsock_endpoint{n.svm_cid, n.svm_port, (n.svm_flags & vsock::flag_to_host) != 0};
+    return vsock_endpoint{n.svm_cid, n.svm_port, (n.VMSOCK_SVM_FLAGS & vsock::flag_to_host) != 0};
   }
 
   // "vsock://<cid>:<port>[?to_host]"; the any values print as "any".

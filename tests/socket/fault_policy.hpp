@@ -173,6 +173,10 @@ struct fault_policy {
   static void yield() noexcept { base_policy::yield(); }
   static void interrupt(handle h) noexcept { base_policy::interrupt(h); }
   static bool is_nonblocking(handle h) noexcept { return base_policy::is_nonblocking(h); }
+  static constexpr bool connect_in_os(int family) noexcept { return base_policy::connect_in_os(family); }
+  static void set_udp_connreset(handle h, bool on, std::error_code& ec) noexcept {
+    base_policy::set_udp_connreset(h, on, ec);
+  }
   static vmsock::credentials peer_credentials(handle h, std::error_code& ec) noexcept {
     return base_policy::peer_credentials(h, ec);
   }

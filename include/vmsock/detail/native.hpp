@@ -18,7 +18,14 @@
 #  endif
 #  include <winsock2.h>
 #  include <ws2tcpip.h>
-#  include <afunix.h>
+// <afunix.h> arrived with Windows SDK 10.0.17063; Hyper-V sockets need only
+// 14290.  Without it, vmsock declares the same sockaddr_un itself (below).
+#  if defined(__has_include)
+#    if __has_include(<afunix.h>)
+#      include <afunix.h>
+#      define VMSOCK_HAVE_AFUNIX_H 1
+#    endif
+#  endif
 #else
 #  include <netinet/in.h>
 #  include <sys/socket.h>
@@ -32,12 +39,28 @@
 #include <cstdint>
 #include <cstring>
 
+#if !defined(VMSOCK_HAVE_AFUNIX_H)
+#  define VMSOCK_HAVE_AFUNIX_H 0
+#endif
+
 namespace vmsock::detail {
 
 #if VMSOCK_WINDOWS
 using native_family_t = ADDRESS_FAMILY;
 #else
 using native_family_t = sa_family_t;
+#endif
+
+// The Unix-domain address: the system's, or on a Windows SDK without
+// <afunix.h> the same layout (ADDRESS_FAMILY and 108 bytes of path).
+#if VMSOCK_WINDOWS && !VMSOCK_HAVE_AFUNIX_H
+struct sockaddr_un {
+  ADDRESS_FAMILY sun_family;
+  char sun_path[108];
+};
+using unix_sockaddr = sockaddr_un;
+#else
+using unix_sockaddr = ::sockaddr_un;
 #endif
 
 // Reads the address family of a sockaddr of unknown type without aliasing it.

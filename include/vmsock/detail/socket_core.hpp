@@ -23,10 +23,12 @@
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/socket_base.hpp>
+#include <vmsock/hyperv.hpp>
 #include <vmsock/vsock.hpp>
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -413,6 +415,10 @@ class socket_core {
   VMSOCK_NOINLINE void connect_native(const void* sa, std::size_t len, int family,
                                       const deadline& when, std::error_code& ec) noexcept {
     if (!usable(ec)) return;
+    if (Policy::connect_in_os(family)) {
+      connect_in_os(sa, len, when, ec);
+      return;
+    }
     const auto h = handle_;
     const bool restore = !os_nonblocking();
     if (restore) {
@@ -548,6 +554,34 @@ class socket_core {
       while (first < count && bufs[first].size == offset) ++first, offset = 0;
     }
     return done;
+  }
+
+  // A Hyper-V connect on Windows: the OS's own connect timeout
+  // (HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms) and a blocking connect, the
+  // mechanism Microsoft documents for AF_HYPERV (no FIONBIO and select()).
+  // cancel() cannot end it early: it returns by its timeout.  No deadline
+  // leaves the socket's timeout as it is.
+  void connect_in_os(const void* sa, std::size_t len, const deadline& when,
+                     std::error_code& ec) noexcept {
+    const auto h = handle_;
+    if (!when.is_never()) {
+      const timeout left = when.remaining();
+      if (left.count() > hv::connect_timeout_max_ms) {
+        ec = make_error_code(errc::hv_connect_timeout_too_long);
+        return;
+      }
+      option_value v;  // microseconds; an expired deadline is one short try
+      v.value = static_cast<std::int64_t>(left.count() > 0 ? left.count() : 1) * 1000;
+      Policy::set_option(h, option_id::hv_connect_timeout, v, ec);
+      if (ec) return;
+    }
+    Policy::set_nonblocking(h, false, ec);
+    if (ec) return;
+    Policy::connect(h, sa, len, ec);
+    std::error_code restored;
+    if (os_nonblocking()) Policy::set_nonblocking(h, true, restored);
+    if (!ec) ec = restored;
+    if (ec && cancel_.cancelled.load()) ec = detail::canceled();
   }
 
   // The next connection of this listening socket, until `when` (with no

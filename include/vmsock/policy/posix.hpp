@@ -447,6 +447,10 @@ struct posix_policy {
 #endif
   }
 
+  // Whether a connect of this family must wait inside the OS (Windows'
+  // AF_HYPERV); never on POSIX.
+  static constexpr bool connect_in_os(int) noexcept { return false; }
+
   // ---- Unix socket files --------------------------------------------------
   // Identity of the socket file at `path`: false when there is none, or the
   // path names something that is not a socket.
@@ -490,6 +494,10 @@ struct posix_policy {
     return any_cid;
 #endif
   }
+
+  // Windows' SIO_UDP_CONNRESET: POSIX never reports ICMP errors to an
+  // unconnected UDP socket, so there is nothing to turn off.
+  static void set_udp_connreset(handle, bool, std::error_code& ec) noexcept { ec.clear(); }
 
   // SO_PEERCRED (Linux): the credentials of a Unix socket's peer.
   static credentials peer_credentials(handle h, std::error_code& ec) noexcept {

@@ -35,6 +35,7 @@
 #include <vmsock/detail/native.hpp>
 #include <vmsock/detail/win_error.hpp>
 #include <vmsock/error.hpp>
+#include <vmsock/hyperv.hpp>
 #include <vmsock/socket_base.hpp>
 
 #include <mstcpip.h>
@@ -274,6 +275,12 @@ struct winsock_policy {
   static void set_option(handle h, option_id id, const option_value& v, std::error_code& ec) noexcept {
     native_option o;
     if (!lookup(id, o, ec)) return;
+    // A VSOCK connect timeout is HVSOCKET_CONNECT_TIMEOUT here: its limit too.
+    if ((id == option_id::vsock_connect_timeout || id == option_id::hv_connect_timeout) &&
+        v.value > static_cast<std::int64_t>(hv::connect_timeout_max_ms) * 1000) {
+      ec = make_error_code(errc::invalid_option_value);
+      return;
+    }
     switch (o.kind) {
       case value_kind::boolean:
       case value_kind::integer:
@@ -416,10 +423,14 @@ struct winsock_policy {
     return timeout{static_cast<timeout::rep>(ms)};
   }
 
-  // Nothing to prepare yet (HVSOCKET_CONNECT_TIMEOUT: see the README).
+  // Nothing to prepare for a connect that waits in select().
   static void prepare_connect(handle, int, const deadline&, std::error_code& ec) noexcept {
     ec.clear();
   }
+  // AF_HYPERV connects block, timed by HVSOCKET_CONNECT_TIMEOUT: Microsoft
+  // documents only socket, bind, connect, send, listen and accept for Hyper-V
+  // sockets (and times its own with that option).
+  static constexpr bool connect_in_os(int family) noexcept { return family == hv::address_family; }
 
   // ---- Unix socket files (Windows 10 1803+) -----------------------------------
   // An AF_UNIX socket file is a reparse point tagged IO_REPARSE_TAG_AF_UNIX.
@@ -448,6 +459,16 @@ struct winsock_policy {
       ec = os_error(static_cast<int>(::GetLastError()));
     else
       ec.clear();
+  }
+
+  // SIO_UDP_CONNRESET: whether a UDP socket's receive reports an earlier
+  // send's ICMP port-unreachable as WSAECONNRESET (Windows' default: on).
+  static void set_udp_connreset(handle h, bool on, std::error_code& ec) noexcept {
+#if !defined(SIO_UDP_CONNRESET)
+    constexpr DWORD SIO_UDP_CONNRESET = _WSAIOW(IOC_VENDOR, 12);
+#endif
+    const BOOL value = on ? TRUE : FALSE;
+    ioctl(h, SIO_UDP_CONNRESET, &value, sizeof value, nullptr, 0, ec);
   }
 
   // Windows has no SO_PEERCRED for its AF_UNIX sockets.
