@@ -7,6 +7,7 @@
 //
 //   flavour::      vmsock::asio or vmsock::boost_asio
 //   lib::          ::asio or boost::asio
+//   vsock_stream, vsock_seqpacket, hv_stream   the flavour's protocols
 //   lib_error_code, lib_system_error, to_std(ec)
 //   ASIO_SUITE(X)  AsioX or BoostAsioX, the test suite names
 #pragma once
@@ -43,6 +44,10 @@ inline const char* flavour_name() { return "asio"; }
 #include <system_error>
 
 namespace vmsock_test {
+using vsock_stream = flavour::vsock_stream;
+using vsock_seqpacket = flavour::vsock_seqpacket;
+using hv_stream = flavour::hv_stream;
+
 // The code a throwing call threw as asio's system_error (empty when it did not).
 template <class F>
 lib_error_code lib_error_of(F&& f) {

@@ -32,9 +32,6 @@ using vmsock::hv_endpoint;
 using vmsock::vsock_endpoint;
 namespace cid = vmsock::vsock::cid;
 
-using vsock_stream = flavour::vsock_stream;
-using vsock_seqpacket = flavour::vsock_seqpacket;
-using hv_stream = flavour::hv_stream;
 
 // Runs `io` until it has no work or `limit` passes (a test that would hang fails).
 void run_for(lib::io_context& io, std::chrono::milliseconds limit = 10s) {

@@ -23,9 +23,6 @@ using vmsock::vsock_endpoint;
 namespace cid = vmsock::vsock::cid;
 namespace vm_id = vmsock::hv::vm_id;
 
-using vsock_stream = flavour::vsock_stream;
-using vsock_seqpacket = flavour::vsock_seqpacket;
-using hv_stream = flavour::hv_stream;
 
 // An arbitrary VM id: a real VM's, which neither family maps.
 constexpr guid some_vm = guid::parse("6e5a1a7c-55a2-4b4b-9f2c-9d3e5a1c2b7f");
