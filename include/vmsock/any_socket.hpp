@@ -505,6 +505,7 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
                                                    timeout per_attempt, std::error_code& ec,
                                                    OnAttempt&& on_attempt) {
   ec = make_error_code(std::errc::invalid_argument);  // an empty list
+  const startup_hold<Policy> hold;  // Winsock stays up from one attempt to the next
   for (std::size_t i = 0; i < n; ++i) {
     auto s = basic_any_stream_socket<Policy>::connect(eps[i], deadline(per_attempt), ec);
     if (!ec) return s;
@@ -644,6 +645,7 @@ class basic_any_listener {
       return all;
     }
     if (!detail::stream_entries(endpoints, ec)) return all;
+    const detail::startup_hold<Policy> hold;  // across the listeners (and a failure's undoing)
     try {
       all.listeners_.reserve(endpoints.size());
       all.local_.reserve(endpoints.size());

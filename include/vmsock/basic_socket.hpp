@@ -215,18 +215,21 @@ class basic_socket : public detail::socket_core<Policy> {
   }
 
   // Windows port reservations (SIO_*_PORT_RESERVATION) for IP sockets; on POSIX
-  // they fail with errc::unsupported_on_platform.
+  // they fail with errc::unsupported_on_platform.  acquire: `count` ports from
+  // `start` (0: the system chooses), held for as long as this socket lives;
+  // associate (before bind; at the end of listen/connect it is the setup step
+  // vmsock::associate_port_reservation{token}): bind takes its port from them.
   template <class E = Endpoint, std::enable_if_t<detail::is_ip_endpoint<E>, int> = 0>
-  std::uint64_t acquire_port_reservation(std::uint16_t start, std::uint16_t count,
-                                         std::error_code& ec) noexcept {
+  port_reservation acquire_port_reservation(std::uint16_t start, std::uint16_t count,
+                                            std::error_code& ec) noexcept {
     return Policy::acquire_port_reservation(handle_, start, count, ec);
   }
   template <class E = Endpoint, std::enable_if_t<detail::is_ip_endpoint<E>, int> = 0>
-  std::uint64_t acquire_port_reservation(std::uint16_t start, std::uint16_t count) {
+  port_reservation acquire_port_reservation(std::uint16_t start, std::uint16_t count) {
     std::error_code ec;
-    const auto token = acquire_port_reservation(start, count, ec);
+    const auto r = acquire_port_reservation(start, count, ec);
     if (ec) fail(ec, "acquire_port_reservation on");
-    return token;
+    return r;
   }
   template <class E = Endpoint, std::enable_if_t<detail::is_ip_endpoint<E>, int> = 0>
   void associate_port_reservation(std::uint64_t token, std::error_code& ec) noexcept {

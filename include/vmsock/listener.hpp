@@ -145,7 +145,8 @@ class listener : public basic_socket<Endpoint, Policy>,
   //   l.bind(vmsock::inet6_endpoint::any(8080));
   //   l.listen();
   // An unbound listener-to-be.  IP listeners get reuse_address where the
-  // policy says it is safe (POSIX), before anything the caller sets.
+  // policy says it is safe (POSIX), and IPv6 ones v6_only{false} (dual stack,
+  // on every platform), before anything the caller sets.
   static listener open(std::error_code& ec) noexcept {
     listener l(base::owned, Policy::open(base::native_family, Socket::kind, base::native_protocol, ec),
                Socket::kind);
@@ -157,6 +158,14 @@ class listener : public basic_socket<Endpoint, Policy>,
         l.set_option(reuse_address{true}, ec);
         if (ec) return listener{};
       }
+    }
+    // An IPv6 listener is dual-stack on every platform (Linux's default,
+    // Windows' is IPv6-only; Microsoft recommends dual mode): a listener on
+    // [::] takes IPv4 clients too, as [::ffff:a.b.c.d].  v6_only{true} among
+    // the setup items, or set before bind, makes it IPv6-only.
+    if constexpr (std::is_same_v<Endpoint, inet6_endpoint>) {
+      l.set_option(v6_only{false}, ec);
+      if (ec) return listener{};
     }
     return l;
   }

@@ -76,6 +76,16 @@ struct forever {
 };
 }  // namespace detail
 
+// A Windows port reservation (SIO_ACQUIRE_PORT_RESERVATION's
+// INET_PORT_RESERVATION_INSTANCE): the ports it holds, start_port to
+// start_port + count - 1, and the token that binds a socket to them.  A request
+// with start 0 learns here which ports it got.
+struct port_reservation {
+  std::uint16_t start_port = 0;
+  std::uint16_t count = 0;
+  std::uint64_t token = 0;
+};
+
 // Who is at the other end of a Unix stream or seqpacket socket (SO_PEERCRED
 // on Linux): the peer process's id and its user and group ids, as they were
 // when it connected.

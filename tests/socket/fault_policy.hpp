@@ -319,7 +319,7 @@ struct fault_policy {
   static std::uint32_t local_vsock_cid(std::error_code& ec) noexcept {
     return base_policy::local_vsock_cid(ec);
   }
-  static std::uint64_t acquire_port_reservation(handle h, std::uint16_t start, std::uint16_t n,
+  static vmsock::port_reservation acquire_port_reservation(handle h, std::uint16_t start, std::uint16_t n,
                                                 std::error_code& ec) noexcept {
     return base_policy::acquire_port_reservation(h, start, n, ec);
   }

@@ -8,6 +8,7 @@
 // And what the real OS answers where it can: an unconnected UDP socket sees
 // no error for an earlier send's ICMP port-unreachable (Linux, Wine, and
 // Windows once SIO_UDP_CONNRESET is off).
+#include <vmsock/any_socket.hpp>
 #include <vmsock/socket.hpp>
 
 #include "test_support.hpp"
@@ -179,6 +180,101 @@ TEST(TruncatedDatagrams, TheSenderIsAlwaysFilledIn) {
 #else
   EXPECT_EQ(n, 100u) << "POSIX reports the datagram's length (MSG_TRUNC)";
 #endif
+}
+
+// ---- Winsock's start-up reference across several attempts -----------------------
+
+struct startup_counting_policy : default_policy {
+  static int& starts() {
+    static int n = 0;
+    return n;
+  }
+  static int& stops() {
+    static int n = 0;
+    return n;
+  }
+  static bool startup(std::error_code& ec) noexcept {
+    ++starts();
+    ec.clear();
+    return true;
+  }
+  static void cleanup() noexcept { ++stops(); }
+};
+
+TEST(StartupHold, ConnectFirstAndListenAllHoldOneReferenceAcrossTheirAttempts) {
+  std::vector<any_endpoint> dead;
+  for (int i = 0; i < 3; ++i) {
+    auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+    dead.push_back(any_endpoint(l.local_endpoint()));
+  }
+  std::error_code ec;
+  auto s = connect_first<startup_counting_policy>(dead, 5s, ec);
+  EXPECT_EQ(ec, std::errc::connection_refused);
+  EXPECT_EQ(startup_counting_policy::starts(), 1);
+  EXPECT_EQ(startup_counting_policy::stops(), 1);
+  auto all = basic_any_listener<startup_counting_policy>::listen_all(
+      {any_endpoint::parse("tcp://127.0.0.1:0"), any_endpoint::parse("tcp://[::1]:0")}, 8, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(startup_counting_policy::starts(), 2);
+  EXPECT_EQ(startup_counting_policy::stops(), 2);
+}
+
+// ---- port reservations: the association comes before bind ------------------------
+
+struct reservation_recording_policy : default_policy {
+  static void associate_port_reservation(handle, std::uint64_t token, std::error_code& ec) noexcept {
+    calls().push_back({"associate", static_cast<std::int64_t>(token)});
+    ec.clear();
+  }
+  static void bind(handle h, const void* sa, std::size_t len, std::error_code& ec) noexcept {
+    calls().push_back({"bind", 0});
+    default_policy::bind(h, sa, len, ec);
+  }
+};
+
+TEST(PortReservation, TheAssociationIsMadeBeforeBindInEveryForm) {
+  using l4 = listener<inet4_endpoint, reservation_recording_policy>;
+  using s4 = stream_socket<inet4_endpoint, reservation_recording_policy>;
+  calls().clear();
+  auto l = l4::listen(inet4_endpoint::loopback(0), vmsock::associate_port_reservation{77});
+  ASSERT_EQ(calls().size(), 2u);
+  EXPECT_EQ(calls()[0].what, "associate");
+  EXPECT_EQ(calls()[0].value, 77);
+  EXPECT_EQ(calls()[1].what, "bind");
+  calls().clear();
+  auto c = s4::connect(l.local_endpoint(), inet4_endpoint::loopback(0), 10s);
+  calls().clear();
+  std::error_code ec;
+  auto k = connector<s4>::open();
+  vmsock::associate_port_reservation{78}.apply(k, ec);
+  k.bind(inet4_endpoint::loopback(0));
+  ASSERT_EQ(calls().size(), 2u);
+  EXPECT_EQ(calls()[0].what, "associate");
+  EXPECT_EQ(calls()[1].what, "bind");
+  // On POSIX the real call says there is no such thing, naming the step.
+#if VMSOCK_POSIX
+  try {
+    tcp4_listener::listen(inet4_endpoint::loopback(0), vmsock::associate_port_reservation{5});
+    ADD_FAILURE() << "listen did not throw";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::unsupported_on_platform);
+    EXPECT_EQ(std::string(e.what()), "listen on tcp://127.0.0.1:0: associate_port_reservation=5: " +
+                                         make_error_code(errc::unsupported_on_platform).message());
+  }
+#endif
+}
+
+// ---- IPv6 listeners are dual-stack on every platform ------------------------------
+
+TEST(DualStack, AnIpv6ListenerTakesIpv4ClientsByDefault) {
+  auto l = tcp6_listener::listen(inet6_endpoint::any(0));
+  EXPECT_FALSE(l.get_option<v6_only>().value) << "vmsock's default, Linux's and Windows' alike";
+  auto c = tcp4_socket::connect(inet4_endpoint::loopback(l.local_endpoint().port), 10s);
+  inet6_endpoint peer;
+  auto s = l.accept(10s, peer);
+  EXPECT_EQ(peer.to_string(), "[::ffff:127.0.0.1]:" + std::to_string(c.local_endpoint().port));
+  auto explicit_form = tcp6_listener::open();
+  EXPECT_FALSE(explicit_form.get_option<v6_only>().value);
 }
 
 }  // namespace

@@ -313,3 +313,30 @@ TEST(WinError, SystemErrorFromLastError) {
 }
 
 }  // namespace
+
+// Where vmsock's table and MSVC's std::system_category() part: exactly these
+// five codes, which MSVC maps to nothing and vmsock to the condition of the
+// same meaning (the README lists them; this keeps the list true).
+TEST(WinError, TheRowsMsvcDoesNotMapAreTheDocumentedFive) {
+  std::set<std::string> beyond_msvc;
+  for (const auto& row : vmsock::detail::wsa_errors)
+    if (row.mapped && !row.in_msvc_table) beyond_msvc.insert(row.name);
+  EXPECT_EQ(beyond_msvc, (std::set<std::string>{"WSAESHUTDOWN", "WSAELOOP", "WSAENOTEMPTY",
+                                                "WSAECANCELLED", "WSA_E_CANCELLED"}));
+}
+
+#if defined(_MSVC_STL_VERSION)
+// Built with MSVC's standard library (not possible on the machines this
+// project's CI runs on): its system_category agrees with every row the table
+// says it maps, and maps none of the five.
+TEST(WinError, MsvcsSystemCategoryAgreesWithTheTable) {
+  for (const auto& row : vmsock::detail::wsa_errors) {
+    SCOPED_TRACE(row.name);
+    const std::error_code ec(row.code, std::system_category());
+    if (row.mapped && row.in_msvc_table)
+      EXPECT_EQ(ec, row.condition);
+    else if (row.mapped)
+      EXPECT_NE(ec, row.condition);
+  }
+}
+#endif

@@ -23,6 +23,7 @@
 // Test names say where they run: Wine* assert Wine's answer and skip
 // elsewhere; RealWindows* need a Windows host with Hyper-V sockets and run
 // only with VMSOCK_REAL_WINDOWS=1; the others run anywhere.
+#include <vmsock/any_socket.hpp>
 #include <vmsock/socket.hpp>
 #include <vmsock/local_cid.hpp>
 #include <vmsock/vsock.hpp>
@@ -488,6 +489,61 @@ TEST(RealWindows, HyperVStreamOverLoopback) {
   EXPECT_FALSE(inheritable(v.native_handle()));
 }
 
+// A handle adopted while WSAStartup failed holds no reference, and its close
+// must give none back (it used to: one WSACleanup too many).  A policy stands
+// in for the failing WSAStartup.
+struct failing_startup_policy : winsock_policy {
+  static bool adopt(handle h) noexcept {
+    std::error_code ignored;
+    set_nonblocking(h, true, ignored);
+    return false;  // as winsock_policy::adopt answers when WSAStartup fails
+  }
+};
+
+TEST_F(WinsockStartup, AnAdoptionWithoutAReferenceGivesNoneBack) {
+  WSADATA data;
+  ASSERT_EQ(::WSAStartup(MAKEWORD(2, 2), &data), 0);  // the test's own reference
+  const SOCKET raw = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  ASSERT_NE(raw, INVALID_SOCKET);
+  {
+    basic_socket<inet4_endpoint, failing_startup_policy> s(raw);
+    s.bind(inet4_endpoint::loopback(0));
+    s.close();
+  }
+  EXPECT_EQ(raw_socket_error(), 0) << "vmsock gave back a reference it never took";
+  ::WSACleanup();
+  EXPECT_EQ(raw_socket_error(), WSANOTINITIALISED);
+}
+
+// connect_first holds one reference across its attempts: Winsock is not
+// stopped and started again between them.
+struct watching_policy : winsock_policy {
+  static int& stopped_between() {
+    static int n = 0;
+    return n;
+  }
+  static void close(handle h, std::error_code& ec) noexcept {
+    winsock_policy::close(h, ec);
+    if (raw_socket_error() == WSANOTINITIALISED) ++stopped_between();
+  }
+};
+
+TEST_F(WinsockStartup, ConnectFirstHoldsAReferenceAcrossItsAttempts) {
+  std::vector<any_endpoint> dead;
+  for (int i = 0; i < 3; ++i) {
+    auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+    dead.push_back(any_endpoint(l.local_endpoint()));
+  }
+  EXPECT_EQ(raw_socket_error(), WSANOTINITIALISED);
+  std::error_code ec;
+  auto s = connect_first<watching_policy>(dead, std::chrono::seconds(5), ec);
+  EXPECT_EQ(ec, std::errc::connection_refused) << ec.message();
+  EXPECT_EQ(watching_policy::stopped_between(), 0)
+      << "Winsock was stopped after an attempt and started again for the next";
+  EXPECT_EQ(raw_socket_error(), WSANOTINITIALISED) << "and given back at the end";
+}
+
 // ---- port reservations ------------------------------------------------------------
 
 // Wine 8 has no port reservations: every SIO_*_PORT_RESERVATION call is
@@ -500,9 +556,9 @@ TEST(WinePortReservation, EveryCallIsOperationNotSupported) {
     EXPECT_EQ(ec.value(), WSAEOPNOTSUPP) << what << ": " << ec.message();
     EXPECT_EQ(ec, std::errc::operation_not_supported) << what;
   };
-  EXPECT_EQ(s.acquire_port_reservation(0, 8, ec), 0u);
+  EXPECT_EQ(s.acquire_port_reservation(0, 8, ec).token, 0u);
   expect_wine("acquire");
-  EXPECT_EQ(s.acquire_port_reservation(50000, 16, ec), 0u);
+  EXPECT_EQ(s.acquire_port_reservation(50000, 16, ec).token, 0u);
   expect_wine("acquire from a given port");
   s.associate_port_reservation(0x1234, ec);
   expect_wine("associate");
@@ -527,14 +583,52 @@ TEST(WinePortReservation, EveryCallIsOperationNotSupported) {
 TEST(RealWindows, PortReservationRoundTrip) {
   VMSOCK_TEST_REQUIRE_REAL_WINDOWS();
   auto holder = basic_socket<inet4_endpoint>::open(socket_type::stream);
-  const std::uint64_t token = holder.acquire_port_reservation(0, 16);
-  EXPECT_NE(token, 0u);
+  const port_reservation r = holder.acquire_port_reservation(0, 16);
+  EXPECT_NE(r.token, 0u);
+  EXPECT_EQ(r.count, 16u);
+  EXPECT_NE(r.start_port, 0u) << "a request from port 0 says which ports it got";
   auto s = basic_socket<inet4_endpoint>::open(socket_type::stream);
-  s.associate_port_reservation(token);
+  s.associate_port_reservation(r.token);
   s.bind(inet4_endpoint::loopback(0));
-  EXPECT_NE(s.local_endpoint().port, 0);
+  const auto port = s.local_endpoint().port;
+  EXPECT_GE(port, r.start_port);
+  EXPECT_LT(port, r.start_port + r.count);
   s.close();
-  holder.release_port_reservation(token);
+  // A reserved TCP port through the one-call listen and connect.
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0),
+                                 vmsock::associate_port_reservation{r.token});
+  EXPECT_GE(l.local_endpoint().port, r.start_port);
+  EXPECT_LT(l.local_endpoint().port, r.start_port + r.count);
+  auto c = tcp4_socket::connect(l.local_endpoint(), 10s, vmsock::associate_port_reservation{r.token});
+  EXPECT_GE(c.local_endpoint().port, r.start_port);
+  holder.release_port_reservation(r.token);
+}
+
+// What Wine cannot show: a real VM connecting to a VSOCK listener is accepted
+// (its GUID reads as cid::any), UDP after an ICMP unreachable is no error, and
+// an AF_HYPERV connect with a deadline times out by HVSOCKET_CONNECT_TIMEOUT.
+// VMSOCK_REAL_WINDOWS_VM_PORT names a port a running guest connects to.
+TEST(RealWindows, AcceptFromAVmThroughAVsockListener) {
+  VMSOCK_TEST_REQUIRE_REAL_WINDOWS();
+  const char* port = std::getenv("VMSOCK_REAL_WINDOWS_VM_PORT");
+  if (port == nullptr) GTEST_SKIP() << "set VMSOCK_REAL_WINDOWS_VM_PORT to a port a guest connects to";
+  auto l = vsock_listener::listen({vsock::cid::any, static_cast<std::uint32_t>(std::atoi(port))});
+  vsock_endpoint peer;
+  auto s = l.accept(std::chrono::seconds(120), peer);
+  EXPECT_TRUE(s.is_open());
+  EXPECT_EQ(peer.cid, vsock::cid::any);
+  EXPECT_NE(s.peer_hv_endpoint().vm_id, hv::vm_id::wildcard);
+}
+
+TEST(RealWindows, AHyperVConnectTimesOutByItsDeadline) {
+  VMSOCK_TEST_REQUIRE_REAL_WINDOWS();
+  // A VM id nobody has: the connect waits for its 2 s, then fails.
+  const auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  hv_stream_socket::connect(hv_endpoint::for_port(guid::parse("00000000-0000-0000-0000-000000000001"), 5000),
+                            std::chrono::seconds(2), ec);
+  EXPECT_TRUE(ec) << "connected to nobody";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
 }
 
 // ---- vsock::local_cid -------------------------------------------------------------

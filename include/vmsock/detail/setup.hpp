@@ -10,6 +10,7 @@
 #include <vmsock/options.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -155,5 +156,24 @@ template <class F>
 control_step<std::decay_t<F>> control(F&& f) {
   return {std::forward<F>(f)};
 }
+
+// The setup step of a Windows port reservation: bind takes its port from the
+// reservation `token` (SIO_ASSOCIATE_PORT_RESERVATION, which must come before
+// bind, so before what listen and connect do in one call):
+//   auto r = holder.acquire_port_reservation(0, 16);
+//   auto l = vmsock::tcp4_listener::listen(ep, vmsock::associate_port_reservation{r.token});
+// IP sockets only; on POSIX unsupported_on_platform.
+struct associate_port_reservation {
+  std::uint64_t token = 0;
+  static constexpr bool setup_step = true;
+  static constexpr const char* name = "associate_port_reservation";
+  template <class S>
+  void apply(S& s, std::error_code& ec) const noexcept {
+    static_assert(detail::is_ip_endpoint<typename S::endpoint_type>,
+                  "vmsock::associate_port_reservation applies to IP sockets only");
+    s.associate_port_reservation(token, ec);
+  }
+  void append_value(std::string& out) const { detail::append_decimal(out, token); }
+};
 
 }  // namespace vmsock

@@ -48,11 +48,48 @@ template <class Policy>
 struct has_adopt<Policy, std::void_t<decltype(Policy::adopt(Policy::invalid_handle))>>
     : std::true_type {};
 
+// Adopts `h`: true when the policy took what it needs for it (Winsock's
+// start-up reference), so that closing it may give that back.
 template <class Policy>
-void adopt_handle(typename Policy::handle h) noexcept {
-  if constexpr (has_adopt<Policy>::value) Policy::adopt(h);
-  else (void)h;
+bool adopt_handle(typename Policy::handle h) noexcept {
+  if constexpr (has_adopt<Policy>::value) {
+    return Policy::adopt(h);
+  } else {
+    (void)h;
+    return true;
+  }
 }
+
+// Policies with a start-up reference count (Winsock) provide startup/cleanup.
+template <class Policy, class = void>
+struct has_startup : std::false_type {};
+template <class Policy>
+struct has_startup<Policy, std::void_t<decltype(Policy::startup(std::declval<std::error_code&>())),
+                                       decltype(Policy::cleanup())>> : std::true_type {};
+
+// Holds one start-up reference for as long as it lives, so that an operation
+// of several attempts (connect_first, listen_all) does not start and stop
+// Winsock between them.  Nothing where there is no such thing.
+template <class Policy>
+class startup_hold {
+ public:
+  startup_hold() noexcept {
+    if constexpr (has_startup<Policy>::value) {
+      std::error_code ec;
+      held_ = Policy::startup(ec);
+    }
+  }
+  ~startup_hold() {
+    if constexpr (has_startup<Policy>::value) {
+      if (held_) Policy::cleanup();
+    }
+  }
+  startup_hold(const startup_hold&) = delete;
+  startup_hold& operator=(const startup_hold&) = delete;
+
+ private:
+  bool held_ = false;
+};
 
 inline bool would_block(const std::error_code& ec) noexcept {
   return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
@@ -182,7 +219,14 @@ class socket_core {
   // destructor (of five socket types in a variant) costs builds, not calls.
   VMSOCK_NOINLINE void close_open(std::error_code& ec) noexcept {
     cancel_.detach();
-    Policy::close(std::exchange(handle_, Policy::invalid_handle), ec);
+    const native_handle_type h = std::exchange(handle_, Policy::invalid_handle);
+    if constexpr (has_adopt<Policy>::value) {
+      if (std::exchange(unreferenced_, false)) {
+        Policy::close_unreferenced(h, ec);
+        return;
+      }
+    }
+    Policy::close(h, ec);
   }
 
  public:
@@ -227,7 +271,8 @@ class socket_core {
   explicit socket_core(native_handle_type h, socket_type type) noexcept : handle_(h), type_(type) {
     if (h != Policy::invalid_handle) {
       nonblocking_ = Policy::is_nonblocking(h);
-      adopt_handle<Policy>(h);
+      // A failed WSAStartup takes no reference, and close then gives none back.
+      unreferenced_ = !adopt_handle<Policy>(h);
       cancel_.os_handle.store(h, std::memory_order_relaxed);
     }
   }
@@ -245,6 +290,7 @@ class socket_core {
         type_(o.type_),
         nonblocking_(o.nonblocking_),
         listening_(o.listening_),
+        unreferenced_(o.unreferenced_),
         cancel_(std::move(o.cancel_)) {}
   socket_core& operator=(socket_core&& o) noexcept {
     if (this != &o) {
@@ -253,6 +299,7 @@ class socket_core {
       type_ = o.type_;
       nonblocking_ = o.nonblocking_;
       listening_ = o.listening_;
+      unreferenced_ = o.unreferenced_;
       cancel_ = std::move(o.cancel_);
     }
     return *this;
@@ -633,6 +680,7 @@ class socket_core {
   socket_type type_ = socket_type::stream;
   bool nonblocking_ = false;  // what the user asked for
   bool listening_ = false;    // a listener: non-blocking in the OS, accept waits in poll
+  bool unreferenced_ = false;  // adopted without the policy's start-up reference
   mutable detail::cancel_state<Policy> cancel_;
 };
 

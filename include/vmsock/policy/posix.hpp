@@ -517,8 +517,8 @@ struct posix_policy {
   }
 
   // Port reservations are a Windows feature (SIO_ACQUIRE_PORT_RESERVATION).
-  static std::uint64_t acquire_port_reservation(handle, std::uint16_t, std::uint16_t,
-                                                std::error_code& ec) noexcept {
+  static port_reservation acquire_port_reservation(handle, std::uint16_t, std::uint16_t,
+                                                   std::error_code& ec) noexcept {
     ec = make_error_code(errc::unsupported_on_platform);
     return 0;
   }

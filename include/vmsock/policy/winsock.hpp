@@ -115,11 +115,20 @@ struct winsock_policy {
 
   // A handle the user hands to a socket object: it gets its own reference,
   // which its close releases.
-  static void adopt(handle h) noexcept {
+  // false when WSAStartup failed: the socket then holds no reference, and is
+  // closed with close_unreferenced, which gives none back.
+  static bool adopt(handle h) noexcept {
     std::error_code ignored;
-    startup(ignored);
+    const bool referenced = startup(ignored);
     set_nonblocking(h, true, ignored);
   }
+    return referenced;
+  }
+  static void close_unreferenced(handle h, std::error_code& ec) noexcept {
+    if (::closesocket(h) != 0)
+      ec = last_error();
+    else
+      ec.clear();
 
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
     if (!startup(ec)) return invalid_handle;
@@ -484,14 +493,17 @@ struct winsock_policy {
 
   // SIO_ACQUIRE_PORT_RESERVATION: a runtime reservation of `count` ports from
   // `start` (0: the system chooses), for as long as this socket lives.
-  static std::uint64_t acquire_port_reservation(handle h, std::uint16_t start, std::uint16_t count,
-                                                std::error_code& ec) noexcept {
+  static port_reservation acquire_port_reservation(handle h, std::uint16_t start,
+                                                   std::uint16_t count,
+                                                   std::error_code& ec) noexcept {
     INET_PORT_RANGE range{};
     range.StartPort = ::htons(start);  // network order, as sin_port
     range.NumberOfPorts = count;
     INET_PORT_RESERVATION_INSTANCE instance{};
     ioctl(h, SIO_ACQUIRE_PORT_RESERVATION, &range, sizeof range, &instance, sizeof instance, ec);
-    return ec ? 0 : instance.Token.Token;
+    if (ec) return {};
+    return {::ntohs(instance.Reservation.StartPort), instance.Reservation.NumberOfPorts,
+            instance.Token.Token};
   }
   // SIO_ASSOCIATE_PORT_RESERVATION: bind() then takes its port from the reservation.
   static void associate_port_reservation(handle h, std::uint64_t token, std::error_code& ec) noexcept {
