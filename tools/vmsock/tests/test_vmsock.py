@@ -1078,6 +1078,11 @@ def main():
     ARGS, rest = ap.parse_known_args()
     ARGS.emulator = [x for x in ARGS.emulator.split("|") if x]
     IS_WINDOWS_TOOL = ARGS.vmsock.lower().endswith(".exe")
+    # A ThreadSanitizer build waits 1 s at every exit by default (for threads
+    # to finish their reports): the tool is run a few hundred times here.
+    tsan = os.environ.get("TSAN_OPTIONS", "")
+    if "atexit_sleep_ms" not in tsan:
+        os.environ["TSAN_OPTIONS"] = (tsan + ":" if tsan else "") + "atexit_sleep_ms=0"
     keep_wineserver()
     unittest.main(argv=[sys.argv[0], "-v"] + rest)
 
