@@ -1,6 +1,7 @@
 # The asio adapters in the test guest (issue 10).  Included at the end of
 # tests/vm/CMakeLists.txt; does nothing when the VM tests are off or asio is
-# missing.  C++20 (coroutines), -O2, static, as the other guest programs.
+# missing.  C++20 (coroutines), static, as the other guest programs; the
+# tests -O1, the benchmark -O2.
 #
 #   vm_asio        one boot: `ip link set lo up`, vm_asio_tests (test_asio.cpp
 #                  once per asio flavour: standalone asio and Boost.Asio), then
@@ -29,6 +30,9 @@ if(NOT _vmsock_asio_vm_off AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU"
       target_compile_definitions(vm_asio_tests_${flavour} PRIVATE VMSOCK_TEST_BOOST_ASIO=1)
     endif()
     _vmsock_guest_program(vm_asio_tests_${flavour})
+    # After the guest's -O2: -O1 keeps 128 MiB under TCG quick and halves the
+    # build of these coroutine-heavy objects; no DWARF (stripped anyway).
+    target_compile_options(vm_asio_tests_${flavour} PRIVATE -O1 -g0)
     vmsock_vm_static(vm_asio_tests_${flavour})
     list(APPEND _vmsock_asio_objects $<TARGET_OBJECTS:vm_asio_tests_${flavour}>)
   endforeach()
@@ -64,6 +68,7 @@ if(NOT _vmsock_asio_vm_off AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU"
     target_compile_features(bench_asio PRIVATE cxx_std_20)
     target_link_libraries(bench_asio PRIVATE GTest::gtest)  # guest_support.hpp's record()
     _vmsock_guest_program(bench_asio)
+    target_compile_options(bench_asio PRIVATE -g0)  # stripped at link anyway
     vmsock_vm_static(bench_asio)
     vmsock_add_vm_test(NAME vm_asio_bench
       TARGETS bench_asio
