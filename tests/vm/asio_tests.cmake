@@ -7,9 +7,9 @@
 #                  once per asio flavour: standalone asio and Boost.Asio), then
 #                  asio_interop.sh (the asio_agent example against its client
 #                  and against socat, over VSOCK, Hyper-V, TCP and Unix)
-#   vm_asio_bench  one boot: bench_asio (3 repetitions of 0.3 s per case: a
-#                  smoke run; RESULTS.md has longer ones), vmsock::asio::vsock_stream against
-#                  asio's generic::stream_protocol, paired (tests/vm/RESULTS.md)
+#   vm_asio_bench  one boot: bench_asio, vmsock::asio::vsock_stream against
+#                  asio's generic::stream_protocol, paired; 3 repetitions of
+#                  0.3 s per case, a smoke run (tests/vm/RESULTS.md has longer)
 
 get_property(_vmsock_asio_vm_off GLOBAL PROPERTY VMSOCK_VM_OFF)
 if(NOT _vmsock_asio_vm_off AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU"
