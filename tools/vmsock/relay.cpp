@@ -202,7 +202,9 @@ void relay::pump_copy(int d) noexcept {
 // splice(2) from one socket into a pipe and from the pipe into the other.
 // Without an idle timeout both sockets are blocking and each splice waits in
 // the kernel (cancel() shuts the sockets down, which ends it); with one, they
-// are non-blocking and the waits are vmsock's, with the idle deadline.
+// are non-blocking and the waits are vmsock's, with the idle deadline.  (A
+// socket that is non-blocking anyway, say one handed over by another
+// program, waits there too.)
 bool relay::pump_splice(int d) noexcept {
   side& from = *sides_[d];
   side& to = *sides_[1 - d];
@@ -218,7 +220,7 @@ bool relay::pump_splice(int d) noexcept {
     if (n < 0) {
       const int e = errno;
       if (e == EINTR) continue;
-      if (e == EAGAIN && waits_here) {
+      if (e == EAGAIN) {  // non-blocking: wait in vmsock's wait, with the deadline
         std::error_code ec;
         from.wait(true, wait_until(d), ec);
         if (!ec) {
@@ -247,7 +249,7 @@ bool relay::pump_splice(int d) noexcept {
       if (m < 0) {
         const int e = errno;
         if (e == EINTR) continue;
-        if (e == EAGAIN && waits_here) {
+        if (e == EAGAIN) {  // non-blocking: wait in vmsock's wait, with the deadline
           std::error_code ec;
           to.wait(false, wait_until(1 - d), ec);
           if (!ec) {
