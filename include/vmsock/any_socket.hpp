@@ -700,6 +700,61 @@ class basic_any_listener {
     return listen_all(detail::parse_uri_list("listen_all", uris), backlog);
   }
 
+  // One any_listener over listeners made elsewhere: adopted from systemd
+  // (systemd.hpp), received from another process (handoff.hpp), or set up by
+  // hand.  All or nothing: 1..max_listeners open listeners, else
+  // invalid_argument (a closed one: the bad-handle code; the OS's error if a
+  // local endpoint cannot be read), and on failure the given listeners are
+  // closed.
+  static basic_any_listener adopt(std::vector<variant_type> listeners, std::error_code& ec) noexcept {
+    basic_any_listener all;
+    ec.clear();
+    if (listeners.empty() || listeners.size() > max_listeners) {
+      ec = make_error_code(std::errc::invalid_argument);
+      return all;
+    }
+    try {
+      all.local_.reserve(listeners.size());
+    } catch (...) {
+      ec = std::make_error_code(std::errc::not_enough_memory);
+      return all;
+    }
+    for (const auto& l : listeners) {
+      const any_endpoint local = detail::visit_nothrow(
+          [&](const auto& x) -> any_endpoint {
+            if (!x.is_open()) {
+              ec = Policy::closed_error();
+              return {};
+            }
+            return any_endpoint(x.local_endpoint(ec));
+          },
+          l);
+      if (ec) return basic_any_listener{};
+      all.local_.push_back(local);
+    }
+    all.listeners_ = std::move(listeners);
+    all.cancel_.os_handle.store(detail::visit_nothrow(
+        [](const auto& l) { return l.native_handle(); }, all.listeners_.front()));
+    return all;
+  }
+  static basic_any_listener adopt(std::vector<variant_type> listeners) {
+    std::error_code ec;
+    const std::size_t n = listeners.size();
+    auto all = adopt(std::move(listeners), ec);
+    if (ec) {
+      std::string what = "any_listener::adopt of ";
+      what += std::to_string(n);
+      what += n == 1 ? " listener" : " listeners";
+      if (n == 0 || n > max_listeners) {
+        what += " (1 to ";
+        what += std::to_string(max_listeners);
+        what += " are taken)";
+      }
+      detail::throw_error(ec, what);
+    }
+    return all;
+  }
+
   std::size_t size() const noexcept { return listeners_.size(); }
   bool empty() const noexcept { return listeners_.empty(); }
   // Where each listener is bound (ports the OS chose are filled in), in order.

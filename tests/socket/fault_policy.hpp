@@ -180,6 +180,27 @@ struct fault_policy {
   static vmsock::credentials peer_credentials(handle h, std::error_code& ec) noexcept {
     return base_policy::peer_credentials(h, ec);
   }
+  // Hand-off and socket activation (handoff.hpp, systemd.hpp): no faults.
+  static std::size_t send_handle(handle channel, handle h, vmsock::message_flags flags,
+                                 std::error_code& ec) noexcept {
+    return base_policy::send_handle(channel, h, flags, ec);
+  }
+  static constexpr std::size_t max_received_handles = base_policy::max_received_handles;
+  static std::size_t receive_handle(handle channel, handle& out, std::size_t& count,
+                                    bool& truncated, vmsock::message_flags flags,
+                                    std::error_code& ec) noexcept {
+    return base_policy::receive_handle(channel, out, count, truncated, flags, ec);
+  }
+  static void socket_identity(handle h, int& family, vmsock::socket_type& type, bool& listening,
+                              std::error_code& ec) noexcept {
+    base_policy::socket_identity(h, family, type, listening, ec);
+  }
+  static void set_inheritable(handle h, bool on, std::error_code& ec) noexcept {
+    base_policy::set_inheritable(h, on, ec);
+  }
+  static std::int64_t current_process_id() noexcept { return base_policy::current_process_id(); }
+  static const char* environment(const char* name) noexcept { return base_policy::environment(name); }
+  static void unset_environment(const char* name) noexcept { base_policy::unset_environment(name); }
   static vmsock::timeout blocking_timeout(handle h, vmsock::wait_type what) noexcept {
     return base_policy::blocking_timeout(h, what);
   }

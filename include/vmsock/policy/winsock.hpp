@@ -44,6 +44,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <system_error>
 
 namespace vmsock {
@@ -121,7 +122,6 @@ struct winsock_policy {
     std::error_code ignored;
     const bool referenced = startup(ignored);
     set_nonblocking(h, true, ignored);
-  }
     return referenced;
   }
   static void close_unreferenced(handle h, std::error_code& ec) noexcept {
@@ -129,6 +129,7 @@ struct winsock_policy {
       ec = last_error();
     else
       ec.clear();
+  }
 
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
     if (!startup(ec)) return invalid_handle;
@@ -138,20 +139,7 @@ struct winsock_policy {
       case socket_type::datagram: t = SOCK_DGRAM; break;
       case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
     }
-    const SOCKET s = ::WSASocketW(family, t, protocol, nullptr, 0,
-                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (s == INVALID_SOCKET) {
-      ec = last_error();
-      cleanup();
-      return invalid_handle;
-    }
-    set_nonblocking(s, true, ec);
-    if (ec) {
-      ::closesocket(s);
-      cleanup();
-      return invalid_handle;
-    }
-    return s;
+    return made(family, t, protocol, nullptr, ec);
   }
 
   static void close(handle h, std::error_code& ec) noexcept {
@@ -491,6 +479,70 @@ struct winsock_policy {
     return any_cid;
   }
 
+  // ---- handing sockets to another process (handoff.hpp) --------------------
+  // Microsoft's lpProtocolInfo path: WSADuplicateSocketW fills a
+  // WSAPROTOCOL_INFOW for one target process, whose bytes travel to it over
+  // any channel, and there WSASocketW(FROM_PROTOCOL_INFO, ...) opens the
+  // duplicate.  Each WSAPROTOCOL_INFOW opens one socket, once.
+  static constexpr std::size_t protocol_info_size = sizeof(WSAPROTOCOL_INFOW);
+
+  // Fills `out` (protocol_info_size bytes) so that process `target_pid` can
+  // open a duplicate of `h`.
+  static void duplicate_handle(handle h, std::uint32_t target_pid, void* out, std::size_t size,
+                               std::error_code& ec) noexcept {
+    if (size != protocol_info_size) {
+      ec = os_error(WSAEINVAL);
+      return;
+    }
+    WSAPROTOCOL_INFOW info{};
+    if (::WSADuplicateSocketW(h, static_cast<DWORD>(target_pid), &info) != 0) {
+      ec = last_error();
+      return;
+    }
+    std::memcpy(out, &info, sizeof info);
+    ec.clear();
+  }
+
+  // Opens the socket another process duplicated for this one.  `size` must
+  // be protocol_info_size (else WSAEINVAL, nothing opened).  The handle is
+  // made as open() makes one: overlapped, not inherited, non-blocking in
+  // Winsock, holding one start-up reference.
+  static handle open_duplicate(const void* info, std::size_t size, std::error_code& ec) noexcept {
+    if (info == nullptr || size != protocol_info_size) {
+      ec = os_error(WSAEINVAL);
+      return invalid_handle;
+    }
+    if (!startup(ec)) return invalid_handle;
+    WSAPROTOCOL_INFOW pi;
+    std::memcpy(&pi, info, sizeof pi);
+    return made(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &pi, ec);
+  }
+
+  // What an open socket is: its family and type (SO_PROTOCOL_INFOW) and
+  // whether it listens (SO_ACCEPTCONN).
+  static void socket_identity(handle h, int& family, socket_type& type, bool& listening,
+                              std::error_code& ec) noexcept {
+    WSAPROTOCOL_INFOW info{};
+    int l = sizeof info;
+    if (!check(::getsockopt(h, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&info), &l), ec))
+      return;
+    family = info.iAddressFamily;
+    switch (info.iSocketType) {
+      case SOCK_STREAM: type = socket_type::stream; break;
+      case SOCK_DGRAM: type = socket_type::datagram; break;
+      case SOCK_SEQPACKET: type = socket_type::seqpacket; break;
+      default: ec = os_error(WSAEPROTOTYPE); return;
+    }
+    BOOL on = FALSE;
+    l = sizeof on;
+    if (!check(::getsockopt(h, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&on), &l), ec)) return;
+    listening = on != FALSE;
+  }
+
+  static std::int64_t current_process_id() noexcept {
+    return static_cast<std::int64_t>(::GetCurrentProcessId());
+  }
+
   // SIO_ACQUIRE_PORT_RESERVATION: a runtime reservation of `count` ports from
   // `start` (0: the system chooses), for as long as this socket lives.
   static port_reservation acquire_port_reservation(handle h, std::uint16_t start,
@@ -517,6 +569,26 @@ struct winsock_policy {
   }
 
  private:
+  // WSASocketW with vmsock's flags, made non-blocking; on failure the
+  // start-up reference the caller took is given back.
+  static handle made(int family, int type, int protocol, WSAPROTOCOL_INFOW* info,
+                     std::error_code& ec) noexcept {
+    const SOCKET s =
+        ::WSASocketW(family, type, protocol, info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) {
+      ec = last_error();
+      cleanup();
+      return invalid_handle;
+    }
+    set_nonblocking(s, true, ec);
+    if (ec) {
+      ::closesocket(s);
+      cleanup();
+      return invalid_handle;
+    }
+    return s;
+  }
+
   // select() until something is ready or `when` passes.  The count of ready
   // sockets, 0 on timeout, -1 on error.
   static int wait(fd_set* readable, fd_set* writable, fd_set* failed, const deadline& when,
