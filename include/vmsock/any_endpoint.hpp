@@ -108,6 +108,13 @@ class any_endpoint {
     if (const char* why = ep.parse_into(text)) detail::throw_parse_error("endpoint URI", text, why);
     return ep;
   }
+  // The parser behind parse/try_parse, with its reason (as the endpoint
+  // types' parse_detail give theirs).
+  static detail::parsed<any_endpoint> parse_detail(std::string_view text) noexcept {
+    any_endpoint ep;
+    const char* why = ep.parse_into(text);
+    return {ep, why};
+  }
 
   friend bool operator==(const any_endpoint& a, const any_endpoint& b) noexcept {
     if (a.scheme_ != b.scheme_ || a.value_.index() != b.value_.index()) return false;

@@ -45,7 +45,7 @@ const char* family_words() noexcept {
   std::string msg(op);
   msg += " an empty ";
   msg += what;
-  throw std::system_error(ec, msg);
+  raise(std::system_error(ec, msg));
 }
 
 }  // namespace detail
@@ -459,8 +459,8 @@ inline bool transport_unavailable(const std::error_code& ec) noexcept {
 
 [[noreturn]] VMSOCK_NOINLINE inline void throw_entry_error(const char* who, std::size_t i,
                                                            std::size_t n, const std::string& why) {
-  throw parse_error(std::string(who) + ": entry " + std::to_string(i + 1) + " of " +
-                    std::to_string(n) + ": " + why);
+  raise(parse_error(std::string(who) + ": entry " + std::to_string(i + 1) + " of " +
+                    std::to_string(n) + ": " + why));
 }
 
 // Stream endpoints only: udp:// in a list of connect_first or listen_all is a
@@ -490,11 +490,11 @@ inline std::vector<any_endpoint> parse_uri_list(const char* who,
   std::vector<any_endpoint> eps;
   eps.reserve(uris.size());
   for (const auto uri : uris) {
-    try {
-      eps.push_back(any_endpoint::parse(uri));
-    } catch (const parse_error& e) {
-      throw_entry_error(who, eps.size(), uris.size(), e.what());
-    }
+    const auto r = any_endpoint::parse_detail(uri);
+    if (!r)
+      throw_entry_error(who, eps.size(), uris.size(),
+                        "endpoint URI " + quote(uri) + ": " + r.error);
+    eps.push_back(r.value);
   }
   check_stream_entries(who, eps);
   return eps;
@@ -528,7 +528,7 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
       what += attempts[i].error.message();
     }
   }
-  throw connect_error(last, what, std::move(attempts));
+  raise(connect_error(last, what, std::move(attempts)));
 }
 
 }  // namespace detail
@@ -646,10 +646,10 @@ class basic_any_listener {
     }
     if (!detail::stream_entries(endpoints, ec)) return all;
     const detail::startup_hold<Policy> hold;  // across the listeners (and a failure's undoing)
-    try {
+    VMSOCK_TRY {
       all.listeners_.reserve(endpoints.size());
       all.local_.reserve(endpoints.size());
-    } catch (...) {
+    } VMSOCK_CATCH(...) {
       ec = std::make_error_code(std::errc::not_enough_memory);
       return all;
     }
@@ -682,7 +682,7 @@ class basic_any_listener {
       msg += " endpoints, more than one any_listener holds (max_listeners = ";
       msg += std::to_string(max_listeners);
       msg += ')';
-      throw std::system_error(std::make_error_code(std::errc::invalid_argument), msg);
+      detail::raise(std::system_error(std::make_error_code(std::errc::invalid_argument), msg));
     }
     detail::check_stream_entries("listen_all", endpoints);
     std::error_code ec;
@@ -713,9 +713,9 @@ class basic_any_listener {
       ec = make_error_code(std::errc::invalid_argument);
       return all;
     }
-    try {
+    VMSOCK_TRY {
       all.local_.reserve(listeners.size());
-    } catch (...) {
+    } VMSOCK_CATCH(...) {
       ec = std::make_error_code(std::errc::not_enough_memory);
       return all;
     }

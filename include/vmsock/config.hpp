@@ -43,6 +43,27 @@
 #  define VMSOCK_HAS_STD_FORMAT 0
 #endif
 
+// Exceptions: on, unless the compiler has them off (-fno-exceptions: GCC and
+// clang leave __cpp_exceptions undefined; MSVC without /EH: _CPPUNWIND) or the
+// build defines VMSOCK_NO_EXCEPTIONS.  Without them every error_code form and
+// every try_parse works as it does with them, and where vmsock would throw it
+// calls vmsock::throw_exception(e), which the program must define (error.hpp).
+#if !defined(VMSOCK_NO_EXCEPTIONS)
+#  if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#    define VMSOCK_NO_EXCEPTIONS 0
+#  else
+#    define VMSOCK_NO_EXCEPTIONS 1
+#  endif
+#endif
+// try/catch that become plain blocks (the catch never taken) without exceptions.
+#if VMSOCK_NO_EXCEPTIONS
+#  define VMSOCK_TRY if (true)
+#  define VMSOCK_CATCH(decl) else if (false)
+#else
+#  define VMSOCK_TRY try
+#  define VMSOCK_CATCH(decl) catch (decl)
+#endif
+
 // Cold, out-of-line paths (the throw helpers) stay out of the callers' hot code;
 // the one-system-call paths of send and receive are always inlined into them
 // (GCC otherwise keeps them out of line in large callers, which costs a call,

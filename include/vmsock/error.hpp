@@ -117,7 +117,30 @@ class parse_error : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+#if VMSOCK_NO_EXCEPTIONS
+// Without exceptions (-fno-exceptions, or VMSOCK_NO_EXCEPTIONS defined), a
+// throwing form calls this with what it would have thrown (a std::system_error,
+// a vmsock::parse_error, a vmsock::connect_error: what() is the same text).
+// The program defines it, once; it must not return:
+//   [[noreturn]] void vmsock::throw_exception(const std::exception& e) {
+//     std::fprintf(stderr, "%s\n", e.what());
+//     std::abort();
+//   }
+// The error_code forms and try_parse never call it.
+[[noreturn]] void throw_exception(const std::exception& e);
+#endif
+
 namespace detail {
+
+// Every throw of vmsock goes through here.
+template <class E>
+[[noreturn]] VMSOCK_NOINLINE void raise(const E& e) {
+#if VMSOCK_NO_EXCEPTIONS
+  ::vmsock::throw_exception(e);
+#else
+  throw e;
+#endif
+}
 
 // Quotes user text for an error message: control bytes (NUL included) are shown
 // as \xNN so that a message never hides or truncates what was given.
@@ -153,7 +176,7 @@ inline std::string quote(std::string_view text) {
   msg += quote(text);
   msg += ": ";
   msg += why;
-  throw parse_error(msg);
+  raise(parse_error(msg));
 }
 
 // "connect to vsock://2:5000: Connection refused"
@@ -165,7 +188,7 @@ inline std::string quote(std::string_view text) {
     msg += ' ';
     msg += endpoint;
   }
-  throw std::system_error(ec, msg);
+  raise(std::system_error(ec, msg));
 }
 
 }  // namespace detail

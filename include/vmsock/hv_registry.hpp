@@ -252,7 +252,7 @@ inline void append_reason(std::string& msg, const std::error_code& ec, bool writ
 
 [[noreturn]] VMSOCK_NOINLINE inline void throw_registry_error(const std::error_code& ec,
                                                               const std::string& what) {
-  throw std::system_error(ec, what);
+  ::vmsock::detail::raise(std::system_error(ec, what));
 }
 
 // "<operation> <guid>: <key>"

@@ -14,6 +14,7 @@
 #   -D FMT_INCLUDE=<a|b>    fmt's include directories (for vmsock/fmt.hpp)
 #   -D IMPLICIT_INCLUDE=<a|b> the compilers' default include directories
 #   -D WORK=<dir>           where the generated TUs go
+#   -D EXTRA=<a|b>          more flags (-fno-exceptions for the no-exceptions mode)
 # A compiler that is not installed is skipped: the output says
 # "vmsock-compile-skip: <why>" and the test's SKIP_REGULAR_EXPRESSION matches it.
 cmake_minimum_required(VERSION 3.20)
@@ -36,6 +37,10 @@ string(REPLACE "|" ";" headers "${HEADERS}")
 string(REPLACE "|" ";" fmt_dirs "${FMT_INCLUDE}")
 set(flags -std=c++${STD} -fsyntax-only -Wall -Wextra -Wpedantic -Wshadow -Wconversion
   -Wsign-conversion -Wold-style-cast -Werror "-I${INCLUDE}")
+if(DEFINED EXTRA AND NOT EXTRA STREQUAL "")
+  string(REPLACE "|" ";" extra "${EXTRA}")
+  list(APPEND flags ${extra})
+endif()
 file(MAKE_DIRECTORY "${WORK}")
 
 if(COMPILER STREQUAL "clang++-mingw")

@@ -206,7 +206,7 @@ inline void register_service(const guid& service_id, std::string_view element_na
     ec = detail::name_error(check.problem);
     return;
   }
-  try {
+  VMSOCK_TRY {
     // check_element_name bounds the length: it fits an int, and the bytes a DWORD.
     std::wstring wide(check.utf16_units, L'\0');
     const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, element_name.data(),
@@ -237,7 +237,7 @@ inline void register_service(const guid& service_id, std::string_view element_na
       if (disposition == REG_CREATED_NEW_KEY)
         ::RegDeleteKeyExW(HKEY_LOCAL_MACHINE, path.text, detail::view, 0);
     }
-  } catch (const std::bad_alloc&) {
+  } VMSOCK_CATCH(const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
   }
 }
@@ -307,7 +307,7 @@ inline std::vector<registered_service> list_services(std::vector<std::string>* s
                                                      std::string* failed_key,
                                                      std::error_code& ec) noexcept {
   ec.clear();
-  try {
+  VMSOCK_TRY {
     if (skipped != nullptr) skipped->clear();
     std::vector<registered_service> list;
     detail::registry_key parent;
@@ -358,7 +358,7 @@ inline std::vector<registered_service> list_services(std::vector<std::string>* s
       list.push_back(std::move(entry));
     }
     return list;
-  } catch (const std::bad_alloc&) {
+  } VMSOCK_CATCH(const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }
