@@ -27,6 +27,7 @@ if(WIN32 AND EXISTS "${PROJECT_SOURCE_DIR}/tests/windows/test_handoff.cpp")
   set(_vmsock_win_tests "${PROJECT_SOURCE_DIR}/tests/windows")
   add_executable(vmsock_windows_handoff_worker "${_vmsock_win_tests}/handoff_worker_win.cpp")
   target_link_libraries(vmsock_windows_handoff_worker PRIVATE vmsock::vmsock vmsock_warnings)
+  target_include_directories(vmsock_windows_handoff_worker PRIVATE "${CMAKE_CURRENT_LIST_DIR}")
   vmsock_add_test(vmsock_windows_handoff_tests
     SOURCES "${_vmsock_win_tests}/test_handoff.cpp"
     LABELS windows socket
@@ -44,6 +45,7 @@ endif()
 # ---- hand-off ----
 add_executable(vmsock_handoff_worker ${CMAKE_CURRENT_LIST_DIR}/handoff_worker.cpp)
 target_link_libraries(vmsock_handoff_worker PRIVATE vmsock::vmsock vmsock_warnings)
+target_include_directories(vmsock_handoff_worker PRIVATE "${CMAKE_CURRENT_LIST_DIR}")
 vmsock_add_test(vmsock_handoff_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_handoff.cpp
   LABELS socket

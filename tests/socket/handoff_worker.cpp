@@ -15,7 +15,7 @@
 #include <vmsock/handoff.hpp>
 #include <vmsock/socket.hpp>
 
-#include <unistd.h>
+#include "handoff_support.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -27,36 +27,15 @@
 namespace {
 
 template <class Socket>
-int serve(Socket& s, vmsock::deadline until) {
-  std::error_code ec;
-  const std::string hello = "worker " + std::to_string(::getpid()) + "\n";
-  s.send_all(vmsock::const_buffer{hello.data(), hello.size()}, until, ec);
-  char buf[4096];
-  std::size_t echoed = 0;
-  while (!ec) {
-    const std::size_t n = s.receive(vmsock::mutable_buffer{buf, sizeof buf}, until, ec);
-    if (ec || n == 0) break;
-    s.send_all(vmsock::const_buffer{buf, n}, until, ec);
-    echoed += n;
-  }
-  if (ec) {
-    std::fprintf(stderr, "vmsock_handoff_worker: serving: %s\n", ec.message().c_str());
-    return 4;
-  }
-  std::printf("vmsock_handoff_worker %ld: echoed %zu bytes\n", static_cast<long>(::getpid()), echoed);
-  return 0;
-}
-
-template <class Socket>
 int take_and_serve(vmsock::unix_stream_socket& channel, vmsock::deadline until, bool accept_one) {
   try {
     auto s = vmsock::receive_socket<Socket>(channel, until);
     if constexpr (vmsock::detail::handoff_target<Socket>::listening) {
       (void)accept_one;
       auto c = s.accept(until);
-      return serve(c, until);
+      return vmsock_handoff::serve(c, until, "vmsock_handoff_worker");
     } else {
-      return serve(s, until);
+      return vmsock_handoff::serve(s, until, "vmsock_handoff_worker");
     }
   } catch (const std::system_error& e) {
     std::fprintf(stderr, "vmsock_handoff_worker: %s\n", e.what());

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "descriptors.hpp"
+#include "handoff_support.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -56,17 +57,7 @@ channel_pair make_channel() {
   return p;
 }
 
-// A connected TCP pair on loopback.
-struct tcp_pair {
-  tcp4_socket client, server;
-};
-tcp_pair make_tcp() {
-  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
-  tcp_pair p;
-  p.client = tcp4_socket::connect(l.local_endpoint(), 10s);
-  p.server = l.accept(10s);
-  return p;
-}
+using vmsock_handoff::make_tcp;
 
 // The worker, started with fork + exec.
 pid_t start_worker(const std::string& channel_uri, const char* kind) {
@@ -91,16 +82,7 @@ int wait_exit(pid_t pid) {
   return 201;
 }
 
-std::string read_line(tcp4_socket& s) {
-  std::string line;
-  char c = 0;
-  while (line.size() < 200) {
-    if (s.receive(mutable_buffer{&c, 1}, 10s) == 0) break;
-    if (c == '\n') break;
-    line += c;
-  }
-  return line;
-}
+std::string read_line(tcp4_socket& s) { return vmsock_handoff::read_line(s, 10s); }
 
 TEST(Handoff, TcpConnectionServedByAnExecdWorker) {
   const auto name = unique_name("worker");

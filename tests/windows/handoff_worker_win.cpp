@@ -12,6 +12,8 @@
 #include <vmsock/handoff.hpp>
 #include <vmsock/socket.hpp>
 
+#include "handoff_support.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,22 +36,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vmsock_windows_handoff_worker: %s\n", e.what());
     return 3;
   }
-  std::error_code ec;
-  const std::string hello = "worker " + std::to_string(::GetCurrentProcessId()) + "\n";
-  conn.send_all(vmsock::const_buffer{hello.data(), hello.size()}, until, ec);
-  char buf[4096];
-  std::size_t echoed = 0;
-  while (!ec) {
-    const std::size_t n = conn.receive(vmsock::mutable_buffer{buf, sizeof buf}, until, ec);
-    if (ec || n == 0) break;
-    conn.send_all(vmsock::const_buffer{buf, n}, until, ec);
-    echoed += n;
-  }
-  if (ec) {
-    std::fprintf(stderr, "vmsock_windows_handoff_worker: serving: %s\n", ec.message().c_str());
-    return 4;
-  }
-  std::printf("vmsock_windows_handoff_worker %lu: echoed %zu bytes\n",
-              static_cast<unsigned long>(::GetCurrentProcessId()), echoed);
-  return 0;
+  return vmsock_handoff::serve(conn, until, "vmsock_windows_handoff_worker");
 }

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "handoff_support.hpp"
+
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -26,16 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace vmsock;
 
-struct tcp_pair {
-  tcp4_socket client, server;
-};
-tcp_pair make_tcp() {
-  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
-  tcp_pair p;
-  p.client = tcp4_socket::connect(l.local_endpoint(), 10s);
-  p.server = l.accept(10s);
-  return p;
-}
+using vmsock_handoff::make_tcp;
 
 // The worker, next to this executable.
 std::wstring worker_path() {
@@ -47,16 +40,7 @@ std::wstring worker_path() {
   return dir + std::wstring(name.begin(), name.end());
 }
 
-std::string read_line(tcp4_socket& s) {
-  std::string line;
-  char c = 0;
-  while (line.size() < 200) {
-    if (s.receive(mutable_buffer{&c, 1}, 20s) == 0) break;
-    if (c == '\n') break;
-    line += c;
-  }
-  return line;
-}
+std::string read_line(tcp4_socket& s) { return vmsock_handoff::read_line(s, 20s); }
 
 TEST(WindowsHandoff, TcpConnectionDuplicatedIntoASecondProcessThatServesIt) {
   auto supervisor = tcp4_listener::listen(inet4_endpoint::loopback(0));
