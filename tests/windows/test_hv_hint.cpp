@@ -27,6 +27,16 @@ struct refusing_policy : vmsock::winsock_policy {
   static void connect(handle, const void*, std::size_t, std::error_code& ec) noexcept {
     ec = vmsock::detail::make_os_error(Code);
   }
+  // A timed AF_HYPERV connect first sets HVSOCKET_CONNECT_TIMEOUT, which a
+  // Hyper-V socket takes and the stand-in IPv4 socket would refuse.
+  static void set_option(handle h, vmsock::option_id id, const vmsock::option_value& v,
+                         std::error_code& ec) noexcept {
+    if (id == vmsock::option_id::hv_connect_timeout) {
+      ec.clear();
+      return;
+    }
+    winsock_policy::set_option(h, id, v, ec);
+  }
 };
 using denying = refusing_policy<WSAEACCES>;
 
