@@ -60,6 +60,7 @@
 
 #  include <asio.hpp>
 
+#  include <exception>
 #  include <string>
 #  include <system_error>
 #  include <utility>
@@ -106,8 +107,10 @@ struct standalone_asio {
   static bool is_connection_reset(const error_code& ec) noexcept {
     return ec == ::asio::error::connection_reset || ec == std::errc::connection_reset;
   }
+  // asio's own throw, so that a build with ASIO_NO_EXCEPTIONS reaches its hook.
   [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
-    throw std::system_error(ec, what);
+    ::asio::detail::throw_error(ec, what.c_str());
+    std::terminate();  // not reached: ec is an error
   }
 };
 

@@ -48,6 +48,7 @@
 #  include <boost/system/error_code.hpp>
 #  include <boost/system/system_error.hpp>
 
+#  include <exception>
 #  include <string>
 #  include <system_error>
 #  include <utility>
@@ -121,8 +122,10 @@ struct boost_asio {
     return ec == boost::asio::error::connection_reset ||
            ec == boost::system::errc::connection_reset;
   }
+  // Boost.Asio's own throw (BOOST_ASIO_NO_EXCEPTIONS reaches its hook).
   [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
-    throw boost::system::system_error(ec, what);
+    boost::asio::detail::throw_error(ec, what.c_str());
+    std::terminate();  // not reached: ec is an error
   }
 };
 
