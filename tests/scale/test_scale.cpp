@@ -1,359 +1,37 @@
-// 10,000 concurrent TCP connections on loopback, held open and echoing.
-//
-// The server is this process: one vmsock listener, one thread that accepts
-// every connection, then an echo loop over all of them (epoll for readiness,
-// vmsock's non-blocking receive and send_all for the bytes).  The clients are
-// child processes (fork), as many as the descriptor limit asks for: a vmsock
-// socket whose connect waited keeps its cancel() wake-up (an eventfd) until
-// it closes, so each client connection costs two descriptors.  The test
-// raises RLIMIT_NOFILE as far as it may (root may raise the hard limit;
-// otherwise the soft one up to it, and with fewer than the server needs the
-// test skips, saying so).  The clients connect from 127.0.0.1 to
-// 127.0.0.20 in turn (ports to spare), then every connection sends a message
-// naming itself and reads it back, three rounds, all connections open
-// throughout; then they reset (SO_LINGER 0: no TIME_WAIT left behind).
-//
-// Figures, printed and recorded as test properties (never asserted): the
-// accept rate (connections per second, from the first connect to the last
-// accept), the server's resident memory per connection (VmRSS before
-// listening and with every connection accepted, vmsock sockets and the
-// vector that holds them included), the kernel's TCP memory (sockstat pages,
-// both sides) and the echo round time.  VMSOCK_SCALE_CONNECTIONS changes the
-// count.  Bounded: every wait has a deadline, the child is killed if it hangs.
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
+// 10,000 concurrent TCP connections on loopback, held open and echoing (the
+// machinery and the figures: scale_echo.hpp).  The test raises RLIMIT_NOFILE
+// as far as it may (root may raise the hard limit; otherwise the soft one up
+// to it; with fewer than the server needs it skips, saying so); the clients
+// connect from 127.0.0.1 to 127.0.0.20 in turn (ports to spare).
+// VMSOCK_SCALE_CONNECTIONS changes the count.
+#include "scale_echo.hpp"
 
 #include <gtest/gtest.h>
 
-#include "descriptors.hpp"
-
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <cstdint>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace {
 
-using namespace std::chrono_literals;
 using namespace vmsock;
-using clock_type = std::chrono::steady_clock;
-using vmsock_test::open_descriptors;
-
-constexpr int rounds = 3;
-constexpr std::size_t message_size = 32;
-
-std::size_t connections() {
-  if (const char* n = std::getenv("VMSOCK_SCALE_CONNECTIONS")) return std::strtoul(n, nullptr, 10);
-  return 10000;
-}
-
-// VmRSS of this process, in KiB.
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      long v = 0;
-      in >> v;
-      return v;
-    }
-    std::getline(in, key);
-  }
-  return -1;
-}
-
-// Kernel memory of the TCP sockets: slab objects of the caches "TCP" and
-// "sock_inode_cache" (bytes, both sides of every connection), from
-// /proc/slabinfo (root only; -1 without it).
-long slab_bytes() {
-  std::ifstream in("/proc/slabinfo");
-  std::string line;
-  long total = -1;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string name;
-    long active = 0, objects = 0, size = 0;
-    if (!(words >> name >> active >> objects >> size)) continue;
-    if (name == "TCP" || name == "sock_inode_cache") total = (total < 0 ? 0 : total) + active * size;
-  }
-  return total;
-}
-
-// The kernel's TCP socket memory (pages), /proc/net/sockstat "TCP: ... mem N".
-long tcp_mem_pages() {
-  std::ifstream in("/proc/net/sockstat");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("TCP:", 0) != 0) continue;
-    const auto at = line.find(" mem ");
-    if (at != std::string::npos) return std::strtol(line.c_str() + at + 5, nullptr, 10);
-  }
-  return -1;
-}
-
-// Raises RLIMIT_NOFILE to `want` if it can (root may raise the hard limit),
-// else as far as the hard limit; false when that is less than `need`.
-bool raise_nofile(rlim_t need, rlim_t want, std::string& why) {
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  if (r.rlim_cur >= want) return true;
-  rlimit wider{want, want > r.rlim_max ? want : r.rlim_max};
-  if (::setrlimit(RLIMIT_NOFILE, &wider) == 0) return true;
-  r.rlim_cur = r.rlim_max;
-  if (r.rlim_max >= need && ::setrlimit(RLIMIT_NOFILE, &r) == 0) return true;
-  why = "RLIMIT_NOFILE's hard limit is " + std::to_string(r.rlim_max) + ", " +
-        std::to_string(need) + " needed, and it cannot be raised: " + std::strerror(errno);
-  return false;
-}
-
-void message_for(std::size_t i, int round, char* out) {
-  std::memset(out, '.', message_size);
-  char text[64];
-  const int n = std::snprintf(text, sizeof text, "conn %08zu round %d ", i % 100000000, round % 10);
-  std::memcpy(out, text, static_cast<std::size_t>(n) < message_size ? static_cast<std::size_t>(n)
-                                                                      : message_size);
-  out[message_size - 1] = '\n';
-}
-
-// One client process: connects connections first..first+n-1, waits for the
-// word, echoes `rounds` times, writes one line of figures to `report_fd`.
-int clients(inet4_endpoint at, std::size_t first, std::size_t n, int report_fd, int go_fd) {
-  std::vector<tcp4_socket> socks;
-  socks.reserve(n);
-  const auto until = clock_type::now() + 60s;
-  const auto t0 = clock_type::now();
-  for (std::size_t i = 0; i < n; ++i) {
-    std::error_code ec;
-    const inet4_endpoint from{{127, 0, 0, static_cast<std::uint8_t>(1 + (first + i) % 20)}, 0};
-    socks.push_back(tcp4_socket::connect(at, from, until, ec));
-    if (ec) {
-      std::fprintf(stderr, "client %zu: connect: %s\n", i, ec.message().c_str());
-      return 3;
-    }
-  }
-  const double connected = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const std::size_t descriptors = open_descriptors();
-  // Wait until the server has accepted every one.
-  char go = 0;
-  if (::read(go_fd, &go, 1) != 1) return 4;
-  std::string times;
-  for (int round = 0; round < rounds; ++round) {
-    const auto r0 = clock_type::now();
-    char msg[message_size];
-    for (std::size_t i = 0; i < n; ++i) {
-      message_for(first + i, round, msg);
-      std::error_code ec;
-      socks[i].send_all(const_buffer{msg, message_size}, until, ec);
-      if (ec) {
-        std::fprintf(stderr, "client %zu: send: %s\n", i, ec.message().c_str());
-        return 5;
-      }
-    }
-    char back[message_size];
-    for (std::size_t i = 0; i < n; ++i) {
-      std::error_code ec;
-      socks[i].receive_exact(mutable_buffer{back, message_size}, until, ec);
-      message_for(first + i, round, msg);
-      if (ec || std::memcmp(back, msg, message_size) != 0) {
-        std::fprintf(stderr, "client %zu round %d: echo: %s\n", i, round,
-                     ec ? ec.message().c_str() : "wrong bytes");
-        return 6;
-      }
-    }
-    if (!times.empty()) times += ',';
-    times += std::to_string(std::chrono::duration<double>(clock_type::now() - r0).count());
-  }
-  const std::string line = std::to_string(n) + " connected in " + std::to_string(connected) +
-                           " s, echo rounds " + times + " s, descriptors " +
-                           std::to_string(descriptors) + "\n";
-  if (::write(report_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return 7;
-  for (auto& s : socks) {
-    std::error_code ec;
-    s.set_option(vmsock::linger{true, std::chrono::seconds(0)}, ec);  // reset: no TIME_WAIT
-  }
-  socks.clear();
-  return 0;
-}
-
-void record(const std::string& key, const std::string& value) {
-  ::testing::Test::RecordProperty(key, value);
-  std::printf("[   info   ] %s = %s\n", key.c_str(), value.c_str());
-}
 
 TEST(Scale, TenThousandTcpConnectionsHeldOpenAndEchoing) {
-  const std::size_t n = connections();
+  const std::size_t n = vmsock_scale::connections(10000);
   std::string why;
-  // Up to two per connection on the clients' side: a socket that waited (a
-  // connect that was in progress) keeps its cancel() wake-up eventfd until it
-  // closes.  Most loopback connects do not wait.
-  if (!raise_nofile(static_cast<rlim_t>(n + n / 4 + 256), static_cast<rlim_t>(2 * n + 256), why))
+  // Up to two descriptors per connection on the clients' side (see scale_echo.hpp).
+  if (!vmsock_scale::raise_nofile(static_cast<rlim_t>(n + n / 4 + 256),
+                                  static_cast<rlim_t>(2 * n + 256), why))
     GTEST_SKIP() << why;
-
-  const long rss_before = rss_kib();
-  const long tcp_before = tcp_mem_pages();
-  const long slab_before = slab_bytes();
+  const long rss_before = vmsock_scale::rss_kib();
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0), 4096);
   const auto at = l.local_endpoint();
-  std::vector<tcp4_socket> conns;
-  conns.reserve(n);
-
-  // Client processes: each connection costs a client up to two descriptors.
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  const std::size_t per_process = (static_cast<std::size_t>(lim.rlim_cur) - 256) / 2;
-  const std::size_t processes = (n + per_process - 1) / per_process;
-  int report[2];
-  int go[2];
-  ASSERT_EQ(::pipe(report), 0);
-  ASSERT_EQ(::pipe(go), 0);
-  struct reaper {
-    std::vector<pid_t> pids;
-    ~reaper() {
-      for (const pid_t pid : pids) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } reap;
-  const auto t0 = clock_type::now();
-  for (std::size_t k = 0; k < processes; ++k) {
-    const std::size_t first = k * n / processes;
-    const std::size_t last = (k + 1) * n / processes;
-    const pid_t child = ::fork();
-    if (child == 0) {
-      ::close(report[0]);
-      ::close(go[1]);
-      ::_exit(clients(at, first, last - first, report[1], go[0]));
-    }
-    ASSERT_GT(child, 0);
-    reap.pids.push_back(child);
-  }
-  ::close(report[1]);
-  ::close(go[0]);
-  const auto any_exited = [&] {
-    for (const pid_t pid : reap.pids) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) != 0) return true;
-    }
-    return false;
-  };
-
-  const deadline until = clock_type::now() + 90s;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::error_code ec;
-    auto c = l.accept(1s, ec);
-    if (ec == std::errc::timed_out && !until.expired()) {
-      ASSERT_FALSE(any_exited()) << "a client process exited after " << i << " connections";
-      --i;
-      continue;
-    }
-    ASSERT_FALSE(ec) << "accept " << i << ": " << ec.message();
-    conns.push_back(std::move(c));
-  }
-  const double accept_s = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const long rss_accepted = rss_kib();
-  const long tcp_accepted = tcp_mem_pages();
-  const long slab_accepted = slab_bytes();
-
-  // The echo loop: epoll over every connection, vmsock moves the bytes.
-  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
-  ASSERT_GE(ep, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    conns[i].set_nonblocking(true);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    ASSERT_EQ(::epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].native_handle(), &ev), 0);
-  }
-  const std::string word(processes, 'g');
-  ASSERT_EQ(::write(go[1], word.data(), processes), static_cast<ssize_t>(processes));
-  std::size_t open = n;
-  std::size_t echoed = 0;
-  std::vector<epoll_event> events(1024);
-  char buf[4096];
-  while (open > 0 && !until.expired()) {
-    const int k = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 1000);
-    ASSERT_GE(k, 0) << std::strerror(errno);
-    for (int e = 0; e < k; ++e) {
-      auto& s = conns[events[static_cast<std::size_t>(e)].data.u64];
-      for (;;) {
-        std::error_code ec;
-        const std::size_t got = s.receive(mutable_buffer{buf, sizeof buf}, ec);
-        if (ec && (ec == std::errc::operation_would_block ||
-                   ec == std::errc::resource_unavailable_try_again))
-          break;
-        if (ec || got == 0) {  // reset or closed: the client is done
-          ::epoll_ctl(ep, EPOLL_CTL_DEL, s.native_handle(), nullptr);
-          s.close(ec);
-          --open;
-          break;
-        }
-        s.send_all(const_buffer{buf, got}, deadline(5s), ec);
-        ASSERT_FALSE(ec) << ec.message();
-        echoed += got;
-      }
-    }
-  }
-  ::close(ep);
-  EXPECT_EQ(open, 0u) << "every client closed by the deadline";
-  EXPECT_EQ(echoed, n * rounds * message_size);
-
-  std::string lines;
-  char chunk[512];
-  for (;;) {
-    const ssize_t got = ::read(report[0], chunk, sizeof chunk);
-    if (got <= 0) break;
-    lines.append(chunk, static_cast<std::size_t>(got));
-  }
-  ::close(report[0]);
-  ::close(go[1]);
-  for (const pid_t pid : reap.pids) {
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status)) << "a client process was killed by a signal";
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "a client process failed: see its stderr";
-  }
-  reap.pids.clear();
-
-  char figures[512];
-  const double per_conn = static_cast<double>(rss_accepted - rss_before) * 1024.0 / static_cast<double>(n);
-  std::snprintf(figures, sizeof figures, "%zu", n);
-  record("connections", figures);
-  std::snprintf(figures, sizeof figures, "%.0f", static_cast<double>(n) / accept_s);
-  record("accept_rate_per_s", figures);
-  std::snprintf(figures, sizeof figures, "%.3f", accept_s);
-  record("connect_and_accept_s", figures);
-  std::snprintf(figures, sizeof figures, "%.0f", per_conn);
-  record("server_rss_bytes_per_connection", figures);
-  std::snprintf(figures, sizeof figures, "%ld -> %ld", rss_before, rss_accepted);
-  record("server_rss_kib", figures);
-  if (tcp_before >= 0 && tcp_accepted >= 0) {
-    std::snprintf(figures, sizeof figures, "%ld -> %ld pages", tcp_before, tcp_accepted);
-    record("kernel_tcp_mem", figures);
-  }
-  if (slab_before >= 0 && slab_accepted >= 0) {
-    std::snprintf(figures, sizeof figures, "%.0f",
-                  static_cast<double>(slab_accepted - slab_before) / static_cast<double>(n));
-    record("kernel_slab_bytes_per_connection_both_ends", figures);
-  }
-  record("client_processes", std::to_string(processes));
-  std::size_t start = 0;
-  for (std::size_t k = 0; start < lines.size(); ++k) {
-    const std::size_t end = lines.find('\n', start);
-    record("clients_" + std::to_string(k), lines.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
+  vmsock_scale::run(
+      l, n,
+      [at](std::size_t i, deadline until, std::error_code& ec) {
+        const inet4_endpoint from{{127, 0, 0, static_cast<std::uint8_t>(1 + i % 20)}, 0};
+        return tcp4_socket::connect(at, from, until, ec);
+      },
+      "TCP", rss_before);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <vmsock/socket.hpp>
 
 #if !VMSOCK_WINDOWS
+#  include <signal.h>
+#  include <sys/wait.h>
 #  include <unistd.h>
 #endif
 
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <string>
 #include <system_error>
+#include <thread>
 
 namespace vmsock_handoff {
 
@@ -71,5 +74,30 @@ int serve(Socket& s, vmsock::deadline until, const char* who) {
   std::printf("%s %lu: echoed %zu bytes\n", who, this_process(), echoed);
   return 0;
 }
+
+#if !VMSOCK_WINDOWS
+// The worker `path` started with fork + exec: `path channel kind 30`.
+inline pid_t start_worker(const char* path, const std::string& channel, const char* kind) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const char* argv[] = {path, channel.c_str(), kind, "30", nullptr};
+    ::execv(argv[0], const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  return pid;
+}
+// Its exit status; bounded: a worker that is still running after 30 s is
+// killed (200: it died of a signal, 201: it was killed here).
+inline int wait_exit(pid_t pid) {
+  for (int i = 0; i < 3000; ++i) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return 201;
+}
+#endif
 
 }  // namespace vmsock_handoff

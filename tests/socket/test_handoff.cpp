@@ -60,27 +60,10 @@ channel_pair make_channel() {
 using vmsock_handoff::make_tcp;
 
 // The worker, started with fork + exec.
-pid_t start_worker(const std::string& channel_uri, const char* kind) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const char* argv[] = {VMSOCK_HANDOFF_WORKER, channel_uri.c_str(), kind, "20", nullptr};
-    ::execv(argv[0], const_cast<char* const*>(argv));
-    ::_exit(127);
-  }
-  return pid;
+pid_t start_worker(const std::string& channel, const char* kind) {
+  return vmsock_handoff::start_worker(VMSOCK_HANDOFF_WORKER, channel, kind);
 }
-int wait_exit(pid_t pid) {
-  // Bounded: a worker that hangs is killed after 30 s.
-  for (int i = 0; i < 3000; ++i) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
-    std::this_thread::sleep_for(10ms);
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  return 201;
-}
+using vmsock_handoff::wait_exit;
 
 std::string read_line(tcp4_socket& s) { return vmsock_handoff::read_line(s, 10s); }
 

@@ -82,3 +82,27 @@ if(NOT _vmsock_vsock_off)
     message(STATUS "vmsock: vm_vsock_bench skipped: Google Benchmark not found (Debian: libbenchmark-dev)")
   endif()
 endif()
+
+# Issue 14 in the guest (tests/vm/test_vsock_peer.cpp): peer filters over
+# VSOCK (only CID 2 refuses the CID 1 peer until CID 1 is allowed; vm_ids on
+# a VSOCK listener; an any_listener over VSOCK and TCP), a VSOCK connection
+# and a VSOCK listener handed to a worker started with fork + exec
+# (tests/socket/handoff_worker.cpp, static), 1,000 concurrent VSOCK
+# connections held open and echoing (figures printed, as in tests/scale).
+if(NOT _vmsock_vsock_off)
+  add_executable(vm_handoff_worker "${PROJECT_SOURCE_DIR}/tests/socket/handoff_worker.cpp")
+  add_executable(vm_vsock_peer_tests test_guest_main.cpp test_vsock_peer.cpp guest_support.hpp)
+  target_compile_definitions(vm_vsock_peer_tests PRIVATE VMSOCK_VM_PROGRAM="vm_vsock_peer_tests"
+    VMSOCK_HANDOFF_WORKER="/tests/bin/vm_handoff_worker")
+  target_link_libraries(vm_vsock_peer_tests PRIVATE GTest::gtest)
+  foreach(target vm_handoff_worker vm_vsock_peer_tests)
+    _vmsock_guest_program(${target})
+    target_include_directories(${target} PRIVATE
+      "${PROJECT_SOURCE_DIR}/tests/socket" "${PROJECT_SOURCE_DIR}/tests/scale")
+    vmsock_vm_static(${target})
+  endforeach()
+  vmsock_add_vm_test(NAME vm_vsock_peer
+    FILES $<TARGET_FILE:vm_vsock_peer_tests> $<TARGET_FILE:vm_handoff_worker>
+    COMMANDS "ip link set lo up" "vm_vsock_peer_tests --gtest_color=no"
+    TIMEOUT 240)
+endif()
