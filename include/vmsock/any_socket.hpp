@@ -119,6 +119,11 @@ class basic_any_stream_socket {
   void cancel() noexcept {
     detail::visit_nothrow([](auto& s) { s.cancel(); }, socket_);
   }
+  // Whether cancel() was called (a receive that then reads 0 bytes was the
+  // cancel, not the peer's end of stream).
+  bool is_cancelled() const noexcept {
+    return detail::visit_nothrow([](const auto& s) { return s.is_cancelled(); }, socket_);
+  }
   typename Policy::handle native_handle() const noexcept {
     return detail::visit_nothrow([](const auto& s) { return s.native_handle(); }, socket_);
   }
@@ -500,18 +505,32 @@ inline std::vector<any_endpoint> parse_uri_list(const char* who,
   return eps;
 }
 
+// connect_one(endpoint, deadline, ec) makes each attempt; a cancelled one
+// (any_connector) ends the list.
+template <class Policy, class OnAttempt, class ConnectOne>
+basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std::size_t n,
+                                                   timeout per_attempt, std::error_code& ec,
+                                                   OnAttempt&& on_attempt,
+                                                   ConnectOne&& connect_one) {
+  ec = make_error_code(std::errc::invalid_argument);  // an empty list
+  const startup_hold<Policy> hold;  // Winsock stays up from one attempt to the next
+  for (std::size_t i = 0; i < n; ++i) {
+    auto s = connect_one(eps[i], deadline(per_attempt), ec);
+    if (!ec) return s;
+    on_attempt(eps[i], ec, transport_unavailable(ec));
+    if (ec == std::errc::operation_canceled) break;
+  }
+  return {};
+}
 template <class Policy, class OnAttempt>
 basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std::size_t n,
                                                    timeout per_attempt, std::error_code& ec,
                                                    OnAttempt&& on_attempt) {
-  ec = make_error_code(std::errc::invalid_argument);  // an empty list
-  const startup_hold<Policy> hold;  // Winsock stays up from one attempt to the next
-  for (std::size_t i = 0; i < n; ++i) {
-    auto s = basic_any_stream_socket<Policy>::connect(eps[i], deadline(per_attempt), ec);
-    if (!ec) return s;
-    on_attempt(eps[i], ec, transport_unavailable(ec));
-  }
-  return {};
+  return connect_first_impl<Policy>(
+      eps, n, per_attempt, ec, std::forward<OnAttempt>(on_attempt),
+      [](const any_endpoint& ep, deadline when, std::error_code& e) {
+        return basic_any_stream_socket<Policy>::connect(ep, when, e);
+      });
 }
 
 [[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(std::error_code last,
@@ -769,6 +788,7 @@ class basic_any_listener {
     cancel_.cancel();
     for (auto& l : listeners_) detail::visit_nothrow([](auto& x) { x.cancel(); }, l);
   }
+  bool is_cancelled() const noexcept { return cancel_.cancelled.load(); }
 
   // An option for every listener; one that does not apply to a listener's
   // family is errc::option_not_applicable, naming that listener.

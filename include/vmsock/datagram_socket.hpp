@@ -83,6 +83,28 @@ class datagram_socket
   // `remote`: connect(ep[, deadline][, setup items...][, ec]), see connected_ops.
   using base::connect;
 
+  // Connects this open socket (bound or not) to `remote`, connect(2) on a
+  // datagram socket: `remote` becomes the default destination of send and
+  // the only source receive takes datagrams from.  For a socket that must
+  // receive first and then answer one sender (socat's UDP-LISTEN): open(local),
+  // receive_from, set_peer(sender).  Nothing waits.  On Windows the socket
+  // reports its peer's going as a connected one does (SIO_UDP_CONNRESET back on).
+  void set_peer(const Endpoint& remote, std::error_code& ec) noexcept {
+    typename base::os_endpoint native;
+    if (!base::to_os(remote, native, ec)) return;
+    this->connect_to(native, deadline::never(), ec);
+    if (ec) return;
+    if constexpr (detail::is_ip_endpoint<Endpoint>)
+      Policy::set_udp_connreset(this->native_handle(), true, ec);
+  }
+  void set_peer(const Endpoint& remote) {
+    std::error_code ec;
+    set_peer(remote, ec);
+    if (ec)
+      detail::throw_error(ec, "connect to",
+                          detail::describe_failure(remote, socket_type::datagram, ec));
+  }
+
   std::size_t send_to(const_buffer b, const Endpoint& to, std::error_code& ec) noexcept {
     return send_to_until(b, to, detail::forever{}, ec);
   }

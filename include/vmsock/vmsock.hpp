@@ -15,4 +15,5 @@
 #include <vmsock/policy/default.hpp>
 #include <vmsock/socket.hpp>
 #include <vmsock/any_socket.hpp>
+#include <vmsock/any_connector.hpp>
 #include <vmsock/local_cid.hpp>

@@ -69,6 +69,45 @@ TYPED_TEST(DatagramTest, ConnectedSocketSendsAndReceivesWithoutAddresses) {
   EXPECT_EQ(std::string(buf.data(), 21), "to the connected peer");
 }
 
+// socat's UDP-LISTEN: a bound socket takes the first datagram, then is
+// connected to its sender and talks to it alone.
+TYPED_TEST(DatagramTest, SetPeerConnectsAnOpenSocketToItsFirstSender) {
+  auto server = TestFixture::socket_t::open(TypeParam::listen_at());
+  const auto server_ep = server.local_endpoint();
+  auto a = TestFixture::socket_t::open(TypeParam::listen_at());
+  auto b = TestFixture::socket_t::open(TypeParam::listen_at());
+  a.send_to(std::string("first"), server_ep);
+  std::array<char, 64> buf{};
+  typename TestFixture::E from{};
+  ASSERT_EQ(server.receive_from(buf, from), 5u);
+  EXPECT_EQ(from, a.local_endpoint());
+
+  server.set_peer(from);
+  EXPECT_EQ(server.peer_endpoint(), a.local_endpoint());
+  EXPECT_EQ(server.local_endpoint(), server_ep) << "still bound where it was";
+  EXPECT_EQ(server.send(std::string("answer")), 6u);
+  ASSERT_EQ(a.receive_from(buf, from, 10s), 6u);
+  EXPECT_EQ(std::string(buf.data(), 6), "answer");
+  EXPECT_EQ(from, server_ep);
+
+  // Another sender: UDP drops its datagram, a Unix socket refuses the send.
+  std::error_code ec;
+  b.send_to(std::string("other"), server_ep, ec);
+  if (ec) {
+    EXPECT_EQ(ec, std::errc::operation_not_permitted) << ec.message();
+  }
+  a.send_to(std::string("second"), server_ep);
+  ASSERT_EQ(server.receive(buf, 10s), 6u);
+  EXPECT_EQ(std::string(buf.data(), 6), "second");
+  server.receive(buf, 200ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << "a datagram from another sender got through";
+
+  // A closed socket: the bad-handle code, nothing else touched.
+  typename TestFixture::socket_t closed;
+  closed.set_peer(server_ep, ec);
+  EXPECT_EQ(ec, default_policy::closed_error()) << ec.message();
+}
+
 TYPED_TEST(DatagramTest, BoundariesAreKeptAndTruncationIsReportedWithTheFullSize) {
   auto server = TestFixture::socket_t::open(TypeParam::listen_at());
   auto client = TestFixture::socket_t::connect(server.local_endpoint());

@@ -4,6 +4,7 @@
 // Every call that could hang runs in a bounded thread: a hang fails the test
 // (the process ends with a message), it never stalls the run.
 #include <vmsock/socket.hpp>
+#include <vmsock/any_connector.hpp>
 #include <vmsock/any_socket.hpp>
 
 #include "test_support.hpp"
@@ -942,5 +943,159 @@ TEST(UnixFiles, WhatIsNotItsOwnFileIsNeverRemoved) {
   EXPECT_TRUE(other.accept(10s).is_open());
 }
 #endif
+
+// ---- any_connector: connect_first that another thread can cancel ----------------
+
+// A TCP listener whose backlog is full: a connect to it waits (SYNs dropped).
+struct full_listener {
+  tcp4_listener l = tcp4_listener::listen(inet4_endpoint::loopback(0), 0);
+  std::vector<tcp4_socket> fillers;
+  full_listener() {
+    std::error_code ec;
+    for (int i = 0; i < 64; ++i) {
+      auto f = tcp4_socket::connect(l.local_endpoint(), 300ms, ec);
+      if (ec) break;
+      fillers.push_back(std::move(f));
+    }
+    EXPECT_EQ(ec, std::errc::timed_out) << "the backlog never filled: " << ec.message();
+  }
+  any_endpoint endpoint() const { return any_endpoint(l.local_endpoint()); }
+};
+
+TEST(AnyConnector, ConnectsAndFallsBackAsConnectFirstDoes) {
+  auto live = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const any_endpoint dead = [] {
+    auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+    return any_endpoint(l.local_endpoint());
+  }();
+  any_connector c;
+  std::vector<connect_attempt> failed;
+  auto s = c.connect_first({dead, any_endpoint(live.local_endpoint())}, 10s, failed);
+  EXPECT_EQ(s.remote(), any_endpoint(live.local_endpoint()));
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].endpoint, dead);
+  EXPECT_EQ(failed[0].error, std::errc::connection_refused);
+  auto conn = live.accept(10s);
+  s.send_all(std::string("ok"));
+  std::string got(2, '\0');
+  conn.receive_exact(got, 10s);
+  EXPECT_EQ(got, "ok");
+  // One endpoint, and a connector used again: nothing is left over from before.
+  auto one = c.connect(any_endpoint(live.local_endpoint()), 10s);
+  EXPECT_TRUE(one.is_open());
+  EXPECT_FALSE(one.is_cancelled());
+  // Wrong input as connect_first takes it.
+  std::error_code ec;
+  c.connect(*any_endpoint::try_parse("udp://127.0.0.1:9"), 1s, ec);
+  EXPECT_EQ(ec, std::errc::wrong_protocol_type);
+  EXPECT_THROW(c.connect_first({*any_endpoint::try_parse("udp://127.0.0.1:9")}, 1s), parse_error);
+  try {
+    c.connect_first({dead}, 10s);
+    ADD_FAILURE() << "connected to a closed port";
+  } catch (const connect_error& e) {
+    EXPECT_EQ(e.code(), std::errc::connection_refused);
+    EXPECT_EQ(std::string(e.what()), "connect_first: " + dead.to_string() + ": " +
+                                         std::make_error_code(std::errc::connection_refused).message());
+  }
+  EXPECT_FALSE(c.is_cancelled());
+}
+
+TEST(AnyConnector, CancelEndsTheAttemptInProgressAndSkipsTheRest) {
+  full_listener full;
+  auto next = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  any_connector c;
+  std::error_code code;
+  std::size_t attempts = 0;
+  std::string what;
+  bounded_call blocked([&] {
+    try {
+      c.connect_first({full.endpoint(), any_endpoint(next.local_endpoint())}, 60s);
+    } catch (const connect_error& e) {
+      code = e.code();
+      attempts = e.attempts().size();
+      what = e.what();
+    }
+  });
+  const auto took = cancel_after_block(c, blocked);
+  EXPECT_EQ(code, std::errc::operation_canceled) << what;
+  EXPECT_EQ(attempts, 1u) << "the entry after the cancelled one was tried: " << what;
+  EXPECT_EQ(what, "connect_first: " + full.endpoint().to_string() + ": " +
+                      std::make_error_code(std::errc::operation_canceled).message());
+  std::error_code ec;
+  next.accept(200ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << "the next entry got a connection";
+  EXPECT_TRUE(c.is_cancelled());
+  std::printf("[   info   ] connect_first returned %.2f ms after cancel()\n", ms(took));
+  // Final: every later connect fails at once, and leaves nothing open.
+  const auto t0 = clock_type::now();
+  auto s = c.connect(any_endpoint(next.local_endpoint()), 60s, ec);
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_FALSE(s.is_open());
+  s = c.connect_first({any_endpoint(next.local_endpoint())}, 60s, ec);
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_LT(clock_type::now() - t0, 10s);
+  next.accept(200ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << "a cancelled connector connected";
+}
+
+TEST(AnyConnector, CancelOfOneEndpointConnectAndTheErrorCodeForm) {
+  full_listener full;
+  any_connector c;
+  std::error_code ec;
+  any_stream_socket s;
+  bounded_call blocked([&] { s = c.connect(full.endpoint(), 60s, ec); });
+  cancel_after_block(c, blocked);
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_FALSE(s.is_open());
+
+  any_connector d;
+  bounded_call list([&] { s = d.connect_first({full.endpoint(), full.endpoint()}, 60s, ec); });
+  cancel_after_block(d, list);
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+}
+
+TEST(AnyConnector, ManyCancelsRacingConnects) {
+  // cancel() while the connecting thread opens, connects and closes: no crash,
+  // no hang, and every outcome is a connection or operation_canceled.
+  auto live = tcp4_listener::listen(inet4_endpoint::loopback(0), 512);
+  const any_endpoint at(live.local_endpoint());
+  for (int i = 0; i < 200; ++i) {
+    any_connector c;
+    std::error_code ec;
+    any_stream_socket s;
+    std::thread t([&] { s = c.connect_first({at, at}, 10s, ec); });
+    if (i % 2 == 0) std::this_thread::yield();
+    c.cancel();
+    t.join();
+    if (ec) {
+      EXPECT_EQ(ec, std::errc::operation_canceled) << i << ": " << ec.message();
+      EXPECT_FALSE(s.is_open());
+    } else {
+      EXPECT_TRUE(s.is_open());
+    }
+    std::error_code aec;
+    while (live.accept(0ms, aec).is_open()) {
+    }
+  }
+}
+
+TEST(AnySockets, IsCancelledTellsACancelFromTheEndOfTheStream) {
+  auto live = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  auto s = any_stream_socket::connect(any_endpoint(live.local_endpoint()), 10s);
+  auto conn = live.accept(10s);
+  EXPECT_FALSE(s.is_cancelled());
+  s.cancel();
+  EXPECT_TRUE(s.is_cancelled());
+  std::error_code ec;
+  std::string b(4, '\0');
+  s.receive(b, 10s, ec);
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_FALSE(any_stream_socket().is_cancelled());
+
+  auto all = listen_all({"tcp://127.0.0.1:0"});
+  EXPECT_FALSE(all.is_cancelled());
+  all.cancel();
+  EXPECT_TRUE(all.is_cancelled());
+}
 
 }  // namespace

@@ -417,6 +417,57 @@ class Failures(ToolTest):
         self.assertLess(took, 5)
         self.assertGreater(took, 0.4)
 
+    def full_backlog(self):
+        """A listener that never accepts, its backlog full (a connect waits),
+        closed at the end of the test."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(0)
+        fillers = []
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(s.getsockname())
+            fillers.append(c)
+        time.sleep(0.2)
+        self.addCleanup(lambda: [x.close() for x in fillers + [s]])
+        return s.getsockname()[1]
+
+    def test_a_signal_cancels_a_waiting_connect(self):
+        # No --connect-timeout: only the signal ends the connect (any_connector),
+        # not the tool's 3 s fallback.
+        if IS_WINDOWS_TOOL:
+            self.skipTest("a full backlog is refused at once by Wine's host stack, not dropped")
+        port = self.full_backlog()
+        for uris in ("tcp://127.0.0.1:%d" % port,
+                     "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d" % (port, port)):
+            relay = self.start(tool("cat", "-v", "-", uris), stdin=subprocess.PIPE)
+            time.sleep(0.5)
+            self.assertIsNone(relay.p.poll(), relay.stderr())
+            relay.p.send_signal(signal.SIGTERM)
+            self.assertEqual(relay.wait(10), 128 + signal.SIGTERM, relay.stderr())
+            self.assertNotIn("not everything ended", relay.stderr())
+            self.assertNotIn("connected", relay.stderr())
+
+    def test_a_signal_cancels_the_connects_of_fork(self):
+        if IS_WINDOWS_TOOL:
+            self.skipTest("a full backlog is refused at once by Wine's host stack, not dropped")
+        port = self.full_backlog()
+        relay = self.start(tool("cat", "-v", "--fork", "listen:tcp://127.0.0.1:0",
+                                "tcp://127.0.0.1:%d" % port))
+        host, lport = self.listening(relay)[len("tcp://"):].rsplit(":", 1)
+        clients = [socket.create_connection((host, int(lport)), timeout=10) for _ in range(3)]
+        for i in range(1, 4):
+            relay.wait_line(r"\[%d\] accepted" % i)
+        time.sleep(0.3)
+        relay.p.send_signal(signal.SIGTERM)
+        self.assertEqual(relay.wait(10), 128 + signal.SIGTERM, relay.stderr())
+        err = relay.stderr()
+        self.assertNotIn("not everything ended", err)
+        self.assertNotIn("anceled", err, "a cancelled connect was logged as a failure")
+        for c in clients:
+            c.close()
+
 
 # ---- the relay against socat and ncat ----------------------------------------------------
 
