@@ -994,8 +994,8 @@ TEST(AnyConnector, ConnectsAndFallsBackAsConnectFirstDoes) {
     ADD_FAILURE() << "connected to a closed port";
   } catch (const connect_error& e) {
     EXPECT_EQ(e.code(), std::errc::connection_refused);
-    EXPECT_EQ(std::string(e.what()), "connect_first: " + dead.to_string() + ": " +
-                                         std::make_error_code(std::errc::connection_refused).message());
+    // The OS's own text for its code (MinGW's generic category has none).
+    EXPECT_EQ(std::string(e.what()), "connect_first: " + dead.to_string() + ": " + e.code().message());
   }
   EXPECT_FALSE(c.is_cancelled());
 }
