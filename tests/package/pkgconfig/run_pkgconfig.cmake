@@ -4,13 +4,17 @@
 # --modversion, which the consumer checks against config.hpp), nothing else,
 # as a Makefile or Meson user would, and runs them:
 #   ../consumer/main.cpp     the CMake consumers' program (in a cross build
-#                            also under the emulator, linked -static as the
-#                            toolchain links its programs)
+#                            run under the emulator)
 #   asio_consumer.cpp        vmsock/asio.hpp, where <asio.hpp> is installed
 #                            (not in cross builds: the compiler cannot see it)
 #
+# Beside them, as any program of the calling build: -std=c++17 (the .pc sets
+# no language level; vmsock needs 17, and clang 14 defaults to 14) and, in a
+# cross build, the toolchain's own target, sysroot and flags.
+#
 #   cmake -DSOURCE_DIR=... -DSCRATCH_DIR=... -DPKG_CONFIG=... -DCXX_COMPILER=...
 #         [-DGENERATOR=...] [-DMAKE_PROGRAM=...] [-DTOOLCHAIN_FILE=...]
+#         [-DCXX_TARGET=...] [-DSYSROOT=...] [-DCXX_FLAGS=...] [-DLINK_FLAGS=...]
 #         [-DEMULATOR=a|b] -P run_pkgconfig.cmake
 # Prints "vmsock-package-test-skipped: <why>" without pkg-config.
 cmake_minimum_required(VERSION 3.20)
@@ -75,20 +79,28 @@ if(NOT flags MATCHES "-I[^ ]*/include")
   message(FATAL_ERROR "package test 'pkgconfig' FAILED: no -I<prefix>/include in '${flags}'")
 endif()
 
-# A cross build (the MinGW toolchains, run under Wine) also links the MinGW
-# runtime in, as its toolchain file does for every program (-static): without
-# it the .exe needs MinGW's DLLs beside it.
-set(runtime_flags)
+# The calling build's own compile and link flags: a cross toolchain's target,
+# sysroot, libstdc++ directories and its -static (the MinGW runtime linked in,
+# so the .exe runs under Wine without MinGW's DLLs).
+set(tool_flags -std=c++17)
+if(CXX_TARGET)
+  list(APPEND tool_flags "--target=${CXX_TARGET}")
+endif()
+if(SYSROOT)
+  list(APPEND tool_flags "--sysroot=${SYSROOT}")
+endif()
+separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+separate_arguments(link_flags UNIX_COMMAND "${LINK_FLAGS}")
+list(APPEND tool_flags ${cxx_flags})
 set(exe_suffix "")
 if(TOOLCHAIN_FILE)
-  set(runtime_flags -static)
   set(exe_suffix .exe)
 endif()
 
 function(build_and_run name source)
   set(exe "${SCRATCH_DIR}/${name}${exe_suffix}")
   run("compile ${name}: ${CXX_COMPILER} ${source} <pkg-config --cflags --libs vmsock>"
-      "${CXX_COMPILER}" "${source}" -o "${exe}" ${flag_list} ${ARGN} ${runtime_flags})
+      "${CXX_COMPILER}" ${tool_flags} "${source}" -o "${exe}" ${flag_list} ${ARGN} ${link_flags})
   run("run ${name}" ${EMULATOR} "${exe}")
   string(REGEX MATCHALL "ok  [^\n]*" checks "${step_output}")
   list(LENGTH checks n)
