@@ -59,15 +59,12 @@ struct has_activation<P, std::void_t<decltype(P::environment("")), decltype(P::c
 // the program anyway.)
 template <class F>
 void allocating(std::error_code& ec, F&& f) noexcept {
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
-  try {
+  VMSOCK_TRY {
     f();
-  } catch (...) {
+  }
+  VMSOCK_CATCH(...) {
     ec = std::make_error_code(std::errc::not_enough_memory);
   }
-#else
-  f();
-#endif
 }
 
 // `*why = make()` if the caller asked why (and memory allows).

@@ -46,8 +46,23 @@ std::string unique(const char* what) {
          std::to_string(n++);
 }
 
-// A TCP port that was free a moment ago (systemd-socket-activate refuses port 0).
+// A TCP port that was free a moment ago (systemd-socket-activate refuses port
+// 0), below the range the kernel hands out for connect(), so that the
+// connections of other tests running at the same time cannot take it.
 std::uint16_t free_port() {
+  unsigned low = 32768;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(f, "%u", &low) != 1) low = 32768;
+    std::fclose(f);
+  }
+  if (low < 4096) low = 32768;
+  static unsigned next = static_cast<unsigned>(::getpid()) * 7919u;
+  for (int tries = 0; tries < 200; ++tries) {
+    const auto port = static_cast<std::uint16_t>(2048 + (next++ * 104729u) % (low - 2048));
+    std::error_code ec;
+    auto l = tcp4_listener::listen(inet4_endpoint::loopback(port), ec);
+    if (!ec) return port;
+  }
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
   return l.local_endpoint().port;
 }
@@ -108,16 +123,25 @@ run start(const std::vector<std::string>& args) {
   return r;
 }
 
-// Connects (retrying while systemd-socket-activate is not listening yet).
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Connects (retrying while systemd-socket-activate is not listening yet);
+// a failure shows what systemd-socket-activate said.  A connection that
+// started the program counts even when it failed: a program that exits
+// without accepting resets it, perhaps before connect() has seen it complete.
 template <class Socket, class Endpoint>
-Socket connect_retrying(const Endpoint& ep) {
+Socket connect_retrying(const Endpoint& ep, const run& r) {
   std::error_code ec;
   for (int i = 0; i < 500; ++i) {
     auto s = Socket::connect(ep, 2s, ec);
     if (!ec) return s;
+    if (has(r.output(), "Execing ")) return Socket{};
     std::this_thread::sleep_for(10ms);
   }
-  ADD_FAILURE() << "cannot connect to " << ep.to_string() << ": " << ec.message();
+  ADD_FAILURE() << "cannot connect to " << ep.to_string() << ": " << ec.message()
+                << "\nsystemd-socket-activate said:\n" << r.output();
   return Socket{};
 }
 
@@ -134,10 +158,6 @@ std::string greeting(unix_stream_socket& s) {
   std::error_code ec;
   while (out.size() < 200 && s.receive(mutable_buffer{&c, 1}, 20s, ec) == 1 && c != '\n') out += c;
   return out;
-}
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 #define VMSOCK_NEED_SSA()                                                                  \
@@ -179,8 +199,8 @@ TEST(Activation, SystemdListenersAdoptsTcpAndUnix) {
   run r = start_program({"-l", "127.0.0.1:" + std::to_string(port), "-l", path, "--fdname=web:ctl"},
                         {"all"});
   // The first connection makes systemd-socket-activate exec the program.
-  auto tcp = connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port});
-  auto unix_c = connect_retrying<unix_stream_socket>(unix_endpoint::path(path));
+  auto tcp = connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port}, r);
+  auto unix_c = connect_retrying<unix_stream_socket>(unix_endpoint::path(path), r);
   EXPECT_EQ(greeting(tcp), "hello from activation");
   EXPECT_EQ(greeting(unix_c), "hello from activation");
   EXPECT_EQ(r.wait(), 0) << r.output() << r.lines();
@@ -203,8 +223,8 @@ TEST(Activation, TypedListenersByName) {
   const std::string path = unique("sock");
   run r = start_program({"-l", path, "-l", "127.0.0.1:" + std::to_string(port), "--fdname=ctl:web"},
                         {"typed", "web", "tcp4", "ctl", "unix"});
-  auto unix_c = connect_retrying<unix_stream_socket>(unix_endpoint::path(path));
-  auto tcp = connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port});
+  auto unix_c = connect_retrying<unix_stream_socket>(unix_endpoint::path(path), r);
+  auto tcp = connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port}, r);
   EXPECT_EQ(greeting(tcp), "hello from tcp://127.0.0.1:" + std::to_string(port));
   EXPECT_EQ(greeting(unix_c), "hello from unix://" + path);
   EXPECT_EQ(r.wait(), 0) << r.output() << r.lines();
@@ -220,9 +240,9 @@ std::string take_wrong(const std::vector<std::string>& ssa_args, const std::stri
                        std::uint16_t port) {
   run r = start_program(ssa_args, {"take-wrong", name, kind});
   if (unix_trigger)
-    connect_retrying<unix_stream_socket>(unix_endpoint::path(path));
+    connect_retrying<unix_stream_socket>(unix_endpoint::path(path), r);
   else
-    connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port});
+    connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port}, r);
   EXPECT_EQ(r.wait(), 0) << r.output() << r.lines();
   return r.lines();
 }
@@ -244,8 +264,9 @@ TEST(Activation, ADescriptorOfAnotherKindIsRefusedNamingBoth) {
       << report;
   ::unlink(path.c_str());
 
-  report = take_wrong({"-l", "127.0.0.1:" + std::to_string(port), "--fdname=web"}, "agent", "vsock",
-                      false, path, port);
+  const std::uint16_t other = free_port();
+  report = take_wrong({"-l", "127.0.0.1:" + std::to_string(other), "--fdname=web"}, "agent", "vsock",
+                      false, path, other);
   EXPECT_TRUE(has(report, "error socket activation: no untaken descriptor named \"agent\" (passed: "
                           "\"web\"): "))
       << report;
@@ -255,7 +276,7 @@ TEST(Activation, ADescriptorOfAnotherKindIsRefusedNamingBoth) {
 std::string activation_error(const std::vector<std::string>& ssa_args, std::uint16_t port,
                              bool through_shell = false) {
   run r = start_program(ssa_args, {"error"}, through_shell);
-  auto c = connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port});
+  auto c = connect_retrying<tcp4_socket>(inet4_endpoint{{127, 0, 0, 1}, port}, r);
   EXPECT_EQ(r.wait(), 0) << r.output() << r.lines();
   return r.lines();
 }
