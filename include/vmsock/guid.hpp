@@ -18,10 +18,12 @@ namespace vmsock {
 
 // Layout-compatible with the Windows GUID (and with guid_t/uuid_le of the Linux
 // kernel): uint32 data1, uint16 data2, uint16 data3, uint8 data4[8].  The three
-// integer fields are stored in host byte order, which on every platform vmsock
-// supports (x86, x86-64, ARM64) is little-endian: the byte order Windows and the
-// Linux hv_sock transport use on the wire.  to_bytes()/from_bytes() give that
-// byte image independently of the host.
+// integer fields are stored in host byte order, which on every host Hyper-V runs
+// on (x86, x86-64, ARM64) is little-endian: the byte order Windows and the Linux
+// hv_sock transport use on the wire.  On a big-endian host (s390x) the memory
+// image has those fields reversed; to_bytes()/from_bytes() give the wire image
+// independently of the host, and the port <-> service id translation works on
+// data1's value, so it is the same everywhere.
 struct guid {
   std::uint32_t data1 = 0;
   std::uint16_t data2 = 0;

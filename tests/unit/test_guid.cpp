@@ -52,24 +52,30 @@ TEST(Guid, LayoutIsTheWindowsGuid) {
   EXPECT_TRUE(std::is_standard_layout_v<guid>);
 }
 
-// The bytes in memory are what the kernel (hv_sock's guid_t) and Windows read:
-// the first three fields little-endian, data4 as written.
-TEST(Guid, MemoryImageIsLittleEndianAndEqualsToBytes) {
+// to_bytes() is the wire image on every host: the first three fields
+// little-endian, data4 as written (what Windows and the Linux hv_sock
+// transport's guid_t read).  In memory the fields are in host byte order, as in
+// the Windows GUID: the same image on a little-endian host (every host Hyper-V
+// runs on), the three integer fields reversed on a big-endian one (s390x).
+TEST(Guid, MemoryImageIsHostOrderAndToBytesIsLittleEndian) {
   const guid g = guid::parse(sample);
+  const std::array<std::uint8_t, 16> wire = {0xd2, 0x04, 0x00, 0x00, 0xcb, 0xfa, 0xe6, 0x11,
+                                             0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3};
+  const std::array<std::uint8_t, 16> big = {0x00, 0x00, 0x04, 0xd2, 0xfa, 0xcb, 0x11, 0xe6,
+                                            0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3};
+  EXPECT_EQ(g.to_bytes(), wire);
+  EXPECT_EQ(guid::from_bytes(wire), g);
   unsigned char raw[16];
   std::memcpy(raw, &g, sizeof raw);
-  const unsigned char expected[16] = {0xd2, 0x04, 0x00, 0x00, 0xcb, 0xfa, 0xe6, 0x11,
-                                      0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3};
-  EXPECT_EQ(0, std::memcmp(raw, expected, 16));
-  const auto bytes = g.to_bytes();
-  EXPECT_EQ(0, std::memcmp(raw, bytes.data(), 16));
+  const auto& expected = vmsock_test::host_is_little_endian() ? wire : big;
+  EXPECT_EQ(0, std::memcmp(raw, expected.data(), 16));
   for (int i = 0; i < 200; ++i) {
     const guid r = random_guid();
     std::memcpy(raw, &r, sizeof raw);
-    const auto rb = r.to_bytes();
-    EXPECT_EQ(0, std::memcmp(raw, rb.data(), 16)) << r.to_string();
+    const auto image = vmsock_test::guid_host_image(r.to_bytes());
+    EXPECT_EQ(0, std::memcmp(raw, image.data(), 16)) << r.to_string();
     guid copy;
-    std::memcpy(&copy, rb.data(), 16);
+    std::memcpy(&copy, image.data(), 16);
     EXPECT_EQ(copy, r);
   }
 }

@@ -53,12 +53,16 @@ TEST(HyperV, PortVectorsRoundTrip) {
     EXPECT_EQ(id->to_string(), c.text);
     EXPECT_EQ(*id, guid::parse(c.text));
     EXPECT_EQ(hv::port_from_service_id(*id), c.port);
-    // The port is data1, and the kernel reads it little-endian from byte 0.
+    // The port is data1: the kernel reads it little-endian from byte 0 of
+    // the wire image, which is also the memory image on a little-endian host.
+    const auto wire = id->to_bytes();
+    std::uint32_t le = 0;
+    for (int i = 3; i >= 0; --i) le = (le << 8) | wire[static_cast<std::size_t>(i)];
+    EXPECT_EQ(le, c.port);
+    EXPECT_EQ(id->data1, c.port);
     unsigned char raw[16];
     std::memcpy(raw, &*id, 16);
-    std::uint32_t le = 0;
-    for (int i = 3; i >= 0; --i) le = (le << 8) | raw[i];
-    EXPECT_EQ(le, c.port);
+    EXPECT_EQ(0, std::memcmp(raw, vmsock_test::guid_host_image(wire).data(), 16));
   }
 }
 
@@ -121,20 +125,27 @@ TEST(HyperV, NativeStructIsSockaddrHv) {
   EXPECT_EQ(hv::address_family, 34);
   EXPECT_EQ(hv::protocol_raw, 1);
 
+  // The fields in host byte order, as every sockaddr: what Windows reads on a
+  // little-endian host.  (SOCKADDR_HV reaches no kernel on a big-endian one:
+  // there an hv_endpoint goes out as AF_VSOCK, and the mirror is host order.)
   const hv_endpoint ep{hv::vm_id::children, *hv::service_id_from_port(1234)};
   const auto sa = ep.to_native();
+  EXPECT_EQ(sa.Family, 34);
+  EXPECT_EQ(sa.Reserved, 0);
   unsigned char raw[36];
   std::memcpy(raw, &sa, sizeof raw);
-  EXPECT_EQ(raw[0], 34);  // AF_HYPERV, little-endian u16
-  EXPECT_EQ(raw[1], 0);
+  const bool little = vmsock_test::host_is_little_endian();
+  EXPECT_EQ(raw[little ? 0 : 1], 34);  // AF_HYPERV, a u16 in host order
+  EXPECT_EQ(raw[little ? 1 : 0], 0);
   EXPECT_EQ(raw[2], 0);  // Reserved
   EXPECT_EQ(raw[3], 0);
-  const auto vm = ep.vm_id.to_bytes();
-  const auto svc = ep.service_id.to_bytes();
+  const auto vm = vmsock_test::guid_host_image(ep.vm_id.to_bytes());
+  const auto svc = vmsock_test::guid_host_image(ep.service_id.to_bytes());
   EXPECT_EQ(0, std::memcmp(raw + 4, vm.data(), 16));
   EXPECT_EQ(0, std::memcmp(raw + 20, svc.data(), 16));
-  EXPECT_EQ(raw[20], 0xd2);  // port 1234, little-endian
-  EXPECT_EQ(raw[21], 0x04);
+  // Port 1234 in data1: d2 04 00 00 on a little-endian host, 00 00 04 d2 on a big-endian one.
+  EXPECT_EQ(raw[little ? 20 : 23], 0xd2);
+  EXPECT_EQ(raw[little ? 21 : 22], 0x04);
 }
 
 TEST(HyperV, FromNativeRejects) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -43,6 +44,30 @@ template <class Int>
 Int random_int(Int lo, Int hi) {
   return static_cast<Int>(std::uniform_int_distribution<std::uint64_t>(
       static_cast<std::uint64_t>(lo), static_cast<std::uint64_t>(hi))(rng()));
+}
+
+// Whether this host stores integers little-endian (x86, x86-64, ARM64) or
+// big-endian (s390x).  A struct's memory image depends on it; to_bytes() and
+// the wire formats do not.
+inline bool host_is_little_endian() {
+  const std::uint16_t one = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+// A GUID's memory image on this host, from its wire image (to_bytes(): data1,
+// data2, data3 little-endian, data4 as written): the same bytes on a
+// little-endian host; each of the three integer fields reversed on a
+// big-endian one, where the fields are stored in host byte order.
+inline std::array<std::uint8_t, 16> guid_host_image(std::array<std::uint8_t, 16> wire) {
+  if (!host_is_little_endian()) {
+    std::swap(wire[0], wire[3]);
+    std::swap(wire[1], wire[2]);
+    std::swap(wire[4], wire[5]);
+    std::swap(wire[6], wire[7]);
+  }
+  return wire;
 }
 
 // The bytes `len` long, each one uniformly random.
