@@ -7,6 +7,7 @@
 // a duplicate of the wrong type is refused and closed; the WSAStartup
 // reference of a received socket is its own.
 #include <vmsock/handoff.hpp>
+#include <vmsock/systemd.hpp>
 
 #include <vmsock/socket.hpp>
 
@@ -187,6 +188,22 @@ TEST(WindowsHandoff, FramesThatAreNotHandOffsAreRefused) {
   receive_socket<tcp4_socket>(ch4.server, 30s, ec);
   canceller.join();
   EXPECT_EQ(ec, std::errc::operation_canceled);
+}
+
+// Socket activation is a POSIX protocol: on Windows it says so.
+TEST(WindowsHandoff, SocketActivationIsUnsupportedHere) {
+  std::error_code ec;
+  std::string why;
+  auto all = systemd_listeners(ec, &why);
+  EXPECT_EQ(ec, errc::unsupported_on_platform);
+  EXPECT_EQ(why, "systemd socket activation is a POSIX (Linux) protocol");
+  EXPECT_TRUE(all.empty());
+  try {
+    systemd_sockets::from_environment();
+    FAIL();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::unsupported_on_platform);
+  }
 }
 
 }  // namespace
