@@ -70,19 +70,11 @@ class basic_any_connector {
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                                 timeout per_attempt,
                                                 std::vector<connect_attempt>& failed) {
-    failed.clear();
-    detail::check_stream_entries("connect_first", endpoints);
-    std::error_code ec;
-    auto s = detail::connect_first_impl<Policy>(
-        endpoints.data(), endpoints.size(), per_attempt, ec,
-        [&](const any_endpoint& ep, const std::error_code& e, bool skipped) {
-          failed.push_back({ep, e, skipped});
-        },
+    return detail::connect_first_throwing<Policy>(
+        endpoints, per_attempt, failed,
         [this](const any_endpoint& ep, deadline when, std::error_code& e) {
           return connect(ep, when, e);
         });
-    if (ec) detail::throw_connect_error(ec, failed);
-    return s;
   }
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                                 timeout per_attempt = no_timeout) {

@@ -550,6 +550,26 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
   raise(connect_error(last, what, std::move(attempts)));
 }
 
+// The throwing connect_first, each attempt made by connect_one: `failed` gets
+// the attempts before the winner; when none connects, connect_error.
+template <class Policy, class ConnectOne>
+basic_any_stream_socket<Policy> connect_first_throwing(const std::vector<any_endpoint>& endpoints,
+                                                       timeout per_attempt,
+                                                       std::vector<connect_attempt>& failed,
+                                                       ConnectOne&& connect_one) {
+  failed.clear();
+  check_stream_entries("connect_first", endpoints);
+  std::error_code ec;
+  auto s = connect_first_impl<Policy>(
+      endpoints.data(), endpoints.size(), per_attempt, ec,
+      [&](const any_endpoint& ep, const std::error_code& e, bool skipped) {
+        failed.push_back({ep, e, skipped});
+      },
+      std::forward<ConnectOne>(connect_one));
+  if (ec) throw_connect_error(ec, failed);
+  return s;
+}
+
 }  // namespace detail
 
 // Tries each endpoint in order with `per_attempt` as its connect timeout and
@@ -563,16 +583,11 @@ template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                               timeout per_attempt,
                                               std::vector<connect_attempt>& failed) {
-  failed.clear();
-  detail::check_stream_entries("connect_first", endpoints);
-  std::error_code ec;
-  auto s = detail::connect_first_impl<Policy>(
-      endpoints.data(), endpoints.size(), per_attempt, ec,
-      [&](const any_endpoint& ep, const std::error_code& e, bool skipped) {
-        failed.push_back({ep, e, skipped});
+  return detail::connect_first_throwing<Policy>(
+      endpoints, per_attempt, failed,
+      [](const any_endpoint& ep, deadline when, std::error_code& e) {
+        return basic_any_stream_socket<Policy>::connect(ep, when, e);
       });
-  if (ec) detail::throw_connect_error(ec, failed);
-  return s;
 }
 
 template <class Policy = default_policy>
