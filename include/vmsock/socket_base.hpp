@@ -33,8 +33,10 @@ class deadline {
     if constexpr (std::is_floating_point_v<Rep>) {
       if (!(d == d)) return;  // NaN: never
     }
-    if (d == no_timeout) return;
     if (d < d.zero()) {
+      // no_timeout compared in floating point: converting a coarse duration
+      // (hours::min()) to milliseconds would overflow.
+      if (std::chrono::duration<double, std::milli>(d).count() == -1.0) return;
       at_ = (clock::time_point::min)();  // already expired
       return;
     }

@@ -185,6 +185,11 @@ TEST(Deadline, Conversions) {
   EXPECT_TRUE(deadline().is_never());
   EXPECT_TRUE(deadline(no_timeout).is_never());
   EXPECT_TRUE(deadline(std::chrono::hours::max()).is_never());
+  // Extremes of coarse and fine units, without overflow (UBSan checks it).
+  EXPECT_TRUE(deadline(std::chrono::hours::min()).expired());
+  EXPECT_TRUE(deadline(std::chrono::nanoseconds::max()).is_never());
+  EXPECT_TRUE(deadline(std::chrono::nanoseconds(-1'000'000)).is_never());  // == no_timeout
+  EXPECT_TRUE(deadline(std::chrono::nanoseconds(-1'000'001)).expired());
   EXPECT_TRUE(deadline(-1ms - 1ms).expired());
   EXPECT_TRUE(deadline(std::chrono::seconds(-1)).expired());
   EXPECT_FALSE(deadline(10s).expired());

@@ -341,7 +341,12 @@ class socket_core {
     typename Policy::wake_handle w;
     if (!cancel_.arm(w, ec)) return wait_result::woken;
     const wait_result r = Policy::poll(handle_, what, w, when, ec);
-    if (ec) return wait_result::woken;
+    if (ec) {
+      // A poll that failed because cancel() shut the socket down under it
+      // (Winsock may answer so) was cancelled.
+      if (cancel_.cancelled.load()) ec = detail::canceled();
+      return wait_result::woken;
+    }
     if (r == wait_result::woken) ec = detail::canceled();
     return r;
   }
