@@ -3,6 +3,9 @@
 // snippet, as the README shows it.
 #include <vmsock/fmt.hpp>
 #include <vmsock/vmsock.hpp>
+#include <vmsock/handoff.hpp>
+#include <vmsock/peer_filter.hpp>
+#include <vmsock/systemd.hpp>
 
 #include <array>
 #include <chrono>
@@ -87,6 +90,51 @@ void error_codes() {
   auto s = vmsock::tcp4_socket::connect(vmsock::inet4_endpoint::loopback(1), ec);
   if (ec == std::errc::connection_refused) fmt::print("refused\n");
   (void)s;
+}
+
+
+// "Who may connect, hand-off, socket activation".
+void peer_filters() {
+  // A guest agent: the host only.
+  auto agent = vmsock::vsock_listener::listen({vmsock::vsock::cid::any, 5000});
+  agent.set_peer_filter(vmsock::peer::cids{vmsock::vsock::cid::host});
+
+  auto svc = vmsock::hv_listener::listen(vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+  svc.set_peer_filter(vmsock::peer::vm_ids{vmsock::guid::parse("6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11")});
+
+  auto web = vmsock::tcp6_listener::listen(vmsock::inet6_endpoint::any(8080));
+  web.set_peer_filter(vmsock::peer::networks{"127.0.0.0/8", "10.0.0.0/8", "::1/128"});
+
+  auto ctl = vmsock::unix_listener::listen(vmsock::unix_endpoint::path("/run/agent.sock"));
+  ctl.set_peer_filter(vmsock::peer::uids{0});
+
+  auto all = vmsock::listen_all({"vsock://any:5000", "tcp://0.0.0.0:5000"});
+  all.set_peer_filter(vmsock::peer::any_of(vmsock::peer::cids{vmsock::vsock::cid::host},
+                                           vmsock::peer::networks{"10.0.0.0/8"}));
+  std::uint64_t refused = all.rejected_peers();
+  (void)refused;
+}
+
+void handoff_supervisor(vmsock::tcp4_listener& server, vmsock::unix_stream_socket& channel,
+                        std::int64_t worker_pid) {
+  auto conn = server.accept();
+  vmsock::send_socket(channel, conn, worker_pid);
+  conn.close();
+}
+
+void handoff_worker(vmsock::unix_stream_socket& channel) {
+  using namespace std::chrono_literals;
+  auto conn = vmsock::receive_socket<vmsock::tcp4_socket>(channel, 30s);
+  (void)conn;
+}
+
+void activation() {
+  auto server = vmsock::systemd_listeners();
+  auto conn = server.accept();
+
+  auto passed = vmsock::systemd_sockets::from_environment();
+  auto agent = passed.take<vmsock::vsock_listener>("agent");
+  auto web = passed.take<vmsock::tcp6_listener>("web");
 }
 
 }  // namespace readme

@@ -5,7 +5,12 @@
 
 # Debian 12 installs the 64-bit loader as /usr/lib/wine/wine64 and no wine64 on
 # PATH; /usr/bin/wine is a script that prefers a wine32 that may be absent.
-find_program(VMSOCK_WINE NAMES wine64 wine
+# A 32-bit toolchain sets VMSOCK_WINE_NAMES to the 32-bit loader's name (wine:
+# /usr/lib/wine/wine, Debian's wine32).
+if(NOT VMSOCK_WINE_NAMES)
+  set(VMSOCK_WINE_NAMES wine64 wine)
+endif()
+find_program(VMSOCK_WINE NAMES ${VMSOCK_WINE_NAMES}
   PATHS /usr/lib/wine /usr/lib64/wine /opt/wine-stable/bin
   DOC "Wine loader that runs the cross-built tests")
 

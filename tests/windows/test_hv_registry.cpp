@@ -167,8 +167,10 @@ run_result run(const std::wstring& command_line, DWORD timeout_ms = 30000) {
 
 // reg.exe, Wine's own, in this prefix.  Its console text is in the OEM code
 // page, so only ASCII is compared from `reg query`; exact text goes through
-// `reg export`.
-run_result reg(const std::wstring& arguments) { return run(L"reg.exe " + arguments); }
+// `reg export`.  Always the 64-bit view (/reg:64), which vmsock writes and the
+// Hyper-V host reads: a 32-bit test started the 32-bit reg.exe, whose default
+// view of HKLM\SOFTWARE is WOW6432Node.
+run_result reg(const std::wstring& arguments) { return run(L"reg.exe " + arguments + L" /reg:64"); }
 
 bool reg_key_exists(const std::wstring& key) {
   const auto r = reg(L"query \"" + key + L"\"");
