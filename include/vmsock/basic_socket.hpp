@@ -133,7 +133,9 @@ class basic_socket : public detail::socket_core<Policy> {
   // blocking.  (On Windows the policy takes a Winsock reference for it,
   // released by close, and makes it non-blocking inside Winsock.)
   explicit basic_socket(native_handle_type h, socket_type type = socket_type::stream) noexcept
-      : core(h, type) {}
+      : core(h, type) {
+    cancel_.shutdown_wakes = detail::shutdown_wakes_poll<Policy>(native_family);
+  }
 
   using core::close;
   void close() {
@@ -277,7 +279,9 @@ class basic_socket : public detail::socket_core<Policy> {
   }
 
  protected:
-  basic_socket(owned_t t, native_handle_type h, socket_type type) noexcept : core(t, h, type) {}
+  basic_socket(owned_t t, native_handle_type h, socket_type type) noexcept : core(t, h, type) {
+    cancel_.shutdown_wakes = detail::shutdown_wakes_poll<Policy>(native_family);
+  }
 
   // Connects this open socket to `native`: see socket_core::connect_native.
   void connect_to(const os_endpoint& native, const deadline& when, std::error_code& ec) noexcept {

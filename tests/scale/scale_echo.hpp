@@ -3,9 +3,10 @@
 // the test guest): one vmsock listener accepts every connection, then an echo
 // loop serves all of them at once (epoll for readiness, vmsock's
 // non-blocking receive and send_all for the bytes).  The clients are child
-// processes (fork), as many as the descriptor limit asks for: a vmsock socket
-// whose connect waited keeps its cancel() wake-up (an eventfd) until it
-// closes, so each client connection costs two descriptors.  Every
+// processes (fork), as many as the descriptor limit asks for: a TCP client
+// connection costs one descriptor, a VSOCK one two (a VSOCK socket whose
+// connect waited keeps its cancel() wake-up, an eventfd, until it closes:
+// shutdown does not end a poll on AF_VSOCK, see policy/posix.hpp).  Every
 // connection sends a message naming itself and reads it back, three rounds,
 // all of them open throughout; then they reset (SO_LINGER 0: no TIME_WAIT).
 //
@@ -210,10 +211,14 @@ void run(Listener& l, std::size_t n, Connect connect, const char* slab, long rss
   std::vector<socket> conns;
   conns.reserve(n);
 
-  // Client processes: each connection costs a client up to two descriptors.
+  // Client processes: each connection costs a client one descriptor, or two
+  // where the socket keeps a wake-up handle.
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
-  const std::size_t per_process = (static_cast<std::size_t>(lim.rlim_cur) - 256) / 2;
+  const std::size_t per_connection =
+      vmsock::detail::shutdown_wakes_poll<typename socket::policy_type>(socket::native_family) ? 1 : 2;
+  const std::size_t per_process =
+      (static_cast<std::size_t>(lim.rlim_cur) - 256) / per_connection;
   const std::size_t processes = (n + per_process - 1) / per_process;
   int report[2];
   int go[2];

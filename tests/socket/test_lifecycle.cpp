@@ -24,6 +24,7 @@
 #include <vector>
 
 #if VMSOCK_POSIX
+#  include <dirent.h>
 #  include <sys/stat.h>
 #  include <sys/socket.h>
 #  include <unistd.h>
@@ -594,6 +595,62 @@ TEST(LifecycleDatagram, CancelEndsABlockedReceiveFrom) {
   EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
 #endif
 }
+
+#if VMSOCK_LINUX
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d) != nullptr) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+// IP and Unix sockets wait in poll() on themselves alone: cancel()'s shutdown
+// ends such a wait, so no wake-up descriptor is made beside them (one
+// descriptor per socket, however it waited), and cancel() still ends every
+// timed wait of theirs, which only that shutdown can now end.
+TEST(LifecycleDescriptors, IpAndUnixSocketsThatWaitedHoldOneDescriptorEach) {
+  const std::size_t before = open_descriptors();
+  std::error_code ec;
+  char b = 0;
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  auto c = tcp4_socket::connect(l.local_endpoint(), 10s);  // EINPROGRESS: it waited
+  auto s = l.accept(10s);
+  EXPECT_EQ(c.receive(mutable_buffer{&b, 1}, 20ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_FALSE(s.wait_readable(20ms));
+  auto ul = unix_listener::listen(unix_endpoint::abstract(vmsock_test::unique_name("fd")));
+  auto uc = unix_stream_socket::connect(ul.local_endpoint(), 10s);
+  auto us = ul.accept(10s);
+  EXPECT_EQ(us.receive(mutable_buffer{&b, 1}, 20ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  auto d = unix_datagram_socket::open(unix_endpoint::abstract(vmsock_test::unique_name("fdd")));
+  unix_endpoint from;
+  d.receive_from(mutable_buffer{&b, 1}, from, 20ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  auto u = udp6_socket::open(inet6_endpoint::loopback(0));
+  inet6_endpoint from6;
+  u.receive_from(mutable_buffer{&b, 1}, from6, 20ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_EQ(open_descriptors(), before + 8) << "l, c, s, ul, uc, us, d, u: nothing else";
+
+  // Each timed wait ended by cancel().
+  std::error_code e1, e2, e3, e4, e5;
+  bounded_call w1([&] { c.receive(mutable_buffer{&b, 1}, 60s, e1); });
+  cancel_after_block(c, w1);
+  bounded_call w2([&] { l.accept(60s, e2); });
+  cancel_after_block(l, w2);
+  bounded_call w3([&] { us.wait_readable(60s, e3); });
+  cancel_after_block(us, w3);
+  bounded_call w4([&] { d.receive_from(mutable_buffer{&b, 1}, from, 60s, e4); });
+  cancel_after_block(d, w4);
+  bounded_call w5([&] { u.receive_from(mutable_buffer{&b, 1}, from6, 60s, e5); });
+  cancel_after_block(u, w5);
+  for (const auto& e : {e1, e2, e3, e4, e5}) EXPECT_EQ(e, std::errc::operation_canceled) << e.message();
+  EXPECT_EQ(open_descriptors(), before + 8);
+}
+#endif
 
 // How soon a blocked call returns after cancel(): measured, printed, not
 // asserted beyond the bound that catches a hang (timing belongs to reports).

@@ -13,7 +13,9 @@
 //     down (SHUT_RDWR), which ends the call;
 //   - in poll()/select() (accept, connect, waits, calls with a deadline, every
 //     wait on Windows): beside the socket's wake-up handle, made on the first
-//     such wait and signalled by cancel().
+//     such wait and signalled by cancel(); on the socket alone where the
+//     policy says cancel()'s shutdown ends a poll (Linux IP and Unix sockets:
+//     one descriptor per socket), and cancelled is read when it returns.
 // cancel() shuts the socket down in either case, on every platform: the peer
 // sees the stream end then, not at close().  It may run concurrently with any
 // call and with close(); not with the socket's destruction or a move of it.
@@ -47,6 +49,22 @@ struct has_adopt : std::false_type {};
 template <class Policy>
 struct has_adopt<Policy, std::void_t<decltype(Policy::adopt(Policy::invalid_handle))>>
     : std::true_type {};
+
+// Whether cancel()'s shutdown ends a poll() on a socket of `family` (see
+// policy/posix.hpp); policies that do not say keep a wake-up handle.
+template <class Policy, class = void>
+struct has_shutdown_wakes : std::false_type {};
+template <class Policy>
+struct has_shutdown_wakes<Policy, std::void_t<decltype(Policy::shutdown_wakes_poll(0))>>
+    : std::true_type {};
+template <class Policy>
+constexpr bool shutdown_wakes_poll(int family) noexcept {
+  if constexpr (has_shutdown_wakes<Policy>::value) {
+    return Policy::shutdown_wakes_poll(family);
+  } else {
+    return (void)family, false;
+  }
+}
 
 // Adopts `h`: true when the policy took what it needs for it (Winsock's
 // start-up reference), so that closing it may give that back.
@@ -110,6 +128,10 @@ struct cancel_state {
   std::atomic<int> cancellers{0};  // cancel() calls in progress
   std::atomic<handle> os_handle{Policy::invalid_handle};
   std::atomic<wake_handle> wake{Policy::invalid_wake};
+  // The socket's family is one whose shutdown ends a poll(): waits then poll
+  // the socket alone, and no wake-up handle is ever made (one descriptor per
+  // socket, however it waits).
+  bool shutdown_wakes = false;
 
   cancel_state() noexcept = default;
   // Moves happen with no other thread using either socket.
@@ -120,6 +142,7 @@ struct cancel_state {
   }
 
   void take(cancel_state& o) noexcept {
+    shutdown_wakes = o.shutdown_wakes;
     cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
     os_handle.store(o.os_handle.exchange(Policy::invalid_handle, std::memory_order_relaxed),
                     std::memory_order_relaxed);
@@ -157,7 +180,7 @@ struct cancel_state {
   // after sees the handle (both sides are sequentially consistent).
   bool arm(wake_handle& w, std::error_code& ec) noexcept {
     w = wake.load();
-    if (w == Policy::invalid_wake) {
+    if (w == Policy::invalid_wake && !shutdown_wakes) {
       const wake_handle made = Policy::open_wake(ec);
       if (ec) return false;
       wake_handle expected = Policy::invalid_wake;
@@ -345,6 +368,12 @@ class socket_core {
       // A poll that failed because cancel() shut the socket down under it
       // (Winsock may answer so) was cancelled.
       if (cancel_.cancelled.load()) ec = detail::canceled();
+      return wait_result::woken;
+    }
+    // Without a wake-up handle, cancel()'s shutdown makes the socket ready:
+    // cancelled is set before it, so it is seen here.
+    if (r == wait_result::ready && cancel_.shutdown_wakes && cancel_.cancelled.load()) {
+      ec = detail::canceled();
       return wait_result::woken;
     }
     if (r == wait_result::woken) ec = detail::canceled();

@@ -114,6 +114,19 @@ struct posix_policy {
   // shutdown(SHUT_RDWR) a blocked receive returns 0 and a blocked send EPIPE,
   // and so does every later one.  (The peer sees the end of the stream.)
   static void interrupt(handle h) noexcept { ::shutdown(h, SHUT_RDWR); }
+  // Whether that shutdown also ends a poll() on the socket, so that a wait
+  // needs no wake-up descriptor of its own beside it.  Linux wakes every
+  // poller of an IP or Unix socket of any type and state at shutdown
+  // (listening, connecting, unconnected datagram included) and the state
+  // stays, so a poll that starts later returns at once.  A VSOCK listener's
+  // poll is not woken: AF_VSOCK keeps the eventfd.
+  static constexpr bool shutdown_wakes_poll(int family) noexcept {
+#if VMSOCK_LINUX
+    return family == AF_INET || family == AF_INET6 || family == AF_UNIX;
+#else
+    return (void)family, false;
+#endif
+  }
 
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
     int t = SOCK_STREAM;
