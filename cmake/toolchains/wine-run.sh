@@ -33,9 +33,9 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
     if [ ! -f "$WINEPREFIX/system.reg" ]; then
       "$wine" wineboot.exe --init >/dev/null 2>&1 || true
       # wineboot returns before the registry is on disk; wait for wineserver.
-      s="$(dirname "$wine")/wineserver"
-      [ -x "$s" ] || s=wineserver
-      "$s" -w >/dev/null 2>&1 || true
+      server="$(dirname "$wine")/wineserver"
+      [ -x "$server" ] || server=wineserver
+      "$server" -w >/dev/null 2>&1 || true
       if [ ! -f "$WINEPREFIX/system.reg" ]; then
         echo "wine-run.sh: could not create the Wine prefix $WINEPREFIX" >&2
         exit 125
@@ -43,19 +43,5 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
     fi
   ) 9>"$WINEPREFIX.lock"
 fi
-
-# One wineserver for the prefix, kept 30 s after its last program ends and
-# started with no descriptor of a test's: otherwise the first program of a
-# burst starts a server that inherits its stdout and stderr (ctest then waits
-# for it to exit, 3 s after that program), and servers exit and start again
-# between tests of a -j run, under the programs starting at that moment (the
-# likeliest cause of a program that, once in a few hundred runs under load,
-# ended in 0.01 s with no output).  When the prefix's server is running this
-# exits at once (status 2); otherwise it runs (in the background: a server
-# started by hand stays in the foreground) while Wine's own start-up, which
-# takes a starting server's lock as its own, connects to it.
-server="$(dirname "$wine")/wineserver"
-[ -x "$server" ] || server=wineserver
-("$server" -p30 </dev/null >/dev/null 2>&1 &)
 
 exec "$wine" "$@"
