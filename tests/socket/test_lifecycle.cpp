@@ -7,6 +7,7 @@
 #include <vmsock/any_connector.hpp>
 #include <vmsock/any_socket.hpp>
 
+#include "descriptors.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -24,7 +25,6 @@
 #include <vector>
 
 #if VMSOCK_POSIX
-#  include <dirent.h>
 #  include <sys/stat.h>
 #  include <sys/socket.h>
 #  include <unistd.h>
@@ -597,21 +597,12 @@ TEST(LifecycleDatagram, CancelEndsABlockedReceiveFrom) {
 }
 
 #if VMSOCK_LINUX
-std::size_t open_descriptors() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
 // IP and Unix sockets wait in poll() on themselves alone: cancel()'s shutdown
 // ends such a wait, so no wake-up descriptor is made beside them (one
 // descriptor per socket, however it waited), and cancel() still ends every
 // timed wait of theirs, which only that shutdown can now end.
 TEST(LifecycleDescriptors, IpAndUnixSocketsThatWaitedHoldOneDescriptorEach) {
-  const std::size_t before = open_descriptors();
+  const std::size_t before = vmsock_test::open_descriptors();
   std::error_code ec;
   char b = 0;
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
@@ -633,7 +624,7 @@ TEST(LifecycleDescriptors, IpAndUnixSocketsThatWaitedHoldOneDescriptorEach) {
   inet6_endpoint from6;
   u.receive_from(mutable_buffer{&b, 1}, from6, 20ms, ec);
   EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
-  EXPECT_EQ(open_descriptors(), before + 8) << "l, c, s, ul, uc, us, d, u: nothing else";
+  EXPECT_EQ(vmsock_test::open_descriptors(), before + 8) << "l, c, s, ul, uc, us, d, u: nothing else";
 
   // Each timed wait ended by cancel().
   std::error_code e1, e2, e3, e4, e5;
@@ -648,7 +639,7 @@ TEST(LifecycleDescriptors, IpAndUnixSocketsThatWaitedHoldOneDescriptorEach) {
   bounded_call w5([&] { u.receive_from(mutable_buffer{&b, 1}, from6, 60s, e5); });
   cancel_after_block(u, w5);
   for (const auto& e : {e1, e2, e3, e4, e5}) EXPECT_EQ(e, std::errc::operation_canceled) << e.message();
-  EXPECT_EQ(open_descriptors(), before + 8);
+  EXPECT_EQ(vmsock_test::open_descriptors(), before + 8);
 }
 #endif
 
