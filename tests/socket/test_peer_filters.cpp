@@ -37,47 +37,7 @@
 #  define VMSOCK_TEST_NO_ALLOCATION_COUNT 1
 #endif
 #if !defined(VMSOCK_TEST_NO_ALLOCATION_COUNT)
-namespace {
-thread_local std::size_t t_allocations = 0;
-void* counted(std::size_t n) noexcept {
-  ++t_allocations;
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_aligned(std::size_t n, std::align_val_t al) noexcept {
-  ++t_allocations;
-  std::size_t a = static_cast<std::size_t>(al);
-  if (a < sizeof(void*)) a = sizeof(void*);
-  return std::aligned_alloc(a, n == 0 ? a : (n + a - 1) / a * a);
-}
-}  // namespace
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  if (void* p = counted(n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) {
-  if (void* p = counted(n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#  include "counting_new.hpp"
 #endif
 
 namespace {
@@ -486,17 +446,17 @@ TEST(PeerFilters, NoAllocationPerAcceptedPeer) {
   std::size_t allocations = 0;
   for (int i = 0; i < 32; ++i) {
     std::error_code ec;
-    const std::size_t before = t_allocations;
+    const std::size_t before = vmsock_test::allocations();
     auto s = l.accept(10s, who, ec);
-    allocations += t_allocations - before;
+    allocations += vmsock_test::allocations() - before;
     ASSERT_FALSE(ec) << ec.message();
     accepted.push_back(std::move(s));
   }
   EXPECT_EQ(allocations, 0u) << "over 32 accepted and the refused among them";
   std::error_code ec;
-  const std::size_t before = t_allocations;
+  const std::size_t before = vmsock_test::allocations();
   l.accept(200ms, ec);
-  EXPECT_EQ(t_allocations - before, 0u);
+  EXPECT_EQ(vmsock_test::allocations() - before, 0u);
   EXPECT_EQ(l.rejected_peers(), 32u);
 }
 #endif

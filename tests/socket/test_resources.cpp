@@ -32,66 +32,7 @@
 #include <thread>
 #include <vector>
 
-// ---- the counting allocator ------------------------------------------------
-// Counts, per thread, every operator new of this program (the library's,
-// the standard library's, the test's).  Not inlined: GCC would otherwise see
-// free() meet operator new and warn (-Wmismatched-new-delete) in optimised builds.  Measurements compare the calling
-// thread's count before and after; other threads do not disturb them.
-namespace {
-
-thread_local std::size_t t_allocations = 0;
-
-void* counted(std::size_t n) noexcept {
-  ++t_allocations;
-  return std::malloc(n == 0 ? 1 : n);
-}
-
-void* counted_aligned(std::size_t n, std::align_val_t al) noexcept {
-  ++t_allocations;
-  std::size_t a = static_cast<std::size_t>(al);
-  if (a < sizeof(void*)) a = sizeof(void*);
-  const std::size_t size = n == 0 ? a : (n + a - 1) / a * a;
-  return std::aligned_alloc(a, size);
-}
-
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  if (void* p = counted(n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) {
-  if (void* p = counted(n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return counted_aligned(n, a);
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return counted_aligned(n, a);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+#include "counting_new.hpp"
 
 namespace {
 
@@ -103,9 +44,9 @@ using vmsock_test::random_bytes;
 // Allocations made by the calling thread while f() runs.
 template <class F>
 std::size_t allocations_in(F&& f) {
-  const std::size_t before = t_allocations;
+  const std::size_t before = vmsock_test::allocations();
   f();
-  return t_allocations - before;
+  return vmsock_test::allocations() - before;
 }
 
 // Globals, so that no optimiser can drop the allocations the instrument's own
