@@ -206,6 +206,11 @@ class basic_any_stream_socket {
   std::size_t send_all(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::send_all, const_buffer{data, size}, detail::forever{}, ec);
   }
+  // Pointer and size with a deadline, as the typed sockets take them.
+  std::size_t send_all(const void* data, std::size_t size, deadline when,
+                       std::error_code& ec) noexcept {
+    return op(kind::send_all, const_buffer{data, size}, when, ec);
+  }
   template <class B>
   std::size_t send_all(const B& b, std::error_code& ec) noexcept {
     return op(kind::send_all, cbuf(b), detail::forever{}, ec);
@@ -230,6 +235,9 @@ class basic_any_stream_socket {
 
   std::size_t receive(void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::receive, mutable_buffer{data, size}, detail::forever{}, ec);
+  }
+  std::size_t receive(void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+    return op(kind::receive, mutable_buffer{data, size}, when, ec);
   }
   template <class B>
   std::size_t receive(B& b, std::error_code& ec) noexcept {

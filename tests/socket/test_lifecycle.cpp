@@ -823,6 +823,23 @@ TEST(AnySockets, OptionsHandlesAndWhatTheyHold) {
   EXPECT_EQ(ec, errc::option_not_applicable);
 }
 
+// Pointer and size with a deadline, as on the typed sockets: a peer that
+// never answers and never reads ends both calls by their deadline.
+TEST(AnySockets, PointerAndSizeWithADeadline) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  auto c = connect_first({any_endpoint(l.local_endpoint())}, 10s);
+  auto s = l.accept(10s);
+  std::error_code ec;
+  char b = 0;
+  EXPECT_EQ(c.receive(&b, 1, 50ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  const std::string big(64 << 20, 'x');
+  const std::size_t sent = c.send_all(big.data(), big.size(), 200ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_GT(sent, 0u);
+  EXPECT_LT(sent, big.size());
+}
+
 TEST(AnySockets, EmptyOnesSayTheyAreEmpty) {
   any_listener none;
   std::error_code ec;
