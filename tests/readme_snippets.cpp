@@ -13,6 +13,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 namespace readme {
 
@@ -92,6 +93,21 @@ void error_codes() {
   (void)s;
 }
 
+
+// "Builds without exceptions": a URI list with error codes.
+int fail(std::string_view, std::string_view) { return 1; }
+int uri_list_without_exceptions() {
+  using namespace std::chrono_literals;
+  std::vector<vmsock::any_endpoint> eps;
+  for (std::string_view uri : {"vsock://2:5000", "tcp://10.0.0.1:5000"}) {
+    const auto r = vmsock::any_endpoint::parse_detail(uri);
+    if (!r) return fail(uri, r.error);
+    eps.push_back(r.value);
+  }
+  std::error_code ec;
+  auto sock = vmsock::connect_first(eps, 2s, ec);
+  return ec ? 1 : 0;
+}
 
 // "Who may connect, hand-off, socket activation".
 void peer_filters() {
