@@ -18,9 +18,9 @@ using namespace vmsock;
 TEST(Scale, TenThousandTcpConnectionsHeldOpenAndEchoing) {
   const std::size_t n = vmsock_scale::connections(10000);
   std::string why;
-  // One descriptor per connection on each side (see scale_echo.hpp).
-  if (!vmsock_scale::raise_nofile(static_cast<rlim_t>(n + n / 4 + 256),
-                                  static_cast<rlim_t>(n + 256), why))
+  // One descriptor per connection on each side (see scale_echo.hpp), and room.
+  const auto enough = static_cast<rlim_t>(n + n / 4 + 256);
+  if (!vmsock_scale::raise_nofile(enough, enough, why))
     GTEST_SKIP() << why;
   const long rss_before = vmsock_scale::rss_kib();
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0), 4096);
