@@ -27,9 +27,12 @@
 # the case's time limit.  A host side still running 30 s after the guest
 # side ended is ended (the guest side failed before they met: its status is
 # the case's).  /nested/config sets the limits (seconds):
-# BOOT_LIMIT, CASE_LIMIT, RESULT_LIMIT, INNER_LIMIT, INNER_MEMORY, INNER_CPU.
+# BOOT_LIMIT, CASE_LIMIT, RESULT_LIMIT, INNER_LIMIT, INNER_MEMORY, INNER_CPU;
+# after the boot, RESULT_LIMIT becomes at least three times the inner boot
+# as measured here (a slower machine boots slower and runs slower alike).
 set -u
 . /nested/config
+[ -f /tmp/nested/limits ] && . /tmp/nested/limits
 
 dir=/tmp/nested
 cr=$(printf '\r')
@@ -96,7 +99,10 @@ start)
     sleep 0.5
   done
   booted=$(sed -n 's/^VMSOCK-VM BOOTED [^ ]* \([0-9.]*\).*/\1/p' $dir/status.log | tr -d '\r')
-  say "inner guest booted: $(since "$t0") s after qemu started (its own uptime ${booted} s)"
+  boot_s=$(since "$t0")
+  RESULT_LIMIT=$(awk -v r="$RESULT_LIMIT" -v b="$boot_s" 'BEGIN { l = int(3 * b + 0.5); print (l > r ? l : r) }')
+  echo "RESULT_LIMIT=$RESULT_LIMIT" >$dir/limits
+  say "inner guest booted: $boot_s s after qemu started (its own uptime ${booted} s); a guest side's result is awaited ${RESULT_LIMIT}s after its host side ends"
   exit 0
   ;;
 

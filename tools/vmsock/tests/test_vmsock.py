@@ -31,6 +31,7 @@ import unittest
 
 ARGS = None  # the parsed command line
 IS_WINDOWS_TOOL = False
+STARTUP = 0.0  # seconds one start of the tool took here (measured in main)
 
 
 def tool(*args):
@@ -39,9 +40,11 @@ def tool(*args):
 
 
 def run(*args, stdin=b"", timeout=30):
-    """Runs the tool to its end; returns (exit code, stdout, stderr)."""
+    """Runs the tool to its end; returns (exit code, stdout, stderr).  The
+    limit is `timeout` plus ten starts of the tool as measured here (under
+    Wine a start alone takes seconds)."""
     p = subprocess.run(tool(*args), input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout)
+                       timeout=timeout + 10 * STARTUP)
     out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
     if IS_WINDOWS_TOOL:  # text mode on Windows writes \r\n
         out, err = out.replace("\r\n", "\n"), err.replace("\r\n", "\n")
@@ -1116,6 +1119,21 @@ def keep_wineserver():
         subprocess.run([server, "-p30"], env=dict(os.environ, WINEPREFIX=prefix), timeout=60, **quiet)
 
 
+def measure_startup():
+    """How long one start of the tool takes here: the fastest of three
+    `--version` runs, printed so that a slow case can be read against it."""
+    global STARTUP
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run(tool("--version"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
+        times.append(time.monotonic() - t0)
+    STARTUP = min(times)
+    print("one start of the tool takes %.2f s here (fastest of %s)"
+          % (STARTUP, ", ".join("%.2f" % t for t in times)), file=sys.stderr, flush=True)
+
+
 def main():
     global ARGS, IS_WINDOWS_TOOL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1135,6 +1153,7 @@ def main():
     if "atexit_sleep_ms" not in tsan:
         os.environ["TSAN_OPTIONS"] = (tsan + ":" if tsan else "") + "atexit_sleep_ms=0"
     keep_wineserver()
+    measure_startup()
     unittest.main(argv=[sys.argv[0], "-v"] + rest)
 
 
