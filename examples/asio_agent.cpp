@@ -95,6 +95,10 @@ any_acceptor listen_on(::asio::io_context& io, const vmsock::any_endpoint& ep) {
           return vasio::vsock_stream::acceptor(io, e);
         else if constexpr (std::is_same_v<E, vmsock::hv_endpoint>)
           return vasio::hv_stream::acceptor(io, e);
+        else if constexpr (std::is_same_v<E, vmsock::hybrid_vsock_endpoint>)
+          // The guest's connections through a VMM: a Unix listener on "<path>_<port>".
+          return vasio::to_asio(io, static_cast<vmsock::unix_listener&&>(
+                                        vmsock::hybrid_vsock_listener::listen(e)));
         else
           return vasio::to_asio(io, vmsock::listener<E>::listen(e));
       },

@@ -205,10 +205,20 @@ awaitable<void> each_connection(::asio::io_context& io, vmsock::any_endpoint ep,
   try {
     co_await std::visit(
         [&](const auto& e) -> awaitable<void> {
-          using P = protocol_for<std::decay_t<decltype(e)>>;
-          typename P::socket socket(io);
-          co_await connect_with_timeout(socket, endpoint_for<P>(e), o.timeout);
-          co_await exchange(socket, o.transfer, what, out);
+          using E = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<E, vmsock::hybrid_vsock_endpoint>) {
+            // Through a VMM's Unix socket: vmsock makes the CONNECT handshake,
+            // asio takes the connected Unix stream.
+            auto socket = vasio::to_asio(
+                io, static_cast<vmsock::unix_stream_socket&&>(
+                        vmsock::hybrid_vsock_stream_socket::connect(e, o.timeout)));
+            co_await exchange(socket, o.transfer, what, out);
+          } else {
+            using P = protocol_for<E>;
+            typename P::socket socket(io);
+            co_await connect_with_timeout(socket, endpoint_for<P>(e), o.timeout);
+            co_await exchange(socket, o.transfer, what, out);
+          }
         },
         ep.value());
   } catch (const std::exception& e) {

@@ -44,13 +44,13 @@ class basic_any_connector {
     return detail::visit_nothrow(
         [&](const auto& ep) -> basic_any_stream_socket<Policy> {
           using E = std::decay_t<decltype(ep)>;
-          auto c = connector<stream_socket<E, Policy>>::open(ec);
+          auto c = connector<detail::any_stream_t<E, Policy>>::open(ec);
           if (ec) return {};
           if (!enter(c, ec)) return {};
           auto s = c.connect(ep, when, ec);
           leave();
           if (ec) return {};
-          return basic_any_stream_socket<Policy>(std::move(s), remote);
+          return basic_any_stream_socket<Policy>(detail::as_plain_stream(std::move(s)), remote);
         },
         remote.value());
   }

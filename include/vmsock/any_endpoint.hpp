@@ -1,11 +1,12 @@
 // any_endpoint: an endpoint of any family, chosen at run time from a URI:
-// vsock://, hvsock://, tcp://, udp://, unix://.  A pure value, like the
+// vsock://, hvsock://, hybrid-vsock://, tcp://, udp://, unix://.  A pure value, like the
 // endpoint types it holds.
 #pragma once
 
 #include <vmsock/config.hpp>
 #include <vmsock/detail/text.hpp>
 #include <vmsock/error.hpp>
+#include <vmsock/hybrid_vsock.hpp>
 #include <vmsock/hyperv.hpp>
 #include <vmsock/inet.hpp>
 #include <vmsock/socket_base.hpp>
@@ -36,7 +37,7 @@ constexpr decltype(auto) visit_nothrow(F&& f, V&& v) noexcept(
 }  // namespace detail
 
 // The transport a URI names.  (Not "unix": GCC defines that as a macro.)
-enum class uri_scheme { vsock, hvsock, tcp, udp, unix_domain };
+enum class uri_scheme { vsock, hvsock, tcp, udp, unix_domain, hybrid_vsock };
 
 constexpr std::string_view to_string(uri_scheme s) noexcept {
   switch (s) {
@@ -45,6 +46,7 @@ constexpr std::string_view to_string(uri_scheme s) noexcept {
     case uri_scheme::tcp: return "tcp";
     case uri_scheme::udp: return "udp";
     case uri_scheme::unix_domain: return "unix";
+    case uri_scheme::hybrid_vsock: return "hybrid-vsock";
   }
   return "?";
 }
@@ -52,12 +54,15 @@ constexpr std::string_view to_string(uri_scheme s) noexcept {
 class any_endpoint {
  public:
   using variant_type =
-      std::variant<vsock_endpoint, hv_endpoint, inet4_endpoint, inet6_endpoint, unix_endpoint>;
+      std::variant<vsock_endpoint, hv_endpoint, inet4_endpoint, inet6_endpoint, unix_endpoint,
+                   hybrid_vsock_endpoint>;
 
   any_endpoint() noexcept : value_(vsock_endpoint{}), scheme_(uri_scheme::vsock) {}
   any_endpoint(const vsock_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::vsock) {}
   any_endpoint(const hv_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::hvsock) {}
   any_endpoint(const unix_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::unix_domain) {}
+  any_endpoint(const hybrid_vsock_endpoint& ep) noexcept
+      : value_(ep), scheme_(uri_scheme::hybrid_vsock) {}
   // IP endpoints are TCP unless said otherwise.
   any_endpoint(const inet4_endpoint& ep, uri_scheme s = uri_scheme::tcp) noexcept
       : value_(ep), scheme_(s == uri_scheme::udp ? s : uri_scheme::tcp) {}
@@ -133,7 +138,7 @@ class any_endpoint {
   const char* parse_into(std::string_view s) noexcept {
     detail::uri_parts u;
     if (!detail::split_scheme(s, u))
-      return "not a URI: expected vsock://, hvsock://, tcp://, udp:// or unix://";
+      return "not a URI: expected vsock://, hvsock://, hybrid-vsock://, tcp://, udp:// or unix://";
     if (detail::equals_nocase(u.scheme, "vsock")) {
       const auto r = vsock_endpoint::parse_detail(s);
       if (!r) return r.error;
@@ -159,8 +164,12 @@ class any_endpoint {
       const auto r = unix_endpoint::parse_detail(s);
       if (!r) return r.error;
       *this = any_endpoint(r.value);
+    } else if (detail::equals_nocase(u.scheme, "hybrid-vsock")) {
+      const auto r = hybrid_vsock_endpoint::parse_detail(s);
+      if (!r) return r.error;
+      *this = any_endpoint(r.value);
     } else {
-      return "unknown scheme, expected vsock, hvsock, tcp, udp or unix";
+      return "unknown scheme, expected vsock, hvsock, hybrid-vsock, tcp, udp or unix";
     }
     return nullptr;
   }

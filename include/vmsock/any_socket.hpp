@@ -10,6 +10,7 @@
 #include <vmsock/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
+#include <vmsock/hybrid_vsock_socket.hpp>
 #include <vmsock/listener.hpp>
 #include <vmsock/stream_socket.hpp>
 
@@ -31,11 +32,35 @@ inline any_endpoint parse_uri(std::string_view uri) { return any_endpoint::parse
 
 namespace detail {
 
+// The stream socket that connects to an endpoint of type E: stream_socket<E>,
+// and for a hybrid vsock endpoint the socket that makes the VMM's handshake.
+template <class E, class Policy>
+struct any_stream_of {
+  using type = stream_socket<E, Policy>;
+};
+template <class Policy>
+struct any_stream_of<hybrid_vsock_endpoint, Policy> {
+  using type = basic_hybrid_vsock_stream_socket<Policy>;
+};
+template <class E, class Policy>
+using any_stream_t = typename any_stream_of<E, Policy>::type;
+
+// What any_stream_socket holds of it: a hybrid connection is, after its
+// handshake, a Unix stream (remote() keeps the hybrid endpoint).
+template <class S>
+auto&& as_plain_stream(S&& s) noexcept {
+  if constexpr (std::is_base_of_v<stream_socket<unix_endpoint, typename S::policy_type>, S>)
+    return static_cast<stream_socket<unix_endpoint, typename S::policy_type>&&>(s);
+  else
+    return std::move(s);
+}
+
 // "tcp sockets": how a family is named where an option does not apply to it.
 template <class E>
 const char* family_words() noexcept {
   if constexpr (is_ip_endpoint<E>) return "TCP sockets";
-  else if constexpr (std::is_same_v<E, unix_endpoint>) return "Unix sockets";
+  else if constexpr (std::is_same_v<E, unix_endpoint> || std::is_same_v<E, hybrid_vsock_endpoint>)
+    return "Unix sockets";
   else if constexpr (std::is_same_v<E, vsock_endpoint>) return "VSOCK sockets";
   else return "Hyper-V sockets";
 }
@@ -75,9 +100,9 @@ class basic_any_stream_socket {
     return detail::visit_nothrow(
         [&](const auto& ep) -> basic_any_stream_socket {
           using E = std::decay_t<decltype(ep)>;
-          auto s = stream_socket<E, Policy>::connect(ep, when, ec);
+          auto s = detail::any_stream_t<E, Policy>::connect(ep, when, ec);
           if (ec) return {};
-          return basic_any_stream_socket(std::move(s), remote);
+          return basic_any_stream_socket(detail::as_plain_stream(std::move(s)), remote);
         },
         remote.value());
   }
@@ -699,12 +724,22 @@ class basic_any_listener {
       detail::visit_nothrow(
           [&](const auto& e) {
             using E = std::decay_t<decltype(e)>;
-            auto l = listener<E, Policy>::listen(e, backlog, ec);
-            if (ec) return;
-            auto local = l.local_endpoint(ec);
-            if (ec) return;
-            all.local_.push_back(any_endpoint(local));
-            all.listeners_.emplace_back(std::move(l));
+            if constexpr (std::is_same_v<E, hybrid_vsock_endpoint>) {
+              // The VMM's connections arrive on "<path>_<port>": a Unix
+              // listener, known by its hybrid endpoint.
+              auto l = basic_hybrid_vsock_listener<stream_socket<unix_endpoint, Policy>>::listen(
+                  e, backlog, ec);
+              if (ec) return;
+              all.local_.push_back(any_endpoint(e));
+              all.listeners_.emplace_back(static_cast<listener<unix_endpoint, Policy>&&>(l));
+            } else {
+              auto l = listener<E, Policy>::listen(e, backlog, ec);
+              if (ec) return;
+              auto local = l.local_endpoint(ec);
+              if (ec) return;
+              all.local_.push_back(any_endpoint(local));
+              all.listeners_.emplace_back(std::move(l));
+            }
           },
           endpoints[i].value());
       if (ec) {

@@ -26,6 +26,8 @@ enum class errc {
   vsock_connection_refused,   // Linux VSOCK's ECONNRESET at connect: nothing listens
   option_not_applicable,      // an option for another family (any_stream_socket, any_listener)
   hv_connect_timeout_too_long,  // a Hyper-V connect's deadline beyond HVSOCKET_CONNECT_TIMEOUT_MAX
+  hybrid_vsock_refused,       // a hybrid vsock VMM closed the socket without answering CONNECT
+  hybrid_vsock_bad_answer,    // a hybrid vsock VMM answered CONNECT with something other than OK
 };
 
 namespace detail {
@@ -65,6 +67,12 @@ class error_category_impl final : public std::error_category {
       case errc::hv_connect_timeout_too_long:
         return "a Hyper-V connect waits at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX): give it "
                "a nearer deadline";
+      case errc::hybrid_vsock_refused:
+        return "connection refused: the VMM closed its vsock socket without answering CONNECT "
+               "(nothing listens on that guest port, or the VM is not running or not booted yet)";
+      case errc::hybrid_vsock_bad_answer:
+        return "the VMM's answer to CONNECT is not \"OK ...\" (not a hybrid vsock socket, or "
+               "a protocol this client does not know)";
     }
     return nullptr;
   }
@@ -89,6 +97,10 @@ class error_category_impl final : public std::error_category {
         return std::make_error_condition(std::errc::no_protocol_option);
       case errc::hv_connect_timeout_too_long:
         return std::make_error_condition(std::errc::invalid_argument);
+      case errc::hybrid_vsock_refused:
+        return std::make_error_condition(std::errc::connection_refused);
+      case errc::hybrid_vsock_bad_answer:
+        return std::make_error_condition(std::errc::protocol_error);
       default:
         return {value, *this};
     }
@@ -177,6 +189,19 @@ inline std::string quote(std::string_view text) {
   msg += ": ";
   msg += why;
   raise(parse_error(msg));
+}
+// As above, with where in `text` the parser stopped (a byte offset; npos:
+// not known).
+[[noreturn]] VMSOCK_NOINLINE inline void throw_parse_error(std::string_view what,
+                                                           std::string_view text,
+                                                           std::string_view why,
+                                                           std::size_t position) {
+  if (position == std::string_view::npos) throw_parse_error(what, text, why);
+  std::string w(why);
+  w += " (at offset ";
+  w += std::to_string(position);
+  w += ')';
+  throw_parse_error(what, text, w);
 }
 
 // "connect to vsock://2:5000: Connection refused"

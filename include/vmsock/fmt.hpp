@@ -5,6 +5,7 @@
 #include <vmsock/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/guid.hpp>
+#include <vmsock/hybrid_vsock.hpp>
 #include <vmsock/hyperv.hpp>
 #include <vmsock/inet.hpp>
 #include <vmsock/unix.hpp>
@@ -47,6 +48,7 @@ template <> struct formatter<vmsock::vsock_endpoint> : vmsock::detail::fmt_forma
 template <> struct formatter<vmsock::inet4_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet4_endpoint> {};
 template <> struct formatter<vmsock::inet6_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet6_endpoint> {};
 template <> struct formatter<vmsock::unix_endpoint> : vmsock::detail::fmt_formatter<vmsock::unix_endpoint> {};
+template <> struct formatter<vmsock::hybrid_vsock_endpoint> : vmsock::detail::fmt_formatter<vmsock::hybrid_vsock_endpoint> {};
 template <> struct formatter<vmsock::any_endpoint> : vmsock::detail::fmt_formatter<vmsock::any_endpoint> {};
 }  // namespace fmt
 
@@ -58,6 +60,7 @@ template <> struct formatter<vmsock::vsock_endpoint> : vmsock::detail::std_forma
 template <> struct formatter<vmsock::inet4_endpoint> : vmsock::detail::std_formatter<vmsock::inet4_endpoint> {};
 template <> struct formatter<vmsock::inet6_endpoint> : vmsock::detail::std_formatter<vmsock::inet6_endpoint> {};
 template <> struct formatter<vmsock::unix_endpoint> : vmsock::detail::std_formatter<vmsock::unix_endpoint> {};
+template <> struct formatter<vmsock::hybrid_vsock_endpoint> : vmsock::detail::std_formatter<vmsock::hybrid_vsock_endpoint> {};
 template <> struct formatter<vmsock::any_endpoint> : vmsock::detail::std_formatter<vmsock::any_endpoint> {};
 }  // namespace std
 #endif

@@ -133,6 +133,15 @@ void print_parsed(const vmsock::any_endpoint& any) {
   vmsock::detail::visit_nothrow(
       [&](const auto& ep) {
         using E = std::decay_t<decltype(ep)>;
+        if constexpr (std::is_same_v<E, vmsock::hybrid_vsock_endpoint>) {
+          // A guest port behind a VMM's Unix socket: no address family of its own.
+          std::printf("family:    AF_UNIX (%d): the VMM's socket, then \"CONNECT %u\"\n", E::family,
+                      ep.port());
+          std::printf("connects:  %s\n", ep.uds().to_string().c_str());
+          std::printf("listens:   %s (the guest's connections to host port %u)\n",
+                      ep.listen_uds().to_string().c_str(), ep.port());
+          return;
+        } else {
         std::printf("family:    %s (%d)\n", names_of<E>().family, E::family);
         std::printf("native:    %s, %zu bytes\n", names_of<E>().native, ep.native_size());
         constexpr int os_family = vmsock::stream_socket<E>::native_family;
@@ -146,6 +155,7 @@ void print_parsed(const vmsock::any_endpoint& any) {
         if constexpr (std::is_same_v<E, vmsock::hv_endpoint>) {
           if (const auto port = ep.port())
             std::printf("port:      %u (a VSOCK-template service id)\n", *port);
+        }
         }
       },
       any.value());
