@@ -25,8 +25,11 @@ void quick_start() {
   auto server = vmsock::vsock_listener::listen({vmsock::vsock::cid::any, 5000});
   auto conn = server.accept();
 
-  // On a Linux host (KVM/QEMU, Firecracker, ...): connect to the guest by its CID.
+  // On a QEMU/KVM host (vhost-vsock): connect to the guest by its CID.
   auto sock = vmsock::vsock_stream_socket::connect({3, 5000}, 2s);
+  // On a Firecracker or Cloud Hypervisor host: through the VMM's vsock socket
+  // (its uds_path), which vmsock asks for port 5000 ("CONNECT 5000").
+  auto fc = vmsock::hybrid_vsock_stream_socket::connect({"/run/fc.vsock", 5000}, 2s);
   // On a Windows Hyper-V host: connect to the guest by its VM id.
   auto hv = vmsock::hv_stream_socket::connect(
       vmsock::hv_endpoint::for_port(vmsock::guid::parse("6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11"), 5000), 2s);
@@ -36,7 +39,21 @@ void quick_start() {
   sock.receive_exact(reply);
 
   auto up = vmsock::vsock_stream_socket::connect({vmsock::vsock::cid::host, 5000}, 2s);
-  (void)conn, (void)hv, (void)up;
+  (void)conn, (void)hv, (void)up, (void)fc;
+}
+
+void hybrid_vsock() {
+  using namespace std::chrono_literals;
+  // Host to guest port 5000: a Unix connect, "CONNECT 5000\n" in one write, and the
+  // VMM's "OK <n>\n" read up to its newline and never past it.  One deadline for both.
+  auto s = vmsock::hybrid_vsock_stream_socket::connect({"/run/fc.vsock", 5000}, 5s);
+  s.answer();        // what followed "OK ": Firecracker's host-side port, e.g. "1073741824"
+  s.send_all(std::string_view("ping"));   // from here on an ordinary Unix stream socket
+
+  // The guest's connections to host port 6000 (CID 2, port 6000): the VMM connects
+  // to "/run/fc.vsock_6000", which this listens on (a stale file is replaced).
+  auto l = vmsock::hybrid_vsock_listener::listen({"/run/fc.vsock", 6000});
+  auto from_guest = l.accept(30s);
 }
 
 void accept_loop(vmsock::vsock_listener& server) {
