@@ -10,6 +10,9 @@
 #   install           configure vmsock alone (tests, examples, benchmarks off),
 #                     `cmake --install --prefix` it into SCRATCH_DIR/prefix, check the
 #                     installed layout and the version file, then find_package it.
+#   install_unbuilt   configure vmsock as a user does (the tool at its default,
+#                     on) and `cmake --install` it with nothing built: the headers
+#                     and the package land, the unbuilt tool is left out.
 #   add_subdirectory  add_subdirectory(SOURCE_DIR) from the consumer.
 #   fetchcontent      FetchContent_Declare(vmsock SOURCE_DIR SOURCE_DIR): the working tree.
 #   fetchcontent_git  FetchContent_Declare(vmsock GIT_REPOSITORY file://SOURCE_DIR
@@ -174,6 +177,11 @@ if(MODE STREQUAL "install")
   run("build vmsock" "${CMAKE_COMMAND}" --build "${vmsock_bin}" --config ${config})
   run("install vmsock" "${CMAKE_COMMAND}" --install "${vmsock_bin}" --config ${config}
       --prefix "${prefix}")
+  # The tool was built (top level: VMSOCK_BUILD_TOOLS is on), so it is installed.
+  file(GLOB installed_tool "${prefix}/bin/vmsock" "${prefix}/bin/vmsock.exe")
+  if(NOT installed_tool)
+    fail("the built tool was not installed in bin/")
+  endif()
 
   # Header-only, so the package is architecture independent: share/, never lib/.
   set(cmake_dir "${prefix}/share/cmake/vmsock")
@@ -209,6 +217,44 @@ if(MODE STREQUAL "install")
   # adds re-rooted paths that do not exist.
   build_and_run_consumer("${SCRATCH_DIR}/consumer" find_package "-DCMAKE_PREFIX_PATH=${prefix}"
     "-DCMAKE_FIND_ROOT_PATH=${prefix}" "-DVMSOCK_EXPECTED_DIR=${cmake_dir}")
+elseif(MODE STREQUAL "install_unbuilt")
+  # A header-only library is installed without building anything; the tool,
+  # on by default at the top level, installs only when it was built.
+  set(vmsock_bin "${SCRATCH_DIR}/vmsock-build")
+  set(prefix "${SCRATCH_DIR}/prefix")
+  run("configure vmsock alone" "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${vmsock_bin}" ${tool_args}
+      -DVMSOCK_BUILD_TESTS=OFF -DVMSOCK_BUILD_EXAMPLES=OFF -DVMSOCK_BUILD_BENCHMARKS=OFF)
+  file(STRINGS "${vmsock_bin}/CMakeCache.txt" tools_on REGEX "^VMSOCK_BUILD_TOOLS:BOOL=ON$")
+  if(NOT tools_on)
+    fail("VMSOCK_BUILD_TOOLS is not on at the top level: this case would prove nothing")
+  endif()
+  run("install vmsock, nothing built" "${CMAKE_COMMAND}" --install "${vmsock_bin}"
+      --config ${config} --prefix "${prefix}")
+  if(step_output MATCHES "CMake Error")
+    fail("the install reported an error:\n${step_output}")
+  endif()
+  set(cmake_dir "${prefix}/share/cmake/vmsock")
+  foreach(f IN ITEMS vmsock-config.cmake vmsock-config-version.cmake vmsock-targets.cmake)
+    if(NOT EXISTS "${cmake_dir}/${f}")
+      fail("${f} is not installed in share/cmake/vmsock")
+    endif()
+  endforeach()
+  if(NOT EXISTS "${prefix}/share/pkgconfig/vmsock.pc")
+    fail("vmsock.pc is not installed in share/pkgconfig")
+  endif()
+  list_headers("${SOURCE_DIR}/include" source_headers)
+  list_headers("${prefix}/include" installed_headers)
+  if(NOT source_headers STREQUAL installed_headers)
+    fail("installed headers differ from include/:\n  source:    ${source_headers}\n"
+         "  installed: ${installed_headers}")
+  endif()
+  file(GLOB installed_tool "${prefix}/bin/vmsock" "${prefix}/bin/vmsock.exe")
+  if(installed_tool)
+    fail("a tool nobody built was installed: ${installed_tool}")
+  endif()
+  list(LENGTH installed_headers n)
+  log("installed ${n} headers and the package files with nothing built; no tool")
+  probe_version("${prefix}" 0.1 8 FOUND)
 elseif(MODE STREQUAL "add_subdirectory" OR MODE STREQUAL "fetchcontent")
   build_and_run_consumer("${SCRATCH_DIR}/consumer" ${MODE} "-DVMSOCK_SOURCE_DIR=${SOURCE_DIR}")
 elseif(MODE STREQUAL "fetchcontent_git")
@@ -246,7 +292,8 @@ elseif(MODE STREQUAL "fetchcontent_git")
   build_and_run_consumer("${SCRATCH_DIR}/consumer" ${MODE} "-DVMSOCK_GIT_URL=file://${SOURCE_DIR}"
     "-DVMSOCK_GIT_TAG=${head}")
 else()
-  fail("unknown MODE; expected install, add_subdirectory, fetchcontent or fetchcontent_git")
+  fail("unknown MODE; expected install, install_unbuilt, add_subdirectory, fetchcontent or "
+       "fetchcontent_git")
 endif()
 
 log("passed")
