@@ -64,6 +64,30 @@
 #  define VMSOCK_CATCH(decl) catch (decl)
 #endif
 
+// [[nodiscard]] with a reason where the language has it (C++20); plain
+// [[nodiscard]] before.  The language version is asked too: clang reports the
+// attribute's C++20 form in C++17 mode and then warns that it is an extension.
+// (_MSVC_LANG: MSVC's __cplusplus is 199711L without /Zc:__cplusplus.)
+#if defined(_MSVC_LANG)
+#  define VMSOCK_CPLUSPLUS _MSVC_LANG
+#else
+#  define VMSOCK_CPLUSPLUS __cplusplus
+#endif
+#if defined(__has_cpp_attribute)
+#  if __has_cpp_attribute(nodiscard) >= 201907L && VMSOCK_CPLUSPLUS >= 202002L
+#    define VMSOCK_NODISCARD(reason) [[nodiscard(reason)]]
+#  endif
+#endif
+#if !defined(VMSOCK_NODISCARD)
+#  define VMSOCK_NODISCARD(reason) [[nodiscard]]
+#endif
+// The static open() of connector and listener returns what
+// it opened: `c.open();` on an object opens nothing in it.
+#define VMSOCK_STATIC_OPEN_REASON                                                 \
+  "open() is static and returns the socket it opened: write "                     \
+  "`auto c = decltype(c)::open();` or `c = decltype(c)::open();` (`c.open();` "   \
+  "alone leaves c closed)"
+
 // Cold, out-of-line paths (the throw helpers) stay out of the callers' hot code;
 // the one-system-call paths of send and receive are always inlined into them
 // (GCC otherwise keeps them out of line in large callers, which costs a call,

@@ -27,12 +27,16 @@ class connector : public basic_socket<typename Socket::endpoint_type, typename S
 
   connector() noexcept = default;
 
-  // A socket of Socket's family and kind, not yet bound or connected.
+  // A socket of Socket's family and kind, not yet bound or connected.  Static:
+  // it returns the connector it opened, so `c.open();` opens nothing in c (and
+  // c's connect then fails with a bad handle); the compiler says so.
+  VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static connector open(std::error_code& ec) noexcept {
     connector c;
     static_cast<base&>(c) = base::open(Socket::kind, ec);
     return c;
   }
+  VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static connector open() {
     std::error_code ec;
     auto c = open(ec);

@@ -282,11 +282,13 @@ class connector<basic_hybrid_vsock_socket<UnixSocket>>
 
   connector() noexcept = default;
 
+  VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static connector open(std::error_code& ec) noexcept {
     connector c;
     static_cast<base&>(c) = base::open(UnixSocket::kind, ec);
     return c;
   }
+  VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static connector open() {
     std::error_code ec;
     auto c = open(ec);

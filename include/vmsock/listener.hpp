@@ -147,6 +147,7 @@ class listener : public basic_socket<Endpoint, Policy>,
   // An unbound listener-to-be.  IP listeners get reuse_address where the
   // policy says it is safe (POSIX), and IPv6 ones v6_only{false} (dual stack,
   // on every platform), before anything the caller sets.
+  VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static listener open(std::error_code& ec) noexcept {
     listener l(base::owned, Policy::open(base::native_family, Socket::kind, base::native_protocol, ec),
                Socket::kind);
@@ -169,6 +170,7 @@ class listener : public basic_socket<Endpoint, Policy>,
     }
     return l;
   }
+  VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static listener open() {
     std::error_code ec;
     auto l = open(ec);

@@ -1,10 +1,12 @@
 # Compiles SOURCE and succeeds only if that FAILS with EXPECT in the output.
 # -D COMPILER=... -D SOURCE=... -D INCLUDE=... -D EXPECT=... [-D STD=17]
+# [-D FLAGS=-Werror|...] (flags separated by '|')
 if(NOT STD)
   set(STD 17)
 endif()
+string(REPLACE "|" ";" FLAGS "${FLAGS}")
 execute_process(
-  COMMAND "${COMPILER}" -std=c++${STD} -fsyntax-only "-I${INCLUDE}" "${SOURCE}"
+  COMMAND "${COMPILER}" -std=c++${STD} ${FLAGS} -fsyntax-only "-I${INCLUDE}" "${SOURCE}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(rc EQUAL 0)
   message(FATAL_ERROR "${SOURCE} compiled, but it must not")
