@@ -263,7 +263,7 @@ inline std::vector<vmsock::any_endpoint> parse_stream_uris(const std::vector<std
 }
 
 // An endpoint for a human: its URI, or "an unnamed Unix socket" for the
-// address of an unbound Unix socket (which prints as "unix://").
+// address of an unbound Unix socket (which prints as "unix:(unnamed)").
 inline std::string describe(const vmsock::any_endpoint& ep) {
   if (const auto* u = ep.get_if<vmsock::unix_endpoint>(); u && u->is_unnamed())
     return "an unnamed Unix socket";

@@ -102,8 +102,12 @@ class unix_endpoint {
   }
 
   // "unix:///abs/path", "unix://relative/path", "unix://@abstract" (Linux); bytes
-  // below 0x20, 0x7f and '%' are percent-encoded.  An unnamed endpoint is "unix://".
+  // below 0x20, 0x7f and '%' are percent-encoded.  An unnamed endpoint (an
+  // unbound socket, a client's peer as a listener sees it) is "unix:(unnamed)":
+  // it has no address to connect or bind to, so its text is for readers and
+  // never parses.
   VMSOCK_NOINLINE std::string to_string() const {
+    if (kind_ == kind::unnamed) return "unix:(unnamed)";
     std::string s = "unix://";
     if (kind_ == kind::abstract) s += '@';
     for (std::size_t i = 0; i < len_; ++i) {
@@ -164,11 +168,13 @@ class unix_endpoint {
     if (!detail::split_scheme(s, u)) return "expected unix://PATH or unix://@NAME";
     if (!detail::equals_nocase(u.scheme, "unix")) return "unknown scheme, expected unix://";
     std::string_view rest = u.rest;
-    // "unix://" is what an unnamed endpoint prints; it parses back to one.
-    if (rest.empty()) {
-      *this = unix_endpoint{};
-      return nullptr;
-    }
+    // Nothing after "unix://" names no socket: refused here rather than by
+    // the OS at connect or bind (EINVAL).  After the two slashes comes the
+    // path itself, so "unix://run/a.sock" is the relative path "run/a.sock"
+    // (resolved against the working directory, as the OS does) and
+    // "unix:///run/a.sock" the absolute one; there is no host part.
+    if (rest.empty())
+      return "empty path (expected unix:///absolute/path, unix://relative/path or unix://@name)";
     kind k = kind::path;
     if (!rest.empty() && rest[0] == '@') {
       k = kind::abstract;

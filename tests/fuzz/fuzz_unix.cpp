@@ -10,6 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ep) {
     vmsock_fuzz::check_native_round_trip(*ep);
     VMSOCK_FUZZ_CHECK(ep->name().size() <= unix_endpoint::max_path);
+    // Text always names a socket ("unix://" is refused): never an unnamed one.
+    VMSOCK_FUZZ_CHECK(!ep->is_unnamed());
   }
   // The raw bytes as a path and as an abstract name: accepted exactly when
   // the rules say, never truncated, and the text form brings them back.

@@ -24,7 +24,7 @@ TEST(Unix, Capacity) {
   EXPECT_TRUE(none.is_unnamed());
   EXPECT_EQ(none.type(), unix_endpoint::kind::unnamed);
   EXPECT_EQ(none.name(), "");
-  EXPECT_EQ(none.to_string(), "unix://");
+  EXPECT_EQ(none.to_string(), "unix:(unnamed)");
 }
 
 // Paths of every length 1..107 are kept whole; 108 and more are refused,
@@ -156,9 +156,16 @@ TEST(Unix, PathsWithUnusualBytesRoundTrip) {
   }
 }
 
+// After "unix://" comes the path itself: a third slash makes it absolute,
+// anything else is relative (there is no host part: "unix://localhost/x" is
+// the relative path "localhost/x").  Both print as they were written.
 TEST(Unix, TextForms) {
   vmsock_test::expect_parses_to("unix:///run/vmsock.sock", unix_endpoint::path("/run/vmsock.sock"));
   vmsock_test::expect_parses_to("unix://relative/x.sock", unix_endpoint::path("relative/x.sock"));
+  vmsock_test::expect_parses_to("unix://x.sock", unix_endpoint::path("x.sock"));
+  vmsock_test::expect_parses_to("unix://localhost/x", unix_endpoint::path("localhost/x"));
+  vmsock_test::expect_text_round_trip<unix_endpoint>("unix://relative/x.sock");
+  vmsock_test::expect_text_round_trip<unix_endpoint>("unix:///run/vmsock.sock");
 }
 
 TEST(Unix, FromNative) {
@@ -205,11 +212,28 @@ TEST(Unix, FromNative) {
   EXPECT_EQ(unix_endpoint::from_native(&big, sizeof big), ep);
 }
 
-TEST(Unix, UnnamedRoundTrips) {
+// An unnamed endpoint has no address to connect or bind to: its text says so
+// to a reader and never parses (neither as an unnamed endpoint nor as a path).
+TEST(Unix, UnnamedPrintsButNeverParses) {
   const unix_endpoint none;
   EXPECT_EQ(none.native_size(), path_offset);
   vmsock_test::expect_native_round_trip(none);
-  vmsock_test::expect_text_round_trip<unix_endpoint>("unix://");
+  EXPECT_EQ(none.to_string(), "unix:(unnamed)");
+  expect_parse_error<unix_endpoint>(none.to_string(), "Unix endpoint", "expected unix://PATH");
+  // What getsockname reports for an unbound socket prints the same.
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  const auto from_os = unix_endpoint::from_native(&sa, path_offset);
+  ASSERT_TRUE(from_os.has_value());
+  EXPECT_EQ(from_os->to_string(), "unix:(unnamed)");
+}
+
+// "unix://" names no socket: a parse error, as "unix://@" is, rather than an
+// unnamed endpoint that the OS refuses at connect with EINVAL.
+TEST(Unix, EmptyUriIsAParseError) {
+  expect_parse_error<unix_endpoint>("unix://", "Unix endpoint", "empty path");
+  expect_parse_error<unix_endpoint>("UNIX://", "Unix endpoint", "empty path");
+  expect_parse_error<unix_endpoint>("unix://@", "Unix endpoint", "empty abstract name");
 }
 
 TEST(Unix, ParseErrors) {
