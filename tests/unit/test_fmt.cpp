@@ -74,4 +74,13 @@ TEST(Fmt, UnixEndpoint) {
   expect_formats(unix_endpoint{});
 }
 
+TEST(Fmt, HybridVsockEndpoint) {
+  expect_formats(hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
+  expect_formats(hybrid_vsock_endpoint{"/a%b\nc", 0xFFFFFFFFu});
+  expect_formats(hybrid_vsock_endpoint{});
+  EXPECT_EQ(fmt::format("[{:>40}]", hybrid_vsock_endpoint{"/run/fc.vsock", 52}),
+            "[         hybrid-vsock:///run/fc.vsock:52]");
+  expect_formats(any_endpoint::parse("hybrid-vsock:///run/fc.vsock:5000"));
+}
+
 }  // namespace
