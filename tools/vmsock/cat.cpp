@@ -36,10 +36,15 @@ constexpr const char* cat_help =
     "\n"
     "addresses:\n"
     "  URI[,URI...]        connect: tcp://ADDR:PORT, tcp://[ADDR6]:PORT, unix:///PATH,\n"
-    "                      unix://@NAME, vsock://CID:PORT, hvsock://VM/SERVICE, udp://...\n"
+    "                      unix://@NAME, vsock://CID:PORT, hvsock://VM/SERVICE, udp://...,\n"
+    "                      hybrid-vsock:///UDS:PORT (a Firecracker or Cloud Hypervisor\n"
+    "                      guest's PORT through the VMM's Unix socket UDS: \"CONNECT PORT\",\n"
+    "                      the VMM's \"OK ...\", then the guest's stream).\n"
     "                      With several, each is tried in turn (as connect_first does)\n"
     "                      and a failure lists every attempt.\n"
-    "  listen:URI[,URI...] listen (on every URI at once) and accept one connection\n"
+    "  listen:URI[,URI...] listen (on every URI at once) and accept one connection;\n"
+    "                      listen:hybrid-vsock:///UDS:PORT takes the guest's connection\n"
+    "                      to host port PORT (the VMM connects to UDS_PORT)\n"
     "  -                   stdin and stdout\n"
     "  exec:COMMAND        a child's stdin and stdout, through a pipe pair (POSIX: run\n"
     "                      by /bin/sh -c; Windows: the command line as CreateProcess takes it)\n"
@@ -70,6 +75,7 @@ constexpr const char* cat_help =
     "  vmsock cat --fork listen:tcp://0.0.0.0:8080 vsock://3:5000   guest service on a host port\n"
     "  vmsock cat --fork listen:vsock://any:8080 tcp://127.0.0.1:80  host service for guests\n"
     "  vmsock cat - hvsock://parent/5000                             stdin over hvsock\n"
+    "  vmsock cat - hybrid-vsock:///run/fc.vsock:5000                a Firecracker guest's port\n"
     "\n"
     "Exit status: 0 when the relay ended (or was idle), 1 on a failure (the message\n"
     "says which), 2 on a usage error.\n";
@@ -134,7 +140,7 @@ address parse_address(const std::string& text, int index) {
     }
     if (a.eps.back().type() != vmsock::socket_type::stream) {
       if (a.what == address::kind::listen)
-        throw usage_error(entry + ": listen: takes stream URIs (tcp, unix, vsock, hvsock); " +
+        throw usage_error(entry + ": listen: takes stream URIs (tcp, unix, vsock, hvsock, hybrid-vsock); " +
                           a.eps.back().to_string() + " has no connections to accept");
       if (uris.size() > 1)
         throw usage_error(entry + ": " + a.eps.back().to_string() +
@@ -250,7 +256,8 @@ void on_stop(int sig) {
 
 std::string name_accepted(vmsock::any_stream_socket& s, const vmsock::any_endpoint& peer) {
   std::string name = peer.to_string();
-  if (name == "unix://") {  // an unnamed Unix peer: say where it came in
+  const auto* u = peer.get_if<vmsock::unix_endpoint>();
+  if (u && u->is_unnamed()) {  // an unnamed Unix peer: say where it came in
     std::error_code ec;
     const auto local = s.local_endpoint(ec);
     name = ec ? "a Unix peer" : "a Unix peer on " + local.to_string();

@@ -85,6 +85,7 @@ std::size_t parse_size(std::string_view option, std::string_view text, std::size
 
 // The subcommands: each parses its own arguments and returns the exit code.
 int run_cat(arguments& args);
+int run_mux(arguments& args);
 int run_port2guid(arguments& args);
 int run_guid2port(arguments& args);
 int run_cid(arguments& args);

@@ -26,6 +26,8 @@ constexpr const char* main_help =
     "commands:\n"
     "  cat ADDR ADDR        relay bytes both ways between two addresses (a socat for VM\n"
     "                       sockets): URIs, listen:URI, - (stdin/stdout), exec:COMMAND\n"
+    "  mux UDS_PATH TARGET  a Firecracker-style vsock socket (CONNECT <port>) in front of\n"
+    "                       a QEMU/KVM or Hyper-V guest's VM sockets\n"
     "  port2guid PORT       the Hyper-V service id of a VSOCK port\n"
     "  guid2port GUID       the VSOCK port of a template Hyper-V service id\n"
     "  cid                  this machine's VSOCK context id\n"
@@ -34,19 +36,20 @@ constexpr const char* main_help =
     "                       Hyper-V service registration (Windows hosts)\n"
     "\n"
     "'vmsock <command> --help' describes each.  URIs: vsock://CID:PORT,\n"
-    "hvsock://VM/SERVICE, tcp://ADDR:PORT, tcp://[ADDR6]:PORT, udp://..., unix:///PATH,\n"
-    "unix://@ABSTRACT.\n"
+    "hvsock://VM/SERVICE, hybrid-vsock:///UDS:PORT, tcp://ADDR:PORT, tcp://[ADDR6]:PORT,\n"
+    "udp://..., unix:///PATH, unix://@ABSTRACT.\n"
     "\n"
     "Exit status: 0 success, 1 a run-time failure, 2 a usage error.\n";
 
 int dispatch(const std::string& name, arguments& args) {
   if (name == "cat") return run_cat(args);
+  if (name == "mux") return run_mux(args);
   if (name == "port2guid") return run_port2guid(args);
   if (name == "guid2port") return run_guid2port(args);
   if (name == "cid") return run_cid(args);
   if (name == "parse") return run_parse(args);
   if (name == "service") return run_service(args);
-  throw usage_error("unknown command '" + name + "' (cat, port2guid, guid2port, cid, parse, service)");
+  throw usage_error("unknown command '" + name + "' (cat, mux, port2guid, guid2port, cid, parse, service)");
 }
 
 }  // namespace
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
   std::string prefix = "vmsock";
   try {
     if (all.empty())
-      throw usage_error("a command is needed: cat, port2guid, guid2port, cid, parse or service (vmsock --help)");
+      throw usage_error("a command is needed: cat, mux, port2guid, guid2port, cid, parse or service (vmsock --help)");
     const std::string name = all.front();
     if (name == "-h" || name == "--help" || name == "help") {
       if (name == "help" && all.size() > 1) {

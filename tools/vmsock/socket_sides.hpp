@@ -49,6 +49,9 @@ class socket_side final : public side {
     switch (s_.scheme()) {
       case vmsock::uri_scheme::tcp: return side_kind::tcp;
       case vmsock::uri_scheme::unix_domain: return side_kind::unix_stream;
+      // After its handshake a hybrid vsock connection is a Unix stream to the
+      // VMM (splice(2) and the splice defaults are the Unix socket's).
+      case vmsock::uri_scheme::hybrid_vsock: return side_kind::unix_stream;
       default: return side_kind::vsock;  // vsock, and hvsock (AF_VSOCK or AF_HYPERV)
     }
   }

@@ -271,8 +271,8 @@ class Service(ToolTest):
 class Usage(ToolTest):
     emulated = True
     cases = [
-        ([], "vmsock: a command is needed: cat, port2guid, guid2port, cid, parse or service (vmsock --help)"),
-        (["frob"], "vmsock frob: unknown command 'frob' (cat, port2guid, guid2port, cid, parse, service)"),
+        ([], "vmsock: a command is needed: cat, mux, port2guid, guid2port, cid, parse or service (vmsock --help)"),
+        (["frob"], "vmsock frob: unknown command 'frob' (cat, mux, port2guid, guid2port, cid, parse, service)"),
         (["--frob"], "vmsock: unknown option '--frob' before the command"),
         (["cat"], "vmsock cat: two addresses are needed, got 0"),
         (["cat", "-"], "vmsock cat: two addresses are needed, got 1"),
@@ -312,11 +312,11 @@ class Usage(ToolTest):
          'give an IPv4 literal or [IPv6]'),
         (["cat", "TCP-LISTEN:80", "-"],
          'vmsock cat: address 1: endpoint URI "TCP-LISTEN:80": not a URI: expected vsock://, '
-         'hvsock://, tcp://, udp:// or unix://'),
+         'hvsock://, hybrid-vsock://, tcp://, udp:// or unix://'),
         (["cat", "-", "tcp://127.0.0.1:1,tcp://127.0.0.1:99999"],
          'vmsock cat: address 2, entry 2 of 2: endpoint URI "tcp://127.0.0.1:99999": '),
         (["cat", "listen:udp://127.0.0.1:5000", "-"],
-         "vmsock cat: address 1: listen: takes stream URIs (tcp, unix, vsock, hvsock); "
+         "vmsock cat: address 1: listen: takes stream URIs (tcp, unix, vsock, hvsock, hybrid-vsock); "
          "udp://127.0.0.1:5000 has no connections to accept"),
         (["cat", "-", "tcp://127.0.0.1:1,udp://127.0.0.1:5000"],
          "vmsock cat: address 2, entry 2 of 2: udp://127.0.0.1:5000 is a datagram endpoint; a list "
@@ -349,7 +349,7 @@ class Usage(ToolTest):
             self.assertTrue(err.startswith(message), "%s:\n  got:  %r\n  want: %r" % (args, err, message))
 
     def test_help(self):
-        for cmd in ("cat", "port2guid", "guid2port", "cid", "parse", "service"):
+        for cmd in ("cat", "mux", "port2guid", "guid2port", "cid", "parse", "service"):
             for flag in ("--help", "-h"):
                 code, out, err = run(cmd, flag)
                 self.assertEqual((code, err), (0, ""), cmd)
@@ -1084,6 +1084,473 @@ class StdioExec(ToolTest):
         relay.p.send_signal(signal.SIGTERM)
         self.assertEqual(relay.wait(10), 143, relay.stderr())
         self.assertIn("stats: 0 connections", relay.stderr())
+
+
+# ---- hybrid vsock: `vmsock cat` with hybrid-vsock:// and `vmsock mux` ----------------------
+
+FIRST_NUMBER = 1 << 30  # Firecracker's first host-side port, the first "OK <n>"
+
+
+class TcpEcho:
+    """A threaded echo server on 127.0.0.1 (an ephemeral port) that passes a
+    half-close on: at the end of a client's stream it shuts its own write end
+    down."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(256)
+        self.port = self.s.getsockname()[1]
+        self.lock = threading.Lock()
+        self.total = 0
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.total += 1
+            threading.Thread(target=self.echo, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def echo(c):
+        try:
+            c.settimeout(60)
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                c.sendall(b)
+            c.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.s.close()
+
+
+def read_line(s, limit=64):
+    """Bytes up to and with the first '\\n', read one at a time (never past it)."""
+    got = b""
+    while not got.endswith(b"\n") and len(got) < limit:
+        b = s.recv(1)
+        if not b:
+            break
+        got += b
+    return got
+
+
+def read_until_closed(s):
+    """Everything until the peer closes: (bytes, "eof" or "reset").  A Unix
+    socket closed with bytes of ours still unread reads as a reset."""
+    chunks = []
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return b"".join(chunks), "eof"
+            chunks.append(b)
+    except ConnectionResetError:
+        return b"".join(chunks), "reset"
+
+
+class HybridTest(ToolTest):
+    def unix_client(self, path, data=b"", timeout=20):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(path)
+        if data:
+            s.sendall(data)
+        self.addCleanup(s.close)
+        return s
+
+    def echo(self):
+        e = TcpEcho()
+        self.addCleanup(e.close)
+        return e
+
+    def mux(self, *opts, target="tcp://127.0.0.1", name="fc.sock"):
+        """Starts `vmsock mux -v OPTS PATH TARGET`; returns it and PATH once it listens."""
+        path = self.path(name)
+        p = self.start(tool("mux", "-v", *opts, path, target))
+        p.wait_line(r"listening on unix://")
+        return p, path
+
+    def request(self, path, port, after=b""):
+        """A hand-written hybrid client: the line (and `after`) in one write,
+        then the answer line.  Returns (socket, the number after OK)."""
+        s = self.unix_client(path, b"CONNECT %d\n" % port + after)
+        answer = read_line(s)
+        m = re.match(rb"^OK (\d+)\n$", answer)
+        self.assertTrue(m, "answer %r" % answer)
+        return s, int(m.group(1))
+
+    def assert_closed_silently(self, s, what):
+        got, how = read_until_closed(s)
+        self.assertEqual(got, b"", "%s: the mux answered %r" % (what, got))
+        return how
+
+    def stop(self, mux, sig=signal.SIGTERM):
+        mux.p.send_signal(sig)
+        self.assertEqual(mux.wait(20), 0, mux.stderr())
+        return mux.stderr()
+
+
+class HybridCat(HybridTest):
+    """`vmsock cat` with hybrid-vsock:// on either side, against a VMM written
+    here by hand (a Unix listener that answers CONNECT as Firecracker does)."""
+
+    def fake_vmm(self, path, answer_for):
+        """Serves one connection: reads the line one byte at a time, then
+        sends answer_for(line) (None: closes without a word) and echoes."""
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen()
+        srv.settimeout(20)
+        self.addCleanup(srv.close)
+        seen = []
+
+        def serve():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.settimeout(20)
+            line = read_line(c)
+            seen.append(line)
+            reply = answer_for(line)
+            if reply is None:
+                c.close()
+                return
+            c.sendall(reply)
+            try:
+                TcpEcho.echo(c)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        return seen, t
+
+    def test_connect_makes_the_handshake_and_keeps_what_follows_the_answer(self):
+        path = self.path("vmm.sock")
+        # The answer and the guest's first bytes in one write: nothing after
+        # the answer's '\n' may be lost.
+        seen, t = self.fake_vmm(path, lambda line: b"OK 1073741824\nhello from the guest\n")
+        data = pattern(1 << 20, 11)
+        p = subprocess.run(tool("cat", "-v", "-", "hybrid-vsock://%s:5000" % path), input=data,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        t.join(10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(seen, [b"CONNECT 5000\n"])
+        self.assertTrue(p.stdout == b"hello from the guest\n" + data, "%d bytes back" % len(p.stdout))
+        self.assertIn("connected to hybrid-vsock://%s:5000" % path, p.stderr.decode())
+
+    def test_a_silent_close_is_refused(self):
+        path = self.path("vmm.sock")
+        self.fake_vmm(path, lambda line: None)
+        code, out, err = run("cat", "-", "hybrid-vsock://%s:5001" % path)
+        self.assertEqual((code, out), (1, ""))
+        self.assertRegex(err, r"^vmsock cat: connect to hybrid-vsock://%s:5001: connection refused: the "
+                              r"VMM closed .*\n$" % re.escape(path))
+
+    def test_listen_serves_the_guests_connection_on_path_port(self):
+        path = self.path("vmm.sock")
+        cat = self.start(tool("cat", "-v", "listen:hybrid-vsock://%s:6000" % path, "-"),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.assertEqual(self.listening(cat), "hybrid-vsock://%s:6000" % path)
+        # The VMM's side of a guest's connect to host port 6000: "<path>_6000".
+        vmm = self.unix_client(path + "_6000", b"from the guest")
+        vmm.shutdown(socket.SHUT_WR)
+        self.assertEqual(cat.p.stdout.read(14), b"from the guest")
+        cat.p.stdin.write(b"from the host")
+        cat.p.stdin.close()
+        self.assertEqual(HalfClose.read_to_end(vmm), b"from the host")
+        self.assertEqual(cat.wait(20), 0, cat.stderr())
+        self.assertIn("accepted a Unix peer on unix://%s_6000" % path, cat.stderr())
+        self.assertFalse(os.path.exists(path + "_6000"), "the socket file was left behind")
+
+
+class MuxProtocol(HybridTest):
+    """`vmsock mux` in front of TCP on 127.0.0.1 (the CONNECT port is the TCP
+    port): what a Firecracker client sees."""
+
+    def test_hand_written_client_and_the_numbers(self):
+        echo = self.echo()
+        mux, path = self.mux()
+        numbers = []
+        held = []
+        for i in range(3):
+            s, n = self.request(path, echo.port)
+            s.sendall(b"ping %d" % i)
+            self.assertEqual(s.recv(64), b"ping %d" % i)
+            numbers.append(n)
+            held.append(s)  # open at once: each number is its own
+        held[0].close()
+        s, n = self.request(path, echo.port)  # after one has ended
+        numbers.append(n)
+        self.assertGreaterEqual(numbers[0], FIRST_NUMBER)
+        self.assertEqual(numbers, sorted(set(numbers)), "the OK numbers do not count up: %s" % numbers)
+        for x in held[1:] + [s]:
+            x.close()
+        log = self.stop(mux)
+        self.assertIn("CONNECT %d -> tcp://127.0.0.1:%d: OK %d" % (echo.port, echo.port, numbers[0]), log)
+
+    def test_bytes_in_the_same_write_as_the_line_arrive(self):
+        echo = self.echo()
+        mux, path = self.mux()
+        data = pattern(300_000, 3)
+        s, _ = self.request(path, echo.port, after=data)
+        s.shutdown(socket.SHUT_WR)  # passed on: the echo server ends too
+        self.assertTrue(HalfClose.read_to_end(s) == data)
+        s.close()
+        mux.wait_line(r"\] closed after [0-9.]+ s: 300000 bytes client pid \d+ -> "
+                      r"tcp://127.0.0.1:%d, 300000 bytes back \(copy/splice\)$" % echo.port)
+        self.stop(mux)
+
+    def test_vmsock_cat_through_the_mux(self):
+        echo = self.echo()
+        mux, path = self.mux()
+        data = pattern(2 << 20, 5)
+        p = subprocess.run(tool("cat", "-", "hybrid-vsock://%s:%d" % (path, echo.port)), input=data,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout == data, "%d of %d bytes back" % (len(p.stdout), len(data)))
+        # Refused: the mux closes without a word, and cat says so.
+        dead = free_port()
+        code, out, err = run("cat", "-", "hybrid-vsock://%s:%d" % (path, dead))
+        self.assertEqual((code, out), (1, ""))
+        self.assertIn("connection refused: the VMM closed", err)
+        self.stop(mux)
+
+    def test_socat_as_the_client(self):
+        self.need(ARGS.socat, "socat")
+        echo = self.echo()
+        mux, path = self.mux()
+        data = pattern(100_000, 9)
+        p = subprocess.run([ARGS.socat, "-t", "10", "-", "UNIX-CONNECT:" + path],
+                           input=b"CONNECT %d\n" % echo.port + data,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = re.match(rb"OK (\d+)\n", p.stdout)
+        self.assertTrue(m, p.stdout[:40])
+        self.assertGreaterEqual(int(m.group(1)), FIRST_NUMBER)
+        self.assertTrue(p.stdout[m.end():] == data)
+        self.stop(mux)
+
+    def test_firecracker_spellings_are_accepted(self):
+        echo = self.echo()
+        mux, path = self.mux()
+        p = b"%d" % echo.port
+        lines = [b"connect " + p + b"\n", b"Connect\t+00" + p + b" x y\r\n",
+                 b"  CONNECT  " + p + b"\n",
+                 # exactly 32 bytes with its '\n' (leading zeros pad it)
+                 b"CONNECT " + p.rjust(23, b"0") + b"\n"]
+        self.assertEqual(len(lines[-1]), 32)
+        for line in lines:
+            s = self.unix_client(path, line + b"x")
+            self.assertRegex(read_line(s), rb"^OK \d+\n$", line)
+            self.assertEqual(s.recv(1), b"x", line)
+            s.close()
+        self.stop(mux)
+
+    def test_refusals_close_without_a_word(self):
+        echo = self.echo()
+        mux, path = self.mux()
+        dead = free_port()
+        cases = [
+            (b"GET / HTTP/1.0\r\n\r\n", "not a CONNECT request"),
+            (b"CONNECT\n", "shorter than"),
+            (b"CONNECT abc\n", "not a decimal number"),
+            (b"CONNECT -5000\n", "not a decimal number"),
+            (b"CONNECT 4294967296\n", "does not fit in 32 bits"),
+            (b"CONNEC 5000\n\n", "not a CONNECT request"),
+            (b"CONNECT \xff5000\n", "not ASCII"),
+            (b"CONNECT %d\n" % dead, "Connection refused"),    # nothing listens there
+            (b"CONNECT 70000\n", "is not a TCP port"),
+        ]
+        for line, why in cases:
+            s = self.unix_client(path, line)
+            self.assert_closed_silently(s, line)
+            s.close()
+            mux.wait_line(re.escape(why))
+        # The mux goes on.
+        s, n = self.request(path, echo.port)
+        s.close()
+        log = self.stop(mux)
+        self.assertIn("malformed request \"GET / HTTP/1.0\\r\\n\"", log)
+        self.assertIn("CONNECT %d: connect to tcp://127.0.0.1:%d: Connection refused: closed without an answer"
+                      % (dead, dead), log)
+        self.assertIn("10 requests (1 relayed, 7 malformed, 0 unfinished, 2 not connected)", log)
+
+    def test_an_over_long_line(self):
+        echo = self.echo()
+        mux, path = self.mux()
+        for line in (b"CONNECT " + (b"%d" % echo.port).rjust(24, b"0") + b"\n",  # 33 bytes
+                     b"CONNECT %d" % echo.port + b" " * 100 + b"\n"):
+            s = self.unix_client(path, line)
+            self.assert_closed_silently(s, line)
+            s.close()
+        mux.wait_line(r"request longer than 32 bytes \"CONNECT 0+%d\": closed" % echo.port)
+        log = self.stop(mux)
+        self.assertIn("2 requests (0 relayed, 2 malformed", log)
+        self.assertEqual(echo.total, 0)
+
+    def test_unix_prefix_target(self):
+        prefix = self.path("svc")
+        EchoServer(prefix + "_7")
+        mux, path = self.mux(target="unix://" + prefix)
+        s, _ = self.request(path, 7, after=b"over unix")
+        self.assertEqual(s.recv(64), b"over unix")
+        s.close()
+        s = self.unix_client(path, b"CONNECT 8\n")  # no socket file
+        self.assert_closed_silently(s, "port 8")
+        self.assertIn("CONNECT 8: connect to unix://%s_8: " % prefix, self.stop(mux))
+
+
+class MuxLimits(HybridTest):
+    """Deadlines, the connection cap, signals and the socket file."""
+
+    def test_an_unfinished_line_is_dropped_at_its_deadline(self):
+        echo = self.echo()
+        mux, path = self.mux("--request-timeout", "300ms")
+        slow = self.unix_client(path, b"CONN")
+        mute = self.unix_client(path)
+        for s in (slow, mute):
+            self.assert_closed_silently(s, "an unfinished line")
+        mux.wait_line(r"no complete request line within 0.300 s \"CONN\": dropped")
+        mux.wait_line(r"no complete request line within 0.300 s \"\": dropped")
+        s, _ = self.request(path, echo.port)  # a prompt one is served
+        s.close()
+        self.assertIn("3 requests (1 relayed, 0 malformed, 2 unfinished", self.stop(mux))
+
+    def test_the_cap(self):
+        echo = self.echo()
+        mux, path = self.mux("--max-connections", "2")
+        a, _ = self.request(path, echo.port)
+        b, _ = self.request(path, echo.port)
+        c = self.unix_client(path, b"CONNECT %d\n" % echo.port)
+        self.assert_closed_silently(c, "the third connection")
+        mux.wait_line(r"2 connections already: accepted on unix://\S+ and closed")
+        a.close()
+        mux.wait_line(r"\[1\] closed after")
+        d, _ = self.request(path, echo.port)  # a place is free again
+        d.sendall(b"still served")
+        self.assertEqual(d.recv(64), b"still served")
+        for s in (b, d):
+            s.close()
+        log = self.stop(mux)
+        self.assertIn("3 requests (3 relayed, 0 malformed, 0 unfinished, 0 not connected), 1 closed at the cap", log)
+
+    def test_sigterm_and_sigint_stop_cleanly(self):
+        echo = self.echo()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            mux, path = self.mux(name="stop-%d.sock" % sig)
+            relayed, _ = self.request(path, echo.port)    # a relay in progress
+            waiting = self.unix_client(path, b"CONN")       # a line in progress
+            mux.wait_line(r"OK \d+")
+            time.sleep(0.2)
+            self.assertTrue(os.path.exists(path))
+            log = self.stop(mux, sig)
+            self.assertFalse(os.path.exists(path), "the socket file was left behind")
+            self.assertIn("stopped by signal %d" % sig, log)
+            self.assertNotIn("did not end", log)
+            for s in (relayed, waiting):
+                self.assertEqual(read_until_closed(s)[0], b"")
+                s.close()
+
+    def test_stale_socket_file_replaced_live_one_refused(self):
+        echo = self.echo()
+        path = self.path("fc.sock")
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(path)  # a socket file nothing listens on
+        stale.close()
+        mux, _ = self.mux()
+        s, _ = self.request(path, echo.port)
+        s.close()
+        code, out, err = run("mux", path, "tcp://127.0.0.1")  # the mux above is live there
+        self.assertEqual((code, out), (1, ""))
+        self.assertTrue(err.startswith("vmsock mux: listen_all: listen on unix://%s: " % path), err)
+        self.assertTrue(err.endswith("\n") and err.count("\n") == 1, err)
+        self.stop(mux)
+
+
+class MuxUsage(ToolTest):
+    """Usage errors exit 2 with one line, before any socket is opened (the
+    vsock:// cases never reach a listen: each fails in its arguments, and
+    their UDS_PATH is in a directory that does not exist)."""
+
+    def test_each_usage_error(self):
+        nowhere = os.path.join(self.dir, "no-such-dir", "fc.sock")
+        long_path = "/tmp/" + "a" * 98  # 103 bytes: fits alone, not with "_5000"
+        cases = [
+            (["mux"], "vmsock mux: UDS_PATH and TARGET are needed, got 0 arguments"),
+            (["mux", nowhere], "vmsock mux: UDS_PATH and TARGET are needed, got 1 argument\n"),
+            (["mux", nowhere, "tcp://127.0.0.1", "x"], "vmsock mux: UDS_PATH and TARGET are needed, got 3"),
+            (["mux", "", "tcp://127.0.0.1"], "vmsock mux: UDS_PATH is empty"),
+            (["mux", "/tmp/" + "a" * 110, "tcp://127.0.0.1"], "vmsock mux: UDS_PATH: Unix socket path "),
+            (["mux", nowhere, "3"], "vmsock mux: TARGET '3' is not a URI: expected vsock://CID or "
+                                    "hvsock://VM-ID (tcp://HOST or unix:///PREFIX for tests and proxies)"),
+            (["mux", nowhere, "udp://127.0.0.1"], "vmsock mux: TARGET 'udp://127.0.0.1': expected vsock://CID"),
+            (["mux", nowhere, "hybrid-vsock:///run/fc.vsock"], "vmsock mux: TARGET 'hybrid-vsock:///run/fc.vsock': expected"),
+            (["mux", nowhere, "vsock://3:5000"],
+             "vmsock mux: TARGET 'vsock://3:5000' names no port: each CONNECT line names one (vsock://CID)"),
+            (["mux", nowhere, "vsock://any"], "vmsock mux: TARGET 'vsock://any': 'any' is no VM; give the guest's CID"),
+            (["mux", nowhere, "vsock://x"], "vmsock mux: TARGET 'vsock://x': CID is neither"),
+            (["mux", nowhere, "hvsock://wildcard"], "vmsock mux: TARGET 'hvsock://wildcard': the wildcard is no VM"),
+            (["mux", nowhere, "hvsock://6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11/5000"],
+             "vmsock mux: TARGET 'hvsock://6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11/5000' names no port"),
+            (["mux", nowhere, "tcp://127.0.0.1:80"], "vmsock mux: TARGET 'tcp://127.0.0.1:80' names no port"),
+            (["mux", nowhere, "tcp://[::1]:80"], "vmsock mux: TARGET 'tcp://[::1]:80' names no port"),
+            (["mux", nowhere, "tcp://localhost"], "vmsock mux: TARGET 'tcp://localhost': host names are not resolved"),
+            (["mux", nowhere, "unix://"], "vmsock mux: TARGET 'unix://': "),
+            (["mux", "--guest-port", "5000", nowhere, "tcp://127.0.0.1"],
+             "vmsock mux: --guest-port needs a VM as TARGET (vsock://CID or hvsock://VM-ID); tcp://127.0.0.1 "
+             "has no guest to listen for"),
+            (["mux", "--guest-port", "5000", nowhere, "unix:///tmp/p"], "vmsock mux: --guest-port needs a VM"),
+            (["mux", "--guest-port", "5000", "--guest-port=5000", nowhere, "vsock://3"],
+             "vmsock mux: --guest-port: port 5000 given twice"),
+            (["mux", "--guest-port", "0xffffffff", nowhere, "vsock://3"],
+             "vmsock mux: --guest-port: '0xffffffff' is out of range (0 to 4294967294)"),
+            (["mux", "--guest-port", "six", nowhere, "vsock://3"], "vmsock mux: --guest-port 'six' is not a number"),
+            (["mux", nowhere, "vsock://3", "--guest-port"], "vmsock mux: option --guest-port needs a value"),
+            (["mux", "--guest-port", "2147483648", nowhere, "hvsock://6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11"],
+             "vmsock mux: --guest-port 2147483648: Hyper-V service port"),
+            (["mux", "--guest-port", "5000", long_path, "vsock://3"], "vmsock mux: --guest-port 5000: hybrid vsock path"),
+            (["mux", "--max-connections", "0", nowhere, "tcp://127.0.0.1"],
+             "vmsock mux: --max-connections: '0' is out of range (1 to 1048576)"),
+            (["mux", "--request-timeout", "soon", nowhere, "tcp://127.0.0.1"],
+             "vmsock mux: --request-timeout: 'soon' is not a duration"),
+            (["mux", "--connect-timeout=0", nowhere, "tcp://127.0.0.1"], "vmsock mux: --connect-timeout: '0' is out of range"),
+            (["mux", "--splice", "maybe", nowhere, "tcp://127.0.0.1"], "vmsock mux: --splice: 'maybe' is not auto"),
+            (["mux", "-v=yes", nowhere, "tcp://127.0.0.1"], "vmsock mux: unknown option '-v=yes'"),
+            (["mux", "--verbose=yes", nowhere, "tcp://127.0.0.1"], "vmsock mux: option --verbose takes no value"),
+            (["mux", "--frob", nowhere, "tcp://127.0.0.1"], "vmsock mux: unknown option '--frob'"),
+        ]
+        for args, message in cases:
+            code, out, err = run(*args)
+            self.assertEqual(code, 2, "%s: %s" % (args, err))
+            self.assertEqual(out, "", args)
+            self.assertTrue(err.endswith("\n") and err.count("\n") == 1, "not one line: %r" % err)
+            self.assertTrue(err.startswith(message), "%s:\n  got:  %r\n  want: %r" % (args, err, message))
+        self.assertFalse(os.path.exists(os.path.dirname(nowhere)))
+
+    def test_help(self):
+        for flag in ("--help", "-h"):
+            code, out, err = run("mux", flag)
+            self.assertEqual((code, err), (0, ""))
+            self.assertTrue(out.startswith("usage: vmsock mux [options] UDS_PATH TARGET\n"), out)
+            for word in ("--guest-port", "--max-connections", "1023", "for tests and proxies", "tcp://HOST",
+                         "unix:///PREFIX", "hvsock://VM-ID", "vsock://CID"):
+                self.assertIn(word, out)
+        self.assertEqual(run("help", "mux")[1], run("mux", "--help")[1])
+        self.assertIn("  mux UDS_PATH TARGET", run("--help")[1])
+        self.assertIn("hybrid-vsock:///UDS:PORT", run("cat", "--help")[1])
 
 
 class Install(ToolTest):
