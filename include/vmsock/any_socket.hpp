@@ -206,7 +206,9 @@ class basic_any_stream_socket {
   // std::error_code&.  Every alternative is a socket_core<Policy> underneath,
   // and the transfers are the core's: no visit of five socket types per call
   // (one, to find the core), and the same code for every family.  Only an
-  // error's message asks the concrete socket for its name.
+  // error's message asks the concrete socket for its name.  receive_exact
+  // ends as stream_socket's does: errc::end_of_stream, and
+  // errc::clean_end_of_stream (end_of_stream too) when no byte had arrived.
   std::size_t send(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::send, const_buffer{data, size}, detail::forever{}, ec);
   }

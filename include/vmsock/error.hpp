@@ -28,7 +28,22 @@ enum class errc {
   hv_connect_timeout_too_long,  // a Hyper-V connect's deadline beyond HVSOCKET_CONNECT_TIMEOUT_MAX
   hybrid_vsock_refused,       // a hybrid vsock VMM closed the socket without answering CONNECT
   hybrid_vsock_bad_answer,    // a hybrid vsock VMM answered CONNECT with something other than OK
+  // The peer closed the stream before receive_exact got its first byte: a
+  // clean end between messages, where end_of_stream is a message cut short.
+  // It is also end_of_stream: `ec == errc::end_of_stream` holds for both, and
+  // `ec == errc::clean_end_of_stream` only for this one (see operator== below).
+  clean_end_of_stream,
 };
+
+}  // namespace vmsock
+
+// Before anything compares with the enum (the operators below).
+namespace std {
+template <>
+struct is_error_code_enum<vmsock::errc> : true_type {};
+}  // namespace std
+
+namespace vmsock {
 
 namespace detail {
 
@@ -73,6 +88,8 @@ class error_category_impl final : public std::error_category {
       case errc::hybrid_vsock_bad_answer:
         return "the VMM's answer to CONNECT is not \"OK ...\" (not a hybrid vsock socket, or "
                "a protocol this client does not know)";
+      case errc::clean_end_of_stream:
+        return "peer closed the stream before the first byte (a clean end between messages)";
     }
     return nullptr;
   }
@@ -101,6 +118,8 @@ class error_category_impl final : public std::error_category {
         return std::make_error_condition(std::errc::connection_refused);
       case errc::hybrid_vsock_bad_answer:
         return std::make_error_condition(std::errc::protocol_error);
+      case errc::clean_end_of_stream:  // an end of stream, one that cut nothing
+        return {static_cast<int>(errc::end_of_stream), *this};
       default:
         return {value, *this};
     }
@@ -121,6 +140,19 @@ inline std::error_code make_error_code(errc e) noexcept {
 inline std::error_condition make_error_condition(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
+
+// `ec == vmsock::errc::X` holds for the code X and for every code whose
+// condition is X, as a comparison with a condition does: clean_end_of_stream
+// is also end_of_stream.  (The standard compares an error_code with a code
+// enum exactly; for every other code the two agree.)  Comparing two
+// error_codes stays exact: std::error_code(errc::end_of_stream) is not equal
+// to a clean_end_of_stream code; compare with the enum.
+inline bool operator==(const std::error_code& ec, errc e) noexcept {
+  return ec == make_error_code(e) || ec == make_error_condition(e);
+}
+inline bool operator==(errc e, const std::error_code& ec) noexcept { return ec == e; }
+inline bool operator!=(const std::error_code& ec, errc e) noexcept { return !(ec == e); }
+inline bool operator!=(errc e, const std::error_code& ec) noexcept { return !(ec == e); }
 
 // Thrown by the parse() functions of guid and of every endpoint type.  what()
 // names the kind of text, quotes the input and says what is wrong with it.
@@ -218,8 +250,3 @@ inline std::string quote(std::string_view text) {
 
 }  // namespace detail
 }  // namespace vmsock
-
-namespace std {
-template <>
-struct is_error_code_enum<vmsock::errc> : true_type {};
-}  // namespace std

@@ -108,8 +108,13 @@ class stream_socket
 
   // Fills the buffers completely (with a deadline, by then).  If the peer
   // closes first the error is errc::end_of_stream and the result says how many
-  // bytes did arrive.  On a non-blocking socket it stops at would_block, with
-  // the count received so far.
+  // bytes did arrive; if it closed before the first byte (a clean end between
+  // messages, not a message cut short) the code is errc::clean_end_of_stream,
+  // which is end_of_stream too:
+  //   if (ec == vmsock::errc::clean_end_of_stream) return;   // the peer is done
+  //   if (ec == vmsock::errc::end_of_stream) ...              // a message cut short
+  // On a non-blocking socket it stops at would_block, with the count received
+  // so far.
   std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count,
                             std::error_code& ec) noexcept {
     return this->template transfer_all<false>(bufs, count, detail::forever{}, ec);

@@ -1,6 +1,7 @@
 // Stream sockets over real loopback: TCP on 127.0.0.1 and ::1, Unix stream
 // sockets on a path and on an abstract name (not on Windows: see
 // test_support.hpp's stream_families).
+#include <vmsock/any_socket.hpp>
 #include <vmsock/socket.hpp>
 
 #include <gtest/gtest.h>
@@ -189,6 +190,85 @@ TYPED_TEST(StreamTest, ErrorCodeOverloadsDoNotThrowAndReportEof) {
   EXPECT_EQ(n, 3u) << "the bytes that did arrive are counted";
   EXPECT_EQ(ec, errc::end_of_stream);
   EXPECT_EQ(std::string(buf.data(), 3), "abc");
+}
+
+// A reader of framed messages tells the peer's clean end between messages (no
+// byte of the next one) from a message cut short; both are end_of_stream.
+TYPED_TEST(StreamTest, ReceiveExactTellsACleanEndFromACutMessage) {
+  std::error_code ec;
+  auto client = TestFixture::socket_t::connect(this->where, 5s);
+  auto conn = this->server.accept(5s);
+  client.send_all(std::string("1234"), 5s);
+  client.shutdown(shutdown_type::send);
+  std::array<char, 4> frame{};
+  EXPECT_EQ(conn.receive_exact(frame, 5s, ec), 4u);
+  EXPECT_FALSE(ec) << ec.message();
+  // The next frame: nothing came, the stream ended.
+  EXPECT_EQ(conn.receive_exact(frame, 5s, ec), 0u);
+  EXPECT_EQ(ec, errc::clean_end_of_stream) << ec.message();
+  EXPECT_EQ(ec, errc::end_of_stream) << "a clean end is an end of stream too";
+  EXPECT_EQ(errc::end_of_stream, ec);
+  EXPECT_EQ(ec, vmsock::make_error_condition(errc::end_of_stream));
+  EXPECT_NE(ec.message().find("before the first byte"), std::string::npos) << ec.message();
+  // Every form: without a deadline, a list of buffers, the throwing one.
+  EXPECT_EQ(conn.receive_exact(frame, ec), 0u);
+  EXPECT_EQ(ec, errc::clean_end_of_stream);
+  std::array<char, 2> head{};
+  EXPECT_EQ(conn.receive_exact({buffer(head), buffer(frame)}, ec), 0u);
+  EXPECT_EQ(ec, errc::clean_end_of_stream);
+  try {
+    conn.receive_exact(frame, 5s);
+    ADD_FAILURE() << "receive_exact must throw at the end of the stream";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::clean_end_of_stream);
+    EXPECT_NE(std::string(e.what()).find("0 of 4 bytes received"), std::string::npos) << e.what();
+  }
+
+  // A message cut short: end_of_stream, and not a clean end.
+  auto client2 = TestFixture::socket_t::connect(this->where, 5s);
+  auto conn2 = this->server.accept(5s);
+  client2.send_all(std::string("12"), 5s);
+  client2.close();
+  EXPECT_EQ(conn2.receive_exact(frame, 5s, ec), 2u);
+  EXPECT_EQ(ec, errc::end_of_stream);
+  EXPECT_NE(ec, errc::clean_end_of_stream);
+  EXPECT_NE(errc::clean_end_of_stream, ec);
+}
+
+// The same through any_stream_socket.
+TYPED_TEST(StreamTest, AnySocketReceiveExactTellsACleanEndFromACutMessage) {
+  std::error_code ec;
+  auto client = TestFixture::socket_t::connect(this->where, 5s);
+  typename TestFixture::E from{};
+  any_stream_socket conn(this->server.accept(5s, from), any_endpoint(from));
+  client.send_all(std::string("ab"), 5s);
+  client.shutdown(shutdown_type::send);
+  std::array<char, 2> frame{};
+  EXPECT_EQ(conn.receive_exact(frame, 5s, ec), 2u);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(conn.receive_exact(frame, 5s, ec), 0u);
+  EXPECT_EQ(ec, errc::clean_end_of_stream) << ec.message();
+  EXPECT_EQ(ec, errc::end_of_stream);
+  EXPECT_EQ(conn.receive_exact(frame.data(), frame.size(), ec), 0u);
+  EXPECT_EQ(ec, errc::clean_end_of_stream);
+  std::array<char, 1> head{};
+  EXPECT_EQ(conn.receive_exact({buffer(head), buffer(frame)}, ec), 0u);
+  EXPECT_EQ(ec, errc::clean_end_of_stream);
+  try {
+    conn.receive_exact(frame, 5s);
+    ADD_FAILURE() << "receive_exact must throw at the end of the stream";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), errc::clean_end_of_stream);
+    EXPECT_EQ(e.code(), errc::end_of_stream);
+  }
+
+  auto client2 = TestFixture::socket_t::connect(this->where, 5s);
+  any_stream_socket conn2(this->server.accept(5s, from), any_endpoint(from));
+  client2.send_all(std::string("x"), 5s);
+  client2.close();
+  EXPECT_EQ(conn2.receive_exact(frame, 5s, ec), 1u);
+  EXPECT_EQ(ec, errc::end_of_stream);
+  EXPECT_NE(ec, errc::clean_end_of_stream);
 }
 
 TYPED_TEST(StreamTest, ReceiveExactThrowsWithCountsAndEndpoint) {

@@ -57,6 +57,38 @@ TEST(Error, EveryCodeHasItsOwnMessage) {
             std::string::npos);
 }
 
+// receive_exact's clean end (no byte of the next message) is an end of stream
+// too: the enum compares as a condition, the error_codes stay exact.
+TEST(Error, CleanEndOfStreamIsAnEndOfStream) {
+  const std::error_code clean = errc::clean_end_of_stream;
+  const std::error_code cut = errc::end_of_stream;
+  EXPECT_TRUE(clean == errc::clean_end_of_stream);
+  EXPECT_TRUE(clean == errc::end_of_stream);
+  EXPECT_TRUE(errc::end_of_stream == clean);
+  EXPECT_FALSE(clean != errc::end_of_stream);
+  EXPECT_FALSE(errc::end_of_stream != clean);
+  EXPECT_TRUE(cut == errc::end_of_stream);
+  EXPECT_FALSE(cut == errc::clean_end_of_stream) << "a message cut short is no clean end";
+  EXPECT_TRUE(cut != errc::clean_end_of_stream);
+  EXPECT_TRUE(errc::clean_end_of_stream != cut);
+  EXPECT_NE(clean, cut) << "two error_codes compare exactly";
+  EXPECT_EQ(clean.default_error_condition(), vmsock::make_error_condition(errc::end_of_stream));
+  EXPECT_EQ(clean, vmsock::make_error_condition(errc::end_of_stream));
+  EXPECT_NE(cut, vmsock::make_error_condition(errc::clean_end_of_stream));
+  EXPECT_EQ(clean.message(), "peer closed the stream before the first byte (a clean end between messages)");
+  EXPECT_EQ(cut.message(), "peer closed the stream before all bytes arrived");
+  // No other code of vmsock's or of the OS's becomes an end of stream.
+  for (int v = static_cast<int>(first); v <= static_cast<int>(errc::hybrid_vsock_bad_answer); ++v) {
+    if (v == static_cast<int>(errc::end_of_stream)) continue;
+    EXPECT_FALSE(std::error_code(static_cast<errc>(v)) == errc::end_of_stream) << v;
+    EXPECT_FALSE(std::error_code(static_cast<errc>(v)) == errc::clean_end_of_stream) << v;
+  }
+  EXPECT_FALSE(std::error_code(static_cast<int>(errc::end_of_stream), std::system_category()) ==
+               errc::end_of_stream);
+  EXPECT_FALSE(std::make_error_code(std::errc::timed_out) == errc::timed_out)
+      << "an OS timeout is not vmsock's own (it equals std::errc::timed_out)";
+}
+
 TEST(Error, PortableConditions) {
   EXPECT_EQ(std::error_code(errc::timed_out), std::errc::timed_out);
   EXPECT_EQ(std::error_code(errc::unsupported_on_platform), std::errc::not_supported);

@@ -553,8 +553,13 @@ class socket_core {
   template <bool Sending, class Buffer, class When>
   std::size_t transfer_all(const Buffer* bufs, std::size_t count, const When& when,
                            std::error_code& ec) noexcept {
-    if (count == 1) return transfer_one<Sending>(bufs[0], when, ec);
-    return transfer_many<Sending>(bufs, count, when, ec);
+    const std::size_t done = count == 1 ? transfer_one<Sending>(bufs[0], when, ec)
+                                        : transfer_many<Sending>(bufs, count, when, ec);
+    // Not one byte before the end: the peer stopped between messages, which
+    // a reader of framed messages tells apart from a message cut short.
+    if (!Sending && done == 0 && ec == make_error_code(errc::end_of_stream))
+      ec = make_error_code(errc::clean_end_of_stream);
+    return done;
   }
 
   // One step of send_all/receive_exact; false when the loop must stop (ec says why:
