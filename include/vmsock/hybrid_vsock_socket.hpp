@@ -20,8 +20,9 @@
 // directions (shutdown(send) ends the connection).
 //
 // Firecracker's seqpacket vsock (a SOCK_SEQPACKET uds_path) works the same way
-// with messages: the request is one message, the answer one message, and every
-// message after it is one of the guest's.
+// with messages: the request goes as its muxer reads it (its first 10 bytes in
+// one message, then one message per byte: see hybrid_handshake), the answer
+// is one message, and every message after it is one of the guest's.
 #pragma once
 
 #include <vmsock/connector.hpp>
@@ -57,6 +58,15 @@ struct hybrid_answer {
     return l;
   }
   bool is_ok() const noexcept { return starts_ok(line()); }
+  // How many bytes a stream asks for next, so that it never takes one past
+  // the answer's '\n' (the guest's bytes may follow in the same write): up to
+  // the shortest line the bytes so far can start, "OK\n" (3), or "OK 0\n" (5)
+  // once "OK " came; then one at a time.
+  std::size_t next_read() const noexcept {
+    if (len < 3) return 3u - len;
+    if (len < 5 && text[0] == 'O' && text[1] == 'K' && text[2] == ' ') return 5u - len;
+    return 1;
+  }
   // What follows "OK ": Firecracker's host-side port, vhost-device-vsock's
   // guest port, OpenVMM's GUID.
   std::string_view argument() const noexcept {
@@ -89,10 +99,18 @@ inline std::size_t hybrid_request(char* out, std::uint32_t port) noexcept {
   return n;
 }
 
-// The shortest answer a VMM gives ("OK 0\n"): a stream reads this much at
-// most before it reads one byte at a time, so that it never takes a byte of
-// the guest's.
+// The shortest "OK <n>" answer ("OK 0\n").  A bare "OK\n" (3 bytes) is an
+// answer too: hybrid_answer::next_read() says how much a stream reads.
 inline constexpr std::size_t hybrid_shortest_answer = 5;
+
+// What a close by the VMM looks like when it did not read all of the request
+// first (Firecracker past its 1023 connections accepts and drops at once):
+// EPIPE to the send, ECONNRESET (Windows: also WSAECONNABORTED) to the
+// receive, instead of an end of stream.  A close without a word all the same.
+inline bool hybrid_closed_by_vmm(const std::error_code& ec) noexcept {
+  return ec == std::errc::broken_pipe || ec == std::errc::connection_reset ||
+         ec == std::errc::connection_aborted;
+}
 
 // The handshake on a connected Unix socket `s` (a socket_core of a class that
 // grants access: the callers pass their own send and receive), by `when`.
@@ -104,8 +122,27 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
   a = hybrid_answer{};
   char request[24];
   const std::size_t n = hybrid_request(request, port);
-  send_all(const_buffer{request, n}, ec);
-  if (ec) return;
+  if constexpr (Kind == socket_type::seqpacket) {
+    // Firecracker's seqpacket muxer reads the request as it reads a stream's:
+    // one read of 10 bytes ("CONNECT 0\n", the shortest request), then one
+    // byte per read up to the '\n'.  On a SOCK_SEQPACKET socket each read
+    // takes one message and drops what of it does not fit, so one message of
+    // "CONNECT 5000\n" would lose "00\n".  The request goes as those reads
+    // take it: its first 10 bytes in one message, then a message per byte.
+    // The muxer reads them without waiting once the first is there, so they
+    // go back to back, right after the connect.
+    for (std::size_t at = 0; at < n && !ec;) {
+      const std::size_t part = at == 0 ? (n < 10 ? n : 10) : 1;
+      send_all(const_buffer{request + at, part}, ec);
+      at += part;
+    }
+  } else {
+    send_all(const_buffer{request, n}, ec);
+  }
+  if (ec) {
+    if (hybrid_closed_by_vmm(ec)) ec = make_error_code(errc::hybrid_vsock_refused);
+    return;
+  }
   if constexpr (Kind == socket_type::seqpacket) {
     const std::size_t got = receive(mutable_buffer{a.text, a.max}, ec);
     if (ec == errc::message_truncated) {
@@ -113,16 +150,16 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
       ec = make_error_code(errc::hybrid_vsock_bad_answer);
       return;
     }
-    if (ec) return;
-    a.len = static_cast<std::uint8_t>(got);
+    if (ec && !hybrid_closed_by_vmm(ec)) return;
+    a.len = static_cast<std::uint8_t>(ec ? 0 : got);
   } else {
     while (a.len == 0 || a.text[a.len - 1] != '\n') {
       if (a.len == a.max) {
         ec = make_error_code(errc::hybrid_vsock_bad_answer);
         return;
       }
-      const std::size_t want = a.len < hybrid_shortest_answer ? hybrid_shortest_answer - a.len : 1;
-      const std::size_t got = receive(mutable_buffer{a.text + a.len, want}, ec);
+      const std::size_t got = receive(mutable_buffer{a.text + a.len, a.next_read()}, ec);
+      if (ec && hybrid_closed_by_vmm(ec)) break;  // the VMM closed (before reading it all)
       if (ec) return;
       if (got == 0) break;  // the VMM closed
       a.len = static_cast<std::uint8_t>(a.len + got);
@@ -140,15 +177,17 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
 }
 
 // "connect to hybrid-vsock:///run/fc.vsock:5000" and, for an answer that is
-// not OK, what came back.
+// not OK, what came back.  (A seqpacket answer is one message: one without a
+// '\n' was not cut by a close.)
 inline std::string hybrid_failure(const hybrid_vsock_endpoint& ep, const std::error_code& ec,
-                                  const hybrid_answer& a) {
+                                  const hybrid_answer& a,
+                                  socket_type kind = socket_type::stream) {
   std::string s = ep.to_string();
   if (ec == errc::hybrid_vsock_bad_answer) {
     s += " (answered ";
     s += quote(a.raw());
     if (a.len == a.max) s += ", cut at 64 bytes";
-    else if (a.raw().back() != '\n') s += ", then closed";
+    else if (kind == socket_type::stream && a.raw().back() != '\n') s += ", then closed";
     s += ')';
   }
   return s;
@@ -195,7 +234,7 @@ class basic_hybrid_vsock_socket : public UnixSocket {
     detail::hybrid_answer a;
     detail::setup_failure f;
     auto s = connect_with(ep, when, ec, a, f);
-    if (ec) detail::throw_error(ec, "connect to", detail::hybrid_failure(ep, ec, a));
+    if (ec) detail::throw_error(ec, "connect to", detail::hybrid_failure(ep, ec, a, kind));
     return s;
   }
   // With setup items for the Unix socket (options, vmsock::control):
@@ -217,8 +256,8 @@ class basic_hybrid_vsock_socket : public UnixSocket {
     auto s = connect_with(ep, when, ec, answer, f, item, items...);
     if (ec)
       detail::throw_error(ec, detail::setup_message(
-                                  "connect to " + detail::hybrid_failure(ep, ec, answer), f, item,
-                                  items...));
+                                  "connect to " + detail::hybrid_failure(ep, ec, answer, kind), f,
+                                  item, items...));
     return s;
   }
 
@@ -338,7 +377,9 @@ class connector<basic_hybrid_vsock_socket<UnixSocket>>
   socket_t connect(const hybrid_vsock_endpoint& ep, deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(ep, when, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::hybrid_failure(ep, ec, answer_));
+    if (ec)
+      detail::throw_error(ec, "connect to",
+                          detail::hybrid_failure(ep, ec, answer_, UnixSocket::kind));
     return s;
   }
 

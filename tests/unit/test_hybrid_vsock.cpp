@@ -63,7 +63,8 @@ TEST(HybridVsock, Construction) {
 }
 
 TEST(HybridVsock, ConstructorErrors) {
-  const auto expect_refused = [](std::string_view path, std::uint32_t port, std::string_view reason) {
+  const auto expect_refused = [](std::string_view path, std::uint32_t port,
+                                 std::string_view reason) {
     SCOPED_TRACE(::testing::Message() << vmsock::detail::quote(path) << " port " << port);
     try {
       const hybrid_vsock_endpoint ep{path, port};
@@ -91,10 +92,12 @@ TEST(HybridVsock, TextRoundTrip) {
     EXPECT_EQ(ep.to_string(), text);
     expect_parses_to(text, ep);
   }
-  expect_parses_to("hybrid-vsock:///run/fc.vsock:5000", hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
+  expect_parses_to("hybrid-vsock:///run/fc.vsock:5000",
+                   hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
   expect_parses_to("hybrid-vsock://fc.vsock:5000", hybrid_vsock_endpoint{"fc.vsock", 5000});
   // The scheme in any case; printed in lower case.
-  expect_parses_to("HYBRID-VSOCK:///run/fc.vsock:5000", hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
+  expect_parses_to("HYBRID-VSOCK:///run/fc.vsock:5000",
+                   hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
   expect_parses_to("Hybrid-Vsock:///x:1", hybrid_vsock_endpoint{"/x", 1});
   EXPECT_EQ(hybrid_vsock_endpoint::parse("HYBRID-VSOCK:///x:1").to_string(), "hybrid-vsock:///x:1");
   // Random paths (every byte but NUL) and ports survive the text form.
@@ -121,9 +124,11 @@ TEST(HybridVsock, PercentEscapes) {
   // Control bytes, DEL and '%' are escaped; everything else is written as is.
   EXPECT_EQ((hybrid_vsock_endpoint{"/run/100%", 1}).to_string(), "hybrid-vsock:///run/100%25:1");
   EXPECT_EQ((hybrid_vsock_endpoint{"/a\nb\x7f", 2}).to_string(), "hybrid-vsock:///a%0ab%7f:2");
-  EXPECT_EQ((hybrid_vsock_endpoint{"/caf\xc3\xa9", 3}).to_string(), "hybrid-vsock:///caf\xc3\xa9:3");
+  EXPECT_EQ((hybrid_vsock_endpoint{"/caf\xc3\xa9", 3}).to_string(),
+            "hybrid-vsock:///caf\xc3\xa9:3");
   // Escapes decode in either case, escaped or not where no escape is needed.
-  expect_parses_to("hybrid-vsock://%2Frun%2ffc.vsock:5000", hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
+  expect_parses_to("hybrid-vsock://%2Frun%2ffc.vsock:5000",
+                   hybrid_vsock_endpoint{"/run/fc.vsock", 5000});
   expect_parses_to("hybrid-vsock:///a%0Ab:1", hybrid_vsock_endpoint{"/a\nb", 1});
   expect_parses_to("hybrid-vsock:///100%25:1", hybrid_vsock_endpoint{"/100%", 1});
   // An escaped colon is part of the path, never the port's separator.
@@ -133,8 +138,9 @@ TEST(HybridVsock, PercentEscapes) {
   expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock:///a%4:1", kind,
                                             "truncated %-escape (expected %XX) (at offset 17)");
   expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock:///a%:1", kind, "truncated %-escape");
-  expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock:///a%zz:1", kind,
-                                            "bad %-escape (expected %XX with two hex digits) (at offset 17)");
+  expect_parse_error<hybrid_vsock_endpoint>(
+      "hybrid-vsock:///a%zz:1", kind,
+      "bad %-escape (expected %XX with two hex digits) (at offset 17)");
   // The port is never decoded.
   expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock:///a:%35", kind, "not a decimal number");
 }
@@ -165,32 +171,34 @@ TEST(HybridVsock, PortRange) {
     expect_parses_to(text, hybrid_vsock_endpoint{"/v.sock", port});
     EXPECT_EQ(hybrid_vsock_endpoint::parse(text).to_string(), text);
   }
-  expect_parse_error<hybrid_vsock_endpoint>(uri("/v.sock", "4294967296"), kind, "port above 4294967295");
+  expect_parse_error<hybrid_vsock_endpoint>(uri("/v.sock", "4294967296"), kind,
+                                            "port above 4294967295");
   expect_parse_error<hybrid_vsock_endpoint>(uri("/v.sock", "99999999999999999999999"), kind,
                                             "port above 4294967295");
 }
 
 TEST(HybridVsock, Errors) {
   vmsock_test::expect_parse_errors<hybrid_vsock_endpoint>(
-      kind, {
-                {"", "expected hybrid-vsock://PATH:PORT"},
-                {"/run/fc.vsock:5000", "expected hybrid-vsock://PATH:PORT"},
-                {"unix:///run/fc.vsock:5000", "unknown scheme, expected hybrid-vsock://"},
-                {"hybrid-vsock:/run/fc.vsock:5000", "expected hybrid-vsock://PATH:PORT"},
-                {"hybrid-vsock://", "empty path and port"},
-                {"hybrid-vsock://:5000", "empty path"},
-                {"hybrid-vsock:///run/fc.vsock", "missing :PORT after the path"},
-                {"hybrid-vsock:///run/fc.vsock:", "missing port after the last colon (at offset 29)"},
-                {"hybrid-vsock:///run/fc.vsock:05000", "leading zeros are not allowed (at offset 29)"},
-                {"hybrid-vsock:///run/fc.vsock:00", "leading zeros are not allowed"},
-                {"hybrid-vsock:///run/fc.vsock:-1", "not a decimal number"},
-                {"hybrid-vsock:///run/fc.vsock:+1", "not a decimal number"},
-                {"hybrid-vsock:///run/fc.vsock: 1", "not a decimal number"},
-                {"hybrid-vsock:///run/fc.vsock:1 ", "not a decimal number"},
-                {"hybrid-vsock:///run/fc.vsock:0x10", "leading zeros are not allowed"},
-                {"hybrid-vsock:///run/fc.vsock:5x", "not a decimal number"},
-                {"hybrid-vsock:///run/fc.vsock:4294967296", "port above 4294967295 (at offset 29)"},
-            });
+      kind,
+      {
+          {"", "expected hybrid-vsock://PATH:PORT"},
+          {"/run/fc.vsock:5000", "expected hybrid-vsock://PATH:PORT"},
+          {"unix:///run/fc.vsock:5000", "unknown scheme, expected hybrid-vsock://"},
+          {"hybrid-vsock:/run/fc.vsock:5000", "expected hybrid-vsock://PATH:PORT"},
+          {"hybrid-vsock://", "empty path and port"},
+          {"hybrid-vsock://:5000", "empty path"},
+          {"hybrid-vsock:///run/fc.vsock", "missing :PORT after the path"},
+          {"hybrid-vsock:///run/fc.vsock:", "missing port after the last colon (at offset 29)"},
+          {"hybrid-vsock:///run/fc.vsock:05000", "leading zeros are not allowed (at offset 29)"},
+          {"hybrid-vsock:///run/fc.vsock:00", "leading zeros are not allowed"},
+          {"hybrid-vsock:///run/fc.vsock:-1", "not a decimal number"},
+          {"hybrid-vsock:///run/fc.vsock:+1", "not a decimal number"},
+          {"hybrid-vsock:///run/fc.vsock: 1", "not a decimal number"},
+          {"hybrid-vsock:///run/fc.vsock:1 ", "not a decimal number"},
+          {"hybrid-vsock:///run/fc.vsock:0x10", "leading zeros are not allowed"},
+          {"hybrid-vsock:///run/fc.vsock:5x", "not a decimal number"},
+          {"hybrid-vsock:///run/fc.vsock:4294967296", "port above 4294967295 (at offset 29)"},
+      });
   EXPECT_NE(error_of("hybrid-vsock://").find("(at offset 15)"), std::string::npos);
   // "0" itself is a port.
   EXPECT_EQ(hybrid_vsock_endpoint::parse("hybrid-vsock:///run/fc.vsock:0").port(), 0u);
@@ -199,9 +207,10 @@ TEST(HybridVsock, Errors) {
 TEST(HybridVsock, NulByte) {
   expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock:///run/fc%00.vsock:5000", kind,
                                             "path contains a NUL byte");
-  expect_parse_error<hybrid_vsock_endpoint>(vmsock_test::bytes("hybrid-vsock:///run/fc\0.vsock:5000"),
-                                            kind, "path contains a NUL byte");
-  expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock://%00:1", kind, "path contains a NUL byte");
+  expect_parse_error<hybrid_vsock_endpoint>(
+      vmsock_test::bytes("hybrid-vsock:///run/fc\0.vsock:5000"), kind, "path contains a NUL byte");
+  expect_parse_error<hybrid_vsock_endpoint>("hybrid-vsock://%00:1", kind,
+                                            "path contains a NUL byte");
   // A NUL in the port is not a digit.
   expect_parse_error<hybrid_vsock_endpoint>(vmsock_test::bytes("hybrid-vsock:///v:5\0"), kind,
                                             "not a decimal number");
