@@ -689,15 +689,22 @@ class basic_any_listener {
     delete filter_;
   }
 
-  // Who may connect, on every transport: `pred` is bool(const any_endpoint&
-  // peer) noexcept.  A refused peer is closed before accept returns, and accept
-  // goes on waiting, its deadline included; rejected_peers() counts them.  See
-  // listener::set_peer_filter and peer_filter.hpp.
+  // Who may connect, on every transport: `pred` is any callable taking
+  // (const any_endpoint& peer) or (const any_endpoint& peer, const
+  // basic_any_stream_socket& connection) whose result converts to bool; the
+  // second form lets peer::uids and peer::gids read a Unix connection's
+  // credentials (they answer for a connection of another family by their
+  // `others`: refused by default).  A refused peer is closed before accept
+  // returns, and accept goes on waiting, its deadline included;
+  // rejected_peers() counts them.  A filter that throws refuses the peer
+  // (counted too).  See listener::set_peer_filter and peer_filter.hpp.
   template <class F>
   void set_peer_filter(F pred) {
-    static_assert(std::is_nothrow_invocable_r_v<bool, const F&, const any_endpoint&>,
-                  "vmsock: an any_listener's peer filter is bool(const any_endpoint&) noexcept");
-    auto* made = new filter_of<F>(std::move(pred));
+    static_assert(detail::is_peer_predicate<F, any_endpoint, basic_any_stream_socket<Policy>>,
+                  "vmsock: an any_listener's peer filter is callable as bool(const any_endpoint&) "
+                  "or bool(const any_endpoint&, const any_stream_socket&)");
+    auto* made = new detail::peer_filter_of<any_endpoint, basic_any_stream_socket<Policy>, F>(
+        std::move(pred));
     delete std::exchange(filter_, made);
   }
   void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
@@ -942,7 +949,7 @@ class basic_any_listener {
           },
           listeners_[ready]);
       if (!ec) {
-        if (filter_ == nullptr || filter_->allows(s.remote())) return s;
+        if (filter_ == nullptr || filter_->allows(s.remote(), s)) return s;
         rejected_.fetch_add(1, std::memory_order_relaxed);
         std::error_code ignored;
         s.close(ignored);  // and wait for the next one, by the same deadline
@@ -974,24 +981,13 @@ class basic_any_listener {
   }
 
  private:
-  struct filter_base {
-    virtual ~filter_base() = default;
-    virtual bool allows(const any_endpoint& peer) const noexcept = 0;
-  };
-  template <class F>
-  struct filter_of final : filter_base {
-    F f;
-    explicit filter_of(F fn) : f(std::move(fn)) {}
-    bool allows(const any_endpoint& peer) const noexcept override { return f(peer); }
-  };
-
   std::vector<variant_type> listeners_;
   std::vector<any_endpoint> local_;
   std::size_t next_ = 0;
   // any_listener's own wake-up for its poll over every listener; os_handle
   // is the first listener's (what cancel() needs to see the listener is live).
   detail::cancel_state<Policy> cancel_;
-  filter_base* filter_ = nullptr;
+  detail::peer_filter<any_endpoint, basic_any_stream_socket<Policy>>* filter_ = nullptr;
   std::atomic<std::uint64_t> rejected_{0};
 };
 

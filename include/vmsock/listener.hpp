@@ -29,9 +29,26 @@ struct socket_file_state<unix_endpoint, Policy> {
   bool unlink = true;
 };
 
+// Asks a peer filter about a peer.  A filter may throw (a lambda as users
+// write them is not noexcept): one that does refuses the peer, which accept
+// counts as any other refusal.  A noexcept one is called as it is.
+template <class F, class... A>
+bool ask_peer_filter(const F& f, const A&... a) noexcept {
+  if constexpr (std::is_nothrow_invocable_r_v<bool, const F&, const A&...>) {
+    return f(a...);
+  } else {
+    VMSOCK_TRY {
+      return f(a...);
+    }
+    VMSOCK_CATCH(...) {}
+    return false;
+  }
+}
+
 // A listener's peer filter, type-erased (set once, called per connection: no
 // allocation per peer).  The predicate takes the peer endpoint, or the peer
-// endpoint and the accepted socket (to read, say, its credentials).
+// endpoint and the accepted socket (to read, say, its credentials); given
+// both, the second.
 template <class Endpoint, class Socket>
 struct peer_filter {
   virtual ~peer_filter() = default;
@@ -42,16 +59,17 @@ struct peer_filter_of final : peer_filter<Endpoint, Socket> {
   F f;
   explicit peer_filter_of(F fn) : f(std::move(fn)) {}
   bool allows(const Endpoint& peer, const Socket& s) const noexcept override {
-    if constexpr (std::is_invocable_v<const F&, const Endpoint&, const Socket&>)
-      return f(peer, s);
+    if constexpr (std::is_invocable_r_v<bool, const F&, const Endpoint&, const Socket&>)
+      return ask_peer_filter(f, peer, s);
     else
-      return f(peer);
+      return ask_peer_filter(f, peer);
   }
 };
+// Any callable with the peer (and the connection) whose result converts to bool.
 template <class F, class Endpoint, class Socket>
 inline constexpr bool is_peer_predicate =
-    std::is_nothrow_invocable_r_v<bool, const F&, const Endpoint&> ||
-    std::is_nothrow_invocable_r_v<bool, const F&, const Endpoint&, const Socket&>;
+    std::is_invocable_r_v<bool, const F&, const Endpoint&> ||
+    std::is_invocable_r_v<bool, const F&, const Endpoint&, const Socket&>;
 
 // A Unix path as a NUL-terminated string for the file calls.
 struct path_buffer {
@@ -120,18 +138,20 @@ class listener : public basic_socket<Endpoint, Policy>,
 
   // ---- who may connect ----
   // accept() hands out only connections whose peer `pred` allows: `pred` is
-  // bool(const Endpoint& peer) noexcept, or bool(const Endpoint& peer, const
-  // Socket& connection) noexcept (to read the connection's credentials, say).
+  // any callable taking (const Endpoint& peer) or (const Endpoint& peer, const
+  // Socket& connection) (to read the connection's credentials, say) whose
+  // result converts to bool: [](const inet4_endpoint& p) { return ...; }.
   // A refused peer is closed before accept returns, and accept goes on
-  // waiting, its deadline included; rejected_peers() counts them.  The filter
-  // runs in the accepting thread and allocates nothing per peer; set it before
-  // accepting starts.  A peer whose name cannot be read is refused.  Ready-made
-  // predicates: peer_filter.hpp.
+  // waiting, its deadline included; rejected_peers() counts them.  A filter
+  // that throws refuses the peer (counted too); accept never throws for it.
+  // The filter runs in the accepting thread and vmsock allocates nothing per
+  // peer; set it before accepting starts.  A peer whose name cannot be read is
+  // refused.  Ready-made predicates: peer_filter.hpp.
   template <class F>
   void set_peer_filter(F pred) {
     static_assert(detail::is_peer_predicate<F, Endpoint, Socket>,
-                  "vmsock: a peer filter is bool(const Endpoint&) noexcept or "
-                  "bool(const Endpoint&, const Socket&) noexcept");
+                  "vmsock: a peer filter is callable as bool(const Endpoint&) or "
+                  "bool(const Endpoint&, const Socket&)");
     auto* made = new detail::peer_filter_of<Endpoint, Socket, F>(std::move(pred));
     delete std::exchange(filter_, made);
   }

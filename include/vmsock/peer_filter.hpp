@@ -13,7 +13,8 @@
 // Each filter is a function object called with the peer endpoint (and, where
 // it must look at the connection, with the accepted socket too): it allocates
 // nothing per peer (its lists are made once, when it is built) and never
-// throws.  On a typed listener it takes that listener's endpoint type only: a
+// throws.  A callable of your own works as well, noexcept or not (one that
+// throws refuses the peer), alone or combined with these.  On a typed listener it takes that listener's endpoint type only: a
 // CID filter on a TCP listener does not compile.  On an any_listener it takes
 // the any_endpoint, and a peer of another family than the filter's is decided
 // by `others`, given when the filter is made: refused by default, so that
@@ -22,11 +23,12 @@
 // not know (for all_of).
 //
 // Credentials need the connection: uids and gids take (unix_endpoint,
-// socket), which a Unix listener gives its filter.  An any_listener's filter
-// sees only the endpoint, so a credentials filter does not compile there; put
-// it on the Unix listener inside (std::get<vmsock::unix_listener>(
-// all.listener_at(i)).set_peer_filter(vmsock::peer::uids{0})).  The filters
-// also take (any_endpoint, any_stream_socket), for callers that have both.
+// socket), which a Unix listener gives its filter, and (any_endpoint,
+// any_stream_socket), which an any_listener gives its own: there they read a
+// Unix connection's credentials and decide a connection of another family by
+// `others` (refused by default; peer::uids{{0}, peer::others::allow} lets the
+// other transports through, for all_of).  The other filters take both forms
+// too.
 #pragma once
 
 #include <vmsock/any_endpoint.hpp>
@@ -270,14 +272,21 @@ class gids : public detail::credential_ids<false> {
 namespace detail {
 
 template <class F, class E>
-inline constexpr bool takes_endpoint = std::is_nothrow_invocable_r_v<bool, const F&, const E&>;
+inline constexpr bool takes_endpoint = std::is_invocable_r_v<bool, const F&, const E&>;
 template <class F, class E, class S>
-inline constexpr bool takes_connection =
-    std::is_nothrow_invocable_r_v<bool, const F&, const E&, const S&>;
+inline constexpr bool takes_connection = std::is_invocable_r_v<bool, const F&, const E&, const S&>;
+// Whether asking F (as ask() does) cannot throw: a combination is noexcept
+// exactly when every filter in it is.
+template <class F, class E>
+inline constexpr bool asks_nothrow = std::is_nothrow_invocable_r_v<bool, const F&, const E&>;
+template <class F, class E, class S>
+inline constexpr bool asks_nothrow_with =
+    takes_connection<F, E, S> ? std::is_nothrow_invocable_r_v<bool, const F&, const E&, const S&>
+                              : asks_nothrow<F, E>;
 
 // One filter of a combination, given the connection if it wants it.
 template <class F, class E, class S>
-bool ask(const F& f, const E& peer, const S& s) noexcept {
+bool ask(const F& f, const E& peer, const S& s) noexcept(asks_nothrow_with<F, E, S>) {
   if constexpr (takes_connection<F, E, S>)
     return f(peer, s);
   else
@@ -290,21 +299,23 @@ class combination {
   explicit combination(F... f) : filters_(std::move(f)...) {}
 
   template <class E, std::enable_if_t<(takes_endpoint<F, E> && ...), int> = 0>
-  bool operator()(const E& peer) const noexcept {
-    return each(std::index_sequence_for<F...>{}, [&](const auto& f) noexcept { return f(peer); });
+  bool operator()(const E& peer) const noexcept((asks_nothrow<F, E> && ...)) {
+    return each(std::index_sequence_for<F...>{}, [&](const auto& f) -> bool { return f(peer); });
   }
   template <class E, class S,
             std::enable_if_t<((takes_endpoint<F, E> || takes_connection<F, E, S>) && ...) &&
                                  (takes_connection<F, E, S> || ...),
                              int> = 0>
-  bool operator()(const E& peer, const S& connection) const noexcept {
+  bool operator()(const E& peer, const S& connection) const
+      noexcept((asks_nothrow_with<F, E, S> && ...)) {
     return each(std::index_sequence_for<F...>{},
-                [&](const auto& f) noexcept { return ask(f, peer, connection); });
+                [&](const auto& f) { return ask(f, peer, connection); });
   }
 
  private:
+  // noexcept as far as the filters are: the callers above say so.
   template <std::size_t... I, class Ask>
-  bool each(std::index_sequence<I...>, const Ask& ask_one) const noexcept {
+  bool each(std::index_sequence<I...>, const Ask& ask_one) const {
     if constexpr (Any)
       return (ask_one(std::get<I>(filters_)) || ...);
     else

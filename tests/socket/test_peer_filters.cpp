@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -228,12 +229,44 @@ static_assert(detail::is_peer_predicate<peer::uids, unix_endpoint, unix_stream_s
 static_assert(!detail::is_peer_predicate<peer::uids, inet4_endpoint, tcp4_socket>);
 static_assert(std::is_nothrow_invocable_r_v<bool, const peer::cids&, const any_endpoint&>);
 static_assert(std::is_nothrow_invocable_r_v<bool, const peer::networks&, const any_endpoint&>);
-// Credentials need the connection: not with any_listener's endpoint-only filter.
+// Credentials need the connection: uids has no endpoint-only form, and an
+// any_listener takes it in its (any_endpoint, any_stream_socket) form.
 static_assert(!std::is_invocable_v<const peer::uids&, const any_endpoint&>);
+static_assert(detail::is_peer_predicate<peer::uids, any_endpoint, any_stream_socket>);
+static_assert(detail::is_peer_predicate<peer::gids, any_endpoint, any_stream_socket>);
+static_assert(detail::is_peer_predicate<peer::cids, any_endpoint, any_stream_socket>);
 static_assert(std::is_nothrow_invocable_r_v<bool, const peer::uids&, const any_endpoint&,
                                             const any_stream_socket&>);
 static_assert(detail::is_peer_predicate<decltype(peer::any_of(peer::uids{0}, peer::gids{0})),
                                         unix_endpoint, unix_stream_socket>);
+
+// Filters as users write them: lambdas that are not noexcept, results that
+// convert to bool; not a result that does not, nor a peer of another family.
+namespace user {
+inline auto refuse_all = [](const inet4_endpoint&) { return false; };
+inline auto by_port = [](const inet4_endpoint& p) { return static_cast<int>(p.port % 2); };
+inline auto with_connection = [](const unix_endpoint&, const unix_stream_socket& s) {
+  return s.is_open();
+};
+inline auto any_peer = [](const any_endpoint& p) { return p.holds<inet4_endpoint>(); };
+inline auto no_result = [](const inet4_endpoint&) {};
+}  // namespace user
+static_assert(!std::is_nothrow_invocable_v<decltype(user::refuse_all), const inet4_endpoint&>);
+static_assert(detail::is_peer_predicate<decltype(user::refuse_all), inet4_endpoint, tcp4_socket>);
+static_assert(detail::is_peer_predicate<decltype(user::by_port), inet4_endpoint, tcp4_socket>);
+static_assert(
+    detail::is_peer_predicate<decltype(user::with_connection), unix_endpoint, unix_stream_socket>);
+static_assert(detail::is_peer_predicate<decltype(user::any_peer), any_endpoint, any_stream_socket>);
+static_assert(!detail::is_peer_predicate<decltype(user::no_result), inet4_endpoint, tcp4_socket>);
+static_assert(!detail::is_peer_predicate<decltype(user::refuse_all), inet6_endpoint, tcp6_socket>);
+// Combined with the ready-made ones, noexcept as far as every part is.
+static_assert(detail::is_peer_predicate<decltype(peer::any_of(user::refuse_all,
+                                                              peer::networks{"10.0.0.0/8"})),
+                                        inet4_endpoint, tcp4_socket>);
+static_assert(!std::is_nothrow_invocable_v<decltype(peer::any_of(user::refuse_all)),
+                                           const inet4_endpoint&>);
+static_assert(std::is_nothrow_invocable_v<decltype(peer::any_of(peer::networks{"10.0.0.0/8"})),
+                                          const inet4_endpoint&>);
 
 TEST(PeerFilters, ABadNetworkInAListIsNamed) {
   try {
@@ -275,6 +308,64 @@ TEST(PeerFilters, TcpListenerAdmitsOneNetwork) {
   l.accept(300ms, ec);
   EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
   EXPECT_EQ(l.rejected_peers(), 3u);
+}
+
+TEST(PeerFilters, AnyCallableConvertibleToBool) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const auto at = l.local_endpoint();
+  // Not noexcept, and an int for a result: 127.0.0.1 admitted, 127.0.0.2 not.
+  l.set_peer_filter([](const inet4_endpoint& p) { return p.address[3] == 1 ? 1 : 0; });
+  auto stranger = tcp4_socket::connect(at, from_address(2), 10s);
+  auto friendly = tcp4_socket::connect(at, from_address(1), 10s);
+  inet4_endpoint who;
+  auto s = l.accept(10s, who);
+  EXPECT_EQ(who, friendly.local_endpoint());
+  EXPECT_EQ(l.rejected_peers(), 1u);
+  // Mixed with a ready-made one.
+  l.set_peer_filter(peer::all_of(peer::networks{"127.0.0.0/8"},
+                                 [](const inet4_endpoint& p) { return p.address[3] != 3; }));
+  auto third = tcp4_socket::connect(at, from_address(3), 10s);
+  auto fourth = tcp4_socket::connect(at, from_address(4), 10s);
+  auto t = l.accept(10s, who);
+  EXPECT_EQ(who, fourth.local_endpoint());
+  EXPECT_EQ(l.rejected_peers(), 2u);
+}
+
+// A filter that throws refuses the peer, is counted, and accept goes on.
+TEST(PeerFilters, AFilterThatThrowsRefusesThePeer) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const auto at = l.local_endpoint();
+  std::atomic<int> asked{0};
+  l.set_peer_filter([&asked](const inet4_endpoint& p) {
+    ++asked;
+    if (p.address[3] == 5) throw std::runtime_error("no peer 5 here");
+    return true;
+  });
+  auto thrower = tcp4_socket::connect(at, from_address(5), 10s);
+  auto fine = tcp4_socket::connect(at, from_address(6), 10s);
+  inet4_endpoint who;
+  auto s = l.accept(10s, who);
+  EXPECT_EQ(who, fine.local_endpoint());
+  EXPECT_EQ(l.rejected_peers(), 1u);
+  EXPECT_EQ(asked.load(), 2);
+  // The refused connection was closed: its peer sees the end of the stream.
+  char c = 0;
+  std::error_code ec;
+  EXPECT_EQ(thrower.receive(vmsock::mutable_buffer{&c, 1}, 10s, ec), 0u);
+  // The same on an any_listener, and in a combination.
+  auto all = listen_all(std::vector<any_endpoint>{any_endpoint(inet4_endpoint::loopback(0))});
+  const auto all_at = *all.local_endpoints()[0].get_if<inet4_endpoint>();
+  all.set_peer_filter(peer::any_of([](const any_endpoint& p) -> bool {
+    if (p.get_if<inet4_endpoint>()->address[3] == 7) throw std::runtime_error("not 7");
+    return false;
+  }, peer::networks{"127.0.0.8/32"}));
+  auto seventh = tcp4_socket::connect(all_at, from_address(7), 10s);
+  auto eighth = tcp4_socket::connect(all_at, from_address(8), 10s);
+  any_endpoint from;
+  auto a = all.accept(10s, &from);
+  ASSERT_TRUE(from.holds<inet4_endpoint>()) << from.to_string();
+  EXPECT_EQ(*from.get_if<inet4_endpoint>(), eighth.local_endpoint());
+  EXPECT_EQ(all.rejected_peers(), 1u);
 }
 
 TEST(PeerFilters, Ipv6ListenerAndMappedIpv4Peers) {
@@ -426,6 +517,43 @@ TEST(PeerFilters, CredentialsOnAnyListenersUnixListener) {
   all.accept(300ms, nullptr, ec);
   EXPECT_EQ(ec, std::errc::timed_out);
   EXPECT_EQ(u->rejected_peers(), 1u);
+}
+
+// Or on the any_listener itself: uids and gids read a Unix connection's
+// credentials; a connection of another family is decided by `others`.
+TEST(PeerFilters, CredentialsOnAnAnyListener) {
+  const std::string name = "vmsock-peer-anycred-" + std::to_string(::getpid());
+  auto all = listen_all({"tcp://127.0.0.1:0", "unix://@" + name});
+  const auto tcp_at = *all.local_endpoints()[0].get_if<inet4_endpoint>();
+  all.set_peer_filter(peer::uids{::geteuid()});
+  {
+    auto over_tcp = tcp4_socket::connect(tcp_at, 10s);
+    auto over_unix = unix_stream_socket::connect(unix_endpoint::abstract(name), 10s);
+    any_endpoint who;
+    auto s = all.accept(10s, &who);
+    EXPECT_TRUE(who.holds<unix_endpoint>()) << who.to_string();
+    EXPECT_EQ(all.rejected_peers(), 1u) << "the TCP peer: no credentials (others: refuse)";
+  }
+  {
+    all.set_peer_filter(peer::gids{::getegid() + 1});
+    auto over_unix = unix_stream_socket::connect(unix_endpoint::abstract(name), 10s);
+    std::error_code ec;
+    all.accept(300ms, nullptr, ec);
+    EXPECT_EQ(ec, std::errc::timed_out);
+    EXPECT_EQ(all.rejected_peers(), 2u);
+  }
+  {
+    // others::allow lets the TCP peer through; a lambda of the connection form too.
+    all.set_peer_filter(peer::all_of(peer::uids{{::geteuid()}, peer::others::allow},
+                                     [](const any_endpoint&, const any_stream_socket& c) {
+                                       return c.is_open();
+                                     }));
+    auto over_tcp = tcp4_socket::connect(tcp_at, 10s);
+    any_endpoint who;
+    auto s = all.accept(10s, &who);
+    EXPECT_TRUE(who.holds<inet4_endpoint>()) << who.to_string();
+    EXPECT_EQ(all.rejected_peers(), 2u);
+  }
 }
 #endif
 
