@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -523,16 +524,42 @@ inline bool stream_entries(const std::vector<any_endpoint>& eps, std::error_code
   return true;
 }
 
+// A list of URIs: any range of things that convert to std::string_view
+// (std::string, std::string_view, const char*, and argv's char*), so that
+// connect_first(std::vector<std::string>(argv + 1, argv + argc), ...) works.
+// Not a string itself, which is a range of chars.
+template <class R, class = void>
+struct is_uri_range : std::false_type {};
+template <class R>
+struct is_uri_range<R, std::void_t<decltype(std::begin(std::declval<const R&>()) !=
+                                            std::end(std::declval<const R&>()))>>
+    : std::bool_constant<
+          std::is_convertible_v<decltype(*std::begin(std::declval<const R&>())), std::string_view> &&
+          !std::is_convertible_v<const R&, std::string_view>> {};
+template <class R>
+inline constexpr bool is_uri_range_v = is_uri_range<R>::value;
+
+// One entry's text; a null char* (an argv read one past its end) is "".
+template <class T>
+std::string_view uri_text(const T& entry) noexcept {
+  if constexpr (std::is_pointer_v<T>)
+    return entry != nullptr ? std::string_view(entry) : std::string_view();
+  else
+    return std::string_view(entry);
+}
+
 // Every URI of a list parsed before anything is done with any of them; a bad
 // one is a parse_error naming the entry: "<who>: entry 2 of 3: endpoint URI ...".
-inline std::vector<any_endpoint> parse_uri_list(const char* who,
-                                                std::initializer_list<std::string_view> uris) {
+template <class R>
+std::vector<any_endpoint> parse_uri_list(const char* who, const R& uris) {
+  std::vector<std::string_view> texts;
+  for (const auto& entry : uris) texts.push_back(uri_text(entry));
   std::vector<any_endpoint> eps;
-  eps.reserve(uris.size());
-  for (const auto uri : uris) {
+  eps.reserve(texts.size());
+  for (const std::string_view uri : texts) {
     const auto r = any_endpoint::parse_detail(uri);
     if (!r)
-      throw_entry_error(who, eps.size(), uris.size(),
+      throw_entry_error(who, eps.size(), texts.size(),
                         "endpoint URI " + quote(uri) + ": " + r.error);
     eps.push_back(r.value);
   }
@@ -633,12 +660,27 @@ basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& e
 }
 
 // The URIs are all parsed before anything is tried: a bad entry is a
-// parse_error naming it, and no connection is attempted.
+// parse_error naming it, and no connection is attempted.  A braced list, or
+// any range of strings: std::vector<std::string>, a std::span of argv's char*.
 template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(std::initializer_list<std::string_view> uris,
                                               timeout per_attempt = no_timeout) {
   const auto eps = detail::parse_uri_list("connect_first", uris);
   return connect_first<Policy>(eps, per_attempt);
+}
+template <class Policy = default_policy, class R,
+          std::enable_if_t<detail::is_uri_range_v<R>, int> = 0>
+basic_any_stream_socket<Policy> connect_first(const R& uris, timeout per_attempt = no_timeout) {
+  const auto eps = detail::parse_uri_list("connect_first", uris);
+  return connect_first<Policy>(eps, per_attempt);
+}
+// As above; `failed` receives the attempts before the winner.
+template <class Policy = default_policy, class R,
+          std::enable_if_t<detail::is_uri_range_v<R>, int> = 0>
+basic_any_stream_socket<Policy> connect_first(const R& uris, timeout per_attempt,
+                                              std::vector<connect_attempt>& failed) {
+  const auto eps = detail::parse_uri_list("connect_first", uris);
+  return connect_first<Policy>(eps, per_attempt, failed);
 }
 
 // noexcept: on failure `ec` is the last attempt's error (wrong_protocol_type,
@@ -781,8 +823,13 @@ class basic_any_listener {
     }
     return all;
   }
+  // The URIs, all parsed first: a braced list or any range of strings.
   static basic_any_listener listen_all(std::initializer_list<std::string_view> uris,
                                        int backlog = Policy::max_backlog) {
+    return listen_all(detail::parse_uri_list("listen_all", uris), backlog);
+  }
+  template <class R, std::enable_if_t<detail::is_uri_range_v<R>, int> = 0>
+  static basic_any_listener listen_all(const R& uris, int backlog = Policy::max_backlog) {
     return listen_all(detail::parse_uri_list("listen_all", uris), backlog);
   }
 
@@ -1002,6 +1049,11 @@ template <class Policy = default_policy>
 basic_any_listener<Policy> listen_all(const std::vector<any_endpoint>& endpoints,
                                       int backlog = Policy::max_backlog) {
   return basic_any_listener<Policy>::listen_all(endpoints, backlog);
+}
+template <class Policy = default_policy, class R,
+          std::enable_if_t<detail::is_uri_range_v<R>, int> = 0>
+basic_any_listener<Policy> listen_all(const R& uris, int backlog = Policy::max_backlog) {
+  return basic_any_listener<Policy>::listen_all(uris, backlog);
 }
 
 }  // namespace vmsock

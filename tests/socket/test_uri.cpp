@@ -11,8 +11,12 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+#if VMSOCK_HAS_SPAN
+#  include <span>
+#endif
 
 namespace {
 
@@ -220,6 +224,82 @@ TEST(ConnectFirst, BadEntryIsReportedBeforeAnyConnection) {
   std::error_code ec;
   l.accept(50ms, ec);
   EXPECT_EQ(ec, std::errc::timed_out);
+}
+
+// Any range of strings, not only a braced list: a std::vector<std::string>
+// (argv as a program keeps it), argv's own char* entries, a C array, string
+// views, a std::span.
+TEST(ConnectFirst, TakesAnyRangeOfStrings) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  const std::string live = "tcp://" + l.local_endpoint().to_string();
+  const std::string dead = closed_tcp_uri();
+  // What main() is given: the program's name, the URIs, a null pointer.
+  std::string prog = "echo_client", first = dead, second = live;
+  char* argv[] = {prog.data(), first.data(), second.data(), nullptr};
+  const int argc = 3;
+
+  auto s = connect_first(std::vector<std::string>(argv + 1, argv + argc), 2s);
+  EXPECT_EQ(s.remote(), any_endpoint::parse(live));
+  auto c1 = l.accept(2s);
+  std::vector<connect_attempt> failed;
+  auto t = connect_first(std::vector<char*>(argv + 1, argv + argc), 2s, failed);
+  EXPECT_EQ(t.remote(), any_endpoint::parse(live));
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].endpoint, any_endpoint::parse(dead));
+  EXPECT_EQ(failed[0].error, std::errc::connection_refused);
+  auto c2 = l.accept(2s);
+  const char* const array[] = {dead.c_str(), live.c_str()};
+  auto u = connect_first(array, 2s);
+  EXPECT_EQ(u.remote(), any_endpoint::parse(live));
+  auto c3 = l.accept(2s);
+  const std::vector<std::string_view> views = {live};
+  auto v = connect_first(views, 2s);
+  EXPECT_EQ(v.remote(), any_endpoint::parse(live));
+  auto c4 = l.accept(2s);
+#if VMSOCK_HAS_SPAN
+  auto w = connect_first(std::span<char*>(argv + 1, argv + argc), 2s);
+  EXPECT_EQ(w.remote(), any_endpoint::parse(live));
+  auto c5 = l.accept(2s);
+#endif
+
+  // A bad entry is named before anything is tried; a null char* is an empty one.
+  try {
+    connect_first(std::vector<std::string>{live, "tcp://300.1.1.1:5"}, 2s);
+    FAIL() << "parsed";
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("connect_first: entry 2 of 2"), std::string::npos)
+        << e.what();
+  }
+  try {
+    connect_first(std::vector<char*>(argv + 2, argv + 4), 2s);
+    FAIL() << "parsed";
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("connect_first: entry 2 of 2: endpoint URI \"\""),
+              std::string::npos)
+        << e.what();
+  }
+  std::error_code ec;
+  l.accept(50ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << "nothing connected for the bad lists";
+}
+
+TEST(ListenAll, TakesAnyRangeOfStrings) {
+  const std::vector<std::string> uris = {"tcp://127.0.0.1:0", "tcp://[::1]:0"};
+  auto all = listen_all(uris);
+  ASSERT_EQ(all.size(), 2u);
+  auto c = tcp4_socket::connect(*all.local_endpoints()[0].get_if<inet4_endpoint>(), 2s);
+  auto s = all.accept(2s);
+  EXPECT_TRUE(s.is_open());
+  auto member = any_listener::listen_all(std::vector<std::string_view>{"tcp://127.0.0.1:0"}, 16);
+  EXPECT_EQ(member.size(), 1u);
+  const char* const array[] = {"tcp://127.0.0.1:0"};
+  EXPECT_EQ(listen_all(array).size(), 1u);
+  try {
+    listen_all(std::vector<std::string>{"tcp://127.0.0.1:0", "nope://x"});
+    FAIL() << "parsed";
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("listen_all: entry 2 of 2"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ListenAll, AcceptsFromEveryTransportInOneLoopNothingLost) {
