@@ -7,9 +7,10 @@
 //             <-------- "OK <n>\n", then the guest's stream, both ways
 //   guest --VM socket--> port P (--guest-port P) --> unix UDS_PATH_P
 //
-// Each connection is one thread (the relay adds a second); the relay is
-// `vmsock cat`'s (relay.hpp), with splice(2) where it pays.  Only vmsock's
-// public API, as a user would write it.
+// Each connection is served by the thread that accepted it (acceptor_pool:
+// threads are reused, and one waits in accept at a time); the relay is
+// `vmsock cat`'s (relay.hpp, which adds a thread for the way back), with
+// splice(2) where it pays.  Only vmsock's public API, as a user would write it.
 #include "cli.hpp"
 #include "mux_request.hpp"
 #include "relay.hpp"
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -95,15 +97,20 @@ constexpr const char* mux_help =
     "  -h, --help          this text\n"
     "\n"
     "T is a duration (500ms, 5s, 2m; seconds when no unit).  Log lines go to stderr;\n"
-    "without -v only refused guest peers, connections dropped at the cap and failures\n"
-    "of the listeners themselves are logged.  Unlike Firecracker, a half-close is\n"
-    "passed on (Firecracker ends both directions).  SIGINT/SIGTERM stop the mux: the\n"
-    "listeners and every connection are ended, the socket files removed; exit 0.\n"
+    "without -v only refused guest peers, connections closed at the cap, relays that\n"
+    "failed and failures of the listeners themselves are logged.  Unlike Firecracker,\n"
+    "the mux passes a half-close on (Firecracker ends both directions).  SIGINT and\n"
+    "SIGTERM stop the mux: the listeners and every connection are ended, the socket\n"
+    "files removed; exit 0.\n"
     "\n"
     "examples:\n"
-    "  vmsock mux /run/vm3.vsock vsock://3                 Firecracker-style socket for CID 3\n"
-    "  vmsock mux --guest-port 6000 /run/vm3.vsock vsock://3    and the guest's port 6000\n"
-    "  vmsock mux C:\\vms\\a.vsock hvsock://6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11\n"
+    "  # the Firecracker-style socket of the QEMU/KVM guest with CID 3, and that\n"
+    "  # guest's connections to host port 6000 (to whatever listens on /run/vm3.vsock_6000)\n"
+    "  vmsock mux --guest-port 6000 /run/vm3.vsock vsock://3\n"
+    "  # the same for a Hyper-V VM, on its Windows host\n"
+    "  vmsock mux C:\\vms\\vm3.vsock hvsock://6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11\n"
+    "  # host code written for Firecracker (here vmsock's own): guest port 5000\n"
+    "  vmsock cat - hybrid-vsock:///run/vm3.vsock:5000\n"
     "\n"
     "Exit status: 0 when stopped by a signal, 1 on a failure to start (the message\n"
     "says which), 2 on a usage error.\n";
@@ -254,6 +261,8 @@ struct counters {
   std::atomic<std::uint64_t> guest_failed{0};  // UDS_PATH_P did not answer
 };
 
+class acceptor_pool;
+
 class mux_state {
  public:
   std::atomic<int> signal{0};
@@ -280,6 +289,7 @@ class mux_state {
     for (auto* c : connectors_) c->cancel();
     for (auto* s : pending_) s->cancel();
     for (auto* r : relays_) r->stop(relay_end::stopped);
+    for (auto* p : pools_) stop_one(p);
     cv_.notify_all();
   }
 
@@ -294,7 +304,7 @@ class mux_state {
     std::lock_guard<std::mutex> g(m_);
     --active_;
   }
-  // Each connection's thread, from its start to its last log line.
+  // Each thread of the acceptor pools, from its start to its last log line.
   void thread_started() {
     std::lock_guard<std::mutex> g(m_);
     ++threads_;
@@ -304,7 +314,7 @@ class mux_state {
     --threads_;
     cv_.notify_all();
   }
-  // After a stop: waits until every connection's thread has ended, at most
+  // After a stop: waits until every thread of the pools has ended, at most
   // `limit`; how many have not.
   std::size_t wait_idle(std::chrono::milliseconds limit) {
     std::unique_lock<std::mutex> l(m_);
@@ -332,10 +342,12 @@ class mux_state {
   std::set<vmsock::any_connector*>& set_of(vmsock::any_connector*) { return connectors_; }
   std::set<vmsock::any_stream_socket*>& set_of(vmsock::any_stream_socket*) { return pending_; }
   std::set<relay*>& set_of(relay*) { return relays_; }
+  std::set<acceptor_pool*>& set_of(acceptor_pool*) { return pools_; }
   static void stop_one(vmsock::any_listener* l) { l->cancel(); }
   static void stop_one(vmsock::any_connector* c) { c->cancel(); }
   static void stop_one(vmsock::any_stream_socket* s) { s->cancel(); }
   static void stop_one(relay* r) { r->stop(relay_end::stopped); }
+  static void stop_one(acceptor_pool* p);  // wakes its spawner
 
   std::mutex m_;
   std::condition_variable cv_;
@@ -343,6 +355,7 @@ class mux_state {
   std::set<vmsock::any_connector*> connectors_;
   std::set<vmsock::any_stream_socket*> pending_;
   std::set<relay*> relays_;
+  std::set<acceptor_pool*> pools_;
   std::size_t active_ = 0;
   std::size_t threads_ = 0;
   std::set<std::uint32_t> numbers_;
@@ -368,15 +381,6 @@ class registered {
 
  private:
   T* p_;
-};
-
-// The end of a connection's thread, for the wait after a stop (declared
-// first in the thread, so it goes last, after every log line).
-struct thread_end {
-  thread_end() = default;
-  ~thread_end() { state.thread_ended(); }
-  thread_end(const thread_end&) = delete;
-  thread_end& operator=(const thread_end&) = delete;
 };
 
 // A connection's place under the cap, given back at its end (before the
@@ -484,9 +488,7 @@ std::string client_name(const vmsock::any_stream_socket& s) {
 }
 
 // A host-side client of UDS_PATH: its line, the connect, OK, the relay.
-void serve_client(std::uint64_t id, vmsock::any_stream_socket s, const mux_options& o) {
-  const thread_end ends;
-  place held;
+void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held, const mux_options& o) {
   const std::string tag = "[" + std::to_string(id) + "] ";
   state.count.requests.fetch_add(1);
   const std::string name = client_name(s);
@@ -558,10 +560,9 @@ void serve_client(std::uint64_t id, vmsock::any_stream_socket s, const mux_optio
 }
 
 // A connection of the guest to host port `port`: to UDS_PATH_port.
-void serve_guest(std::uint64_t id, vmsock::any_stream_socket s, vmsock::any_endpoint peer,
-                 std::uint32_t port, const vmsock::any_endpoint& forward, const mux_options& o) {
-  const thread_end ends;
-  place held;
+void serve_guest(std::uint64_t id, vmsock::any_stream_socket s, const vmsock::any_endpoint& peer,
+                 place& held, std::uint32_t port, const vmsock::any_endpoint& forward,
+                 const mux_options& o) {
   const std::string tag = "[" + std::to_string(id) + "] ";
   state.count.guest.fetch_add(1);
   const std::string name = peer.to_string();
@@ -583,47 +584,140 @@ void serve_guest(std::uint64_t id, vmsock::any_stream_socket s, vmsock::any_endp
   relay_both(guest, host, o, tag, held);
 }
 
-// ---- accepting -----------------------------------------------------------------------
+// ---- accepting: a pool of threads waiting in accept ---------------------------------
 
 std::atomic<std::uint64_t> next_id{0};
 
-// Accepts until a stop.  `guest_port` < 0: the clients on UDS_PATH.
-void accept_loop(vmsock::any_listener& l, long long guest_port, const vmsock::any_endpoint* forward,
-                 const mux_options& o) {
-  const std::string where = l.local_endpoints().front().to_string();
-  for (;;) {
-    vmsock::any_endpoint peer;
-    std::error_code ec;
-    auto s = l.accept(vmsock::deadline::never(), &peer, ec);
-    if (ec) {
-      if (state.stopping() || ec == std::errc::operation_canceled) return;
-      log_line("accept on " + where + ": " + ec.message());
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // EMFILE and the like
-      continue;
-    }
-    const std::uint64_t id = ++next_id;
-    if (!state.admit(o.max_connections)) {
-      state.count.capped.fetch_add(1);
-      log_line("[" + std::to_string(id) + "] " + std::to_string(o.max_connections) +
-               " connections already: accepted on " + where + " and closed");
-      s.close(ec);
-      continue;
-    }
-    state.thread_started();  // ended by the thread (its `place`), or below
-    try {
-      if (guest_port < 0)
-        std::thread(serve_client, id, std::move(s), std::cref(o)).detach();
-      else
-        std::thread(serve_guest, id, std::move(s), peer, static_cast<std::uint32_t>(guest_port),
-                    std::cref(*forward), std::cref(o))
-            .detach();
-    } catch (const std::system_error& e) {
-      log_line("[" + std::to_string(id) + "] cannot start a thread: " + e.what());
-      state.done();
-      state.thread_ended();
+// The threads that accept on one listener, as leader and followers: one
+// thread (the leader) waits in accept; the others wait their turn on a
+// condition variable, which wakes one of them at a time.  The leader that
+// gets a connection hands the lead to a follower and serves the connection
+// itself (its line, the connect, the answer, the relay), so a connection
+// waits neither for a thread to be made nor for a hand-over between threads,
+// and only one thread is woken by it (several threads in poll on one
+// listener are all woken: each wake costs a context switch, milliseconds in
+// the test guest).  When no follower is left the spawner makes one; a thread
+// that has served follows again while fewer than `most_idle` do, and ends
+// otherwise.  A steady stream of connections makes no thread at all.
+class acceptor_pool {
+ public:
+  using handler = std::function<void(std::uint64_t id, vmsock::any_stream_socket s,
+                                     const vmsock::any_endpoint& peer, place& held)>;
+
+  acceptor_pool(vmsock::any_listener& l, std::size_t most_idle, handler h, const mux_options& o)
+      : l_(l), most_idle_(most_idle), handler_(std::move(h)), o_(o),
+        where_(l.local_endpoints().front().to_string()) {}
+  acceptor_pool(const acceptor_pool&) = delete;
+  acceptor_pool& operator=(const acceptor_pool&) = delete;
+
+  // The spawner: keeps a thread to lead until a stop.
+  void run() {
+    std::unique_lock<std::mutex> lk(m_);
+    while (!state.stopping()) {
+      if (leader_ || followers_ != 0 || starting_ != 0) {
+        spawner_cv_.wait(lk);  // the lead handed on with no follower, or a stop
+        continue;
+      }
+      ++starting_;
+      state.thread_started();
+      lk.unlock();
+      bool started = true;
+      try {
+        std::thread(&acceptor_pool::thread_main, this).detach();
+      } catch (const std::system_error& e) {
+        started = false;
+        log_line("cannot start a thread to accept on " + where_ + ": " + e.what());
+      }
+      lk.lock();
+      if (!started) {
+        --starting_;
+        state.thread_ended();
+        spawner_cv_.wait_for(lk, std::chrono::seconds(1));  // and try again
+      }
     }
   }
-}
+  // From mux_state::stop: every waiting thread and the spawner look again.
+  void wake() {
+    std::lock_guard<std::mutex> g(m_);
+    followers_cv_.notify_all();
+    spawner_cv_.notify_all();
+  }
+
+ private:
+  void thread_main() {
+    std::unique_lock<std::mutex> lk(m_);
+    --starting_;
+    for (;;) {
+      while (leader_ && !state.stopping()) {
+        if (followers_ >= most_idle_) return leave(lk);
+        ++followers_;
+        followers_cv_.wait(lk);
+        --followers_;
+      }
+      if (state.stopping()) return leave(lk);
+      leader_ = true;
+      lk.unlock();
+      vmsock::any_endpoint peer;
+      std::error_code ec;
+      auto s = l_.accept(vmsock::deadline::never(), &peer, ec);
+      lk.lock();
+      leader_ = false;
+      if (followers_ != 0)
+        followers_cv_.notify_one();
+      else
+        spawner_cv_.notify_one();
+      if (ec) {
+        if (state.stopping() || ec == std::errc::operation_canceled) return leave(lk);
+        lk.unlock();
+        log_line("accept on " + where_ + ": " + ec.message());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // EMFILE and the like
+        lk.lock();
+        continue;
+      }
+      lk.unlock();
+      serve(std::move(s), peer);
+      lk.lock();
+    }
+  }
+
+  void serve(vmsock::any_stream_socket s, const vmsock::any_endpoint& peer) {
+    const std::uint64_t id = ++next_id;
+    if (!state.admit(o_.max_connections)) {
+      state.count.capped.fetch_add(1);
+      log_line("[" + std::to_string(id) + "] " + std::to_string(o_.max_connections) +
+               " connections already: accepted on " + where_ + " and closed");
+      std::error_code ignored;
+      s.close(ignored);
+      return;
+    }
+    place held;
+    try {
+      handler_(id, std::move(s), peer, held);
+    } catch (const std::exception& e) {
+      log_line("[" + std::to_string(id) + "] " + e.what());
+    }
+  }
+
+  // The thread's end: the state's count last (after it the pool may be gone).
+  void leave(std::unique_lock<std::mutex>& lk) {
+    lk.unlock();
+    state.thread_ended();
+  }
+
+  vmsock::any_listener& l_;
+  const std::size_t most_idle_;
+  handler handler_;
+  const mux_options& o_;
+  const std::string where_;
+  std::mutex m_;
+  std::condition_variable followers_cv_;
+  std::condition_variable spawner_cv_;
+  bool leader_ = false;
+  std::size_t followers_ = 0;
+  std::size_t starting_ = 0;  // made, not yet running
+};
+
+void mux_state::stop_one(acceptor_pool* p) { p->wake(); }
 
 // ---- the command line ---------------------------------------------------------------
 
@@ -753,12 +847,32 @@ int run_mux(arguments& args) {
     guest_listeners.push_back(std::move(l));
   }
 
-  std::vector<std::thread> loops;
-  for (std::size_t i = 0; i < guests.size(); ++i)
-    loops.emplace_back(accept_loop, std::ref(*guest_listeners[i]), static_cast<long long>(guests[i].port),
-                       &guests[i].forward, std::cref(o));
-  accept_loop(main_listener, -1, nullptr, o);
-  for (auto& t : loops) t.join();
+  // One thread waits in accept on each listener, up to four more wait to
+  // take its place (acceptor_pool); this thread keeps the pool of UDS_PATH
+  // going, one more each guest port's.
+  constexpr std::size_t most_idle = 4;
+  acceptor_pool clients(
+      main_listener, most_idle,
+      [&o](std::uint64_t id, vmsock::any_stream_socket s, const vmsock::any_endpoint&, place& held) {
+        serve_client(id, std::move(s), held, o);
+      },
+      o);
+  registered<acceptor_pool> clients_reg(&clients);
+  std::vector<std::unique_ptr<acceptor_pool>> guest_pools;
+  std::vector<std::unique_ptr<registered<acceptor_pool>>> guest_pool_regs;
+  std::vector<std::thread> spawners;
+  for (std::size_t i = 0; i < guests.size(); ++i) {
+    const guest_listen& g = guests[i];
+    guest_pools.push_back(std::make_unique<acceptor_pool>(
+        *guest_listeners[i], most_idle,
+        [&o, &g](std::uint64_t id, vmsock::any_stream_socket s, const vmsock::any_endpoint& peer,
+                 place& held) { serve_guest(id, std::move(s), peer, held, g.port, g.forward, o); },
+        o));
+    guest_pool_regs.push_back(std::make_unique<registered<acceptor_pool>>(guest_pools.back().get()));
+    spawners.emplace_back(&acceptor_pool::run, guest_pools.back().get());
+  }
+  clients.run();
+  for (auto& t : spawners) t.join();
 
   // Stopped: every wait was cancelled; the connections end now.
   const std::size_t left = state.wait_idle(std::chrono::seconds(3));
