@@ -18,7 +18,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -202,16 +201,20 @@ class basic_any_stream_socket {
     return o;
   }
 
-  // The buffer forms of stream_socket: (pointer, size), a range or a buffer,
-  // a list of buffers; each with an optional deadline and an optional
-  // std::error_code&.  Every alternative is a socket_core<Policy> underneath,
-  // and the transfers are the core's: no visit of five socket types per call
-  // (one, to find the core), and the same code for every family.  Only an
-  // error's message asks the concrete socket for its name.  receive_exact
-  // ends as stream_socket's does: errc::end_of_stream, and
-  // errc::clean_end_of_stream (end_of_stream too) when no byte had arrived.
+  // The buffer forms of stream_socket: (pointer, size), a range or a buffer, an
+  // initializer_list of buffers, (pointer to buffers, count); each with and
+  // without a deadline, each throwing and with a trailing std::error_code&.
+  // Every alternative is a socket_core<Policy> underneath, and the transfers are
+  // the core's: no visit of five socket types per call (one, to find the core),
+  // and the same code for every family.  Only an error's message asks the
+  // concrete socket for its name.  receive_exact ends as stream_socket's does:
+  // errc::end_of_stream, and errc::clean_end_of_stream (end_of_stream too) when
+  // no byte had arrived.
   std::size_t send(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::send, const_buffer{data, size}, detail::forever{}, ec);
+  }
+  std::size_t send(const void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+    return op(kind::send, const_buffer{data, size}, when, ec);
   }
   template <class B>
   std::size_t send(const B& b, std::error_code& ec) noexcept {
@@ -224,19 +227,39 @@ class basic_any_stream_socket {
   std::size_t send(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::send, b.begin(), b.size(), ec);
   }
+  std::size_t send(std::initializer_list<const_buffer> b, deadline when, std::error_code& ec) noexcept {
+    return ops(kind::send, b.begin(), b.size(), when, ec);
+  }
+  std::size_t send(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+    return ops(kind::send, bufs, count, ec);
+  }
+  std::size_t send(const const_buffer* bufs, std::size_t count, deadline when,
+                     std::error_code& ec) noexcept {
+    return ops(kind::send, bufs, count, when, ec);
+  }
   std::size_t send(const void* data, std::size_t size) { return thrown(kind::send, const_buffer{data, size}); }
+  std::size_t send(const void* data, std::size_t size, deadline when) {
+    return thrown(kind::send, const_buffer{data, size}, when);
+  }
   template <class B>
   std::size_t send(const B& b) { return thrown(kind::send, cbuf(b)); }
   template <class B>
   std::size_t send(const B& b, deadline when) { return thrown(kind::send, cbuf(b), when); }
-  std::size_t send(std::initializer_list<const_buffer> b) { return thrown_list(kind::send, b.begin(), b.size()); }
+  std::size_t send(std::initializer_list<const_buffer> b) {
+    return thrown_list(kind::send, b.begin(), b.size());
+  }
+  std::size_t send(std::initializer_list<const_buffer> b, deadline when) {
+    return thrown_list(kind::send, b.begin(), b.size(), when);
+  }
+  std::size_t send(const const_buffer* bufs, std::size_t count) { return thrown_list(kind::send, bufs, count); }
+  std::size_t send(const const_buffer* bufs, std::size_t count, deadline when) {
+    return thrown_list(kind::send, bufs, count, when);
+  }
 
   std::size_t send_all(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::send_all, const_buffer{data, size}, detail::forever{}, ec);
   }
-  // Pointer and size with a deadline, as the typed sockets take them.
-  std::size_t send_all(const void* data, std::size_t size, deadline when,
-                       std::error_code& ec) noexcept {
+  std::size_t send_all(const void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
     return op(kind::send_all, const_buffer{data, size}, when, ec);
   }
   template <class B>
@@ -250,8 +273,19 @@ class basic_any_stream_socket {
   std::size_t send_all(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::send_all, b.begin(), b.size(), ec);
   }
-  std::size_t send_all(const void* data, std::size_t size) {
-    return thrown(kind::send_all, const_buffer{data, size});
+  std::size_t send_all(std::initializer_list<const_buffer> b, deadline when, std::error_code& ec) noexcept {
+    return ops(kind::send_all, b.begin(), b.size(), when, ec);
+  }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+    return ops(kind::send_all, bufs, count, ec);
+  }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count, deadline when,
+                     std::error_code& ec) noexcept {
+    return ops(kind::send_all, bufs, count, when, ec);
+  }
+  std::size_t send_all(const void* data, std::size_t size) { return thrown(kind::send_all, const_buffer{data, size}); }
+  std::size_t send_all(const void* data, std::size_t size, deadline when) {
+    return thrown(kind::send_all, const_buffer{data, size}, when);
   }
   template <class B>
   std::size_t send_all(const B& b) { return thrown(kind::send_all, cbuf(b)); }
@@ -259,6 +293,13 @@ class basic_any_stream_socket {
   std::size_t send_all(const B& b, deadline when) { return thrown(kind::send_all, cbuf(b), when); }
   std::size_t send_all(std::initializer_list<const_buffer> b) {
     return thrown_list(kind::send_all, b.begin(), b.size());
+  }
+  std::size_t send_all(std::initializer_list<const_buffer> b, deadline when) {
+    return thrown_list(kind::send_all, b.begin(), b.size(), when);
+  }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count) { return thrown_list(kind::send_all, bufs, count); }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count, deadline when) {
+    return thrown_list(kind::send_all, bufs, count, when);
   }
 
   std::size_t receive(void* data, std::size_t size, std::error_code& ec) noexcept {
@@ -278,8 +319,19 @@ class basic_any_stream_socket {
   std::size_t receive(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::receive, b.begin(), b.size(), ec);
   }
-  std::size_t receive(void* data, std::size_t size) {
-    return thrown(kind::receive, mutable_buffer{data, size});
+  std::size_t receive(std::initializer_list<mutable_buffer> b, deadline when, std::error_code& ec) noexcept {
+    return ops(kind::receive, b.begin(), b.size(), when, ec);
+  }
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+    return ops(kind::receive, bufs, count, ec);
+  }
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count, deadline when,
+                     std::error_code& ec) noexcept {
+    return ops(kind::receive, bufs, count, when, ec);
+  }
+  std::size_t receive(void* data, std::size_t size) { return thrown(kind::receive, mutable_buffer{data, size}); }
+  std::size_t receive(void* data, std::size_t size, deadline when) {
+    return thrown(kind::receive, mutable_buffer{data, size}, when);
   }
   template <class B>
   std::size_t receive(B& b) { return thrown(kind::receive, mbuf(b)); }
@@ -288,9 +340,19 @@ class basic_any_stream_socket {
   std::size_t receive(std::initializer_list<mutable_buffer> b) {
     return thrown_list(kind::receive, b.begin(), b.size());
   }
+  std::size_t receive(std::initializer_list<mutable_buffer> b, deadline when) {
+    return thrown_list(kind::receive, b.begin(), b.size(), when);
+  }
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count) { return thrown_list(kind::receive, bufs, count); }
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count, deadline when) {
+    return thrown_list(kind::receive, bufs, count, when);
+  }
 
   std::size_t receive_exact(void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::receive_exact, mutable_buffer{data, size}, detail::forever{}, ec);
+  }
+  std::size_t receive_exact(void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+    return op(kind::receive_exact, mutable_buffer{data, size}, when, ec);
   }
   template <class B>
   std::size_t receive_exact(B& b, std::error_code& ec) noexcept {
@@ -303,8 +365,19 @@ class basic_any_stream_socket {
   std::size_t receive_exact(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::receive_exact, b.begin(), b.size(), ec);
   }
-  std::size_t receive_exact(void* data, std::size_t size) {
-    return thrown(kind::receive_exact, mutable_buffer{data, size});
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> b, deadline when, std::error_code& ec) noexcept {
+    return ops(kind::receive_exact, b.begin(), b.size(), when, ec);
+  }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+    return ops(kind::receive_exact, bufs, count, ec);
+  }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, deadline when,
+                     std::error_code& ec) noexcept {
+    return ops(kind::receive_exact, bufs, count, when, ec);
+  }
+  std::size_t receive_exact(void* data, std::size_t size) { return thrown(kind::receive_exact, mutable_buffer{data, size}); }
+  std::size_t receive_exact(void* data, std::size_t size, deadline when) {
+    return thrown(kind::receive_exact, mutable_buffer{data, size}, when);
   }
   template <class B>
   std::size_t receive_exact(B& b) { return thrown(kind::receive_exact, mbuf(b)); }
@@ -312,6 +385,13 @@ class basic_any_stream_socket {
   std::size_t receive_exact(B& b, deadline when) { return thrown(kind::receive_exact, mbuf(b), when); }
   std::size_t receive_exact(std::initializer_list<mutable_buffer> b) {
     return thrown_list(kind::receive_exact, b.begin(), b.size());
+  }
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> b, deadline when) {
+    return thrown_list(kind::receive_exact, b.begin(), b.size(), when);
+  }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count) { return thrown_list(kind::receive_exact, bufs, count); }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, deadline when) {
+    return thrown_list(kind::receive_exact, bufs, count, when);
   }
 
   void shutdown(shutdown_type how, std::error_code& ec) noexcept {
@@ -528,16 +608,26 @@ inline bool stream_entries(const std::vector<any_endpoint>& eps, std::error_code
 // (std::string, std::string_view, const char*, and argv's char*), so that
 // connect_first(std::vector<std::string>(argv + 1, argv + argc), ...) works.
 // Not a string itself, which is a range of chars.
+// (Member begin()/end() or a C array, as a range-for sees them; without
+// <iterator>, which buffer.hpp keeps out for its compile time.)
 template <class R, class = void>
-struct is_uri_range : std::false_type {};
+struct uri_range_entry {
+  using type = void;
+};
 template <class R>
-struct is_uri_range<R, std::void_t<decltype(std::begin(std::declval<const R&>()) !=
-                                            std::end(std::declval<const R&>()))>>
-    : std::bool_constant<
-          std::is_convertible_v<decltype(*std::begin(std::declval<const R&>())), std::string_view> &&
-          !std::is_convertible_v<const R&, std::string_view>> {};
+struct uri_range_entry<R, std::void_t<decltype(std::declval<const R&>().begin() !=
+                                               std::declval<const R&>().end())>> {
+  using type = decltype(*std::declval<const R&>().begin());
+};
+template <class T, std::size_t N>
+struct uri_range_entry<T[N], void> {
+  using type = const T&;
+};
 template <class R>
-inline constexpr bool is_uri_range_v = is_uri_range<R>::value;
+inline constexpr bool is_uri_range_v =
+    !std::is_void_v<typename uri_range_entry<R>::type> &&
+    std::is_convertible_v<typename uri_range_entry<R>::type, std::string_view> &&
+    !std::is_convertible_v<const R&, std::string_view>;
 
 // One entry's text; a null char* (an argv read one past its end) is "".
 template <class T>

@@ -55,12 +55,22 @@ class stream_socket
  public:
   using base::connect;
 
+  // Every buffer form of send and receive, each with and without a deadline
+  // (a duration, or a steady_clock time point shared by several calls), each
+  // throwing and with a trailing std::error_code&:
+  //   s.send_all({buffer(header), buffer(body)}, 5s, ec);
+  //   s.receive_exact(data, size, until);
+  //
   // Sends every byte, looping over short writes; with a deadline, all of them
   // by then.  Returns the bytes sent: all of them unless ec is set.  On a
   // non-blocking socket it never waits: it stops at would_block, with the
   // count sent so far.
   std::size_t send_all(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
     return this->template transfer_all<true>(bufs, count, detail::forever{}, ec);
+  }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count, deadline when,
+                       std::error_code& ec) noexcept {
+    return this->template transfer_all<true>(bufs, count, when, ec);
   }
   std::size_t send_all(const_buffer b, deadline when, std::error_code& ec) noexcept {
     return this->template transfer_all<true>(&b, 1, when, ec);
@@ -69,15 +79,30 @@ class stream_socket
   std::size_t send_all(const R& r, deadline when, std::error_code& ec) noexcept {
     return send_all(buffer(r), when, ec);
   }
-  std::size_t send_all(const_buffer b, deadline when) {
+  std::size_t send_all(std::initializer_list<const_buffer> bufs, deadline when,
+                       std::error_code& ec) noexcept {
+    return send_all(bufs.begin(), bufs.size(), when, ec);
+  }
+  std::size_t send_all(const void* data, std::size_t size, deadline when,
+                       std::error_code& ec) noexcept {
+    return send_all(const_buffer{data, size}, when, ec);
+  }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count, deadline when) {
     std::error_code ec;
-    const std::size_t n = send_all(b, when, ec);
-    if (ec) partial_failure(ec, "send_all to", n, b.size, "sent");
+    const std::size_t n = send_all(bufs, count, when, ec);
+    if (ec) partial_failure(ec, "send_all to", n, total_size(bufs, count), "sent");
     return n;
   }
+  std::size_t send_all(const_buffer b, deadline when) { return send_all(&b, 1, when); }
   template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
   std::size_t send_all(const R& r, deadline when) {
     return send_all(buffer(r), when);
+  }
+  std::size_t send_all(std::initializer_list<const_buffer> bufs, deadline when) {
+    return send_all(bufs.begin(), bufs.size(), when);
+  }
+  std::size_t send_all(const void* data, std::size_t size, deadline when) {
+    return send_all(const_buffer{data, size}, when);
   }
   std::size_t send_all(const_buffer b, std::error_code& ec) noexcept { return send_all(&b, 1, ec); }
   std::size_t send_all(std::initializer_list<const_buffer> bufs, std::error_code& ec) noexcept {
@@ -119,6 +144,10 @@ class stream_socket
                             std::error_code& ec) noexcept {
     return this->template transfer_all<false>(bufs, count, detail::forever{}, ec);
   }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, deadline when,
+                            std::error_code& ec) noexcept {
+    return this->template transfer_all<false>(bufs, count, when, ec);
+  }
   std::size_t receive_exact(mutable_buffer b, deadline when, std::error_code& ec) noexcept {
     return this->template transfer_all<false>(&b, 1, when, ec);
   }
@@ -126,15 +155,30 @@ class stream_socket
   std::size_t receive_exact(R& r, deadline when, std::error_code& ec) noexcept {
     return receive_exact(buffer(r), when, ec);
   }
-  std::size_t receive_exact(mutable_buffer b, deadline when) {
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> bufs, deadline when,
+                            std::error_code& ec) noexcept {
+    return receive_exact(bufs.begin(), bufs.size(), when, ec);
+  }
+  std::size_t receive_exact(void* data, std::size_t size, deadline when,
+                            std::error_code& ec) noexcept {
+    return receive_exact(mutable_buffer{data, size}, when, ec);
+  }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, deadline when) {
     std::error_code ec;
-    const std::size_t n = receive_exact(b, when, ec);
-    if (ec) partial_failure(ec, "receive_exact from", n, b.size, "received");
+    const std::size_t n = receive_exact(bufs, count, when, ec);
+    if (ec) partial_failure(ec, "receive_exact from", n, total_size(bufs, count), "received");
     return n;
   }
+  std::size_t receive_exact(mutable_buffer b, deadline when) { return receive_exact(&b, 1, when); }
   template <class R, std::enable_if_t<detail::is_mutable_range<R>, int> = 0>
   std::size_t receive_exact(R& r, deadline when) {
     return receive_exact(buffer(r), when);
+  }
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> bufs, deadline when) {
+    return receive_exact(bufs.begin(), bufs.size(), when);
+  }
+  std::size_t receive_exact(void* data, std::size_t size, deadline when) {
+    return receive_exact(mutable_buffer{data, size}, when);
   }
   std::size_t receive_exact(mutable_buffer b, std::error_code& ec) noexcept {
     return receive_exact(&b, 1, ec);

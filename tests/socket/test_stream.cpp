@@ -192,6 +192,95 @@ TYPED_TEST(StreamTest, ErrorCodeOverloadsDoNotThrowAndReportEof) {
   EXPECT_EQ(std::string(buf.data(), 3), "abc");
 }
 
+// Every buffer form has its deadline twin, throwing and with error_code:
+// scatter/gather lists, pointer and size, pointers to buffers.  A deadline
+// that passes ends each of them with timed_out.
+template <class S, class C>
+void exchange_with_deadlines(S& sender, C& receiver) {
+  std::error_code ec;
+  const std::string hdr = "head";
+  const std::vector<char> body = {'b', 'o', 'd', 'y', '!'};
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  EXPECT_EQ(sender.send_all({buffer(hdr), buffer(body)}, 5s, ec), 9u);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(sender.send_all({buffer(hdr), buffer(body)}, until), 9u);
+  const const_buffer out[2] = {buffer(hdr), buffer(body)};
+  EXPECT_EQ(sender.send_all(out, 2, 5s, ec), 9u);
+  EXPECT_EQ(sender.send_all(out, 2, until), 9u);
+  EXPECT_EQ(sender.send_all(hdr.data(), hdr.size(), 5s, ec), 4u);
+  EXPECT_EQ(sender.send_all(hdr.data(), hdr.size(), until), 4u);
+  EXPECT_FALSE(ec) << ec.message();
+
+  std::array<char, 4> h{};
+  std::array<char, 5> b{};
+  EXPECT_EQ(receiver.receive_exact({buffer(h), buffer(b)}, 5s, ec), 9u);
+  EXPECT_EQ(std::string(h.data(), 4) + std::string(b.data(), 5), "headbody!");
+  EXPECT_EQ(receiver.receive_exact({buffer(h), buffer(b)}, until), 9u);
+  const mutable_buffer in[2] = {buffer(h), buffer(b)};
+  EXPECT_EQ(receiver.receive_exact(in, 2, 5s, ec), 9u);
+  EXPECT_EQ(receiver.receive_exact(in, 2, until), 9u);
+  EXPECT_EQ(std::string(h.data(), 4) + std::string(b.data(), 5), "headbody!");
+  EXPECT_EQ(receiver.receive_exact(h.data(), h.size(), 5s, ec), 4u);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(std::string(h.data(), 4), "head");
+  EXPECT_EQ(receiver.receive_exact(h.data(), h.size(), until), 4u);
+  EXPECT_EQ(std::string(h.data(), 4), "head");
+
+  // send and receive: as much as there is room or data for, by the deadline.
+  EXPECT_EQ(sender.send({buffer(hdr)}, 5s, ec), 4u);
+  EXPECT_EQ(sender.send(hdr.data(), hdr.size(), until), 4u);
+  EXPECT_EQ(sender.send(out, 1, 5s, ec), 4u);
+  EXPECT_EQ(sender.send({buffer(hdr)}, until), 4u);
+  std::size_t got = 0;
+  std::array<char, 16> all{};
+  for (int i = 0; i < 64 && got < 16 && !ec; ++i) {
+    got += got % 2 == 0 ? receiver.receive(all.data() + got, all.size() - got, 5s, ec)
+                        : receiver.receive({mutable_buffer{all.data() + got, all.size() - got}}, 5s, ec);
+  }
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(std::string(all.data(), 16), "headheadheadhead");
+
+  // Nothing sent: each timed form ends by its deadline.
+  EXPECT_EQ(receiver.receive_exact({buffer(h), buffer(b)}, 30ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  EXPECT_EQ(receiver.receive_exact(in, 2, 30ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  EXPECT_EQ(receiver.receive_exact(h.data(), h.size(), 30ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  EXPECT_EQ(receiver.receive(h.data(), h.size(), 30ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  EXPECT_EQ(receiver.receive({buffer(h)}, std::chrono::steady_clock::now() - 1s, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  try {
+    receiver.receive_exact(in, 2, 30ms);
+    ADD_FAILURE() << "nothing was sent";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::timed_out);
+    EXPECT_NE(std::string(e.what()).find("0 of 9 bytes received"), std::string::npos) << e.what();
+  }
+  try {
+    receiver.receive(h.data(), h.size(), 30ms);
+    ADD_FAILURE() << "nothing was sent";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::timed_out);
+  }
+}
+
+TYPED_TEST(StreamTest, EveryBufferFormHasADeadline) {
+  auto client = TestFixture::socket_t::connect(this->where, 5s);
+  auto conn = this->server.accept(5s);
+  exchange_with_deadlines(client, conn);
+}
+
+TYPED_TEST(StreamTest, EveryBufferFormHasADeadlineOnAnySocket) {
+  auto client = TestFixture::socket_t::connect(this->where, 5s);
+  typename TestFixture::E from{};
+  any_stream_socket conn(this->server.accept(5s, from), any_endpoint(from));
+  any_stream_socket any_client(std::move(client), any_endpoint(this->where));
+  exchange_with_deadlines(any_client, conn);
+  exchange_with_deadlines(conn, any_client);
+}
+
 // A reader of framed messages tells the peer's clean end between messages (no
 // byte of the next one) from a message cut short; both are end_of_stream.
 TYPED_TEST(StreamTest, ReceiveExactTellsACleanEndFromACutMessage) {

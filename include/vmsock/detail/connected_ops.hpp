@@ -1,6 +1,9 @@
 // The operations every connected socket shares (send and receive in every
 // buffer form, with or without a deadline, shutdown, peer_endpoint, the
 // connect step), for stream_socket, datagram_socket and seqpacket_socket.
+// Every buffer form (a buffer or range, pointer and size, an initializer_list
+// of buffers, a pointer to buffers and their count) comes with and without a
+// deadline, each throwing and with a trailing std::error_code&.
 #pragma once
 
 #include <vmsock/basic_socket.hpp>
@@ -49,11 +52,23 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t send(const_buffer b, deadline when, std::error_code& ec) noexcept {
     return this->send_until(&b, 1, message_flags::none, when, ec);
   }
+  std::size_t send(const const_buffer* bufs, std::size_t count, deadline when,
+                   std::error_code& ec) noexcept {
+    return this->send_until(bufs, count, message_flags::none, when, ec);
+  }
   std::size_t send(std::initializer_list<const_buffer> bufs, std::error_code& ec) noexcept {
     return send(bufs.begin(), bufs.size(), message_flags::none, ec);
   }
+  std::size_t send(std::initializer_list<const_buffer> bufs, deadline when,
+                   std::error_code& ec) noexcept {
+    return send(bufs.begin(), bufs.size(), when, ec);
+  }
   std::size_t send(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return send(const_buffer{data, size}, ec);
+  }
+  std::size_t send(const void* data, std::size_t size, deadline when,
+                   std::error_code& ec) noexcept {
+    return send(const_buffer{data, size}, when, ec);
   }
   template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
   std::size_t send(const R& r, std::error_code& ec) noexcept {
@@ -74,16 +89,23 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t send(const_buffer b, message_flags flags = message_flags::none) {
     return send(&b, 1, flags);
   }
-  std::size_t send(const_buffer b, deadline when) {
+  std::size_t send(const const_buffer* bufs, std::size_t count, deadline when) {
     std::error_code ec;
-    const std::size_t n = send(b, when, ec);
+    const std::size_t n = send(bufs, count, when, ec);
     if (ec) this->fail(ec, "send to");
     return n;
   }
+  std::size_t send(const_buffer b, deadline when) { return send(&b, 1, when); }
   std::size_t send(std::initializer_list<const_buffer> bufs) {
     return send(bufs.begin(), bufs.size());
   }
+  std::size_t send(std::initializer_list<const_buffer> bufs, deadline when) {
+    return send(bufs.begin(), bufs.size(), when);
+  }
   std::size_t send(const void* data, std::size_t size) { return send(const_buffer{data, size}); }
+  std::size_t send(const void* data, std::size_t size, deadline when) {
+    return send(const_buffer{data, size}, when);
+  }
   template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
   std::size_t send(const R& r) {
     return send(buffer(r));
@@ -109,11 +131,22 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t receive(mutable_buffer b, deadline when, std::error_code& ec) noexcept {
     return receive_until(&b, 1, message_flags::none, when, ec);
   }
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count, deadline when,
+                      std::error_code& ec) noexcept {
+    return receive_until(bufs, count, message_flags::none, when, ec);
+  }
   std::size_t receive(std::initializer_list<mutable_buffer> bufs, std::error_code& ec) noexcept {
     return receive(bufs.begin(), bufs.size(), message_flags::none, ec);
   }
+  std::size_t receive(std::initializer_list<mutable_buffer> bufs, deadline when,
+                      std::error_code& ec) noexcept {
+    return receive(bufs.begin(), bufs.size(), when, ec);
+  }
   std::size_t receive(void* data, std::size_t size, std::error_code& ec) noexcept {
     return receive(mutable_buffer{data, size}, ec);
+  }
+  std::size_t receive(void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+    return receive(mutable_buffer{data, size}, when, ec);
   }
   template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
   std::size_t receive(R& r, std::error_code& ec) noexcept {
@@ -134,16 +167,23 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t receive(mutable_buffer b, message_flags flags = message_flags::none) {
     return receive(&b, 1, flags);
   }
-  std::size_t receive(mutable_buffer b, deadline when) {
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count, deadline when) {
     std::error_code ec;
-    const std::size_t n = receive(b, when, ec);
-    if (ec) receive_failed(ec, n, b.size);
+    const std::size_t n = receive(bufs, count, when, ec);
+    if (ec) receive_failed(ec, n, total_size(bufs, count));
     return n;
   }
+  std::size_t receive(mutable_buffer b, deadline when) { return receive(&b, 1, when); }
   std::size_t receive(std::initializer_list<mutable_buffer> bufs) {
     return receive(bufs.begin(), bufs.size());
   }
+  std::size_t receive(std::initializer_list<mutable_buffer> bufs, deadline when) {
+    return receive(bufs.begin(), bufs.size(), when);
+  }
   std::size_t receive(void* data, std::size_t size) { return receive(mutable_buffer{data, size}); }
+  std::size_t receive(void* data, std::size_t size, deadline when) {
+    return receive(mutable_buffer{data, size}, when);
+  }
   template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
   std::size_t receive(R& r) {
     return receive(buffer(r));
