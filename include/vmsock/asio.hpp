@@ -6,6 +6,11 @@
 //   vmsock::asio::vsock_stream      AF_VSOCK SOCK_STREAM   (AF_HYPERV on Windows)
 //   vmsock::asio::vsock_seqpacket   AF_VSOCK SOCK_SEQPACKET (Linux 5.16+)
 //   vmsock::asio::hv_stream         AF_HYPERV SOCK_STREAM  (AF_VSOCK on Linux)
+//   vmsock::asio::hybrid_vsock_stream  AF_UNIX SOCK_STREAM to a VMM's vsock socket
+//                                   (Firecracker, Cloud Hypervisor): async_connect
+//                                   makes the CONNECT handshake; socket.answer()
+//                                   is what followed "OK "; the acceptor serves
+//                                   the guest's connections on "<path>_<port>"
 //
 // Each is an asio Protocol and AcceptableProtocol with family(), type(),
 // protocol() and nested endpoint, socket and acceptor:
@@ -29,7 +34,8 @@
 //
 // Hand-over: vmsock::asio::to_asio(context, std::move(vmsock_socket)) and
 // vmsock::asio::to_vmsock(std::move(asio_socket)), for VSOCK and Hyper-V
-// sockets and listeners; IP and Unix sockets become asio::ip::tcp's and
+// sockets and listeners; hybrid vsock ones (to_asio only) become
+// hybrid_vsock_stream's; IP and Unix sockets become asio::ip::tcp's and
 // asio::local's; connect_first's any_stream_socket becomes an
 // asio::generic::stream_protocol::socket.  fmt: vmsock/asio_fmt.hpp.
 //
@@ -55,6 +61,8 @@
 
 #if !defined(VMSOCK_ASIO_CLASHES_WITH_BOOST_ASIO)
 
+#  include <vmsock/detail/asio_hybrid.hpp>
+#  include <vmsock/detail/asio_hybrid_acceptor.hpp>
 #  include <vmsock/detail/asio_protocols.hpp>
 #  include <vmsock/detail/win_error.hpp>
 
@@ -107,6 +115,11 @@ struct standalone_asio {
   static bool is_connection_reset(const error_code& ec) noexcept {
     return ec == ::asio::error::connection_reset || ec == std::errc::connection_reset;
   }
+  // For hybrid_vsock_stream's handshake (detail/asio_hybrid.hpp).
+  using const_buffer = ::asio::const_buffer;
+  using mutable_buffer = ::asio::mutable_buffer;
+  static bool is_eof(const error_code& ec) noexcept { return ec == ::asio::error::eof; }
+  static error_code operation_aborted() noexcept { return ::asio::error::operation_aborted; }
   // asio's own throw, so that a build with ASIO_NO_EXCEPTIONS reaches its hook.
   [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
     ::asio::detail::throw_error(ec, what.c_str());
@@ -122,6 +135,9 @@ using vsock_stream = detail::asio_protocol<detail::standalone_asio, detail::asio
 using vsock_seqpacket =
     detail::asio_protocol<detail::standalone_asio, detail::asio_vsock_seqpacket_kind>;
 using hv_stream = detail::asio_protocol<detail::standalone_asio, detail::asio_hv_stream_kind>;
+// A guest port behind a VMM's Unix socket (Firecracker, Cloud Hypervisor):
+// async_connect makes the CONNECT handshake; the acceptor serves "<path>_<port>".
+using hybrid_vsock_stream = detail::asio_hybrid_protocol<detail::standalone_asio>;
 
 // to_asio(context or executor, std::move(vmsock_socket)[, ec]) -> the asio socket
 // or acceptor; to_vmsock(std::move(asio_object)[, ec]) -> the vmsock one.

@@ -3,7 +3,7 @@
 // by vmsock.hpp.  The same types as vmsock/asio.hpp, from the same
 // implementation (detail/asio_protocols.hpp), for Boost.Asio:
 //
-//   vmsock::boost_asio::vsock_stream, vsock_seqpacket, hv_stream
+//   vmsock::boost_asio::vsock_stream, vsock_seqpacket, hv_stream, hybrid_vsock_stream
 //   vmsock::boost_asio::to_asio, to_vmsock
 //
 // Errors: Boost.Asio reports boost::system::error_code.  vmsock's own codes
@@ -40,6 +40,8 @@
 
 #if !defined(VMSOCK_BOOST_ASIO_MISSING) && !defined(VMSOCK_BOOST_ASIO_CLASHES_WITH_ASIO)
 
+#  include <vmsock/detail/asio_hybrid.hpp>
+#  include <vmsock/detail/asio_hybrid_acceptor.hpp>
 #  include <vmsock/detail/asio_protocols.hpp>
 #  include <vmsock/detail/win_error.hpp>
 #  include <vmsock/error.hpp>
@@ -122,6 +124,11 @@ struct boost_asio {
     return ec == boost::asio::error::connection_reset ||
            ec == boost::system::errc::connection_reset;
   }
+  // For hybrid_vsock_stream's handshake (detail/asio_hybrid.hpp).
+  using const_buffer = boost::asio::const_buffer;
+  using mutable_buffer = boost::asio::mutable_buffer;
+  static bool is_eof(const error_code& ec) noexcept { return ec == boost::asio::error::eof; }
+  static error_code operation_aborted() noexcept { return boost::asio::error::operation_aborted; }
   // Boost.Asio's own throw (BOOST_ASIO_NO_EXCEPTIONS reaches its hook).
   [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
     boost::asio::detail::throw_error(ec, what.c_str());
@@ -136,6 +143,7 @@ namespace boost_asio {
 using vsock_stream = detail::asio_protocol<detail::boost_asio, detail::asio_vsock_stream_kind>;
 using vsock_seqpacket = detail::asio_protocol<detail::boost_asio, detail::asio_vsock_seqpacket_kind>;
 using hv_stream = detail::asio_protocol<detail::boost_asio, detail::asio_hv_stream_kind>;
+using hybrid_vsock_stream = detail::asio_hybrid_protocol<detail::boost_asio>;
 
 inline constexpr detail::asio_to_asio_fn<detail::boost_asio> to_asio{};
 inline constexpr detail::asio_to_vmsock_fn<detail::boost_asio> to_vmsock{};

@@ -549,6 +549,23 @@ inline void asio_return_startup_reference() noexcept {
 #endif
 }
 
+// What a vmsock object carries besides its handle (a hybrid vsock socket's
+// answer, a hybrid listener's endpoint): a counterpart with
+// state(const V&) has it read before the handle is released and given to
+// restore(object, state) once asio holds the handle.
+template <class C, class V, class = void>
+struct asio_carries_state : std::false_type {};
+template <class C, class V>
+struct asio_carries_state<C, V, std::void_t<decltype(C::state(std::declval<const V&>()))>>
+    : std::true_type {};
+template <class C, class V>
+auto asio_state_of(const V& s) noexcept {
+  if constexpr (asio_carries_state<C, V>::value)
+    return C::state(s);
+  else
+    return nullptr;
+}
+
 // vmsock -> asio: to_asio(context or executor, std::move(vmsock_socket)[, ec]).
 // The handle moves into the asio object of its protocol and the vmsock socket
 // is left closed; a closed vmsock socket gives a closed asio object.  If asio
@@ -563,6 +580,7 @@ struct asio_to_asio_fn {
     ec = {};
     if (!s.is_open()) return object;
     const auto protocol = C::protocol(s);
+    [[maybe_unused]] const auto state = asio_state_of<C>(s);
     const auto h = s.release();
     object.assign(protocol, h, ec);
     if (ec) {
@@ -571,6 +589,7 @@ struct asio_to_asio_fn {
       return object;
     }
     asio_return_startup_reference();
+    if constexpr (asio_carries_state<C, std::decay_t<V>>::value) C::restore(object, state);
     return object;
   }
   template <class Ctx, class V, class C = asio_counterpart<Lib, std::decay_t<V>>,
