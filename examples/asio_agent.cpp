@@ -10,7 +10,10 @@
 //                  protocols: vsock_stream::acceptor, hv_stream::acceptor),
 //                  tcp://127.0.0.1:5000, tcp://[::1]:0, unix:///run/agent.sock,
 //                  unix://@agent (listened on by vmsock, with its defaults,
-//                  then handed to asio: vmsock::asio::to_asio)
+//                  then handed to asio: vmsock::asio::to_asio),
+//                  hybrid-vsock:///run/fc.vsock:5000 (a Firecracker guest's
+//                  connections to host port 5000, on the Unix socket
+//                  /run/fc.vsock_5000: vmsock::asio::hybrid_vsock_stream::acceptor)
 //   --count N      exit once N connections have been served (for tests)
 //   --ready-file   once listening, write a URI to reach each endpoint from
 //                  this machine to PATH, one per line (an "any" address
@@ -54,7 +57,8 @@ namespace vasio = vmsock::asio;
 constexpr std::string_view usage =
     "usage: asio_agent URI [URI...] [--count N] [--ready-file PATH]\n"
     "  URI: vsock://CID:PORT (CID any: every CID), hvsock://VM/SERVICE, tcp://127.0.0.1:PORT,\n"
-    "       tcp://[::1]:PORT, unix:///PATH, unix://@ABSTRACT; all of them served at once\n"
+    "       tcp://[::1]:PORT, unix:///PATH, unix://@ABSTRACT, hybrid-vsock:///PATH:PORT (a\n"
+    "       Firecracker guest's connections to host port PORT, on PATH_PORT); all served at once\n"
     "  --count N          exit after N connections (default: serve until SIGINT/SIGTERM)\n"
     "  --ready-file PATH  once listening, write a URI to reach each endpoint, one per line\n";
 
@@ -80,13 +84,14 @@ options parse_options(int argc, char** argv) {
   return o;
 }
 
-// Any acceptor this agent has: vmsock::asio's two, asio's TCP and Unix ones.
+// Any acceptor this agent has: vmsock::asio's three, asio's TCP and Unix ones.
 using any_acceptor = std::variant<vasio::vsock_stream::acceptor, vasio::hv_stream::acceptor,
-                                  ::asio::ip::tcp::acceptor, ::asio::local::stream_protocol::acceptor>;
+                                  ::asio::ip::tcp::acceptor, ::asio::local::stream_protocol::acceptor,
+                                  vasio::hybrid_vsock_stream::acceptor>;
 
-// Listens on `ep`.  VSOCK and Hyper-V through vmsock::asio's protocol types;
-// the others with vmsock's listener (SO_REUSEADDR, a stale Unix socket file
-// taken over), handed to asio.
+// Listens on `ep`.  VSOCK, Hyper-V and hybrid vsock through vmsock::asio's
+// protocol types; the others with vmsock's listener (SO_REUSEADDR, a stale
+// Unix socket file taken over), handed to asio.
 any_acceptor listen_on(::asio::io_context& io, const vmsock::any_endpoint& ep) {
   return std::visit(
       [&](const auto& e) -> any_acceptor {
@@ -96,9 +101,9 @@ any_acceptor listen_on(::asio::io_context& io, const vmsock::any_endpoint& ep) {
         else if constexpr (std::is_same_v<E, vmsock::hv_endpoint>)
           return vasio::hv_stream::acceptor(io, e);
         else if constexpr (std::is_same_v<E, vmsock::hybrid_vsock_endpoint>)
-          // The guest's connections through a VMM: a Unix listener on "<path>_<port>".
-          return vasio::to_asio(io, static_cast<vmsock::unix_listener&&>(
-                                        vmsock::hybrid_vsock_listener::listen(e)));
+          // The guest's connections through a VMM, on "<path>_<port>" (a stale
+          // socket file replaced, the file removed when the acceptor closes).
+          return vasio::hybrid_vsock_stream::acceptor(io, e);
         else
           return vasio::to_asio(io, vmsock::listener<E>::listen(e));
       },
@@ -126,6 +131,8 @@ std::string reach_uri(const any_acceptor& a) {
           std::ostringstream out;
           out << "tcp://" << local;
           return out.str();
+        } else if constexpr (std::is_same_v<A, vasio::hybrid_vsock_stream::acceptor>) {
+          return acc.hybrid_endpoint().listen_uds().to_string();  // where the VMM connects
         } else {
           const std::string path = acc.local_endpoint().path();
           if (!path.empty() && path[0] == '\0') return "unix://@" + path.substr(1);
@@ -136,7 +143,7 @@ std::string reach_uri(const any_acceptor& a) {
 }
 
 const char* scheme_of(const any_acceptor& a) {
-  static constexpr const char* names[] = {"vsock", "hvsock", "tcp", "unix"};
+  static constexpr const char* names[] = {"vsock", "hvsock", "tcp", "unix", "hybrid-vsock"};
   return names[a.index()];
 }
 

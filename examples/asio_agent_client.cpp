@@ -14,8 +14,10 @@
 //                  go async
 //   --each         K connections to every URI, all at once, made with asio's
 //                  async_connect (vmsock::asio::vsock_stream / hv_stream for
-//                  vsock:// and hvsock://, asio's own for tcp:// and unix://),
-//                  bounded by a steady_timer
+//                  vsock:// and hvsock://, vmsock::asio::hybrid_vsock_stream
+//                  for hybrid-vsock://PATH:PORT: the Unix connect and the
+//                  VMM's CONNECT handshake as one operation; asio's own for
+//                  tcp:// and unix://), bounded by a steady_timer
 //   --timeout MS   per connect (default 2000)
 //
 // Exit codes: 0 every connection echoed correctly, 1 a failure, 2 a usage or
@@ -56,7 +58,8 @@ namespace vasio = vmsock::asio;
 constexpr std::string_view usage_head =
     "usage: asio_agent_client URI [URI...] [--connections K] [--each] [--timeout MS]\n"
     "                         [--bytes N] [--chunk N] [--pings N]\n"
-    "  URI: vsock://CID:PORT, hvsock://VM/SERVICE, tcp://127.0.0.1:PORT, unix:///PATH, ...\n"
+    "  URI: vsock://CID:PORT, hvsock://VM/SERVICE, tcp://127.0.0.1:PORT, unix:///PATH,\n"
+    "       hybrid-vsock:///PATH:PORT (guest port PORT behind a Firecracker-style VMM socket), ...\n"
     "  --connections K  connections at once (default 1)\n"
     "  --each           K connections to every URI (asio's async_connect), instead of\n"
     "                   K made by vmsock::connect_first over the URIs in order\n"
@@ -183,18 +186,22 @@ typename P::endpoint native_endpoint(const E& e) {
 }
 
 // The asio protocol for a vmsock endpoint type (--each): vmsock::asio's for
-// the VM families, asio's own for TCP and Unix.
+// the VM families and hybrid vsock, asio's own for TCP and Unix.
 template <class E>
 using protocol_for = std::conditional_t<
     std::is_same_v<E, vmsock::vsock_endpoint>, vasio::vsock_stream,
-    std::conditional_t<std::is_same_v<E, vmsock::hv_endpoint>, vasio::hv_stream,
-                       std::conditional_t<std::is_same_v<E, vmsock::unix_endpoint>,
-                                          ::asio::local::stream_protocol, ::asio::ip::tcp>>>;
+    std::conditional_t<
+        std::is_same_v<E, vmsock::hv_endpoint>, vasio::hv_stream,
+        std::conditional_t<
+            std::is_same_v<E, vmsock::hybrid_vsock_endpoint>, vasio::hybrid_vsock_stream,
+            std::conditional_t<std::is_same_v<E, vmsock::unix_endpoint>,
+                               ::asio::local::stream_protocol, ::asio::ip::tcp>>>>;
 
 template <class P, class E>
 typename P::endpoint endpoint_for(const E& e) {
-  if constexpr (std::is_same_v<P, vasio::vsock_stream> || std::is_same_v<P, vasio::hv_stream>)
-    return e;  // converts: the OS form of a VSOCK or Hyper-V endpoint
+  if constexpr (std::is_same_v<P, vasio::vsock_stream> || std::is_same_v<P, vasio::hv_stream> ||
+                std::is_same_v<P, vasio::hybrid_vsock_stream>)
+    return e;  // converts: the OS form of a VSOCK or Hyper-V endpoint; the VMM's socket and port
   else
     return native_endpoint<P>(e);
 }
@@ -205,20 +212,15 @@ awaitable<void> each_connection(::asio::io_context& io, vmsock::any_endpoint ep,
   try {
     co_await std::visit(
         [&](const auto& e) -> awaitable<void> {
-          using E = std::decay_t<decltype(e)>;
-          if constexpr (std::is_same_v<E, vmsock::hybrid_vsock_endpoint>) {
-            // Through a VMM's Unix socket: vmsock makes the CONNECT handshake,
-            // asio takes the connected Unix stream.
-            auto socket = vasio::to_asio(
-                io, static_cast<vmsock::unix_stream_socket&&>(
-                        vmsock::hybrid_vsock_stream_socket::connect(e, o.timeout)));
+          using P = protocol_for<std::decay_t<decltype(e)>>;
+          typename P::socket socket(io);
+          // For hybrid-vsock://, the Unix connect and the CONNECT handshake.
+          co_await connect_with_timeout(socket, endpoint_for<P>(e), o.timeout);
+          if constexpr (std::is_same_v<P, vasio::hybrid_vsock_stream>)
+            co_await exchange(socket, o.transfer,
+                              fmt::format("{} (the VMM answered OK {})", what, socket.answer()), out);
+          else
             co_await exchange(socket, o.transfer, what, out);
-          } else {
-            using P = protocol_for<E>;
-            typename P::socket socket(io);
-            co_await connect_with_timeout(socket, endpoint_for<P>(e), o.timeout);
-            co_await exchange(socket, o.transfer, what, out);
-          }
         },
         ep.value());
   } catch (const std::exception& e) {
