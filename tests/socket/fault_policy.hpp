@@ -173,7 +173,22 @@ struct fault_policy {
   static void yield() noexcept { base_policy::yield(); }
   static void interrupt(handle h) noexcept { base_policy::interrupt(h); }
   static bool is_nonblocking(handle h) noexcept { return base_policy::is_nonblocking(h); }
-  static constexpr bool connect_in_os(int family) noexcept { return base_policy::connect_in_os(family); }
+  static constexpr bool connect_overlapped(int family) noexcept {
+    return base_policy::connect_overlapped(family);
+  }
+  using pending_connect = base_policy::pending_connect;
+  static bool start_connect(handle h, const void* sa, std::size_t len, pending_connect& p,
+                            std::error_code& ec) noexcept {
+    return base_policy::start_connect(h, sa, len, p, ec);
+  }
+  static vmsock::wait_result wait_connect(handle h, pending_connect& p, const vmsock::deadline& when,
+                                          std::error_code& ec) noexcept {
+    return base_policy::wait_connect(h, p, when, ec);
+  }
+  static void abort_connect(handle h, pending_connect& p) noexcept { base_policy::abort_connect(h, p); }
+  static void finish_connect(handle h, pending_connect& p, std::error_code& ec) noexcept {
+    base_policy::finish_connect(h, p, ec);
+  }
   static void set_udp_connreset(handle h, bool on, std::error_code& ec) noexcept {
     base_policy::set_udp_connreset(h, on, ec);
   }

@@ -1,8 +1,8 @@
 // What a real Windows host does that Wine cannot show, driven through
 // policies that record what the socket layer asks of them (here and under
 // Wine):
-//   - a Hyper-V connect is HVSOCKET_CONNECT_TIMEOUT plus a blocking connect
-//     (what Microsoft documents for AF_HYPERV), capped at 300000 ms;
+//   - a Hyper-V connect is HVSOCKET_CONNECT_TIMEOUT plus an overlapped
+//     ConnectEx, capped at 300000 ms, which the deadline and cancel() end;
 //   - an unconnected UDP socket has SIO_UDP_CONNRESET turned off; a connected
 //     one keeps it.
 // And what the real OS answers where it can: an unconnected UDP socket sees
@@ -16,7 +16,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace vmsock {
@@ -37,21 +40,38 @@ std::vector<recorded>& calls() {
   return v;
 }
 
-// Hyper-V as the socket layer sees it on Windows: its sockets connect inside
-// the OS.  The handles are real IPv4 sockets, so that closing them is real.
+// Hyper-V as the socket layer sees it on Windows: its connects are an
+// overlapped ConnectEx (start, wait, then finish or abort), never a
+// non-blocking connect waited in select().  The script's ConnectEx completes
+// at once (`completes`), or never: then only CancelIoEx (the policy's
+// interrupt) or the deadline ends its wait, as on a host whose VM does not
+// answer.  The handles are real IPv4 sockets, so that closing them is real.
+struct hv_connect_script {
+  std::mutex m;
+  std::condition_variable cv;
+  bool completes = true;
+  bool interrupted = false;
+  bool waiting = false;  // a connect is in wait_connect
+};
+hv_connect_script& script() {
+  static hv_connect_script s;
+  return s;
+}
+
 struct hv_connect_policy : default_policy {
   using base_policy = winsock_policy;  // os_address: an hv_endpoint travels as itself
-  static constexpr bool connect_in_os(int family) noexcept { return family == hv::address_family; }
+  static constexpr bool connect_overlapped(int family) noexcept {
+    return family == hv::address_family;
+  }
+  struct pending_connect {
+    bool started = false;
+  };
   static handle open(int, socket_type type, int, std::error_code& ec) noexcept {
     return default_policy::open(AF_INET, type, 0, ec);
   }
   static void set_option(handle, option_id id, const option_value& v, std::error_code& ec) noexcept {
     calls().push_back({id == option_id::hv_connect_timeout ? "hv_connect_timeout" : "option", v.value});
     ec.clear();
-  }
-  static void set_nonblocking(handle h, bool on, std::error_code& ec) noexcept {
-    calls().push_back({on ? "nonblocking" : "blocking", 0});
-    default_policy::set_nonblocking(h, on, ec);
   }
   static void connect(handle, const void*, std::size_t len, std::error_code& ec) noexcept {
     calls().push_back({"connect", static_cast<std::int64_t>(len)});
@@ -62,52 +82,164 @@ struct hv_connect_policy : default_policy {
     ec.clear();
     return wait_result::ready;
   }
+  static bool start_connect(handle, const void*, std::size_t len, pending_connect& p,
+                            std::error_code& ec) noexcept {
+    calls().push_back({"start_connect", static_cast<std::int64_t>(len)});
+    p.started = true;
+    ec.clear();
+    return true;
+  }
+  static wait_result wait_connect(handle, pending_connect&, const deadline& when,
+                                  std::error_code& ec) noexcept {
+    calls().push_back({"wait_connect", 0});
+    ec.clear();
+    auto& s = script();
+    std::unique_lock<std::mutex> lock(s.m);
+    s.waiting = true;
+    const auto done = [&] { return s.completes || s.interrupted; };
+    if (when.is_never())
+      s.cv.wait(lock, done);
+    else if (!s.cv.wait_until(lock, when.time_point(), done))
+      return wait_result::timed_out;
+    return wait_result::ready;  // completed, or aborted by CancelIoEx
+  }
+  static void abort_connect(handle, pending_connect& p) noexcept {
+    calls().push_back({"abort_connect", 0});
+    p.started = false;
+  }
+  static void finish_connect(handle, pending_connect& p, std::error_code& ec) noexcept {
+    calls().push_back({"finish_connect", 0});
+    p.started = false;
+    std::lock_guard<std::mutex> lock(script().m);
+    if (script().interrupted)
+      ec = std::make_error_code(std::errc::operation_canceled);  // WSA_OPERATION_ABORTED
+    else
+      ec.clear();
+  }
+  // cancel(): CancelIoEx ends the ConnectEx, whose event then fires.
+  static void interrupt(handle h) noexcept {
+    {
+      std::lock_guard<std::mutex> lock(script().m);
+      script().interrupted = true;
+    }
+    script().cv.notify_all();
+    default_policy::interrupt(h);
+  }
 };
 using hv_socket = stream_socket<hv_endpoint, hv_connect_policy>;
 
-TEST(HyperVConnect, ATimedConnectSetsTheOsTimeoutAndBlocks) {
+void reset_script(bool completes) {
   calls().clear();
+  std::lock_guard<std::mutex> lock(script().m);
+  script().completes = completes;
+  script().interrupted = false;
+  script().waiting = false;
+}
+
+std::vector<std::string> call_names() {
+  std::vector<std::string> order;
+  for (const auto& c : calls()) order.push_back(c.what);
+  return order;
+}
+
+int position(const std::vector<std::string>& order, const char* what) {
+  for (std::size_t i = 0; i < order.size(); ++i)
+    if (order[i] == what) return static_cast<int>(i);
+  return -1;
+}
+
+TEST(HyperVConnect, ATimedConnectSetsTheOsTimeoutAndConnectsOverlapped) {
+  reset_script(true);
   std::error_code ec;
   auto s = hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 5s, ec);
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_TRUE(s.is_open());
-  ASSERT_GE(calls().size(), 3u);
+  ASSERT_GE(calls().size(), 4u);
   EXPECT_EQ(calls()[0].what, "hv_connect_timeout");
   EXPECT_GT(calls()[0].value, 4'900'000);  // microseconds: about the 5 s asked for
   EXPECT_LE(calls()[0].value, 5'000'000);
-  // Blocking for the connect, whatever the socket's mode inside the OS, and
-  // no select() waiting for it.
-  std::vector<std::string> order;
-  for (const auto& c : calls()) order.push_back(c.what);
-  const auto at = [&](const char* w) {
-    for (std::size_t i = 0; i < order.size(); ++i)
-      if (order[i] == w) return static_cast<int>(i);
-    return -1;
-  };
-  ASSERT_NE(at("connect"), -1);
-  EXPECT_EQ(calls()[static_cast<std::size_t>(at("connect"))].value,
+  const auto order = call_names();
+  ASSERT_NE(position(order, "start_connect"), -1);
+  EXPECT_EQ(calls()[static_cast<std::size_t>(position(order, "start_connect"))].value,
             static_cast<std::int64_t>(hv_endpoint::native_size()));
-  if (at("blocking") != -1) {
-    EXPECT_LT(at("blocking"), at("connect"));
-  }
-  EXPECT_EQ(at("poll"), -1) << "an AF_HYPERV connect does not wait in select()";
+  EXPECT_LT(position(order, "start_connect"), position(order, "wait_connect"));
+  EXPECT_LT(position(order, "wait_connect"), position(order, "finish_connect"));
+  EXPECT_EQ(position(order, "abort_connect"), -1);
+  EXPECT_EQ(position(order, "connect"), -1) << "no plain connect() for AF_HYPERV";
+  EXPECT_EQ(position(order, "poll"), -1) << "an AF_HYPERV connect does not wait in select()";
 }
 
 TEST(HyperVConnect, NoDeadlineLeavesTheSocketsTimeout) {
-  calls().clear();
+  reset_script(true);
   std::error_code ec;
   auto s = hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), ec);
   ASSERT_FALSE(ec) << ec.message();
   for (const auto& c : calls()) EXPECT_NE(c.what, "hv_connect_timeout");
 }
 
+// A VM that never answers: the deadline ends the wait, and the ConnectEx is
+// aborted before the socket is closed (Windows must be done with its
+// OVERLAPPED).
+TEST(HyperVConnect, TheDeadlineEndsAConnectThatNeverCompletes) {
+  reset_script(false);
+  std::error_code ec;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto s = hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 300ms, ec);
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_FALSE(s.is_open());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+  const auto order = call_names();
+  EXPECT_NE(position(order, "abort_connect"), -1);
+  EXPECT_EQ(position(order, "finish_connect"), -1);
+}
+
+// cancel() from another thread ends a Hyper-V connect at once (CancelIoEx), as
+// it ends every other blocking call, instead of after the OS's timeout.
+TEST(HyperVConnect, CancelEndsAConnectThatNeverCompletes) {
+  reset_script(false);
+  auto c = connector<hv_socket>::open();
+  std::error_code ec;
+  std::thread canceller([&] {
+    for (int i = 0; i < 2000; ++i) {  // until the connect waits (at most 20 s)
+      {
+        std::lock_guard<std::mutex> lock(script().m);
+        if (script().waiting) break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    c.cancel();
+  });
+  auto s = c.connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 120s, ec);
+  canceller.join();
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_FALSE(s.is_open());
+  const auto order = call_names();
+  EXPECT_NE(position(order, "wait_connect"), -1);
+}
+
+// A cancel() before the connect started finds nothing to interrupt: the
+// connect sees the flag and does not wait.
+TEST(HyperVConnect, ACancelBeforeTheConnectEndsItWithoutWaiting) {
+  reset_script(false);
+  auto c = connector<hv_socket>::open();
+  c.cancel();
+  {
+    std::lock_guard<std::mutex> lock(script().m);
+    script().interrupted = false;  // as if the interrupt came before ConnectEx started
+  }
+  std::error_code ec;
+  auto s = c.connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 120s, ec);
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_EQ(position(call_names(), "wait_connect"), -1);
+}
+
 TEST(HyperVConnect, BeyondThreeHundredSecondsIsAClearErrorBeforeAnyCall) {
-  calls().clear();
+  reset_script(true);
   std::error_code ec;
   auto s = hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 301s, ec);
   EXPECT_EQ(ec, errc::hv_connect_timeout_too_long) << ec.message();
   EXPECT_EQ(ec, std::errc::invalid_argument);
-  for (const auto& c : calls()) EXPECT_NE(c.what, "connect");
+  for (const auto& c : calls()) EXPECT_NE(c.what, "start_connect");
   try {
     (void)hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 10min);
     ADD_FAILURE() << "connect did not throw";
@@ -116,7 +248,7 @@ TEST(HyperVConnect, BeyondThreeHundredSecondsIsAClearErrorBeforeAnyCall) {
                                          make_error_code(errc::hv_connect_timeout_too_long).message());
   }
   // Exactly the limit is allowed.
-  calls().clear();
+  reset_script(true);
   auto ok = hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 299s, ec);
   EXPECT_FALSE(ec) << ec.message();
 }

@@ -496,8 +496,8 @@ class socket_core {
   VMSOCK_NOINLINE void connect_native(const void* sa, std::size_t len, int family,
                                       const deadline& when, std::error_code& ec) noexcept {
     if (!usable(ec)) return;
-    if (Policy::connect_in_os(family)) {
-      connect_in_os(sa, len, when, ec);
+    if (Policy::connect_overlapped(family)) {
+      connect_overlapped(sa, len, when, ec);
       return;
     }
     const auto h = handle_;
@@ -642,13 +642,14 @@ class socket_core {
     return done;
   }
 
-  // A Hyper-V connect on Windows: the OS's own connect timeout
-  // (HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms) and a blocking connect, the
-  // mechanism Microsoft documents for AF_HYPERV (no FIONBIO and select()).
-  // cancel() cannot end it early: it returns by its timeout.  No deadline
-  // leaves the socket's timeout as it is.
-  void connect_in_os(const void* sa, std::size_t len, const deadline& when,
-                     std::error_code& ec) noexcept {
+  // A Hyper-V connect on Windows (Policy::connect_overlapped): an overlapped
+  // ConnectEx (Microsoft documents no non-blocking connect for AF_HYPERV, and
+  // shutdown() does not end a blocking one), waited for until `when` and ended
+  // by cancel() (Policy::interrupt cancels it) or by the deadline.  The OS's
+  // own connect timeout (HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms) is set to
+  // the deadline too; no deadline leaves the socket's timeout as it is.
+  void connect_overlapped(const void* sa, std::size_t len, const deadline& when,
+                          std::error_code& ec) noexcept {
     const auto h = handle_;
     if (!when.is_never()) {
       const timeout left = when.remaining();
@@ -661,12 +662,19 @@ class socket_core {
       Policy::set_option(h, option_id::hv_connect_timeout, v, ec);
       if (ec) return;
     }
-    Policy::set_nonblocking(h, false, ec);
-    if (ec) return;
-    Policy::connect(h, sa, len, ec);
-    std::error_code restored;
-    if (os_nonblocking()) Policy::set_nonblocking(h, true, restored);
-    if (!ec) ec = restored;
+    typename Policy::pending_connect p;
+    if (Policy::start_connect(h, sa, len, p, ec)) {
+      // A cancel() that came before the connect started had nothing to end:
+      // its flag is seen here (it is set before cancel() interrupts).
+      const wait_result r = cancel_.cancelled.load() ? wait_result::woken
+                                                     : Policy::wait_connect(h, p, when, ec);
+      if (r == wait_result::ready && !ec) {
+        Policy::finish_connect(h, p, ec);
+      } else {
+        Policy::abort_connect(h, p);
+        if (!ec) ec = r == wait_result::timed_out ? make_error_code(errc::timed_out) : canceled();
+      }
+    }
     if (ec && cancel_.cancelled.load()) ec = detail::canceled();
   }
 

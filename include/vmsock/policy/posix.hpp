@@ -462,9 +462,25 @@ struct posix_policy {
 #endif
   }
 
-  // Whether a connect of this family must wait inside the OS (Windows'
-  // AF_HYPERV); never on POSIX.
-  static constexpr bool connect_in_os(int) noexcept { return false; }
+  // Whether a connect of this family goes through start_connect/wait_connect/
+  // abort_connect/finish_connect (Windows' AF_HYPERV: an overlapped
+  // ConnectEx); never on POSIX, which waits for every family in poll().
+  static constexpr bool connect_overlapped(int) noexcept { return false; }
+  struct pending_connect {};
+  static bool start_connect(handle, const void*, std::size_t, pending_connect&,
+                            std::error_code& ec) noexcept {
+    ec = std::make_error_code(std::errc::operation_not_supported);
+    return false;
+  }
+  static wait_result wait_connect(handle, pending_connect&, const deadline&,
+                                  std::error_code& ec) noexcept {
+    ec = std::make_error_code(std::errc::operation_not_supported);
+    return wait_result::ready;
+  }
+  static void abort_connect(handle, pending_connect&) noexcept {}
+  static void finish_connect(handle, pending_connect&, std::error_code& ec) noexcept {
+    ec = std::make_error_code(std::errc::operation_not_supported);
+  }
 
   // ---- Unix socket files --------------------------------------------------
   // Identity of the socket file at `path`: false when there is none, or the

@@ -33,6 +33,7 @@
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/detail/native.hpp>
+#include <vmsock/detail/win_connect.hpp>
 #include <vmsock/detail/win_error.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/hyperv.hpp>
@@ -49,7 +50,8 @@
 
 namespace vmsock {
 
-struct winsock_policy {
+// The Hyper-V connect (overlapped ConnectEx) comes from win_overlapped_connect.
+struct winsock_policy : detail::win_overlapped_connect {
   using handle = SOCKET;
   static constexpr handle invalid_handle = INVALID_SOCKET;
   static constexpr std::size_t max_buffers = 64;
@@ -98,9 +100,14 @@ struct winsock_policy {
     close(w, ignored);
   }
   static void yield() noexcept { ::SwitchToThread(); }
-  // Nothing waits inside Winsock (the wake-up ends every wait); cancel() shuts
-  // the socket down all the same, so that the peer sees what it sees on POSIX.
-  static void interrupt(handle h) noexcept { ::shutdown(h, SD_BOTH); }
+  // Nothing waits inside Winsock (the wake-up ends every wait) but a Hyper-V
+  // connect's ConnectEx, which CancelIoEx ends (it cancels only overlapped
+  // operations, and vmsock starts no other); cancel() shuts the socket down
+  // all the same, so that the peer sees what it sees on POSIX.
+  static void interrupt(handle h) noexcept {
+    ::CancelIoEx(reinterpret_cast<HANDLE>(h), nullptr);
+    ::shutdown(h, SD_BOTH);
+  }
 
   // ---- Winsock start-up, one reference per live socket ------------------------
   static bool startup(std::error_code& ec) noexcept {
@@ -424,10 +431,6 @@ struct winsock_policy {
   static void prepare_connect(handle, int, const deadline&, std::error_code& ec) noexcept {
     ec.clear();
   }
-  // AF_HYPERV connects block, timed by HVSOCKET_CONNECT_TIMEOUT: Microsoft
-  // documents only socket, bind, connect, send, listen and accept for Hyper-V
-  // sockets (and times its own with that option).
-  static constexpr bool connect_in_os(int family) noexcept { return family == hv::address_family; }
 
   // ---- Unix socket files (Windows 10 1803+) -----------------------------------
   // An AF_UNIX socket file is a reparse point tagged IO_REPARSE_TAG_AF_UNIX.
