@@ -6,20 +6,31 @@
 #include <vmsock/config.hpp>
 
 #if VMSOCK_WINDOWS
-// winsock2.h must come before windows.h; it is self-sufficient and does not
-// need WIN32_LEAN_AND_MEAN or NOMINMAX from the user (vmsock defines neither).
-// When the user's <windows.h> came first it brought winsock.h (v1) along;
-// MinGW-w64's winsock2.h undoes winsock.h's macros and works, but says
-// "#warning Please include winsock2.h before windows.h", an error under -Werror
-// that GCC 12's diagnostic pragmas cannot silence.  Its only test of that case
-// is winsock.h's guard, which winsock2.h defines again straight away.
-#  if defined(__MINGW32__) && defined(_WINSOCKAPI_) && !defined(_WINSOCK2API_)
-#    undef _WINSOCKAPI_
+// winsock2.h must come before windows.h.  vmsock defines neither
+// WIN32_LEAN_AND_MEAN nor NOMINMAX.  When the user's <windows.h> came first
+// without WIN32_LEAN_AND_MEAN it brought the old winsock.h along:
+//   - MinGW-w64's winsock2.h undoes winsock.h's macros and works, but says
+//     "#warning Please include winsock2.h before windows.h", an error under
+//     -Werror that GCC 12's diagnostic pragmas cannot silence; its only test
+//     of that case is winsock.h's guard, which winsock2.h defines again.
+//   - Microsoft's winsock2.h then redefines winsock.h's types (C2011 on
+//     fd_set, sockaddr, ...): nothing a header can undo, so say what to do.
+#  if defined(_WINSOCKAPI_) && !defined(_WINSOCK2API_)
+#    if defined(__MINGW32__)
+#      undef _WINSOCKAPI_
+#    else
+#      error "vmsock: <winsock.h> was included before vmsock (by <windows.h> without WIN32_LEAN_AND_MEAN). Include vmsock (or <winsock2.h>) before <windows.h>, or define WIN32_LEAN_AND_MEAN for the whole build."
+#    endif
 #  endif
 #  include <winsock2.h>
 #  include <ws2tcpip.h>
-// <afunix.h> arrived with Windows SDK 10.0.17063; Hyper-V sockets need only
-// 14290.  Without it, vmsock declares the same sockaddr_un itself (below).
+// Users who link neither through CMake nor pkg-config still get Winsock.
+#  if defined(_MSC_VER)
+#    pragma comment(lib, "ws2_32.lib")
+#  endif
+// <afunix.h> arrived with Windows SDK 10.0.17063.  Without it, vmsock
+// declares the same sockaddr_un itself (below); vmsock never includes
+// <hvsocket.h> (it defines SOCKADDR_HV and the Hyper-V constants itself).
 #  if defined(__has_include)
 #    if __has_include(<afunix.h>)
 #      include <afunix.h>

@@ -144,7 +144,10 @@ inline const wsa_error_info* find_wsa_error(int code) noexcept {
 
 class winsock_category_impl final : public std::error_category {
  public:
-  constexpr winsock_category_impl() noexcept = default;
+  // Not constexpr: MSVC's std::error_category constructor is not (its
+  // <system_error> keeps it so for ABI reasons), and clang-cl refuses a
+  // constexpr constructor that calls it.
+  winsock_category_impl() noexcept = default;
 
   // Printed as "system:10061", as MSVC builds print the same code.
   const char* name() const noexcept override { return "system"; }
@@ -187,7 +190,7 @@ class winsock_category_impl final : public std::error_category {
 
 // vmsock's category for Winsock codes, whatever the standard library does.
 inline const std::error_category& winsock_category() noexcept {
-  static const winsock_category_impl instance;  // constant-initialised
+  static const winsock_category_impl instance;  // made on first use, thread-safe
   return instance;
 }
 

@@ -357,17 +357,23 @@ struct winsock_policy : detail::win_overlapped_connect {
     FD_ZERO(&main_set);
     FD_ZERO(&read_set);
     FD_ZERO(&except_set);
-    FD_SET(h, &except_set);  // a failed non-blocking connect shows up here
     fd_set* readable = &read_set;
     fd_set* writable = nullptr;
+    fd_set* failed = nullptr;
     if (what == wait_type::readable) {
       FD_SET(h, &read_set);
     } else {
       FD_SET(h, &main_set);
       writable = &main_set;
+      // A failed non-blocking connect shows up in the exception set.  Only a
+      // writable wait (a connect's) asks for it: for a readable one it also
+      // means urgent data (MSG_OOB, SO_OOBINLINE off), which stays signalled
+      // while recv() says WSAEWOULDBLOCK, and the wait would spin.
+      FD_SET(h, &except_set);
+      failed = &except_set;
     }
     if (wake != invalid_wake) FD_SET(wake, &read_set);
-    const int r = wait(readable, writable, &except_set, when, ec);
+    const int r = wait(readable, writable, failed, when, ec);
     if (r < 0) return wait_result::ready;  // ec says why
     if (wake != invalid_wake && FD_ISSET(wake, &read_set)) return wait_result::woken;
     return r > 0 ? wait_result::ready : wait_result::timed_out;
