@@ -104,21 +104,23 @@ class any_endpoint {
   }
 
   static std::optional<any_endpoint> try_parse(std::string_view text) noexcept {
-    any_endpoint ep;
-    if (ep.parse_into(text) != nullptr) return std::nullopt;
-    return ep;
+    const auto r = parse_detail(text);
+    if (!r) return std::nullopt;
+    return r.value;
   }
   static any_endpoint parse(std::string_view text) {
-    any_endpoint ep;
-    if (const char* why = ep.parse_into(text)) detail::throw_parse_error("endpoint URI", text, why);
-    return ep;
+    const auto r = parse_detail(text);
+    if (!r) detail::throw_parse_error("endpoint URI", text, r.error, r.position);
+    return r.value;
   }
-  // The parser behind parse/try_parse, with its reason (as the endpoint
-  // types' parse_detail give theirs).
+  // The parser behind parse/try_parse, with its reason and where in `text` it
+  // is (as the endpoint types' parse_detail give theirs: each is given the
+  // whole URI, so their offsets are offsets into `text`).
   static detail::parsed<any_endpoint> parse_detail(std::string_view text) noexcept {
     any_endpoint ep;
-    const char* why = ep.parse_into(text);
-    return {ep, why};
+    std::size_t at = std::string_view::npos;
+    const char* why = ep.parse_into(text, at);
+    return {ep, why, why != nullptr ? at : std::string_view::npos};
   }
 
   friend bool operator==(const any_endpoint& a, const any_endpoint& b) noexcept {
@@ -135,43 +137,43 @@ class any_endpoint {
   }
 
  private:
-  const char* parse_into(std::string_view s) noexcept {
+  // Each family's parser sees the whole URI: its error and position are the
+  // answer.
+  template <class E>
+  const char* parse_as(std::string_view s, std::size_t& at, uri_scheme sch) noexcept {
+    const auto r = E::parse_detail(s);
+    at = r.position;
+    if (!r) return r.error;
+    if constexpr (std::is_same_v<E, inet4_endpoint> || std::is_same_v<E, inet6_endpoint>)
+      *this = any_endpoint(r.value, sch);
+    else
+      *this = any_endpoint(r.value);
+    return nullptr;
+  }
+
+  const char* parse_into(std::string_view s, std::size_t& at) noexcept {
     detail::uri_parts u;
+    at = 0;
     if (!detail::split_scheme(s, u))
       return "not a URI: expected vsock://, hvsock://, hybrid-vsock://, tcp://, udp:// or unix://";
-    if (detail::equals_nocase(u.scheme, "vsock")) {
-      const auto r = vsock_endpoint::parse_detail(s);
-      if (!r) return r.error;
-      *this = any_endpoint(r.value);
-    } else if (detail::equals_nocase(u.scheme, "hvsock")) {
-      const auto r = hv_endpoint::parse_detail(s);
-      if (!r) return r.error;
-      *this = any_endpoint(r.value);
-    } else if (detail::equals_nocase(u.scheme, "tcp") || detail::equals_nocase(u.scheme, "udp")) {
+    if (detail::equals_nocase(u.scheme, "vsock"))
+      return parse_as<vsock_endpoint>(s, at, uri_scheme::vsock);
+    if (detail::equals_nocase(u.scheme, "hvsock"))
+      return parse_as<hv_endpoint>(s, at, uri_scheme::hvsock);
+    if (detail::equals_nocase(u.scheme, "tcp") || detail::equals_nocase(u.scheme, "udp")) {
       const uri_scheme sch = detail::equals_nocase(u.scheme, "udp") ? uri_scheme::udp : uri_scheme::tcp;
-      if (!u.rest.empty() && u.rest[0] == '[') {
-        const auto r = inet6_endpoint::parse_detail(s);
-        if (!r) return r.error;
-        *this = any_endpoint(r.value, sch);
-      } else {
-        if (!u.rest.empty() && !detail::is_digit(u.rest[0]))
-          return "host names are not resolved: give an IPv4 literal or [IPv6]";
-        const auto r = inet4_endpoint::parse_detail(s);
-        if (!r) return r.error;
-        *this = any_endpoint(r.value, sch);
+      if (!u.rest.empty() && u.rest[0] == '[') return parse_as<inet6_endpoint>(s, at, sch);
+      if (!u.rest.empty() && !detail::is_digit(u.rest[0])) {
+        at = detail::offset_in(s, u.rest);
+        return "host names are not resolved: give an IPv4 literal or [IPv6]";
       }
-    } else if (detail::equals_nocase(u.scheme, "unix")) {
-      const auto r = unix_endpoint::parse_detail(s);
-      if (!r) return r.error;
-      *this = any_endpoint(r.value);
-    } else if (detail::equals_nocase(u.scheme, "hybrid-vsock")) {
-      const auto r = hybrid_vsock_endpoint::parse_detail(s);
-      if (!r) return r.error;
-      *this = any_endpoint(r.value);
-    } else {
-      return "unknown scheme, expected vsock, hvsock, hybrid-vsock, tcp, udp or unix";
+      return parse_as<inet4_endpoint>(s, at, sch);
     }
-    return nullptr;
+    if (detail::equals_nocase(u.scheme, "unix"))
+      return parse_as<unix_endpoint>(s, at, uri_scheme::unix_domain);
+    if (detail::equals_nocase(u.scheme, "hybrid-vsock"))
+      return parse_as<hybrid_vsock_endpoint>(s, at, uri_scheme::hybrid_vsock);
+    return "unknown scheme, expected vsock, hvsock, hybrid-vsock, tcp, udp or unix";
   }
 
   variant_type value_;

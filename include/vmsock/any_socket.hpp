@@ -648,9 +648,11 @@ std::vector<any_endpoint> parse_uri_list(const char* who, const R& uris) {
   eps.reserve(texts.size());
   for (const std::string_view uri : texts) {
     const auto r = any_endpoint::parse_detail(uri);
-    if (!r)
-      throw_entry_error(who, eps.size(), texts.size(),
-                        "endpoint URI " + quote(uri) + ": " + r.error);
+    if (!r) {
+      std::string why = "endpoint URI " + quote(uri) + ": " + r.error;
+      if (r.position != std::string_view::npos) why += " (at offset " + std::to_string(r.position) + ')';
+      throw_entry_error(who, eps.size(), texts.size(), why);
+    }
     eps.push_back(r.value);
   }
   check_stream_entries(who, eps);

@@ -155,38 +155,47 @@ struct hv_endpoint {
   }
   static constexpr hv_endpoint parse(std::string_view text) {
     const auto r = parse_detail(text);
-    if (!r) detail::throw_parse_error("hvsock endpoint", text, r.error);
+    if (!r) detail::throw_parse_error("hvsock endpoint", text, r.error, r.position);
     return r.value;
   }
 
+  // The parser behind parse/try_parse: its reason, and where in `s` it is (in
+  // a GUID that looks like one, the character that breaks it).
   static constexpr detail::parsed<hv_endpoint> parse_detail(std::string_view s) noexcept {
+    using detail::offset_in;
     detail::uri_parts u;
-    if (!detail::split_scheme(s, u)) return {{}, "expected hvsock://VM/SERVICE"};
+    if (!detail::split_scheme(s, u)) return {{}, "expected hvsock://VM/SERVICE", 0};
     if (!detail::equals_nocase(u.scheme, "hvsock"))
-      return {{}, "unknown scheme, expected hvsock://"};
+      return {{}, "unknown scheme, expected hvsock://", 0};
     const auto slash = u.rest.find('/');
-    if (slash == std::string_view::npos) return {{}, "missing '/' between VM and service"};
+    if (slash == std::string_view::npos)
+      return {{}, "missing '/' between VM and service", s.size()};
     const auto vm_text = u.rest.substr(0, slash);
     const auto svc_text = u.rest.substr(slash + 1);
-    if (vm_text.empty()) return {{}, "empty VM id"};
-    if (svc_text.empty()) return {{}, "empty service id"};
+    if (vm_text.empty()) return {{}, "empty VM id", offset_in(s, vm_text)};
+    if (svc_text.empty()) return {{}, "empty service id", offset_in(s, svc_text)};
     hv_endpoint ep;
     if (const auto named = vm_by_name(vm_text)) {
       ep.vm_id = *named;
     } else {
       const auto g = guid::parse_detail(vm_text);
       if (!g)
-        return {{}, "VM is neither a GUID nor one of wildcard, broadcast, children, loopback, parent, silohost"};
+        return {{},
+                "VM is neither a GUID nor one of wildcard, broadcast, children, loopback, parent, "
+                "silohost",
+                offset_in(s, vm_text) + guid_error_at(vm_text, g)};
       ep.vm_id = g.value;
     }
     if (detail::all_digits(svc_text)) {
-      const auto p = detail::parse_decimal(svc_text, hv::max_port,
-                                           "port out of range for a Hyper-V service id (max 2147483647)");
-      if (!p) return {{}, p.error};
+      const auto p = detail::parse_decimal(
+          svc_text, hv::max_port, "port out of range for a Hyper-V service id (max 2147483647)");
+      if (!p) return detail::failed_in<hv_endpoint>(s, svc_text, p);
       ep.service_id = *hv::service_id_from_port(static_cast<std::uint32_t>(p.value));
     } else {
       const auto g = guid::parse_detail(svc_text);
-      if (!g) return {{}, "service is neither a port number nor a GUID"};
+      if (!g)
+        return {{}, "service is neither a port number nor a GUID",
+                offset_in(s, svc_text) + guid_error_at(svc_text, g)};
       ep.service_id = g.value;
     }
     return {ep, nullptr};
@@ -222,6 +231,16 @@ struct hv_endpoint {
   }
 
  private:
+  // Where a text that is not a GUID goes wrong: for one that looks like a
+  // GUID (it has a '-' or a brace), the GUID parser's position; for a word
+  // (a misspelt name), its start.
+  static constexpr std::size_t guid_error_at(std::string_view text,
+                                             const detail::parsed<guid>& g) noexcept {
+    const bool looks_like_guid = text.find('-') != std::string_view::npos ||
+                                 text.find('{') != std::string_view::npos;
+    return looks_like_guid && g.position != std::string_view::npos ? g.position : 0;
+  }
+
   [[noreturn]] VMSOCK_NOINLINE static void port_out_of_range(std::uint32_t port) {
     std::string text;
     detail::append_decimal(text, port);

@@ -84,20 +84,29 @@ struct inet4_endpoint {
   }
   static constexpr inet4_endpoint parse(std::string_view text) {
     const auto r = parse_detail(text);
-    if (!r) detail::throw_parse_error("IPv4 endpoint", text, r.error);
+    if (!r) detail::throw_parse_error("IPv4 endpoint", text, r.error, r.position);
     return r.value;
   }
-  static constexpr detail::parsed<inet4_endpoint> parse_detail(std::string_view s) noexcept {
-    if (const char* e = detail::strip_ip_scheme(s)) return {{}, e};
-    if (!s.empty() && s[0] == '[') return {{}, "an IPv6 address; use inet6_endpoint"};
+  // The parser behind parse/try_parse: its reason, and where in `text` it is.
+  static constexpr detail::parsed<inet4_endpoint> parse_detail(std::string_view text) noexcept {
+    using detail::failed_in;
+    using detail::offset_in;
+    std::string_view s = text;
+    if (const char* e = detail::strip_ip_scheme(s)) return {{}, e, 0};
+    if (!s.empty() && s[0] == '[')
+      return {{}, "an IPv6 address; use inet6_endpoint", offset_in(text, s)};
     const auto colon = s.rfind(':');
-    if (colon == std::string_view::npos) return {{}, "missing ':PORT'"};
-    if (s.substr(0, colon).find(':') != std::string_view::npos)
-      return {{}, "an IPv6 address (in brackets: [addr]:port); use inet6_endpoint"};
-    const auto a = detail::parse_ipv4(s.substr(0, colon));
-    if (!a) return {{}, a.error};
-    const auto p = detail::parse_port_suffix(s.substr(colon));
-    if (!p) return {{}, p.error};
+    if (colon == std::string_view::npos) return {{}, "missing ':PORT'", text.size()};
+    if (const auto first = s.substr(0, colon).find(':'); first != std::string_view::npos)
+      return {{},
+              "an IPv6 address (in brackets: [addr]:port); use inet6_endpoint",
+              offset_in(text, s) + first};
+    const auto addr = s.substr(0, colon);
+    const auto a = detail::parse_ipv4(addr);
+    if (!a) return failed_in<inet4_endpoint>(text, addr, a);
+    const auto tail = s.substr(colon);
+    const auto p = detail::parse_port_suffix(tail);
+    if (!p) return failed_in<inet4_endpoint>(text, tail, p);
     return {inet4_endpoint{a.value, p.value}, nullptr};
   }
 
@@ -171,30 +180,40 @@ struct inet6_endpoint {
   }
   static constexpr inet6_endpoint parse(std::string_view text) {
     const auto r = parse_detail(text);
-    if (!r) detail::throw_parse_error("IPv6 endpoint", text, r.error);
+    if (!r) detail::throw_parse_error("IPv6 endpoint", text, r.error, r.position);
     return r.value;
   }
-  static constexpr detail::parsed<inet6_endpoint> parse_detail(std::string_view s) noexcept {
-    if (const char* e = detail::strip_ip_scheme(s)) return {{}, e};
-    if (s.empty()) return {{}, "empty endpoint"};
-    if (s[0] != '[') return {{}, "IPv6 address must be in brackets: [addr]:port"};
+  // The parser behind parse/try_parse: its reason, and where in `text` it is.
+  static constexpr detail::parsed<inet6_endpoint> parse_detail(std::string_view text) noexcept {
+    using detail::failed_in;
+    using detail::offset_in;
+    std::string_view s = text;
+    if (const char* e = detail::strip_ip_scheme(s)) return {{}, e, 0};
+    if (s.empty()) return {{}, "empty endpoint", text.size()};
+    if (s[0] != '[')
+      return {{}, "IPv6 address must be in brackets: [addr]:port", offset_in(text, s)};
     const auto close = s.find(']');
-    if (close == std::string_view::npos) return {{}, "missing ']' after the IPv6 address"};
+    if (close == std::string_view::npos)
+      return {{}, "missing ']' after the IPv6 address", text.size()};
     auto host = s.substr(1, close - 1);
     std::uint32_t scope = 0;
     if (const auto pct = host.find('%'); pct != std::string_view::npos) {
       const auto z = host.substr(pct + 1);
-      if (z.empty()) return {{}, "empty scope id after '%'"};
-      if (!detail::all_digits(z)) return {{}, "scope id must be a numeric interface index"};
+      if (z.empty()) return {{}, "empty scope id after '%'", offset_in(text, z)};
+      if (!detail::all_digits(z))
+        return {{},
+                "scope id must be a numeric interface index",
+                offset_in(text, z) + detail::first_non_digit(z)};
       const auto v = detail::parse_decimal(z, 0xFFFFFFFFu, "scope id out of range");
-      if (!v) return {{}, v.error};
+      if (!v) return failed_in<inet6_endpoint>(text, z, v);
       scope = static_cast<std::uint32_t>(v.value);
       host = host.substr(0, pct);
     }
     const auto a = detail::parse_ipv6(host);
-    if (!a) return {{}, a.error};
-    const auto p = detail::parse_port_suffix(s.substr(close + 1));
-    if (!p) return {{}, p.error};
+    if (!a) return failed_in<inet6_endpoint>(text, host, a);
+    const auto tail = s.substr(close + 1);
+    const auto p = detail::parse_port_suffix(tail);
+    if (!p) return failed_in<inet6_endpoint>(text, tail, p);
     return {inet6_endpoint{a.value, p.value, scope}, nullptr};
   }
 

@@ -107,40 +107,48 @@ class ip_network {
     if (!r) fail(text, r);
     return r.value;
   }
-  // The reason as a static string; when only host bits are wrong, `value` is
-  // the network with them cleared.
+  // The reason as a static string and where in `s` it is; when only host
+  // bits are wrong, `value` is the network with them cleared (and no position:
+  // the address and the prefix length disagree, and the message names the
+  // network meant).
   static constexpr detail::parsed<ip_network> parse_detail(std::string_view s) noexcept {
-    if (s.empty()) return {{}, "empty network (expected ADDRESS/PREFIX, e.g. 10.0.0.0/8 or fd00::/8)"};
-    if (s[0] == '[') return {{}, "no brackets around an IPv6 network (write fd00::/8)"};
+    using detail::failed_in;
+    if (s.empty())
+      return {{}, "empty network (expected ADDRESS/PREFIX, e.g. 10.0.0.0/8 or fd00::/8)", 0};
+    if (s[0] == '[') return {{}, "no brackets around an IPv6 network (write fd00::/8)", 0};
     const auto slash = s.find('/');
     const std::string_view addr = s.substr(0, slash);
-    if (addr.empty()) return {{}, "missing address before '/'"};
-    if (addr.find('%') != std::string_view::npos) return {{}, "a network has no scope id ('%')"};
+    if (addr.empty()) return {{}, "missing address before '/'", 0};
+    if (const auto pct = addr.find('%'); pct != std::string_view::npos)
+      return {{}, "a network has no scope id ('%')", pct};
     const bool six = addr.find(':') != std::string_view::npos;
-    if (!six && has_letter(addr))
-      return {{}, "host names are not resolved: give an IPv4 or IPv6 address"};
+    if (!six && first_letter(addr) != std::string_view::npos)
+      return {{}, "host names are not resolved: give an IPv4 or IPv6 address", first_letter(addr)};
     const unsigned max = six ? 128 : 32;
     unsigned prefix = max;
     if (slash != std::string_view::npos) {
       const auto len = s.substr(slash + 1);
-      if (len.empty()) return {{}, "empty prefix length after '/'"};
-      if (len.find('/') != std::string_view::npos) return {{}, "more than one '/'"};
-      if (!detail::all_digits(len)) return {{}, "prefix length is not a decimal number"};
+      if (len.empty()) return {{}, "empty prefix length after '/'", slash + 1};
+      if (const auto again = len.find('/'); again != std::string_view::npos)
+        return {{}, "more than one '/'", slash + 1 + again};
+      if (!detail::all_digits(len))
+        return {
+            {}, "prefix length is not a decimal number", slash + 1 + detail::first_non_digit(len)};
       const auto v = detail::parse_decimal(len, max,
                                            six ? "prefix length above 128 for an IPv6 network"
                                                : "prefix length above 32 for an IPv4 network");
-      if (!v) return {{}, v.error};
+      if (!v) return failed_in<ip_network>(s, len, v);
       prefix = static_cast<unsigned>(v.value);
     }
     ip_network n;
     if (six) {
       const auto a = detail::parse_ipv6(addr);
-      if (!a) return {{}, a.error};
+      if (!a) return failed_in<ip_network>(s, addr, a);
       n = v6(a.value, prefix);
       if (!same(n.bytes_.data(), a.value.data(), 16)) return {n, host_bits_error};
     } else {
       const auto a = detail::parse_ipv4(addr);
-      if (!a) return {{}, a.error};
+      if (!a) return failed_in<ip_network>(s, addr, a);
       n = v4(a.value, prefix);
       if (!same(n.bytes_.data(), a.value.data(), 4)) return {n, host_bits_error};
     }
@@ -174,13 +182,13 @@ class ip_network {
 
   [[noreturn]] VMSOCK_NOINLINE static void fail(std::string_view text,
                                                 const detail::parsed<ip_network>& r) {
-    detail::throw_parse_error("IP network", text, reason(r));
+    detail::throw_parse_error("IP network", text, reason(r), r.position);
   }
 
-  static constexpr bool has_letter(std::string_view s) noexcept {
-    for (const char c : s)
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    return false;
+  static constexpr std::size_t first_letter(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')) return i;
+    return std::string_view::npos;
   }
 
   static constexpr bool same(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) noexcept {

@@ -105,7 +105,7 @@ credentials credentials_of(const S& s, bool& ok) noexcept {
   what += " of ";
   what += std::to_string(n);
   what += ": IP network";
-  vmsock::detail::throw_parse_error(what, text, ip_network::reason(r));
+  vmsock::detail::throw_parse_error(what, text, ip_network::reason(r), r.position);
 }
 
 }  // namespace detail

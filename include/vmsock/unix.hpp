@@ -124,21 +124,24 @@ class unix_endpoint {
 
   static std::optional<unix_endpoint> try_parse(std::string_view text) noexcept {
     unix_endpoint ep;
-    if (ep.parse_into(text) != nullptr) return std::nullopt;
+    std::size_t at = 0;
+    if (ep.parse_into(text, at) != nullptr) return std::nullopt;
     return ep;
   }
   static unix_endpoint parse(std::string_view text) {
-    unix_endpoint ep;
-    if (const char* e = ep.parse_into(text)) detail::throw_parse_error("Unix endpoint", text, e);
-    return ep;
+    const auto r = parse_detail(text);
+    if (!r) detail::throw_parse_error("Unix endpoint", text, r.error, r.position);
+    return r.value;
   }
 
-  // The parser behind parse/try_parse, reporting its reason (as the other
-  // endpoint types' parse_detail do).
+  // The parser behind parse/try_parse, reporting its reason and where in
+  // `text` it is (as the other endpoint types' parse_detail do).
   static detail::parsed<unix_endpoint> parse_detail(std::string_view text) noexcept {
     unix_endpoint ep;
-    const char* why = ep.parse_into(text);
-    return {ep, why};
+    std::size_t at = std::string_view::npos;
+    const char* why = ep.parse_into(text, at);
+    if (why == nullptr) at = std::string_view::npos;
+    return {ep, why, at};
   }
 
   friend bool operator==(const unix_endpoint& a, const unix_endpoint& b) noexcept {
@@ -163,8 +166,11 @@ class unix_endpoint {
     return nullptr;
   }
 
-  const char* parse_into(std::string_view s) noexcept {
+  // `at` is where in `s` a failure is: the scheme, the %-escape, the byte
+  // that makes a name too long or that decodes to NUL, the end of an empty one.
+  const char* parse_into(std::string_view s, std::size_t& at) noexcept {
     detail::uri_parts u;
+    at = 0;
     if (!detail::split_scheme(s, u)) return "expected unix://PATH or unix://@NAME";
     if (!detail::equals_nocase(u.scheme, "unix")) return "unknown scheme, expected unix://";
     std::string_view rest = u.rest;
@@ -173,19 +179,27 @@ class unix_endpoint {
     // path itself, so "unix://run/a.sock" is the relative path "run/a.sock"
     // (resolved against the working directory, as the OS does) and
     // "unix:///run/a.sock" the absolute one; there is no host part.
+    at = detail::offset_in(s, rest);
     if (rest.empty())
       return "empty path (expected unix:///absolute/path, unix://relative/path or unix://@name)";
     kind k = kind::path;
-    if (!rest.empty() && rest[0] == '@') {
+    if (rest[0] == '@') {
       k = kind::abstract;
       rest = rest.substr(1);
+      at = detail::offset_in(s, rest);
+      if (rest.empty()) return "empty abstract name";
     }
+    const std::size_t base = detail::offset_in(s, rest);
     // Percent-decode into a local buffer; the length check sees decoded bytes.
     char tmp[capacity + 1] = {};
     std::size_t n = 0;
+    std::size_t first_nul = std::string_view::npos;
+    std::size_t one_too_many = std::string_view::npos;
     for (std::size_t i = 0; i < rest.size(); ++i) {
+      const std::size_t here = i;
       char c = rest[i];
       if (c == '%') {
+        at = base + i;
         if (i + 2 >= rest.size()) return "truncated %-escape (expected %XX)";
         const int hi = detail::hex_value(rest[i + 1]);
         const int lo = detail::hex_value(rest[i + 2]);
@@ -193,11 +207,18 @@ class unix_endpoint {
         c = static_cast<char>((hi << 4) | lo);
         i += 2;
       }
-      if (n == capacity) return k == kind::abstract ? "abstract name longer than 107 bytes"
-                                                    : "path longer than 107 bytes (sun_path holds 108 with its NUL)";
+      if (n == capacity) {
+        at = base + here;
+        return k == kind::abstract ? "abstract name longer than 107 bytes"
+                                   : "path longer than 107 bytes (sun_path holds 108 with its NUL)";
+      }
+      if (c == '\0' && first_nul == std::string_view::npos) first_nul = base + here;
+      if (n == max_path) one_too_many = base + here;
       tmp[n++] = c;
     }
-    return assign(k, std::string_view(tmp, n));
+    const char* e = assign(k, std::string_view(tmp, n));
+    if (e != nullptr) at = n > max_path ? one_too_many : first_nul;
+    return e;
   }
 
   char buf_[capacity] = {};

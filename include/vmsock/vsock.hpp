@@ -107,27 +107,35 @@ struct vsock_endpoint {
   }
   static constexpr vsock_endpoint parse(std::string_view text) {
     const auto r = parse_detail(text);
-    if (!r) detail::throw_parse_error("vsock endpoint", text, r.error);
+    if (!r) detail::throw_parse_error("vsock endpoint", text, r.error, r.position);
     return r.value;
   }
 
+  // The parser behind parse/try_parse: its reason, and where in `s` it is.
   static constexpr detail::parsed<vsock_endpoint> parse_detail(std::string_view s) noexcept {
+    using detail::failed_in;
+    using detail::offset_in;
     detail::uri_parts u;
-    if (!detail::split_scheme(s, u)) return {{}, "expected vsock://CID:PORT"};
-    if (!detail::equals_nocase(u.scheme, "vsock")) return {{}, "unknown scheme, expected vsock://"};
+    if (!detail::split_scheme(s, u)) return {{}, "expected vsock://CID:PORT", 0};
+    if (!detail::equals_nocase(u.scheme, "vsock"))
+      return {{}, "unknown scheme, expected vsock://", 0};
     std::string_view rest = u.rest;
     bool host_flag = false;
     if (const auto q = rest.find('?'); q != std::string_view::npos) {
-      if (rest.substr(q + 1) != "to_host") return {{}, "unknown option, only ?to_host is known"};
+      if (rest.substr(q + 1) != "to_host")
+        return {{}, "unknown option, only ?to_host is known", offset_in(s, rest) + q + 1};
       host_flag = true;
       rest = rest.substr(0, q);
     }
     const auto colon = rest.find(':');
-    if (colon == std::string_view::npos) return {{}, "missing ':' between CID and port"};
-    const auto c = parse_cid(rest.substr(0, colon));
-    if (!c) return {{}, c.error};
-    const auto p = parse_port(rest.substr(colon + 1));
-    if (!p) return {{}, p.error};
+    if (colon == std::string_view::npos)
+      return {{}, "missing ':' between CID and port", offset_in(s, rest) + rest.size()};
+    const auto cid_text = rest.substr(0, colon);
+    const auto c = parse_cid(cid_text);
+    if (!c) return failed_in<vsock_endpoint>(s, cid_text, c);
+    const auto port_text = rest.substr(colon + 1);
+    const auto p = parse_port(port_text);
+    if (!p) return failed_in<vsock_endpoint>(s, port_text, p);
     return {vsock_endpoint{c.value, p.value, host_flag}, nullptr};
   }
 
@@ -145,24 +153,30 @@ struct vsock_endpoint {
     else
       detail::append_decimal(s, v);
   }
+  // A name or a number; a failure's position is relative to `s`: in a number,
+  // the first character that is not a digit; a word (a misspelt name) is
+  // wrong as a whole, at its start.
   static constexpr detail::parsed<std::uint32_t> parse_cid(std::string_view s) noexcept {
-    if (s.empty()) return {0, "empty CID"};
+    if (s.empty()) return {0, "empty CID", 0};
     if (detail::equals_nocase(s, "any")) return {vsock::cid::any, nullptr};
     if (detail::equals_nocase(s, "hypervisor")) return {vsock::cid::hypervisor, nullptr};
     if (detail::equals_nocase(s, "local")) return {vsock::cid::local, nullptr};
     if (detail::equals_nocase(s, "host")) return {vsock::cid::host, nullptr};
     if (!detail::all_digits(s))
-      return {0, "CID is neither a number nor one of any, hypervisor, local, host"};
+      return {0, "CID is neither a number nor one of any, hypervisor, local, host",
+              detail::is_digit(s[0]) ? detail::first_non_digit(s) : 0};
     const auto v = detail::parse_decimal(s, 0xFFFFFFFFu, "CID out of range (max 4294967295)");
-    if (!v) return {0, v.error};
+    if (!v) return {0, v.error, v.position};
     return {static_cast<std::uint32_t>(v.value), nullptr};
   }
   static constexpr detail::parsed<std::uint32_t> parse_port(std::string_view s) noexcept {
-    if (s.empty()) return {0, "empty port"};
+    if (s.empty()) return {0, "empty port", 0};
     if (detail::equals_nocase(s, "any")) return {vsock::port_any, nullptr};
-    if (!detail::all_digits(s)) return {0, "port is neither a number nor any"};
+    if (!detail::all_digits(s))
+      return {0, "port is neither a number nor any",
+              detail::is_digit(s[0]) ? detail::first_non_digit(s) : 0};
     const auto v = detail::parse_decimal(s, 0xFFFFFFFFu, "port out of range (max 4294967295)");
-    if (!v) return {0, v.error};
+    if (!v) return {0, v.error, v.position};
     return {static_cast<std::uint32_t>(v.value), nullptr};
   }
 };

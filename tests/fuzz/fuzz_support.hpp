@@ -49,6 +49,10 @@ std::optional<T> check_parse(std::string_view text) {
     VMSOCK_FUZZ_CHECK(what.find(vmsock::detail::quote(text)) != std::string_view::npos);
     VMSOCK_FUZZ_CHECK(what.find(detailed.error) != std::string_view::npos);
   }
+  // A failure's position, when it has one, is a place in the text (its end
+  // at most: where something is missing).
+  VMSOCK_FUZZ_CHECK(detailed || detailed.position == std::string_view::npos ||
+                    detailed.position <= text.size());
   VMSOCK_FUZZ_CHECK(tried.has_value() == thrown.has_value());
   VMSOCK_FUZZ_CHECK(tried.has_value() == static_cast<bool>(detailed));
   if (!tried) return tried;

@@ -26,10 +26,13 @@ TEST(ErrorForms, ParsingWithoutExceptions) {
   EXPECT_TRUE(guid::try_parse("a42e7cda-d03f-480c-9cc2-a4de20abb878"));
   EXPECT_FALSE(vsock_endpoint::try_parse("vsock://2"));
   EXPECT_STREQ(vsock_endpoint::parse_detail("vsock://2").error, "missing ':' between CID and port");
+  EXPECT_EQ(vsock_endpoint::parse_detail("vsock://2").position, 9u) << "where: the end";
   EXPECT_FALSE(hv_endpoint::try_for_port(hv::vm_id::parent, 0x80000000u));
   const auto r = any_endpoint::parse_detail("nope://x");
   EXPECT_FALSE(r);
-  EXPECT_STREQ(r.error, "unknown scheme, expected vsock, hvsock, tcp, udp or unix");
+  EXPECT_STREQ(r.error, "unknown scheme, expected vsock, hvsock, hybrid-vsock, tcp, udp or unix");
+  EXPECT_EQ(r.position, 0u);
+  EXPECT_EQ(any_endpoint::parse_detail("tcp://127.0.0.1:8x").position, 17u);
   EXPECT_TRUE(any_endpoint::try_parse("tcp://127.0.0.1:80"));
 }
 

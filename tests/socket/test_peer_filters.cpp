@@ -118,30 +118,33 @@ TEST(IpNetwork, HostBitsAreRefusedNamingTheNetwork) {
   }
 }
 
+// Each error names the input, what is wrong and where (an offset into it).
 TEST(IpNetwork, ErrorsNameTheInputAndWhatIsWrong) {
   const struct {
     const char* text;
     const char* why;
+    std::size_t at;
   } cases[] = {
-      {"", "empty network (expected ADDRESS/PREFIX, e.g. 10.0.0.0/8 or fd00::/8)"},
-      {"/8", "missing address before '/'"},
-      {"10.0.0.0/", "empty prefix length after '/'"},
-      {"10.0.0.0/33", "prefix length above 32 for an IPv4 network"},
-      {"::/129", "prefix length above 128 for an IPv6 network"},
-      {"10.0.0.0/08", "leading zeros are not allowed"},
-      {"10.0.0.0/8/9", "more than one '/'"},
-      {"10.0.0.0/ 8", "prefix length is not a decimal number"},
-      {"10.0.0.0/-8", "prefix length is not a decimal number"},
-      {"[::1]/128", "no brackets around an IPv6 network (write fd00::/8)"},
-      {"fe80::1%2/64", "a network has no scope id ('%')"},
-      {"10.0.0/8", "IPv4 address needs four parts a.b.c.d"},
-      {"10.0.0.256/32", "IPv4 address part above 255"},
-      {"010.0.0.0/8", "leading zeros are not allowed"},
-      {"localhost/8", "host names are not resolved: give an IPv4 or IPv6 address"},
-      {"1.2.3.x/32", "host names are not resolved: give an IPv4 or IPv6 address"},
-      {"fd00::g/8", "bad character in IPv6 address"},
-      {"::1::/64", "'::' appears more than once in IPv6 address"},
-      {" 10.0.0.0/8", "IPv4 address part is not a decimal number"},
+      {"", "empty network (expected ADDRESS/PREFIX, e.g. 10.0.0.0/8 or fd00::/8)", 0},
+      {"/8", "missing address before '/'", 0},
+      {"10.0.0.0/", "empty prefix length after '/'", 9},
+      {"10.0.0.0/33", "prefix length above 32 for an IPv4 network", 9},
+      {"::/129", "prefix length above 128 for an IPv6 network", 3},
+      {"10.0.0.0/08", "leading zeros are not allowed", 9},
+      {"10.0.0.0/8/9", "more than one '/'", 10},
+      {"10.0.0.0/ 8", "prefix length is not a decimal number", 9},
+      {"10.0.0.0/-8", "prefix length is not a decimal number", 9},
+      {"10.0.0.0/8x", "prefix length is not a decimal number", 10},
+      {"[::1]/128", "no brackets around an IPv6 network (write fd00::/8)", 0},
+      {"fe80::1%2/64", "a network has no scope id ('%')", 7},
+      {"10.0.0/8", "IPv4 address needs four parts a.b.c.d", 6},
+      {"10.0.0.256/32", "IPv4 address part above 255", 7},
+      {"010.0.0.0/8", "leading zeros are not allowed", 0},
+      {"localhost/8", "host names are not resolved: give an IPv4 or IPv6 address", 0},
+      {"1.2.3.x/32", "host names are not resolved: give an IPv4 or IPv6 address", 6},
+      {"fd00::g/8", "bad character in IPv6 address", 6},
+      {"::1::/64", "'::' appears more than once in IPv6 address", 3},
+      {" 10.0.0.0/8", "IPv4 address part is not a decimal number", 0},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.text);
@@ -149,13 +152,18 @@ TEST(IpNetwork, ErrorsNameTheInputAndWhatIsWrong) {
     const auto d = ip_network::parse_detail(c.text);
     ASSERT_FALSE(d);
     EXPECT_STREQ(d.error, c.why);
+    EXPECT_EQ(d.position, c.at);
     try {
       (void)ip_network::parse(c.text);
       ADD_FAILURE() << "parsed";
     } catch (const parse_error& e) {
-      EXPECT_EQ(std::string(e.what()), "IP network " + detail::quote(c.text) + ": " + c.why);
+      EXPECT_EQ(std::string(e.what()), "IP network " + detail::quote(c.text) + ": " + c.why +
+                                           " (at offset " + std::to_string(c.at) + ")");
     }
   }
+  // Bits after the prefix: the address and the length disagree, and the
+  // message names the network meant instead of a place.
+  EXPECT_EQ(ip_network::parse_detail("127.0.0.1/8").position, std::string_view::npos);
 }
 
 TEST(IpNetwork, MatchesAddressesAndMappedPeers) {
@@ -275,7 +283,7 @@ TEST(PeerFilters, ABadNetworkInAListIsNamed) {
   } catch (const parse_error& e) {
     EXPECT_STREQ(e.what(),
                  "peer::networks: entry 2 of 2: IP network \"::1/129\": prefix length above 128 for "
-                 "an IPv6 network");
+                 "an IPv6 network (at offset 4)");
   }
 }
 

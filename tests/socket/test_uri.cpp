@@ -139,6 +139,51 @@ TEST(AnyStreamSocket, EchoOverEachLoopbackTransport) {
   }
 }
 
+// Parse errors say where they are, as offsets into the whole URI (each
+// family's parser is given all of it), as the family parsers do.
+TEST(AnyEndpoint, ParseErrorsSayWhere) {
+  const struct {
+    const char* text;
+    const char* why;
+    std::size_t at;
+  } cases[] = {
+      {"2:5000", "not a URI", 0},
+      {"nope://x", "unknown scheme", 0},
+      {"tcp://localhost:80", "host names are not resolved", 6},
+      {"tcp://127.0.0.1:8x", "not a decimal number", 17},
+      {"udp://[::1]:99999", "port out of range", 12},
+      {"vsock://2:5x00", "port is neither", 11},
+      {"hvsock://parnet/5000", "VM is neither", 9},
+      {"unix://", "empty path", 7},
+      {"unix:///tmp/%zz", "bad %-escape", 12},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    const auto r = any_endpoint::parse_detail(c.text);
+    ASSERT_FALSE(r);
+    EXPECT_NE(std::string(r.error).find(c.why), std::string::npos) << r.error;
+    EXPECT_EQ(r.position, c.at);
+    try {
+      (void)any_endpoint::parse(c.text);
+      ADD_FAILURE() << "parsed";
+    } catch (const parse_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(std::string(c.why)), std::string::npos) << what;
+      EXPECT_NE(what.find("(at offset " + std::to_string(c.at) + ")"), std::string::npos) << what;
+    }
+  }
+  // A URI list names the entry and the place in it.
+  try {
+    connect_first({"tcp://127.0.0.1:1", "tcp://127.0.0.1:65536"}, 1s);
+    FAIL() << "parsed";
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("entry 2 of 2: endpoint URI \"tcp://127.0.0.1:65536\": "
+                                         "port out of range (max 65535) (at offset 16)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ConnectFirst, FallsBackInOrderAndSaysWhichTransportWon) {
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
   const std::string live = "tcp://" + l.local_endpoint().to_string();

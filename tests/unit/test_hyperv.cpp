@@ -226,6 +226,25 @@ TEST(HyperV, RandomValuesRoundTrip) {
   }
 }
 
+// Every error says where it is, as an offset into the text: in a GUID, the
+// character that breaks it; a misspelt name, at its start.
+TEST(HyperV, ParseErrorPositions) {
+  vmsock_test::expect_errors_at<hv_endpoint>({
+      {"hvsock:/parent/5000", "expected hvsock://", 0},
+      {"vsock://parent/5000", "unknown scheme", 0},
+      {"hvsock://parent", "missing '/'", 15},
+      {"hvsock:///5000", "empty VM id", 9},
+      {"hvsock://parent/", "empty service id", 16},
+      {"hvsock://parnet/5000", "VM is neither", 9},
+      {"hvsock://6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a1z/5000", "VM is neither", 44},
+      {"hvsock://{6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11/5000", "VM is neither", 46},
+      {"hvsock://parent/2147483648", "port out of range", 16},
+      {"hvsock://parent/00001388-facb-11e6-bd58-64006a7986dX", "service is neither", 51},
+      {"hvsock://parent/00001388-facb-11e6-bd58_64006a7986d3", "service is neither", 39},
+      {"hvsock://parent/50a0", "service is neither", 16},
+  });
+}
+
 TEST(HyperV, ParseErrors) {
   const std::string kind = "hvsock endpoint";
   vmsock_test::expect_parse_errors<hv_endpoint>(kind, {

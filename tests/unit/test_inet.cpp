@@ -96,6 +96,26 @@ TEST(Inet4, TextForms) {
   }
 }
 
+// Every error says where it is, as an offset into the text given (scheme
+// included).
+TEST(Inet4, ParseErrorPositions) {
+  vmsock_test::expect_errors_at<inet4_endpoint>({
+      {"ftp://1.2.3.4:5", "unknown scheme", 0},
+      {"tcp://[::1]:80", "an IPv6 address", 6},
+      {"tcp://127.0.0.1", "missing ':PORT'", 15},
+      {"tcp://1::2:80", "an IPv6 address", 7},
+      {"tcp://127.0.0.256:80", "above 255", 14},
+      {"tcp://127.0.x.1:80", "not a decimal number", 12},
+      {"tcp://1.2.3.4.5:6", "more than four parts", 13},
+      {"127.0.0:80", "needs four parts", 7},
+      {"tcp://1..2.3:4", "empty part", 8},
+      {"tcp://127.0.0.1:", "empty port", 16},
+      {"tcp://127.0.0.1:8x", "not a decimal number", 17},
+      {"tcp://127.0.0.1:65536", "port out of range", 16},
+      {"udp://127.0.0.1:080", "leading zeros", 16},
+  });
+}
+
 TEST(Inet4, ParseErrors) {
   const std::string kind = "IPv4 endpoint";
   vmsock_test::expect_parse_errors<inet4_endpoint>(kind, {
@@ -300,6 +320,26 @@ TEST(Inet6, TextForms) {
     if (i % 3 == 0) ep.scope_id = random_int<std::uint32_t>(1, 0xffffffffu);
     vmsock_test::expect_text_round_trip<inet6_endpoint>(ep.to_string());
   }
+}
+
+TEST(Inet6, ParseErrorPositions) {
+  vmsock_test::expect_errors_at<inet6_endpoint>({
+      {"ftp://[::1]:80", "unknown scheme", 0},
+      {"tcp://", "empty endpoint", 6},
+      {"tcp://::1:80", "in brackets", 6},
+      {"tcp://[::1:80", "missing ']'", 13},
+      {"tcp://[::g]:80", "bad character", 9},
+      {"tcp://[fe80::1%]:80", "empty scope id", 15},
+      {"tcp://[fe80::1%eth0]:80", "scope id must be", 15},
+      {"tcp://[fe80::1%99999999999]:80", "scope id out of range", 15},
+      {"tcp://[1:2:3:4:5:6:7:8:9]:80", "more than eight groups", 23},
+      {"tcp://[1::2::3]:80", "more than once", 11},
+      {"tcp://[12345::]:80", "longer than four", 7},
+      {"tcp://[1:2:3:4:5:6:7]:80", "fewer than eight groups", 20},
+      {"tcp://[::1.2.3.400]:80", "above 255", 15},
+      {"tcp://[::1]:99999", "port out of range", 12},
+      {"tcp://[::1]80", "expected ':PORT'", 11},
+  });
 }
 
 TEST(Inet6, ParseErrors) {

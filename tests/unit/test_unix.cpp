@@ -236,6 +236,28 @@ TEST(Unix, EmptyUriIsAParseError) {
   expect_parse_error<unix_endpoint>("unix://@", "Unix endpoint", "empty abstract name");
 }
 
+// Every error says where it is, as an offset into the text: the %-escape,
+// the byte that decodes to NUL or makes the name too long, the end of an
+// empty one.
+TEST(Unix, ParseErrorPositions) {
+  vmsock_test::expect_errors_at<unix_endpoint>({
+      {"unix:/tmp/x", "expected unix://", 0},
+      {"file:///tmp/x", "unknown scheme", 0},
+      {"unix://", "empty path", 7},
+      {"unix://@", "empty abstract name", 8},
+      {"unix:///tmp/%zz", "bad %-escape", 12},
+      {"unix:///tmp/%4", "truncated %-escape", 12},
+      {vmsock_test::bytes("unix:///tmp/a%00b"), "NUL byte", 13},
+      {vmsock_test::bytes("unix:///tmp/a\0b"), "NUL byte", 13},
+  });
+  const std::string long_path = "unix://" + std::string(108, 'p');
+  const std::string long_escaped = "unix://@" + std::string(106, 'n') + "%41%42";
+  vmsock_test::expect_errors_at<unix_endpoint>({
+      {long_path, "path longer than 107", 114},
+      {long_escaped, "abstract name longer than 107", 117},
+  });
+}
+
 TEST(Unix, ParseErrors) {
   const std::string kind = "Unix endpoint";
   vmsock_test::expect_parse_errors<unix_endpoint>(kind, {

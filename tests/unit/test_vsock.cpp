@@ -106,6 +106,26 @@ TEST(Vsock, RandomValuesRoundTrip) {
   }
 }
 
+// Every error says where it is, as an offset into the text (in constexpr too).
+static_assert(vmsock::vsock_endpoint::parse_detail("vsock://2:5x00").position == 11);
+TEST(Vsock, ParseErrorPositions) {
+  using vmsock::vsock_endpoint;
+  vmsock_test::expect_errors_at<vsock_endpoint>({
+      {"vsock//2:5000", "expected vsock://", 0},
+      {"tcp://2:5000", "unknown scheme", 0},
+      {"vsock://2:5000?to_guest", "unknown option", 15},
+      {"vsock://25000", "missing ':'", 13},
+      {"vsock://:5000", "empty CID", 8},
+      {"vsock://hots:5000", "CID is neither", 8},
+      {"vsock://4294967296:1", "CID out of range", 8},
+      {"vsock://2:", "empty port", 10},
+      {"vsock://2:05000", "leading zeros", 10},
+      {"vsock://2:50x0", "port is neither", 12},
+      {"vsock://2:anyway", "port is neither", 10},
+      {"vsock://2:99999999999", "port out of range", 10},
+  });
+}
+
 TEST(Vsock, ParseErrors) {
   const std::string kind = "vsock endpoint";
   vmsock_test::expect_parse_errors<vsock_endpoint>(kind, {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -113,6 +114,33 @@ struct bad_input {
 template <class E>
 void expect_parse_errors(std::string_view kind, std::initializer_list<bad_input> cases) {
   for (const bad_input& c : cases) expect_parse_error<E>(c.text, kind, c.reason);
+}
+
+// Where the error is: parse_detail's position is `at`, an offset into the
+// text given, and parse's message ends its reason with "(at offset <at>)".
+struct bad_input_at {
+  std::string_view text;
+  std::string_view reason;
+  std::size_t at;
+};
+
+template <class E>
+void expect_errors_at(std::initializer_list<bad_input_at> cases) {
+  for (const bad_input_at& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "input " << vmsock::detail::quote(c.text));
+    const auto r = E::parse_detail(c.text);
+    ASSERT_FALSE(r);
+    EXPECT_NE(std::string_view(r.error).find(c.reason), std::string_view::npos) << r.error;
+    EXPECT_EQ(r.position, c.at) << r.error;
+    try {
+      (void)E::parse(c.text);
+      ADD_FAILURE() << "parse accepted the input";
+    } catch (const vmsock::parse_error& e) {
+      const std::string what = e.what();
+      const std::string tail = " (at offset " + std::to_string(c.at) + ")";
+      EXPECT_EQ(what.substr(what.size() - std::min(what.size(), tail.size())), tail) << what;
+    }
+  }
 }
 
 // parse and try_parse agree on a valid input and give `expected`.

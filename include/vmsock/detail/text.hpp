@@ -5,6 +5,7 @@
 
 #include <vmsock/config.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,20 +37,45 @@ struct parsed {
   constexpr explicit operator bool() const noexcept { return error == nullptr; }
 };
 
+// Where `part`, a view into `whole` (a substr of it), begins in `whole`.  The
+// parsers report positions in the text they were given this way, so that a
+// sub-parser's offset becomes the caller's by one addition.
+constexpr std::size_t offset_in(std::string_view whole, std::string_view part) noexcept {
+  return static_cast<std::size_t>(part.data() - whole.data());
+}
+
+// A sub-parser's failure, its position (relative to `part`, or its start if
+// it gave none) moved into `whole`'s offsets.
+template <class T, class U>
+constexpr parsed<T> failed_in(std::string_view whole, std::string_view part,
+                              const parsed<U>& r) noexcept {
+  const std::size_t at = r.position == std::string_view::npos ? 0 : r.position;
+  return {T{}, r.error, offset_in(whole, part) + at};
+}
+
 // Unsigned decimal without sign, spaces or a leading '+', at most `max`.
 // Leading zeros are refused (except "0" itself) so "010" is never read as
-// octal by one tool and decimal by another.
+// octal by one tool and decimal by another.  A failure's position is the
+// first character that is not a digit, else the number's start.
 constexpr parsed<std::uint64_t> parse_decimal(std::string_view s, std::uint64_t max,
                                               const char* what_if_too_large) noexcept {
-  if (s.empty()) return {0, "number expected"};
-  if (s.size() > 1 && s[0] == '0') return {0, "leading zeros are not allowed"};
+  if (s.empty()) return {0, "number expected", 0};
+  if (s.size() > 1 && s[0] == '0') return {0, "leading zeros are not allowed", 0};
   std::uint64_t v = 0;
-  for (char c : s) {
-    if (!is_digit(c)) return {0, "not a decimal number"};
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (!is_digit(c)) return {0, "not a decimal number", i};
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    if (v > max) return {0, what_if_too_large};
+    if (v > max) return {0, what_if_too_large, 0};
   }
   return {v, nullptr};
+}
+
+// Index of the first character of `s` that is not a decimal digit (0 if none).
+constexpr std::size_t first_non_digit(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (!is_digit(s[i])) return i;
+  return 0;
 }
 
 constexpr bool starts_with(std::string_view s, std::string_view prefix) noexcept {
