@@ -276,6 +276,19 @@ static_assert(!std::is_nothrow_invocable_v<decltype(peer::any_of(user::refuse_al
 static_assert(std::is_nothrow_invocable_v<decltype(peer::any_of(peer::networks{"10.0.0.0/8"})),
                                           const inet4_endpoint&>);
 
+// The lambdas above answer as written (and are used, which clang's
+// -Wunneeded-internal-declaration asks of a variable in this unnamed namespace).
+TEST(PeerFilters, UserLambdasAnswerAsWritten) {
+  const inet4_endpoint odd{{127, 0, 0, 1}, 5001};
+  EXPECT_FALSE(user::refuse_all(odd));
+  EXPECT_EQ(user::by_port(odd), 1);
+  EXPECT_EQ(user::by_port(inet4_endpoint{{127, 0, 0, 1}, 5000}), 0);
+  EXPECT_TRUE(user::any_peer(any_endpoint{odd}));
+  EXPECT_FALSE(user::any_peer(any_endpoint{unix_endpoint::path("/run/x")}));
+  EXPECT_FALSE(user::with_connection(unix_endpoint::path("/run/x"), unix_stream_socket{}));
+  user::no_result(odd);
+}
+
 TEST(PeerFilters, ABadNetworkInAListIsNamed) {
   try {
     const peer::networks n{"10.0.0.0/8", "::1/129"};

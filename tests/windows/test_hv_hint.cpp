@@ -27,6 +27,12 @@ struct refusing_policy : vmsock::winsock_policy {
   static void connect(handle, const void*, std::size_t, std::error_code& ec) noexcept {
     ec = vmsock::detail::make_os_error(Code);
   }
+  // A Hyper-V connect is an overlapped ConnectEx: Hyper-V refuses it as it starts.
+  static bool start_connect(handle, const void*, std::size_t, pending_connect&,
+                            std::error_code& ec) noexcept {
+    ec = vmsock::detail::make_os_error(Code);
+    return false;
+  }
   // A timed AF_HYPERV connect first sets HVSOCKET_CONNECT_TIMEOUT, which a
   // Hyper-V socket takes and the stand-in IPv4 socket would refuse.
   static void set_option(handle h, vmsock::option_id id, const vmsock::option_value& v,

@@ -237,7 +237,7 @@ class Translate(ToolTest):
         code, out, err = run("parse", "tcp://localhost:80")
         self.assertEqual((code, out), (1, ""))
         self.assertEqual(err, 'vmsock parse: endpoint URI "tcp://localhost:80": host names are not '
-                              'resolved: give an IPv4 literal or [IPv6]\n')
+                              'resolved: give an IPv4 literal or [IPv6] (at offset 6)\n')
 
 
 class Cid(ToolTest):
