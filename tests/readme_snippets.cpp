@@ -103,6 +103,20 @@ void any_transport() {
   (void)conn;
 }
 
+void handle(const std::array<char, 16>&) {}
+std::error_code frames(vmsock::tcp4_socket& sock) {
+  using namespace std::chrono_literals;
+  std::error_code ec;
+  std::array<char, 16> frame;
+  for (;;) {
+    sock.receive_exact(frame, 30s, ec);
+    if (ec == vmsock::errc::clean_end_of_stream) break;  // the peer is done
+    if (ec) return ec;                                   // a frame cut short, a timeout, ...
+    handle(frame);
+  }
+  return {};
+}
+
 void error_codes() {
   std::error_code ec;
   auto s = vmsock::tcp4_socket::connect(vmsock::inet4_endpoint::loopback(1), ec);
