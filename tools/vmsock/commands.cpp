@@ -47,8 +47,8 @@ constexpr const char* parse_help =
     "Parses each URI as the library does and prints its normalised form, scheme,\n"
     "socket type, address family and native address size, and how this platform\n"
     "carries it (an hvsock:// URI travels as AF_VSOCK on Linux, a vsock:// URI as\n"
-    "AF_HYPERV on Windows).  Nothing is opened.  A URI that does not parse: exit 1\n"
-    "with the reason.\n";
+    "AF_HYPERV on Windows).  Nothing is opened.  A URI that does not parse is a\n"
+    "usage error: exit 2 with the reason.\n";
 
 constexpr const char* service_help =
     "usage: vmsock service register GUID|PORT NAME\n"
@@ -220,7 +220,14 @@ int run_parse(arguments& args) {
   if (pos.empty()) throw usage_error("a URI is needed");
   // Every URI is parsed before anything is printed: a bad one fails alone.
   std::vector<vmsock::any_endpoint> eps;
-  for (const auto& uri : pos) eps.push_back(vmsock::any_endpoint::parse(uri));
+  // A URI that does not parse is a usage error (exit 2), as it is for cat.
+  for (const auto& uri : pos) {
+    try {
+      eps.push_back(vmsock::any_endpoint::parse(uri));
+    } catch (const vmsock::parse_error& e) {
+      throw usage_error(e.what());
+    }
+  }
   for (std::size_t i = 0; i < eps.size(); ++i) {
     if (i != 0) std::printf("\n");
     print_parsed(eps[i]);

@@ -235,7 +235,7 @@ class Translate(ToolTest):
 
     def test_parse_rejects_with_the_reason(self):
         code, out, err = run("parse", "tcp://localhost:80")
-        self.assertEqual((code, out), (1, ""))
+        self.assertEqual((code, out), (2, ""))
         self.assertEqual(err, 'vmsock parse: endpoint URI "tcp://localhost:80": host names are not '
                               'resolved: give an IPv4 literal or [IPv6] (at offset 6)\n')
 
