@@ -18,4 +18,5 @@
 #include <vmsock/hybrid_vsock_socket.hpp>
 #include <vmsock/any_socket.hpp>
 #include <vmsock/any_connector.hpp>
+#include <vmsock/connection_group.hpp>
 #include <vmsock/local_cid.hpp>

@@ -23,6 +23,7 @@
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/config.hpp>
+#include <vmsock/detail/group_link.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/socket_base.hpp>
 #include <vmsock/hyperv.hpp>
@@ -31,6 +32,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -39,6 +41,7 @@ namespace vmsock {
 
 template <class Policy>
 class basic_any_stream_socket;
+class connection_group;
 
 namespace detail {
 
@@ -132,16 +135,31 @@ struct cancel_state {
   // the socket alone, and no wake-up handle is ever made (one descriptor per
   // socket, however it waits).
   bool shutdown_wakes = false;
+  // The connection_group this socket joined (see detail/group_link.hpp).
+  std::shared_ptr<group_link> group;
 
   cancel_state() noexcept = default;
-  // Moves happen with no other thread using either socket.
+  // Moves happen with no other thread using either socket, but a group's
+  // cancel_all() may run: the group follows the move (a moved socket stays
+  // in its group) and cancels either the old state or the new one, whole.
   cancel_state(cancel_state&& o) noexcept { take(o); }
   cancel_state& operator=(cancel_state&& o) noexcept {
     take(o);
     return *this;
   }
+  ~cancel_state() { leave_group(std::move(group)); }
 
   void take(cancel_state& o) noexcept {
+    leave_group(std::move(group));
+    std::shared_ptr<group_link> link = std::move(o.group);
+    if (!link) return take_state(o);
+    spin_guard hold(link->lock, link->yield);
+    take_state(o);
+    link->target = this;
+    group = std::move(link);
+  }
+
+  void take_state(cancel_state& o) noexcept {
     shutdown_wakes = o.shutdown_wakes;
     cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
     os_handle.store(o.os_handle.exchange(Policy::invalid_handle, std::memory_order_relaxed),
@@ -165,9 +183,11 @@ struct cancel_state {
     cancellers.fetch_sub(1);
   }
 
-  // Before the socket's handle is closed or handed out: cancel() no longer
-  // sees it, the wake-up handle is closed, the cancellation is forgotten.
+  // Before the socket's handle is closed or handed out: it leaves its group,
+  // cancel() no longer sees it, the wake-up handle is closed, the
+  // cancellation is forgotten.
   void detach() noexcept {
+    leave_group(std::move(group));
     os_handle.store(Policy::invalid_handle);
     while (cancellers.load() != 0) Policy::yield();
     const wake_handle w = wake.exchange(Policy::invalid_wake);
@@ -204,6 +224,8 @@ class socket_core {
   // It moves bytes through the core of whichever socket it holds.
   template <class>
   friend class vmsock::basic_any_stream_socket;
+  // It links the socket's cancel state to the group (and nothing else).
+  friend class vmsock::connection_group;
 
  public:
   using native_handle_type = typename Policy::handle;
