@@ -70,6 +70,24 @@ void accept_loop(vmsock::vsock_listener& server) {
   loop.join();
 }
 
+void graceful_shutdown(vmsock::vsock_listener& server) {
+  vmsock::connection_group group;
+  std::vector<std::thread> workers;
+  std::thread loop([&] {
+    for (;;) {
+      std::error_code ec;
+      auto conn = group.accept(server, ec);  // accepted and joined: group.join(server.accept(ec))
+      if (ec == std::errc::operation_canceled) return;
+      if (!ec) workers.emplace_back(serve, std::move(conn));
+    }
+  });
+  // ... on SIGTERM:
+  group.cancel_all();
+  server.cancel();
+  loop.join();
+  for (auto& w : workers) w.join();
+}
+
 void lifecycle(const vmsock::inet4_endpoint& ep, const vmsock::vsock_endpoint& vep,
                vmsock::tcp4_socket& sock) {
   using namespace std::chrono_literals;
