@@ -121,6 +121,19 @@ void any_transport() {
   (void)conn;
 }
 
+void wait_for_ready(const std::vector<vmsock::any_endpoint>& endpoints) {
+  using namespace std::chrono_literals;
+  // Retries while refused, until 30 s have passed; any other error fails at once.
+  auto sock = vmsock::vsock_stream_socket::connect({2, 5000}, 30s, vmsock::wait_for_ready{});
+  // Through a Firecracker VMM: also while its socket file is missing or it closes silently.
+  auto fc = vmsock::hybrid_vsock_stream_socket::connect({"/run/fc.vsock", 52}, 30s,
+                                                        vmsock::wait_for_ready{});
+  // One deadline for a whole list, tried round after round; cancel() ends it at once.
+  vmsock::any_connector connector;
+  auto any = connector.connect_first(endpoints, 30s, vmsock::wait_for_ready{});
+  (void)sock, (void)fc, (void)any;
+}
+
 void handle(const std::array<char, 16>&) {}
 std::error_code frames(vmsock::tcp4_socket& sock) {
   using namespace std::chrono_literals;

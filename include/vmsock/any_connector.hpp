@@ -18,6 +18,7 @@
 #include <vmsock/connector.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/stream_socket.hpp>
+#include <vmsock/wait_for_ready.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -33,6 +34,9 @@ class basic_any_connector {
   basic_any_connector() noexcept = default;
   basic_any_connector(const basic_any_connector&) = delete;
   basic_any_connector& operator=(const basic_any_connector&) = delete;
+  ~basic_any_connector() {
+    if (wake_ != Policy::invalid_wake) Policy::close_wake(wake_);
+  }
 
   // One endpoint of a stream scheme (udp:// is wrong_protocol_type), by `when`.
   basic_any_stream_socket<Policy> connect(const any_endpoint& remote, deadline when,
@@ -94,12 +98,62 @@ class basic_any_connector {
         });
   }
 
+  // With vmsock::wait_for_ready{}: again while the peer is not up yet (see
+  // wait_for_ready.hpp), until `when` (errc::timed_out) or cancel(), which also
+  // ends a pause between attempts at once.  Without a deadline it retries
+  // until cancel().  connect_first's `within` is one deadline for the whole
+  // list, tried round after round (every entry in order, then a pause); an
+  // entry that fails otherwise is not tried again; `failed` holds each
+  // entry's last failed attempt.
+  basic_any_stream_socket<Policy> connect(const any_endpoint& remote, deadline when,
+                                          const wait_for_ready& w, std::error_code& ec) noexcept {
+    detail::ready_outcome r;
+    return connect_ready(remote, when, w, r, ec);
+  }
+  basic_any_stream_socket<Policy> connect(const any_endpoint& remote, deadline when,
+                                          const wait_for_ready& w) {
+    std::error_code ec;
+    detail::ready_outcome r;
+    auto s = connect_ready(remote, when, w, r, ec);
+    if (ec) detail::throw_error(ec, detail::ready_message("connect to " + remote.to_string(), r, ec));
+    return s;
+  }
+  basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                                timeout within, const wait_for_ready& w,
+                                                std::vector<connect_attempt>& failed) {
+    return detail::connect_first_ready_throwing<Policy>(
+        endpoints, deadline(within), w, failed, false,
+        [this](const any_endpoint& ep, deadline when, std::error_code& e) {
+          return connect(ep, when, e);
+        },
+        [this](const deadline& until, std::error_code& e) { return pause(until, e); });
+  }
+  basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                                timeout within, const wait_for_ready& w) {
+    std::vector<connect_attempt> failed;
+    return connect_first(endpoints, within, w, failed);
+  }
+  basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
+                                                timeout within, const wait_for_ready& w,
+                                                std::error_code& ec) noexcept {
+    if (!detail::stream_entries(endpoints, ec)) return {};
+    detail::ready_outcome r;
+    return detail::connect_first_ready<Policy>(
+        endpoints.data(), endpoints.size(), w, deadline(within), r, ec,
+        [](std::size_t, const std::error_code&, bool) {},
+        [this](const any_endpoint& ep, deadline when, std::error_code& e) {
+          return connect(ep, when, e);
+        },
+        [this](const deadline& until, std::error_code& e) { return pause(until, e); });
+  }
+
   // Thread-safe; never fails.  Ends the connect in progress (if any) and every
-  // later one with std::errc::operation_canceled.
+  // later one with std::errc::operation_canceled, and a wait_for_ready's pause.
   void cancel() noexcept {
     cancelled_.store(true);
     lock();
     if (current_ != nullptr) current_->cancel();
+    if (wake_ != Policy::invalid_wake) Policy::signal_wake(wake_);
     unlock();
   }
   bool is_cancelled() const noexcept { return cancelled_.load(); }
@@ -126,6 +180,37 @@ class basic_any_connector {
     current_ = nullptr;
     unlock();
   }
+
+  basic_any_stream_socket<Policy> connect_ready(const any_endpoint& remote, const deadline& when,
+                                                const wait_for_ready& w, detail::ready_outcome& r,
+                                                std::error_code& ec) noexcept {
+    const detail::startup_hold<Policy> hold;  // Winsock stays up between attempts
+    basic_any_stream_socket<Policy> out;
+    detail::retry_until_ready(
+        w, when, detail::ready_transport_of(remote), r, ec,
+        [&](std::error_code& e) { out = connect(remote, when, e); },
+        [this](const deadline& until, std::error_code& e) { return pause(until, e); });
+    return out;
+  }
+
+  // A pause between attempts, on the connector's wake-up handle (made on the
+  // first pause), which cancel() signals: false with operation_canceled when
+  // it did (or had), with the OS's error when the wait failed.
+  bool pause(const deadline& until, std::error_code& ec) noexcept {
+    if (wake_ == Policy::invalid_wake) {
+      const auto made = Policy::open_wake(ec);
+      if (ec) return false;
+      lock();
+      wake_ = made;  // only this thread sets it; cancel() reads it under the lock
+      unlock();
+    }
+    // A cancel() before the handle was published set the flag first.
+    if (cancelled_.load() || detail::pause_on<Policy>(wake_, until, ec)) {
+      ec = detail::canceled();
+      return false;
+    }
+    return !ec;
+  }
   // A spin lock: held for a pointer store or one cancel() (a flag, a wake-up
   // write and a shutdown), never across a wait.
   void lock() noexcept {
@@ -134,6 +219,7 @@ class basic_any_connector {
   void unlock() noexcept { busy_.store(false, std::memory_order_release); }
 
   detail::socket_core<Policy>* current_ = nullptr;
+  typename Policy::wake_handle wake_ = Policy::invalid_wake;  // wait_for_ready's pauses
   std::atomic<bool> busy_{false};
   std::atomic<bool> cancelled_{false};
 };

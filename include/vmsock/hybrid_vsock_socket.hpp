@@ -222,7 +222,7 @@ class basic_hybrid_vsock_socket : public UnixSocket {
                                            std::error_code& ec) noexcept {
     detail::hybrid_answer a;
     detail::setup_failure f;
-    return connect_with(ep, when, ec, a, f);
+    return connect_once(ep, when, ec, a, f);
   }
   static basic_hybrid_vsock_socket connect(const hybrid_vsock_endpoint& ep,
                                            std::error_code& ec) noexcept {
@@ -233,31 +233,35 @@ class basic_hybrid_vsock_socket : public UnixSocket {
     std::error_code ec;
     detail::hybrid_answer a;
     detail::setup_failure f;
-    auto s = connect_with(ep, when, ec, a, f);
+    auto s = connect_once(ep, when, ec, a, f);
     if (ec) detail::throw_error(ec, "connect to", detail::hybrid_failure(ep, ec, a, kind));
     return s;
   }
   // With setup items for the Unix socket (options, vmsock::control):
-  // connect(ep, when, items...) throws; connect(ep, when, items..., ec) is noexcept.
-  template <class... A, std::enable_if_t<detail::items_then_ec<A&&...>::value, int> = 0>
+  // connect(ep, when, items...) throws; connect(ep, when, items..., ec) is
+  // noexcept.  vmsock::wait_for_ready{} among them retries, by `when`, while
+  // the socket file is missing, refused, or the VMM closes without a word.
+  template <class... A, std::enable_if_t<detail::connect_items_then_ec<A&&...>::value, int> = 0>
   static basic_hybrid_vsock_socket connect(const hybrid_vsock_endpoint& ep, deadline when,
                                            A&&... a) noexcept {
     detail::hybrid_answer answer;
     detail::setup_failure f;
-    return connect_with(ep, when, detail::last_ec(a...), answer, f, a...);
+    detail::ready_outcome r;
+    return connect_with(ep, when, detail::last_ec(a...), answer, f, r, a...);
   }
   template <class I, class... A,
-            std::enable_if_t<detail::all_setup_items<I, A...> && !detail::is_ec<I>, int> = 0>
+            std::enable_if_t<detail::all_connect_items<I, A...> && !detail::is_ec<I>, int> = 0>
   static basic_hybrid_vsock_socket connect(const hybrid_vsock_endpoint& ep, deadline when,
                                            const I& item, const A&... items) {
     std::error_code ec;
     detail::hybrid_answer answer;
     detail::setup_failure f;
-    auto s = connect_with(ep, when, ec, answer, f, item, items...);
+    detail::ready_outcome r;
+    auto s = connect_with(ep, when, ec, answer, f, r, item, items...);
     if (ec)
-      detail::throw_error(ec, detail::setup_message(
+      detail::throw_error(ec, detail::ready_setup_message(
                                   "connect to " + detail::hybrid_failure(ep, ec, answer, kind), f,
-                                  item, items...));
+                                  r, ec, item, items...));
     return s;
   }
 
@@ -285,8 +289,18 @@ class basic_hybrid_vsock_socket : public UnixSocket {
     for (std::size_t i = 0; i < arg.size(); ++i) answer_[i] = arg[i];
   }
 
+  // connect_once, again while the VMM is not up yet, with wait_for_ready.
   template <class... A>
   static basic_hybrid_vsock_socket connect_with(const hybrid_vsock_endpoint& ep, deadline when,
+                                                std::error_code& ec, detail::hybrid_answer& a,
+                                                detail::setup_failure& f, detail::ready_outcome& r,
+                                                const A&... items) noexcept {
+    return detail::connect_items_ready<policy, basic_hybrid_vsock_socket>(
+        detail::ready_transport::local, when, r, ec,
+        [&](std::error_code& e) { return connect_once(ep, when, e, a, f, items...); }, items...);
+  }
+  template <class... A>
+  static basic_hybrid_vsock_socket connect_once(const hybrid_vsock_endpoint& ep, deadline when,
                                                 std::error_code& ec, detail::hybrid_answer& a,
                                                 detail::setup_failure& f,
                                                 const A&... items) noexcept {

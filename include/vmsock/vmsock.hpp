@@ -15,6 +15,7 @@
 #include <vmsock/options.hpp>
 #include <vmsock/policy/default.hpp>
 #include <vmsock/socket.hpp>
+#include <vmsock/wait_for_ready.hpp>
 #include <vmsock/hybrid_vsock_socket.hpp>
 #include <vmsock/any_socket.hpp>
 #include <vmsock/any_connector.hpp>

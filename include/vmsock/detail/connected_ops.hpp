@@ -8,6 +8,7 @@
 
 #include <vmsock/basic_socket.hpp>
 #include <vmsock/detail/setup.hpp>
+#include <vmsock/wait_for_ready.hpp>
 
 #include <cstddef>
 #include <initializer_list>
@@ -241,23 +242,27 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     return s;
   }
   // With setup items: connect(ep, when, items...) throws;
-  // connect(ep, when, items..., ec) is noexcept.
-  template <class... A, std::enable_if_t<detail::items_then_ec<A&&...>::value, int> = 0>
+  // connect(ep, when, items..., ec) is noexcept.  vmsock::wait_for_ready{}
+  // among them retries until the peer is up, by `when` (required here: see
+  // wait_for_ready.hpp).
+  template <class... A, std::enable_if_t<detail::connect_items_then_ec<A&&...>::value, int> = 0>
   static Derived connect(const Endpoint& remote, deadline when, A&&... a) noexcept {
     detail::setup_failure f;
-    return connect_socket(remote, nullptr, when, detail::last_ec(a...), f, a...);
+    detail::ready_outcome r;
+    return connect_items(remote, when, detail::last_ec(a...), f, r, a...);
   }
   template <class I, class... A,
-            std::enable_if_t<detail::all_setup_items<I, A...> && !detail::is_ec<I>, int> = 0>
+            std::enable_if_t<detail::all_connect_items<I, A...> && !detail::is_ec<I>, int> = 0>
   static Derived connect(const Endpoint& remote, deadline when, const I& item,
                                const A&... items) {
     std::error_code ec;
     detail::setup_failure f;
-    auto s = connect_socket(remote, nullptr, when, ec, f, item, items...);
+    detail::ready_outcome r;
+    auto s = connect_items(remote, when, ec, f, r, item, items...);
     if (ec)
-      detail::throw_error(ec, detail::setup_message(
-                                  "connect to " + detail::describe_failure(remote, Kind, ec), f,
-                                  item, items...));
+      detail::throw_error(ec, detail::ready_setup_message(
+                                  "connect to " + detail::describe_failure(remote, Kind, ec), f, r,
+                                  ec, item, items...));
     return s;
   }
 
@@ -369,6 +374,19 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     d.connect_to(native, when, ec);
     if (ec) return Derived{};
     return d;
+  }
+
+  // connect_socket, again with a fresh socket each time while the peer is not
+  // up yet, when wait_for_ready is among the items.
+  template <class... A>
+  static Derived connect_items(const Endpoint& remote, const deadline& when, std::error_code& ec,
+                               setup_failure& f, ready_outcome& r, const A&... items) noexcept {
+    static_assert(Kind != socket_type::datagram || !has_ready_wait<A...>,
+                  "vmsock::wait_for_ready: a datagram connect is never refused");
+    return connect_items_ready<Policy, Derived>(
+        ready_transport_of<Endpoint>(), when, r, ec,
+        [&](std::error_code& e) { return connect_socket(remote, nullptr, when, e, f, items...); },
+        items...);
   }
 
   // The throwing receives' error path; a message socket adds the sizes.

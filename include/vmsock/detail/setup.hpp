@@ -31,15 +31,35 @@ inline constexpr bool is_setup_item =
 template <class T>
 inline constexpr bool is_ec = std::is_same_v<std::decay_t<T>, std::error_code>;
 
-// Setup items, then a std::error_code& last; at least one item.
+// vmsock::wait_for_ready (wait_for_ready.hpp): an item of the connect forms
+// only, which they take out of the setup (it says how to connect, not what to
+// set on the socket).
+template <class T, class = void>
+struct is_ready_wait : std::false_type {};
+template <class T>
+struct is_ready_wait<T, std::void_t<decltype(T::ready_wait)>> : std::true_type {};
+template <class T>
+inline constexpr bool is_connect_item = is_setup_item<T> || is_ready_wait<std::decay_t<T>>::value;
 template <class... A>
-struct items_then_ec : std::false_type {};
-template <class A, class B, class... R>
-struct items_then_ec<A, B, R...>
-    : std::bool_constant<is_setup_item<A> && items_then_ec<B, R...>::value> {};
-template <class A, class B>
-struct items_then_ec<A, B>
-    : std::bool_constant<is_setup_item<A> && is_ec<B> && !std::is_const_v<std::remove_reference_t<B>>> {};
+inline constexpr bool has_ready_wait = (is_ready_wait<std::decay_t<A>>::value || ...);
+
+// Setup items (and with Connect, wait_for_ready), then a std::error_code&
+// last; at least one item.
+template <bool Connect, class A>
+inline constexpr bool is_item_of = Connect ? is_connect_item<A> : is_setup_item<A>;
+template <bool Connect, class... A>
+struct items_then_ec_of : std::false_type {};
+template <bool Connect, class A, class B, class... R>
+struct items_then_ec_of<Connect, A, B, R...>
+    : std::bool_constant<is_item_of<Connect, A> && items_then_ec_of<Connect, B, R...>::value> {};
+template <bool Connect, class A, class B>
+struct items_then_ec_of<Connect, A, B>
+    : std::bool_constant<is_item_of<Connect, A> && is_ec<B> &&
+                         !std::is_const_v<std::remove_reference_t<B>>> {};
+template <class... A>
+using items_then_ec = items_then_ec_of<false, A...>;
+template <class... A>
+using connect_items_then_ec = items_then_ec_of<true, A...>;
 
 // Whether the last of A is a std::error_code.
 template <class... A>
@@ -51,6 +71,8 @@ struct last_is_ec<A, B, R...> : last_is_ec<B, R...> {};
 
 template <class... A>
 inline constexpr bool all_setup_items = (is_setup_item<A> && ...);
+template <class... A>
+inline constexpr bool all_connect_items = (is_connect_item<A> && ...);
 
 inline std::error_code& last_ec(std::error_code& ec) noexcept { return ec; }
 template <class A, class... R>
@@ -64,10 +86,11 @@ struct setup_failure {
   std::size_t item = 0;  // with step::item: which one (0-based)
 };
 
-// Applies one item to socket `s`; an error_code argument is skipped.
+// Applies one item to socket `s`; an error_code argument (and a connect's
+// wait_for_ready) is skipped.
 template <class S, class A>
 bool apply_item(S& s, const A& a, std::error_code& ec, setup_failure& f, std::size_t& i) noexcept {
-  if constexpr (is_ec<A>) {
+  if constexpr (is_ec<A> || is_ready_wait<A>::value) {
     (void)s, (void)a, (void)f, (void)i;
     return true;
   } else {
@@ -96,7 +119,7 @@ bool apply_items(S& s, std::error_code& ec, setup_failure& f, const A&... a) noe
 // "set_option v6_only=false" for the item that failed.
 template <class A>
 void item_text(const A& a, std::size_t& i, std::string& out) {
-  if constexpr (!is_ec<A>) {
+  if constexpr (!is_ec<A> && !is_ready_wait<A>::value) {
     if (i-- == 0) {
       if constexpr (is_setup_step<A>::value) {
         out = a.name;
