@@ -56,6 +56,10 @@ constexpr const char* cat_help =
     "  --max-connections N with --fork: at most N at a time; more wait in the listen\n"
     "                      backlog (default 256)\n"
     "  --connect-timeout T give up a connect (each URI of a list) after T\n"
+    "  --wait-for-ready    retry a connect while its peer is not up yet (refused, no\n"
+    "                      socket file yet, a VMM's silent close), pausing 25 ms to 1 s\n"
+    "                      between attempts, until --connect-timeout (then one deadline\n"
+    "                      for the whole list) or, without it, until a signal\n"
     "  --idle-timeout T    end a relay when no byte has moved either way for T\n"
     "  -b, --buffer SIZE   bytes per direction (copy buffer, splice pipe), default 256K\n"
     "  --splice MODE       how socket-to-socket bytes move on Linux: auto (default:\n"
@@ -93,6 +97,7 @@ struct cat_options {
   bool fork = false;
   std::size_t max_connections = 0;
   std::optional<vmsock::timeout> connect_timeout;
+  bool wait_for_ready = false;
   relay_options relay;
 };
 
@@ -298,10 +303,13 @@ std::unique_ptr<side> open_address(const address& a, const cat_options& o, const
       } registered(connector);
       vmsock::any_stream_socket s;
       if (a.eps.size() == 1) {
-        s = connector.connect(a.eps[0], per_attempt);
+        s = o.wait_for_ready ? connector.connect(a.eps[0], per_attempt, vmsock::wait_for_ready{})
+                             : connector.connect(a.eps[0], per_attempt);
       } else {
         std::vector<vmsock::connect_attempt> failed;
-        s = connector.connect_first(a.eps, per_attempt, failed);
+        s = o.wait_for_ready
+                ? connector.connect_first(a.eps, per_attempt, vmsock::wait_for_ready{}, failed)
+                : connector.connect_first(a.eps, per_attempt, failed);
         if (o.verbose)
           for (const auto& f : failed)
             log_line(tag + f.endpoint.to_string() + (f.skipped ? ": skipped: " : ": ") + f.error.message());
@@ -508,6 +516,9 @@ parsed_cat parse_cat(arguments& args, bool& helped) {
       max_given = true;
     } else if (n == "--connect-timeout") {
       p.o.connect_timeout = parse_duration(n, args.value_of(n, opt.value));
+    } else if (n == "--wait-for-ready") {
+      flag();
+      p.o.wait_for_ready = true;
     } else if (n == "--idle-timeout") {
       p.o.relay.idle = parse_duration(n, args.value_of(n, opt.value));
     } else if (n == "-b" || n == "--buffer") {

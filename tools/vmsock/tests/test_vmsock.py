@@ -472,6 +472,80 @@ class Failures(ToolTest):
             c.close()
 
 
+class WaitForReady(ToolTest):
+    """--wait-for-ready: the client starts first, its peer later."""
+
+    def late_server(self, family, address, delay=0.5):
+        """After `delay`, listens on `address`, takes one connection, answers
+        what it reads with "ready: " and the bytes, and closes."""
+        got = []
+
+        def serve():
+            time.sleep(delay)
+            s = socket.socket(family, socket.SOCK_STREAM)
+            if family == socket.AF_INET:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+            s.listen(1)
+            s.settimeout(30)
+            try:
+                c, _ = s.accept()
+                c.settimeout(30)
+                data = b""
+                while True:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                got.append(data)
+                c.sendall(b"ready: " + data)
+                c.close()
+            finally:
+                s.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 30)
+        return t, got
+
+    def test_a_tcp_listener_that_starts_later(self):
+        port = free_port()
+        t, got = self.late_server(socket.AF_INET, ("127.0.0.1", port))
+        code, out, err = run("cat", "-v", "--wait-for-ready", "--connect-timeout", "20s", "-",
+                             "tcp://127.0.0.1:%d" % port, stdin=b"hello")
+        t.join(30)
+        self.assertEqual((code, out), (0, "ready: hello"), err)
+        self.assertEqual(got, [b"hello"])
+        self.assertIn("connected to tcp://127.0.0.1:%d" % port, err)
+
+    def test_a_unix_socket_file_that_appears_later_in_a_list(self):
+        path = self.path("late.sock")
+        port = free_port()
+        t, got = self.late_server(socket.AF_UNIX, path)
+        code, out, err = run("cat", "--wait-for-ready", "--connect-timeout", "20s", "-",
+                             "unix://%s,tcp://127.0.0.1:%d" % (path, port), stdin=b"hi")
+        t.join(30)
+        self.assertEqual((code, out), (0, "ready: hi"), err)
+
+    def test_the_deadline_names_the_attempts_and_the_last_error(self):
+        port = free_port()
+        code, out, err = run("cat", "--wait-for-ready", "--connect-timeout", "300ms", "-",
+                             "tcp://127.0.0.1:%d" % port)
+        self.assertEqual((code, out), (1, ""))
+        self.assertRegex(err, r"^vmsock cat: connect to tcp://127.0.0.1:%d: waited for it to be ready: "
+                              r"\d+ attempts, the last: Connection refused: operation timed out\n$" % port)
+
+    def test_without_a_timeout_a_signal_ends_the_wait(self):
+        port = free_port()
+        relay = self.start(tool("cat", "--wait-for-ready", "-", "tcp://127.0.0.1:%d" % port),
+                           stdin=subprocess.PIPE)
+        time.sleep(0.5)
+        self.assertIsNone(relay.p.poll(), "it ended before the signal")
+        relay.p.send_signal(signal.SIGTERM)
+        self.assertEqual(relay.wait(10), 128 + signal.SIGTERM, relay.stderr())
+        self.assertNotIn("not everything ended", relay.stderr())
+
+
 # ---- the relay against socat and ncat ----------------------------------------------------
 
 def socat_listen(addr):
