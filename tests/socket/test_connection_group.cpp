@@ -82,9 +82,9 @@ template <class Socket>
 std::thread receive_until_cancelled(Socket& s, blocked_receive& r, std::atomic<std::size_t>& started,
                                     finish_line& finished) {
   return std::thread([&s, &r, &started, &finished] {
-    char byte = 0;
+    char one = 0;
     ++started;
-    r.n = s.receive(&byte, 1, r.ec);
+    r.n = s.receive(&one, 1, r.ec);
     r.returned = clock_type::now();
     finished.arrive();
   });
@@ -154,9 +154,9 @@ TEST(ConnectionGroup, CancelAllEndsEveryBlockedReceive) {
     RecordProperty("cancel_all_latency_us", std::to_string(us.count()));
 
     // Later calls fail the same way; the group stays cancelled.
-    char byte = 0;
+    char one = 0;
     std::error_code ec;
-    EXPECT_EQ(tcp_pairs.front().server.receive(&byte, 1, ec), 0u);
+    EXPECT_EQ(tcp_pairs.front().server.receive(&one, 1, ec), 0u);
     EXPECT_EQ(ec, canceled_code);
     EXPECT_TRUE(group.is_cancelled());
     tcp.cancel();
@@ -179,9 +179,9 @@ TEST(ConnectionGroup, DestroyedMemberIsNeverTouched) {
   group.cancel_all();
   EXPECT_FALSE(other.server.is_cancelled());
   other.client.send_all(std::string("x"));
-  char byte = 0;
-  EXPECT_EQ(other.server.receive(&byte, 1, 5s), 1u);
-  EXPECT_EQ(byte, 'x');
+  char one = 0;
+  EXPECT_EQ(other.server.receive(&one, 1, 5s), 1u);
+  EXPECT_EQ(one, 'x');
 }
 
 TEST(ConnectionGroup, GroupDestroyedBeforeItsMembers) {
@@ -190,8 +190,8 @@ TEST(ConnectionGroup, GroupDestroyedBeforeItsMembers) {
   auto p = accept_one(l, group.get());
   group.reset();
   p.client.send_all(std::string("y"));
-  char byte = 0;
-  EXPECT_EQ(p.server.receive(&byte, 1, 5s), 1u);
+  char one = 0;
+  EXPECT_EQ(p.server.receive(&one, 1, 5s), 1u);
   EXPECT_FALSE(p.server.is_cancelled());
   p.server.close();  // leaves a group that no longer exists
 }
@@ -203,10 +203,10 @@ TEST(ConnectionGroup, JoinAfterCancelAllIsCancelledAtOnce) {
   auto p = accept_one(l, &group);
   EXPECT_TRUE(p.server.is_cancelled());
   EXPECT_EQ(group.size(), 1u);
-  char byte = 0;
+  char one = 0;
   std::error_code ec;
   const auto start = clock_type::now();
-  EXPECT_EQ(p.server.receive(&byte, 1, 10s, ec), 0u);  // bounded; returns at once
+  EXPECT_EQ(p.server.receive(&one, 1, 10s, ec), 0u);  // bounded; returns at once
   EXPECT_EQ(ec, canceled_code);
   EXPECT_LT(clock_type::now() - start, 9s);  // not the deadline that ended it
   // A closed socket joins nothing.
