@@ -115,7 +115,7 @@ class basic_any_connector {
     std::error_code ec;
     detail::ready_outcome r;
     auto s = connect_ready(remote, when, w, r, ec);
-    if (ec) detail::throw_error(ec, detail::ready_message("connect to " + remote.to_string(), r, ec));
+    if (ec) detail::throw_ready_error(ec, remote, r);
     return s;
   }
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,

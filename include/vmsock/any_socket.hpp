@@ -115,6 +115,23 @@ class basic_any_stream_socket {
     return s;
   }
 
+  // With vmsock::wait_for_ready{}: again while the peer is not up yet, by
+  // `when`, which is required here (see wait_for_ready.hpp; any_connector's
+  // connects can be cancelled instead).
+  static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
+                                         const wait_for_ready& w, std::error_code& ec) noexcept {
+    detail::ready_outcome r;
+    return connect_ready(remote, when, w, r, ec);
+  }
+  static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
+                                         const wait_for_ready& w) {
+    std::error_code ec;
+    detail::ready_outcome r;
+    auto s = connect_ready(remote, when, w, r, ec);
+    if (ec) detail::throw_ready_error(ec, remote, r);
+    return s;
+  }
+
   // Where this socket was connected to (for connect_first: which transport won).
   const any_endpoint& remote() const noexcept { return remote_; }
   uri_scheme scheme() const noexcept { return remote_.scheme(); }
@@ -432,6 +449,16 @@ class basic_any_stream_socket {
   any_endpoint peer_endpoint() const { return name_of(true, nullptr); }
 
  private:
+  static basic_any_stream_socket connect_ready(const any_endpoint& remote, const deadline& when,
+                                               const wait_for_ready& w, detail::ready_outcome& r,
+                                               std::error_code& ec) noexcept {
+    basic_any_stream_socket out;
+    detail::connect_when_ready<Policy>(
+        detail::ready_transport_of(remote), when, r, ec,
+        [&](std::error_code& e) { out = connect(remote, when, e); }, w);
+    return out;
+  }
+
   bool usable(std::error_code& ec) const noexcept {
     if (empty_) {
       ec = Policy::closed_error();
@@ -790,11 +817,6 @@ basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& e
 
 namespace detail {
 
-inline ready_transport ready_transport_of(const any_endpoint& ep) noexcept {
-  return visit_nothrow(
-      [](const auto& e) { return ready_transport_of<std::decay_t<decltype(e)>>(); }, ep.value());
-}
-
 // One deadline for the whole list, tried round after round: each round tries
 // every entry still waited for, in order, then pauses.  An entry that fails
 // for another reason than "not up yet" (or whose transport this platform
@@ -851,10 +873,10 @@ basic_any_stream_socket<Policy> connect_first_ready(const any_endpoint* eps, std
 // tcp://...: Connection refused; unix:///...: No such file or directory",
 // and system_error adds the code's message.  `failed` has each entry's last
 // failed attempt; `last` is the entry of the very last one.
-[[noreturn]] VMSOCK_NOINLINE inline void throw_ready_error(const std::error_code& ec,
-                                                           const ready_outcome& r,
-                                                           std::vector<connect_attempt> failed,
-                                                           std::size_t last) {
+[[noreturn]] VMSOCK_NOINLINE inline void throw_list_not_ready(const std::error_code& ec,
+                                                              const ready_outcome& r,
+                                                              std::vector<connect_attempt> failed,
+                                                              std::size_t last) {
   std::string what = "connect_first: ";
   if (r.no_deadline) {
     what += "wait_for_ready needs a deadline here (nothing can cancel this connect; give a "
@@ -893,7 +915,7 @@ basic_any_stream_socket<Policy> connect_first_ready_throwing(
   std::error_code ec;
   if (need_deadline && when.is_never()) {
     r.no_deadline = true;
-    throw_ready_error(std::make_error_code(std::errc::invalid_argument), r, {}, 0);
+    throw_list_not_ready(std::make_error_code(std::errc::invalid_argument), r, {}, 0);
   }
   constexpr std::size_t none = static_cast<std::size_t>(-1);
   std::vector<std::size_t> slot(endpoints.size(), none);
@@ -910,7 +932,7 @@ basic_any_stream_socket<Policy> connect_first_ready_throwing(
         last = slot[i];
       },
       std::forward<ConnectOne>(connect_one), std::forward<Pause>(pause));
-  if (ec) throw_ready_error(ec, r, failed, last);
+  if (ec) throw_list_not_ready(ec, r, failed, last);
   return s;
 }
 

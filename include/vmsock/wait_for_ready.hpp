@@ -30,15 +30,12 @@
 // they retry until cancel(), which also ends a pause between attempts at once.
 #pragma once
 
+#include <vmsock/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/detail/setup.hpp>
 #include <vmsock/detail/socket_core.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/hybrid_vsock.hpp>
-#include <vmsock/hyperv.hpp>
 #include <vmsock/socket_base.hpp>
-#include <vmsock/unix.hpp>
-#include <vmsock/vsock.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -77,6 +74,11 @@ constexpr ready_transport ready_transport_of() noexcept {
     return ready_transport::vm;
   else
     return ready_transport::ip;
+}
+
+inline ready_transport ready_transport_of(const any_endpoint& ep) noexcept {
+  return visit_nothrow(
+      [](const auto& e) { return ready_transport_of<std::decay_t<decltype(e)>>(); }, ep.value());
 }
 
 inline bool not_up_yet(const std::error_code& ec, ready_transport t) noexcept {
@@ -267,6 +269,12 @@ inline std::string ready_message(std::string what, const ready_outcome& r,
     }
   }
   return what;
+}
+// "connect to <uri>" with how the wait went (any_stream_socket, any_connector).
+[[noreturn]] VMSOCK_NOINLINE inline void throw_ready_error(const std::error_code& ec,
+                                                           const any_endpoint& remote,
+                                                           const ready_outcome& r) {
+  throw_error(ec, ready_message("connect to " + remote.to_string(), r, ec));
 }
 template <class... A>
 std::string ready_setup_message(std::string what, const setup_failure& f, const ready_outcome& r,
