@@ -103,7 +103,25 @@ enum class wait_result { ready, timed_out, woken };
 
 enum class shutdown_type { receive, send, both };
 
-enum class wait_type { readable, writable };
+// What a wait waits for.  `connect` is writable or failed: the end of a
+// non-blocking connect, whose failure Winsock's select() reports only in its
+// exception set.
+enum class wait_type { readable, writable, connect };
+
+// Which of select()'s three sets a wait for `what` puts the socket in.  Only a
+// connect's wait asks for the exception set: on Winsock it also means urgent
+// data (MSG_OOB with SO_OOBINLINE off), which stays signalled while recv() and
+// send() say WSAEWOULDBLOCK, so any other wait that asked for it would spin.
+struct wait_interest {
+  bool readable;
+  bool writable;
+  bool exceptional;
+};
+constexpr wait_interest interest_of(wait_type what) noexcept {
+  return what == wait_type::readable   ? wait_interest{true, false, false}
+         : what == wait_type::writable ? wait_interest{false, true, false}
+                                       : wait_interest{false, true, true};
+}
 
 enum class socket_type { stream, datagram, seqpacket };
 

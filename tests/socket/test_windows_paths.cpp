@@ -4,7 +4,9 @@
 //   - a Hyper-V connect is HVSOCKET_CONNECT_TIMEOUT plus an overlapped
 //     ConnectEx, capped at 300000 ms, which the deadline and cancel() end;
 //   - an unconnected UDP socket has SIO_UDP_CONNRESET turned off; a connected
-//     one keeps it.
+//     one keeps it;
+//   - urgent data (MSG_OOB) keeps select()'s exception set signalled while
+//     recv() and send() would block: only a connect's wait may ask for it.
 // And what the real OS answers where it can: an unconnected UDP socket sees
 // no error for an earlier send's ICMP port-unreachable (Linux, Wine, and
 // Windows once SIO_UDP_CONNRESET is off).
@@ -15,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -407,6 +410,56 @@ TEST(DualStack, AnIpv6ListenerTakesIpv4ClientsByDefault) {
   EXPECT_EQ(peer.to_string(), "[::ffff:127.0.0.1]:" + std::to_string(c.local_endpoint().port));
   auto explicit_form = tcp6_listener::open();
   EXPECT_FALSE(explicit_form.get_option<v6_only>().value);
+}
+
+// A peer sent one byte with MSG_OOB (SO_OOBINLINE off): Winsock's select()
+// reports the exception set at once and for as long as the byte is unread,
+// while recv() answers WSAEWOULDBLOCK (Wine does not show it).  This policy
+// does the same over real loopback sockets; everything else is the OS's.
+struct urgent_data_policy : default_policy {
+  static inline std::atomic<int> receives{0};
+  static inline std::atomic<int> exceptional_waits{0};
+  static wait_result poll(handle h, wait_type what, wake_handle wake, const deadline& when,
+                          std::error_code& ec) noexcept {
+    if (interest_of(what).exceptional) {
+      ++exceptional_waits;
+      if (what != wait_type::connect) {  // urgent data is pending: signalled at once
+        ec.clear();
+        return wait_result::ready;
+      }
+    }
+    return default_policy::poll(h, what, wake, when, ec);
+  }
+  static std::size_t receive(handle, const mutable_buffer*, std::size_t, message_flags,
+                             std::error_code& ec) noexcept {
+    ++receives;
+    ec = std::make_error_code(std::errc::operation_would_block);
+    return 0;
+  }
+};
+
+TEST(UrgentData, ATimedReceiveWaitsInsteadOfSpinning) {
+  auto l = tcp4_listener::listen(inet4_endpoint::loopback(0));
+  urgent_data_policy::exceptional_waits = 0;
+  auto c = stream_socket<inet4_endpoint, urgent_data_policy>::connect(l.local_endpoint(), 10s);
+  EXPECT_EQ(urgent_data_policy::exceptional_waits.load(), 1)
+      << "a connect's wait asks for the exception set (a failed connect shows there)";
+  auto s = l.accept(10s);
+  urgent_data_policy::receives = 0;
+  urgent_data_policy::exceptional_waits = 0;
+  char b[16];
+  std::error_code ec;
+  EXPECT_EQ(c.receive(b, sizeof b, 300ms, ec), 0u);
+  EXPECT_EQ(ec, std::errc::timed_out);
+  // One receive before the wait (and at most one after it), not one per
+  // spin of a wait that the urgent byte keeps signalled.
+  EXPECT_LE(urgent_data_policy::receives.load(), 2);
+  EXPECT_EQ(urgent_data_policy::exceptional_waits.load(), 0);
+  // A user's wait_writable does (it may follow a non-blocking connect of the
+  // user's own); the library's own writable waits (a blocked send) do not.
+  EXPECT_TRUE(c.wait_writable(1s));
+  EXPECT_EQ(urgent_data_policy::exceptional_waits.load(), 1);
+  EXPECT_EQ(s.send(std::string_view("x"), 1s), 1u);
 }
 
 }  // namespace

@@ -306,8 +306,9 @@ class socket_core {
   bool wait_readable(deadline when, std::error_code& ec) const noexcept {
     return wait_ready(wait_type::readable, when, ec);
   }
+  // Writable, or a connect of the user's own that failed (wait_type::connect).
   bool wait_writable(deadline when, std::error_code& ec) const noexcept {
-    return wait_ready(wait_type::writable, when, ec);
+    return wait_ready(wait_type::connect, when, ec);
   }
 
  protected:
@@ -533,7 +534,7 @@ class socket_core {
     Policy::connect(h, sa, len, ec);
     if (ec == std::errc::operation_in_progress) {
       const wait_result r =
-          when.expired() ? wait_result::timed_out : wait_for(wait_type::writable, when, ec);
+          when.expired() ? wait_result::timed_out : wait_for(wait_type::connect, when, ec);
       if (ec) return;
       if (r == wait_result::timed_out) {
         ec = make_error_code(errc::timed_out);

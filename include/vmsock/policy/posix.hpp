@@ -370,7 +370,8 @@ struct posix_policy {
   // them.  `wake` may be invalid_wake.
   static wait_result poll(handle h, wait_type what, wake_handle wake, const deadline& when,
                           std::error_code& ec) noexcept {
-    pollfd p[2] = {{h, static_cast<short>(what == wait_type::readable ? POLLIN : POLLOUT), 0},
+    // Never POLLPRI (urgent data), for the reason interest_of gives.
+    pollfd p[2] = {{h, static_cast<short>(interest_of(what).readable ? POLLIN : POLLOUT), 0},
                    {wake, POLLIN, 0}};
     const std::size_t n = wake == invalid_wake ? 1 : 2;
     const int r = wait(p, n, when, ec);

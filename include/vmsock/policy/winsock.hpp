@@ -360,15 +360,13 @@ struct winsock_policy : detail::win_overlapped_connect {
     fd_set* readable = &read_set;
     fd_set* writable = nullptr;
     fd_set* failed = nullptr;
-    if (what == wait_type::readable) {
-      FD_SET(h, &read_set);
-    } else {
+    const wait_interest in = interest_of(what);  // which sets, and why (socket_base.hpp)
+    if (in.readable) FD_SET(h, &read_set);
+    if (in.writable) {
       FD_SET(h, &main_set);
       writable = &main_set;
-      // A failed non-blocking connect shows up in the exception set.  Only a
-      // writable wait (a connect's) asks for it: for a readable one it also
-      // means urgent data (MSG_OOB, SO_OOBINLINE off), which stays signalled
-      // while recv() says WSAEWOULDBLOCK, and the wait would spin.
+    }
+    if (in.exceptional) {
       FD_SET(h, &except_set);
       failed = &except_set;
     }
