@@ -22,7 +22,7 @@
 // benchmarks/compare.py runs this binary with repetitions and prints the
 // vmsock/raw and asio/raw ratios; benchmarks/RESULTS.md holds measured figures.
 #include <vmsock/config.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #if VMSOCK_BENCH_ASIO
 #  include <asio.hpp>

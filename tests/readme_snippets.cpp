@@ -1,11 +1,11 @@
 // The README's code, compiled with every build so that it stays true.  Nothing
 // here runs (the snippets connect to VSOCK and Hyper-V peers); a function per
 // snippet, as the README shows it.
-#include <vmsock/fmt.hpp>
+#include <vmsock/interop/fmt.hpp>
 #include <vmsock/vmsock.hpp>
-#include <vmsock/handoff.hpp>
-#include <vmsock/peer_filter.hpp>
-#include <vmsock/systemd.hpp>
+#include <vmsock/host/handoff.hpp>
+#include <vmsock/host/peer_filter.hpp>
+#include <vmsock/host/systemd.hpp>
 
 #include <array>
 #include <chrono>

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <type_traits>
 
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 
 struct const_buffer {
   const void* data = nullptr;
@@ -100,4 +100,4 @@ constexpr std::size_t total_size(const Buffer* bufs, std::size_t count) noexcept
   return n;
 }
 
-}  // namespace vmsock
+VMSOCK_END_NAMESPACE

@@ -8,6 +8,18 @@
 #define VMSOCK_VERSION \
   (VMSOCK_VERSION_MAJOR * 10000 + VMSOCK_VERSION_MINOR * 100 + VMSOCK_VERSION_PATCH)
 
+// Every name is declared in vmsock::v0, an inline namespace: users write
+// vmsock::guid, and the linker sees vmsock::v0::guid, so two vendored copies of
+// different versions in one program are two sets of names instead of one
+// definition broken silently.  The version in it changes with an incompatible
+// release.
+#define VMSOCK_BEGIN_NAMESPACE \
+  namespace vmsock {           \
+  inline namespace v0 {
+#define VMSOCK_END_NAMESPACE \
+  }                          \
+  }
+
 // Platform: exactly one of VMSOCK_WINDOWS / VMSOCK_POSIX is 1.
 #if defined(_WIN32)
 #  define VMSOCK_WINDOWS 1

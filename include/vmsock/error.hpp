@@ -10,7 +10,7 @@
 #include <system_error>
 #include <type_traits>
 
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 
 // Failures that come from vmsock itself rather than from the OS.  Codes from the
 // OS stay in std::system_category(); these live in vmsock::error_category().
@@ -35,7 +35,7 @@ enum class errc {
   clean_end_of_stream,
 };
 
-}  // namespace vmsock
+VMSOCK_END_NAMESPACE
 
 // Before anything compares with the enum (the operators below).
 namespace std {
@@ -43,7 +43,7 @@ template <>
 struct is_error_code_enum<vmsock::errc> : true_type {};
 }  // namespace std
 
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 
 namespace detail {
 
@@ -170,8 +170,13 @@ class parse_error : public std::invalid_argument {
 //     std::fprintf(stderr, "%s\n", e.what());
 //     std::abort();
 //   }
-// The error_code forms and try_parse never call it.
+// The error_code forms and try_parse never call it.  Outside the versioned
+// namespace: one definition serves every copy of vmsock in the program.
+VMSOCK_END_NAMESPACE
+namespace vmsock {
 [[noreturn]] void throw_exception(const std::exception& e);
+}  // namespace vmsock
+VMSOCK_BEGIN_NAMESPACE
 #endif
 
 namespace detail {
@@ -249,4 +254,4 @@ inline std::string quote(std::string_view text) {
 }
 
 }  // namespace detail
-}  // namespace vmsock
+VMSOCK_END_NAMESPACE

@@ -18,9 +18,9 @@
 //
 // Exit 0 when it did what it was asked (for take-wrong and error: when the
 // call failed), 1 otherwise.
-#include <vmsock/any_socket.hpp>
-#include <vmsock/socket.hpp>
-#include <vmsock/systemd.hpp>
+#include <vmsock/any/stream_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
+#include <vmsock/host/systemd.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>

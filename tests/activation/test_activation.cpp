@@ -6,8 +6,8 @@
 // LISTEN_FDS larger than what it passes), and a shell between it and the
 // program makes LISTEN_PID another process's: vmsock's errors are checked.
 // Every run is bounded (a child that hangs is killed after 30 s).
-#include <vmsock/socket.hpp>
-#include <vmsock/systemd.hpp>
+#include <vmsock/socket/aliases.hpp>
+#include <vmsock/host/systemd.hpp>
 
 #include <gtest/gtest.h>
 

@@ -13,7 +13,7 @@
 #pragma once
 
 #if VMSOCK_TEST_BOOST_ASIO
-#  include <vmsock/boost_asio.hpp>
+#  include <vmsock/interop/boost_asio.hpp>
 
 #  include <boost/system/system_error.hpp>
 
@@ -27,7 +27,7 @@ inline const char* flavour_name() { return "Boost.Asio"; }
 }  // namespace vmsock_test
 #  define ASIO_SUITE(name) BoostAsio##name
 #else
-#  include <vmsock/asio.hpp>
+#  include <vmsock/interop/asio.hpp>
 
 namespace vmsock_test {
 namespace flavour = vmsock::asio;

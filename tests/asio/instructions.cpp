@@ -13,7 +13,7 @@
 // socketpair (asio's send and receive paths do not look at the family, and
 // this machine may make no VSOCK connection); a blocking echo thread serves
 // the other end.  Arguments: vmsock|generic, steps, bytes per message.
-#include <vmsock/asio.hpp>
+#include <vmsock/interop/asio.hpp>
 
 #include <asio.hpp>
 

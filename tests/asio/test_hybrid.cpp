@@ -8,9 +8,9 @@
 // acceptor on "<path>_<port>"; the hand-over from vmsock's hybrid sockets.
 #include "flavour.hpp"
 
-#include <vmsock/asio_fmt.hpp>
-#include <vmsock/hybrid_vsock_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/interop/asio_fmt.hpp>
+#include <vmsock/socket/hybrid_vsock_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <fmt/format.h>
 

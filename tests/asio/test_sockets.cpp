@@ -6,7 +6,7 @@
 // vmsock's sockets and asio's, and what Windows (Wine) answers.
 #include "flavour.hpp"
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 #include <vmsock/uri.hpp>
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // pure values, no sockets.  Compiled once per asio flavour (flavour.hpp).
 #include "flavour.hpp"
 
-#include <vmsock/asio_fmt.hpp>
+#include <vmsock/interop/asio_fmt.hpp>
 
 #include <gtest/gtest.h>
 

@@ -88,7 +88,7 @@ endif()
 
 # vmsock/asio.hpp needs asio itself: it is compiled where asio is installed.
 function(vmsock_include_line out header)
-  if(header STREQUAL "vmsock/asio.hpp")
+  if(header MATCHES "^vmsock/(interop/)?asio\\.hpp$")
     set(${out} "#if __has_include(<asio.hpp>)\n#  include <${header}>\n#endif\n" PARENT_SCOPE)
   else()
     set(${out} "#include <${header}>\n" PARENT_SCOPE)
@@ -108,6 +108,12 @@ if(MODE STREQUAL "all")
 else()
   set(units)
   foreach(h IN LISTS headers)
+    # A short path (a forwarding header) is one include of a header that is
+    # checked alone itself; the all-headers unit still includes it.
+    file(STRINGS "${INCLUDE}/${h}" first LIMIT_COUNT 1)
+    if(first MATCHES "^// A short path")
+      continue()
+    endif()
     string(MAKE_C_IDENTIFIER "${h}" id)
     vmsock_include_line(line "${h}")
     file(WRITE "${WORK}/${id}.cpp" "// Generated: ${h} alone.\n${line}")

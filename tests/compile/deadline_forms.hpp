@@ -7,8 +7,8 @@
 // compile matrix (tests/compile/CMakeLists.txt); never run.
 #pragma once
 
-#include <vmsock/any_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/stream_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <array>
 #include <chrono>

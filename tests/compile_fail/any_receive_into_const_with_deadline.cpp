@@ -1,6 +1,6 @@
 // Must NOT compile: any_stream_socket's pointer-and-size receive with a
 // deadline refuses read-only bytes, as the typed sockets' does.
-#include <vmsock/any_socket.hpp>
+#include <vmsock/any/stream_socket.hpp>
 
 #include <chrono>
 #include <system_error>

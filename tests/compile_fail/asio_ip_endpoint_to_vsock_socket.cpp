@@ -1,5 +1,5 @@
 // Must NOT compile: an IP endpoint given to a VSOCK socket (vmsock::asio).
-#include <vmsock/asio.hpp>
+#include <vmsock/interop/asio.hpp>
 
 void misuse(::asio::io_context& io) {
   vmsock::asio::vsock_stream::socket socket(io);

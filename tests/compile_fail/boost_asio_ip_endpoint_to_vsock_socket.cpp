@@ -1,5 +1,5 @@
 // Must NOT compile: an IP endpoint given to a VSOCK socket (vmsock::boost_asio).
-#include <vmsock/boost_asio.hpp>
+#include <vmsock/interop/boost_asio.hpp>
 
 void misuse(boost::asio::io_context& io) {
   vmsock::boost_asio::vsock_stream::socket socket(io);

@@ -1,8 +1,8 @@
 // connector::open() is static: called on an object it opens nothing in that
 // object, and the connect after it fails with a bad handle.  Its result must
 // be used (with -Werror the warning refuses the program).
-#include <vmsock/connector.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/connector.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <chrono>
 

@@ -1,5 +1,5 @@
 // Must NOT compile: receiving into a read-only range (a string_view).
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <string_view>
 

@@ -1,6 +1,6 @@
 // Must NOT compile: the deadline forms of receive refuse read-only memory as
 // the others do (a list holding a const buffer; const bytes by pointer).
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <chrono>
 #include <string_view>

@@ -2,7 +2,7 @@
 // parse_detail, its printing and its matching, against references that share
 // no code with it: the C library's inet_pton for the address, the prefix
 // rules written out here, and a bitwise prefix match.
-#include <vmsock/ip_network.hpp>
+#include <vmsock/endpoint/ip_network.hpp>
 
 #include "fuzz_support.hpp"
 

@@ -1,6 +1,6 @@
 // libFuzzer target: vmsock::guid::parse and the service-id <-> port functions.
-#include <vmsock/guid.hpp>
-#include <vmsock/hyperv.hpp>
+#include <vmsock/endpoint/guid.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
 
 #include "fuzz_support.hpp"
 

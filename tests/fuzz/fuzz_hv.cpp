@@ -1,5 +1,5 @@
 // libFuzzer target: hv_endpoint::parse, from_native, and the map to VSOCK.
-#include <vmsock/hyperv.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
 
 #include "fuzz_support.hpp"
 

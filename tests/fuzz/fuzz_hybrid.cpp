@@ -1,8 +1,8 @@
 // libFuzzer target: hybrid_vsock_endpoint::parse, the constructor, the two
 // Unix addresses it names, and any_endpoint's view of the same text.
-#include <vmsock/hybrid_vsock.hpp>
+#include <vmsock/endpoint/hybrid_vsock.hpp>
 
-#include <vmsock/any_endpoint.hpp>
+#include <vmsock/endpoint/any_endpoint.hpp>
 
 #include "fuzz_support.hpp"
 

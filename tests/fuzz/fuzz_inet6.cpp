@@ -1,6 +1,6 @@
 // libFuzzer target: inet6_endpoint::parse and from_native; the address text
 // is also checked against the C library's inet_pton and inet_ntop.
-#include <vmsock/inet.hpp>
+#include <vmsock/endpoint/inet.hpp>
 
 #include "fuzz_support.hpp"
 

@@ -1,5 +1,5 @@
 // libFuzzer target: unix_endpoint::parse, from_native, path() and abstract().
-#include <vmsock/unix.hpp>
+#include <vmsock/endpoint/unix.hpp>
 
 #include "fuzz_support.hpp"
 

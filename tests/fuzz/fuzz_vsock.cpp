@@ -1,6 +1,6 @@
 // libFuzzer target: vsock_endpoint::parse, from_native, and the map to Hyper-V.
-#include <vmsock/hyperv.hpp>  // to_hyperv / to_vsock
-#include <vmsock/vsock.hpp>
+#include <vmsock/endpoint/hyperv.hpp>  // to_hyperv / to_vsock
+#include <vmsock/endpoint/vsock.hpp>
 
 #include "fuzz_support.hpp"
 

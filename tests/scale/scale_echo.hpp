@@ -21,8 +21,8 @@
 // has a deadline; a client process that hangs is killed.
 #pragma once
 
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/options.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // naming its process, then an echo until the peer half-closes).
 #pragma once
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #if !VMSOCK_WINDOWS
 #  include <signal.h>

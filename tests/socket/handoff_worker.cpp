@@ -12,8 +12,8 @@
 // or the one it accepted) writes "worker <pid>\n", then echoes every byte
 // until the peer half-closes, then closes.  Exit 0 when all of that worked;
 // 2 for bad arguments, 3 when the hand-off failed, 4 when serving did.
-#include <vmsock/handoff.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/host/handoff.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "handoff_support.hpp"
 

@@ -4,8 +4,8 @@
 // cancelled as they join, members leave when closed, released, destroyed or
 // moved onto, and the group never reaches a destroyed socket (run under ASan).
 // Every wait is bounded: a hang fails the test, it never stalls the run.
-#include <vmsock/connection_group.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/host/connection_group.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "descriptors.hpp"
 #include "test_support.hpp"

@@ -2,7 +2,7 @@
 // abstract name) and seqpacket sockets (Unix SOCK_SEQPACKET), for real.  On
 // Windows UDP only (test_support.hpp's datagram_families; Windows has no Unix
 // datagram or seqpacket sockets).
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

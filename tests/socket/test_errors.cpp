@@ -3,7 +3,7 @@
 // the endpoint in the exception's message.  The same tests run on Windows;
 // where Windows answers otherwise (no SIGPIPE, WSAENOTSOCK, no AF_UNIX under
 // Wine) the test says so.
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 // property "seed"; VMSOCK_TEST_SEED=<n> repeats a run.
 #include "fault_policy.hpp"
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

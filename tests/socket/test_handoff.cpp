@@ -4,10 +4,10 @@
 // of what arrives (family, type, listening; no descriptor, several, more than
 // fit; the stream's end), none of which leaks a descriptor; cancel() and
 // deadlines on the channel; the messages.  Linux.
-#include <vmsock/handoff.hpp>
+#include <vmsock/host/handoff.hpp>
 
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/options.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 // (here and under Wine, neither of which has it): it hands out real loopback
 // connections and names their peers as Hyper-V would, and maps a
 // vsock_endpoint to AF_HYPERV names as winsock_policy does.
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "test_support.hpp"
 
@@ -16,12 +16,9 @@
 #include <utility>
 #include <vector>
 
-// winsock_policy is only named on POSIX: its os_address specialisation (a
-// vsock_endpoint travels as an hv_endpoint) is what this test borrows.
-namespace vmsock {
-struct winsock_policy;
-}
-
+// winsock_policy is only declared on POSIX (endpoint/hyperv.hpp): its
+// os_address specialisation (a vsock_endpoint travels as an hv_endpoint) is
+// what this test borrows.
 namespace {
 
 using namespace std::chrono_literals;

@@ -9,11 +9,12 @@
 // Linux only: the fakes use SOCK_SEQPACKET, SO_PEERCRED and accept4; under
 // Wine 8 there is no AF_UNIX at all (test_errors.cpp's WineAnswers asserts
 // that), so none of this can run there.
-#include <vmsock/hybrid_vsock_socket.hpp>
+#include <vmsock/socket/hybrid_vsock_socket.hpp>
 
-#include <vmsock/any_connector.hpp>
-#include <vmsock/any_socket.hpp>
-#include <vmsock/peer_filter.hpp>
+#include <vmsock/any/connector.hpp>
+#include <vmsock/any/connect_first.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/host/peer_filter.hpp>
 
 #include "test_support.hpp"
 

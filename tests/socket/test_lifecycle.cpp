@@ -3,9 +3,10 @@
 // another thread, two-step setup, dual-stack listeners, Unix socket files.
 // Every call that could hang runs in a bounded thread: a hang fails the test
 // (the process ends with a message), it never stalls the run.
-#include <vmsock/socket.hpp>
-#include <vmsock/any_connector.hpp>
-#include <vmsock/any_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
+#include <vmsock/any/connector.hpp>
+#include <vmsock/any/connect_first.hpp>
+#include <vmsock/any/listener.hpp>
 
 #include "descriptors.hpp"
 #include "test_support.hpp"
@@ -189,7 +190,12 @@ TEST(Deadline, Conversions) {
   // Extremes of coarse and fine units, without overflow (UBSan checks it).
   EXPECT_TRUE(deadline(std::chrono::hours::min()).expired());
   EXPECT_TRUE(deadline(std::chrono::nanoseconds::max()).is_never());
-  EXPECT_TRUE(deadline(std::chrono::nanoseconds(-1'000'000)).is_never());  // == no_timeout
+  // Only no_timeout itself is never: a computed -1 ms (in any unit) has passed.
+  EXPECT_TRUE(deadline(std::chrono::nanoseconds(-1'000'000)).expired());
+  EXPECT_TRUE(deadline(timeout(-1)).expired());
+  EXPECT_TRUE(deadline(3ms - 4ms).expired());
+  EXPECT_TRUE(deadline::immediate().expired());
+  EXPECT_FALSE(deadline::immediate().is_never());
   EXPECT_TRUE(deadline(std::chrono::nanoseconds(-1'000'001)).expired());
   EXPECT_TRUE(deadline(-1ms - 1ms).expired());
   EXPECT_TRUE(deadline(std::chrono::seconds(-1)).expired());

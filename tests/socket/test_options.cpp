@@ -1,7 +1,7 @@
 // Typed options on real sockets: set, read back, validation, platform limits.
-#include <vmsock/options.hpp>
+#include <vmsock/socket/options.hpp>
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

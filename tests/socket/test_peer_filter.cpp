@@ -1,8 +1,8 @@
 // Who may connect: a listener's peer filter on real loopback sockets (here and
 // under Wine).  A refused peer is closed before accept returns, accept goes on
 // waiting (its deadline included), and rejected_peers() counts.
-#include <vmsock/any_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "descriptors.hpp"
 #include "test_support.hpp"

@@ -5,11 +5,11 @@
 // uid, any_listener across transports), the counts, no allocation per
 // accepted peer.  Here and under Wine.  (10,000 refused peers without a
 // descriptor leak: test_peer_filter.cpp.)
-#include <vmsock/peer_filter.hpp>
+#include <vmsock/host/peer_filter.hpp>
 
-#include <vmsock/any_socket.hpp>
-#include <vmsock/ip_network.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/endpoint/ip_network.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "test_support.hpp"
 

@@ -6,7 +6,7 @@
 //   cycles, failures included,
 // - no descriptor inherited by a child started with fork + exec,
 // - no SIGPIPE: a write to a closed peer is an error, and the process lives.
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // Stream sockets over real loopback: TCP on 127.0.0.1 and ::1, Unix stream
 // sockets on a path and on an abstract name (not on Windows: see
 // test_support.hpp's stream_families).
-#include <vmsock/any_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/stream_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

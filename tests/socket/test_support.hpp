@@ -4,7 +4,7 @@
 // on Linux and on Windows (under Wine in CI).
 #pragma once
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -2,10 +2,10 @@
 // endpoints and local_cid().  Connecting is never done here: this machine's
 // VSOCK peer is its host, which is not ours.  Real VSOCK traffic is tested
 // inside the test guest (tests/vm).
-#include <vmsock/local_cid.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/host/local_cid.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

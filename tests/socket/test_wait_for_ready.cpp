@@ -5,12 +5,12 @@
 // policy for the errors loopback cannot make (VSOCK's, EACCES), counted
 // exactly.  Outcomes and attempt counts are asserted, never durations: the
 // bounds below only turn a hang into a failure.
-#include <vmsock/wait_for_ready.hpp>
+#include <vmsock/socket/wait_for_ready.hpp>
 
-#include <vmsock/any_connector.hpp>
-#include <vmsock/any_socket.hpp>
-#include <vmsock/hybrid_vsock_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/connector.hpp>
+#include <vmsock/any/connect_first.hpp>
+#include <vmsock/socket/hybrid_vsock_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "descriptors.hpp"
 #include "test_support.hpp"

@@ -10,8 +10,9 @@
 // And what the real OS answers where it can: an unconnected UDP socket sees
 // no error for an earlier send's ICMP port-unreachable (Linux, Wine, and
 // Windows once SIO_UDP_CONNRESET is off).
-#include <vmsock/any_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/connect_first.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "test_support.hpp"
 
@@ -25,9 +26,6 @@
 #include <thread>
 #include <vector>
 
-namespace vmsock {
-struct winsock_policy;
-}
 
 namespace {
 

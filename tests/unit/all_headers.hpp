@@ -13,7 +13,7 @@
 #  include "all_headers_forward.inc"
 #endif
 // fmt.hpp is among them; make_view below uses it.
-#include <vmsock/fmt.hpp>
+#include <vmsock/interop/fmt.hpp>
 
 #include <string>
 #include <system_error>

@@ -1,6 +1,6 @@
 // fmt.hpp: fmt::formatter (and std::formatter where <format> exists) for guid
 // and every endpoint type, with width, fill and alignment.
-#include <vmsock/fmt.hpp>
+#include <vmsock/interop/fmt.hpp>
 
 #include "unit_support.hpp"
 

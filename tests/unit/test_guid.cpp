@@ -1,5 +1,5 @@
 // vmsock::guid: parse, print, compare, hash, memory layout.
-#include <vmsock/guid.hpp>
+#include <vmsock/endpoint/guid.hpp>
 
 #include "unit_support.hpp"
 

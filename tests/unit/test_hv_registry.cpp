@@ -3,7 +3,7 @@
 // is unsupported_on_platform and says why.  (The registry itself is tested
 // under Wine, in tests/windows/test_hv_registry.cpp; this program never
 // touches it, also when it runs under Wine.)
-#include <vmsock/hv_registry.hpp>
+#include <vmsock/host/hv_registry.hpp>
 
 #include "unit_support.hpp"
 

@@ -1,9 +1,9 @@
 // hybrid_vsock.hpp: a guest port behind a VMM's Unix socket, as a pure value:
 // construction, the hybrid-vsock:// text form, the sun_path limit with the
 // listener's "_<port>" suffix, the two Unix addresses it names.
-#include <vmsock/hybrid_vsock.hpp>
+#include <vmsock/endpoint/hybrid_vsock.hpp>
 
-#include <vmsock/any_endpoint.hpp>
+#include <vmsock/endpoint/any_endpoint.hpp>
 
 #include "unit_support.hpp"
 

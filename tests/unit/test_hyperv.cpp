@@ -1,5 +1,5 @@
 // hyperv.hpp: well-known VM ids, service id <-> port, hv_endpoint and SOCKADDR_HV.
-#include <vmsock/hyperv.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
 
 #include "unit_support.hpp"
 

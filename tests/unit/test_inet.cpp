@@ -2,7 +2,7 @@
 // (RFC 5952 output, RFC 4291 input) and sockaddr_in/sockaddr_in6.  The C
 // library's inet_pton/inet_ntop (Winsock's on Windows) serve as an independent
 // oracle.
-#include <vmsock/inet.hpp>
+#include <vmsock/endpoint/inet.hpp>
 
 #include "unit_support.hpp"
 

@@ -1,6 +1,6 @@
 // to_vsock / to_hyperv: the table of DESIGN.md, both ways, and every refusal.
 // The mapping lives in hyperv.hpp (it needs both endpoint types).
-#include <vmsock/hyperv.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
 
 #include "unit_support.hpp"
 

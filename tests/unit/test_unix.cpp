@@ -1,5 +1,5 @@
 // unix.hpp: paths, Linux abstract names, unnamed sockets, sockaddr_un.
-#include <vmsock/unix.hpp>
+#include <vmsock/endpoint/unix.hpp>
 
 #include "unit_support.hpp"
 

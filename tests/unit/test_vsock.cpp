@@ -1,6 +1,6 @@
 // vsock.hpp: cid constants, vsock_endpoint and sockaddr_vm.  Pure: nothing here
 // opens a socket.
-#include <vmsock/vsock.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include "unit_support.hpp"
 

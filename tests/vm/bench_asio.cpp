@@ -28,8 +28,8 @@
 // Refuses to run outside the test guest, like every program in tests/vm.
 #include "guest_support.hpp"
 
-#include <vmsock/asio.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/interop/asio.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <asio.hpp>
 

@@ -39,8 +39,8 @@
 // Lines start with MUX-BENCH, so that a log can be grepped.  Like every
 // program in tests/vm it refuses to run outside the test guest.  Under TCG the
 // absolute figures are an emulated CPU's; the ratios are what carry over.
-#include <vmsock/hybrid_vsock_socket.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/hybrid_vsock_socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -31,7 +31,7 @@
 #include "guest_support.hpp"
 
 #include <vmsock/config.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -10,7 +10,7 @@
 // the machine for its hypervisor.
 #pragma once
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -9,7 +9,7 @@
 #include "flavour.hpp"
 #include "guest_support.hpp"
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 #include <vmsock/uri.hpp>
 
 #include <gtest/gtest.h>

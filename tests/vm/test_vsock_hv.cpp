@@ -5,9 +5,9 @@
 // map back (CID 1 -> hv::vm_id::loopback).
 #include "guest_support.hpp"
 
-#include <vmsock/hyperv.hpp>
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
+#include <vmsock/socket/options.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

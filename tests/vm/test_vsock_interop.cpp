@@ -8,7 +8,7 @@
 // leaves them out (--gtest_filter) when the examples are not built.
 #include "guest_support.hpp"
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -5,9 +5,9 @@
 // caller's deadline, options applied before listen, non-blocking send_all.
 #include "guest_support.hpp"
 
-#include <vmsock/any_socket.hpp>
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/socket/options.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -11,10 +11,10 @@
 #include "handoff_support.hpp"
 #include "scale_echo.hpp"
 
-#include <vmsock/any_socket.hpp>
-#include <vmsock/handoff.hpp>
-#include <vmsock/peer_filter.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/host/handoff.hpp>
+#include <vmsock/host/peer_filter.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

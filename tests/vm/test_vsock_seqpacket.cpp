@@ -4,8 +4,8 @@
 // "big message" and "timeout" cases through vmsock's seqpacket_socket.
 #include "guest_support.hpp"
 
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/options.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

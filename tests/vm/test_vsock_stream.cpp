@@ -4,10 +4,10 @@
 // error, which clamping), the test asserts what Linux 6.1 gives and says so.
 #include "guest_support.hpp"
 
-#include <vmsock/options.hpp>
-#include <vmsock/socket.hpp>
-#include <vmsock/local_cid.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/socket/options.hpp>
+#include <vmsock/socket/aliases.hpp>
+#include <vmsock/host/local_cid.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include <gtest/gtest.h>
 

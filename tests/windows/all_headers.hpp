@@ -4,11 +4,11 @@
 #include <vmsock/vmsock.hpp>  // the umbrella: endpoints, sockets, policy, uri
 
 #include <vmsock/detail/win_error.hpp>
-#include <vmsock/hv_registry.hpp>  // not in the umbrella: the registry step
+#include <vmsock/host/hv_registry.hpp>  // not in the umbrella: the registry step
 #include <vmsock/policy/winsock.hpp>
 
 #if defined(VMSOCK_TEST_HAVE_FMT)
-#  include <vmsock/fmt.hpp>
+#  include <vmsock/interop/fmt.hpp>
 #endif
 
 // Neither the build nor the library may define these for the user.  MinGW's

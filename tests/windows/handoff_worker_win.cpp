@@ -9,8 +9,8 @@
 // writes "worker <pid>\n" on it, echoes every byte until the peer
 // half-closes, closes.  Exit 0 when all of that worked; 2 for bad arguments,
 // 3 when the hand-off failed, 4 when serving did.
-#include <vmsock/handoff.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/host/handoff.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include "handoff_support.hpp"
 

@@ -8,7 +8,7 @@
 // write.  Prints "ran START END" (system time, 100 ns units) on stdout.  Exit
 // status 0 when every call succeeded and each service it wrote reads back as
 // registered; 1 with the error on stderr otherwise; 2 on usage.
-#include <vmsock/hv_registry.hpp>
+#include <vmsock/host/hv_registry.hpp>
 
 #include <windows.h>
 

@@ -6,10 +6,10 @@
 // hand-offs, or of the wrong size, are refused before anything is opened;
 // a duplicate of the wrong type is refused and closed; the WSAStartup
 // reference of a received socket is its own.
-#include <vmsock/handoff.hpp>
-#include <vmsock/systemd.hpp>
+#include <vmsock/host/handoff.hpp>
+#include <vmsock/host/systemd.hpp>
 
-#include <vmsock/socket.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 // registered on the host) says so in its message, naming the service id.
 // Wine has no AF_HYPERV, so a policy stands in for the host: it opens real
 // IPv4 sockets and answers bind and connect with WSAEACCES, as Hyper-V does.
-#include <vmsock/hv_registry.hpp>
-#include <vmsock/socket.hpp>
+#include <vmsock/host/hv_registry.hpp>
+#include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
 

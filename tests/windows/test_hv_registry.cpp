@@ -9,7 +9,7 @@
 // The cases that write HKEY_LOCAL_MACHINE run only when
 // VMSOCK_HV_REGISTRY_PREFIX names this process's WINEPREFIX (the driver sets
 // it): run anywhere else, on Windows or in the shared Wine prefix, they skip.
-#include <vmsock/hv_registry.hpp>
+#include <vmsock/host/hv_registry.hpp>
 
 #include <vmsock/detail/win_error.hpp>
 

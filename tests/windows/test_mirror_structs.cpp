@@ -3,8 +3,8 @@
 // HV_GUID_* constants.  vmsock does not include hvsocket.h itself (it pulls in
 // initguid.h, which changes what DEFINE_GUID means in the user's file), so this
 // file is where the two are held side by side.
-#include <vmsock/hyperv.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include <hvsocket.h>  // after vmsock: initguid.h defines the HV_GUID_* here
 

@@ -4,7 +4,7 @@
 // value compares equal to the portable condition.  Where Wine and Windows differ
 // (AF_HYPERV, port reservations), the test says which one answered.
 #include <vmsock/detail/win_error.hpp>
-#include <vmsock/hyperv.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
 
 #include <mstcpip.h>
 

@@ -23,10 +23,10 @@
 // Test names say where they run: Wine* assert Wine's answer and skip
 // elsewhere; RealWindows* need a Windows host with Hyper-V sockets and run
 // only with VMSOCK_REAL_WINDOWS=1; the others run anywhere.
-#include <vmsock/any_socket.hpp>
-#include <vmsock/socket.hpp>
-#include <vmsock/local_cid.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/any/connect_first.hpp>
+#include <vmsock/socket/aliases.hpp>
+#include <vmsock/host/local_cid.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include <gtest/gtest.h>
 

@@ -3,9 +3,10 @@
 #include "relay.hpp"
 #include "socket_sides.hpp"
 
-#include <vmsock/any_connector.hpp>
-#include <vmsock/any_socket.hpp>
-#include <vmsock/datagram_socket.hpp>
+#include <vmsock/any/connector.hpp>
+#include <vmsock/any/connect_first.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/socket/datagram_socket.hpp>
 
 #include <algorithm>
 #include <atomic>

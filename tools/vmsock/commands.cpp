@@ -2,14 +2,14 @@
 // thin layer over one public part of the library.
 #include "cli.hpp"
 
-#include <vmsock/any_endpoint.hpp>
-#include <vmsock/datagram_socket.hpp>
-#include <vmsock/guid.hpp>
-#include <vmsock/hv_registry.hpp>
-#include <vmsock/hyperv.hpp>
-#include <vmsock/local_cid.hpp>
-#include <vmsock/stream_socket.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/endpoint/any_endpoint.hpp>
+#include <vmsock/socket/datagram_socket.hpp>
+#include <vmsock/endpoint/guid.hpp>
+#include <vmsock/host/hv_registry.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
+#include <vmsock/host/local_cid.hpp>
+#include <vmsock/socket/stream_socket.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include <cstdio>
 #include <string>

@@ -16,13 +16,13 @@
 #include "relay.hpp"
 #include "socket_sides.hpp"
 
-#include <vmsock/any_connector.hpp>
-#include <vmsock/any_socket.hpp>
-#include <vmsock/hybrid_vsock.hpp>
-#include <vmsock/hyperv.hpp>
-#include <vmsock/peer_filter.hpp>
-#include <vmsock/unix.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/any/connector.hpp>
+#include <vmsock/any/listener.hpp>
+#include <vmsock/endpoint/hybrid_vsock.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
+#include <vmsock/host/peer_filter.hpp>
+#include <vmsock/endpoint/unix.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -20,7 +20,7 @@
 // (Firecracker has none).
 #pragma once
 
-#include <vmsock/socket_base.hpp>
+#include <vmsock/policy/types.hpp>
 
 #include <cstddef>
 #include <cstdint>

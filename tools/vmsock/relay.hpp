@@ -11,7 +11,7 @@
 // vmsock's cancel()), and the idle timeout is a deadline on every wait.
 #pragma once
 
-#include <vmsock/socket_base.hpp>
+#include <vmsock/policy/types.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -7,8 +7,8 @@
 
 #include "relay.hpp"
 
-#include <vmsock/any_socket.hpp>
-#include <vmsock/datagram_socket.hpp>
+#include <vmsock/any/stream_socket.hpp>
+#include <vmsock/socket/datagram_socket.hpp>
 
 #include <cstddef>
 #include <string>

@@ -54,7 +54,8 @@
 #  define VMSOCK_HAVE_AFUNIX_H 0
 #endif
 
-namespace vmsock::detail {
+VMSOCK_BEGIN_NAMESPACE
+namespace detail {
 
 #if VMSOCK_WINDOWS
 using native_family_t = ADDRESS_FAMILY;
@@ -83,4 +84,5 @@ inline bool native_family(const void* sa, std::size_t len, int& family) noexcept
   return true;
 }
 
-}  // namespace vmsock::detail
+}  // namespace detail
+VMSOCK_END_NAMESPACE

@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-namespace vmsock::detail {
+VMSOCK_BEGIN_NAMESPACE
+namespace detail {
 
 // Value of one hex digit, or -1.
 constexpr int hex_value(char c) noexcept {
@@ -128,4 +129,5 @@ inline void append_hex(std::string& out, std::uint64_t v, int digits) {
   for (int i = digits - 1; i >= 0; --i) out += hex[(v >> (4 * i)) & 0xf];
 }
 
-}  // namespace vmsock::detail
+}  // namespace detail
+VMSOCK_END_NAMESPACE

@@ -37,7 +37,8 @@
 #  endif
 #endif
 
-namespace vmsock::detail {
+VMSOCK_BEGIN_NAMESPACE
+namespace detail {
 
 #if VMSOCK_WINDOWS
 
@@ -214,4 +215,5 @@ inline const std::error_category& os_error_category() noexcept { return std::sys
 // elsewhere) as the std::error_code vmsock reports.
 inline std::error_code make_os_error(int code) noexcept { return {code, os_error_category()}; }
 
-}  // namespace vmsock::detail
+}  // namespace detail
+VMSOCK_END_NAMESPACE

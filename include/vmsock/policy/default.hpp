@@ -5,12 +5,12 @@
 
 #if VMSOCK_WINDOWS
 #  include <vmsock/policy/winsock.hpp>
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 using default_policy = winsock_policy;
-}
+VMSOCK_END_NAMESPACE
 #else
 #  include <vmsock/policy/posix.hpp>
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 using default_policy = posix_policy;
-}
+VMSOCK_END_NAMESPACE
 #endif

@@ -15,7 +15,7 @@
 #include <vmsock/buffer.hpp>
 #include <vmsock/detail/native.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/socket_base.hpp>
+#include <vmsock/policy/types.hpp>
 
 #include <fcntl.h>
 #include <sched.h>
@@ -41,7 +41,7 @@
 #include <cstring>
 #include <system_error>
 
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 
 struct posix_policy {
   using handle = int;
@@ -852,4 +852,4 @@ struct posix_policy {
   }
 };
 
-}  // namespace vmsock
+VMSOCK_END_NAMESPACE

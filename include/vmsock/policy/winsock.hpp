@@ -33,11 +33,11 @@
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/detail/native.hpp>
-#include <vmsock/detail/win_connect.hpp>
+#include <vmsock/policy/detail/win_connect.hpp>
 #include <vmsock/detail/win_error.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/hyperv.hpp>
-#include <vmsock/socket_base.hpp>
+#include <vmsock/endpoint/hyperv.hpp>
+#include <vmsock/policy/types.hpp>
 
 #include <mstcpip.h>
 
@@ -48,7 +48,7 @@
 #include <cstring>
 #include <system_error>
 
-namespace vmsock {
+VMSOCK_BEGIN_NAMESPACE
 
 // The Hyper-V connect (overlapped ConnectEx) comes from win_overlapped_connect.
 struct winsock_policy : detail::win_overlapped_connect {
@@ -360,7 +360,7 @@ struct winsock_policy : detail::win_overlapped_connect {
     fd_set* readable = &read_set;
     fd_set* writable = nullptr;
     fd_set* failed = nullptr;
-    const wait_interest in = interest_of(what);  // which sets, and why (socket_base.hpp)
+    const wait_interest in = interest_of(what);  // which sets, and why (policy/types.hpp)
     if (in.readable) FD_SET(h, &read_set);
     if (in.writable) {
       FD_SET(h, &main_set);
@@ -703,4 +703,4 @@ struct winsock_policy : detail::win_overlapped_connect {
   }
 };
 
-}  // namespace vmsock
+VMSOCK_END_NAMESPACE

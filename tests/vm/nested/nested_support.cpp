@@ -3,7 +3,7 @@
 // main().
 #include "nested_support.hpp"
 
-#include <vmsock/listener.hpp>
+#include <vmsock/socket/listener.hpp>
 
 #include <cerrno>
 #include <csignal>

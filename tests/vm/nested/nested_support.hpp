@@ -16,8 +16,8 @@
 
 #include "guest_support.hpp"
 
-#include <vmsock/socket.hpp>
-#include <vmsock/vsock.hpp>
+#include <vmsock/socket/aliases.hpp>
+#include <vmsock/endpoint/vsock.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,437 @@
+// The asio adapters' hybrid vsock protocol (the host side of Firecracker,
+// Cloud Hypervisor, vhost-device-vsock, OpenVMM), for vmsock/asio.hpp and
+// vmsock/boost_asio.hpp: a Unix stream socket whose connect makes the VMM's
+// CONNECT handshake, and an acceptor for the guest's connections on
+// "<path>_<port>".  Written once over a `Lib` (see detail/asio_protocols.hpp),
+// which here also names const_buffer, mutable_buffer, is_eof(ec) and
+// operation_aborted().  The acceptor and the hand-over from vmsock's hybrid
+// sockets and listeners are in detail/asio_hybrid_acceptor.hpp.
+//
+//   hybrid_vsock_stream::socket s(io);
+//   co_await s.async_connect(vmsock::hybrid_vsock_endpoint{"/run/fc.vsock", 5000}, use_awaitable);
+//   s.answer();                      // what followed "OK " (Firecracker: the host-side port)
+//   hybrid_vsock_stream::acceptor a(io, vmsock::hybrid_vsock_endpoint{"/run/fc.vsock", 6000});
+//
+// The handshake is detail::hybrid_handshake's (hybrid_vsock_socket.hpp), with
+// its helpers: the request from hybrid_request in one send, the answer read
+// in pieces of hybrid_answer::next_read() (the shortest answer it can still
+// be, then one byte at a time), so that no byte of the guest's that follows
+// the answer's '\n' is taken; the same errors (hybrid_vsock_refused, also for
+// a VMM that closed before it read the request: hybrid_closed_by_vmm;
+// hybrid_vsock_bad_answer; the OS's), as asio error codes (Lib::from_std).
+// The blocking connect runs hybrid_handshake itself.
+#pragma once
+
+#include <vmsock/config.hpp>
+#include <vmsock/interop/detail/asio_protocols.hpp>
+#include <vmsock/endpoint/hybrid_vsock.hpp>
+#include <vmsock/socket/hybrid_vsock_socket.hpp>
+#include <vmsock/socket/listener.hpp>
+#include <vmsock/endpoint/unix.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+VMSOCK_BEGIN_NAMESPACE
+namespace detail {
+
+template <class Lib>
+class asio_hybrid_endpoint;
+template <class Lib, class Base>
+class asio_hybrid_socket;
+template <class Lib, class Base>
+class asio_hybrid_acceptor;  // detail/asio_hybrid_acceptor.hpp
+
+// ---- the protocol ----------------------------------------------------------------
+
+// asio's Protocol and AcceptableProtocol: an AF_UNIX stream, as the VMM's
+// socket is.
+template <class Lib>
+class asio_hybrid_protocol {
+ public:
+  using endpoint = asio_hybrid_endpoint<Lib>;
+  using socket = asio_hybrid_socket<
+      Lib, typename Lib::template stream_socket<asio_hybrid_protocol, typename Lib::executor>>;
+  using acceptor = asio_hybrid_acceptor<
+      Lib, typename Lib::template socket_acceptor<asio_hybrid_protocol, typename Lib::executor>>;
+
+  static constexpr int native_family = unix_endpoint::family;
+
+  int family() const noexcept { return native_family; }
+  int type() const noexcept { return SOCK_STREAM; }
+  int protocol() const noexcept { return 0; }
+
+  friend bool operator==(const asio_hybrid_protocol&, const asio_hybrid_protocol&) noexcept {
+    return true;
+  }
+  friend bool operator!=(const asio_hybrid_protocol&, const asio_hybrid_protocol&) noexcept {
+    return false;
+  }
+};
+
+// ---- the endpoint ----------------------------------------------------------------
+
+// asio's Endpoint for hybrid_vsock_stream: a Unix address (what the OS sees)
+// and the vsock port (what the handshake sends).  From a
+// hybrid_vsock_endpoint it is the VMM's socket and the guest port.  An
+// address the OS reports (local_endpoint(), remote_endpoint(), an accepted
+// peer) is a Unix address alone: has_port() is false, to_string() is its
+// unix:// text and value() fails (std::errc::invalid_argument).
+template <class Lib>
+class asio_hybrid_endpoint {
+  using native = unix_endpoint::native_type;
+
+ public:
+  using protocol_type = asio_hybrid_protocol<Lib>;
+  using value_type = hybrid_vsock_endpoint;
+  using data_type = ::sockaddr;
+
+  // An unnamed Unix address, no port: what the OS writes over.
+  asio_hybrid_endpoint() noexcept { store(unix_endpoint{}); }
+  // The VMM's socket (value.uds()) and the guest port.  Implicit, as the
+  // other protocols' endpoints are; it cannot fail.
+  asio_hybrid_endpoint(
+      const hybrid_vsock_endpoint& v) noexcept  // NOLINT(google-explicit-constructor)
+      : port_(v.port()), has_port_(true) {
+    store(v.uds());
+  }
+  // Throws vmsock::parse_error as hybrid_vsock_endpoint's constructor does.
+  asio_hybrid_endpoint(std::string_view path, std::uint32_t port)
+      : asio_hybrid_endpoint(hybrid_vsock_endpoint(path, port)) {}
+  // "hybrid-vsock:///run/fc.vsock:5000".
+  static asio_hybrid_endpoint parse(std::string_view text) {
+    return asio_hybrid_endpoint(hybrid_vsock_endpoint::parse(text));
+  }
+
+  // ---- asio's Endpoint requirements ----
+  protocol_type protocol() const noexcept { return protocol_type{}; }
+  data_type* data() noexcept { return &data_.base; }
+  const data_type* data() const noexcept { return &data_.base; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return sizeof(native); }
+  // After the OS wrote a Unix address into data(): any length from the
+  // family's field to the whole struct, AF_UNIX, and a name vmsock can hold;
+  // else the endpoint goes back to the default and asio's system_error is
+  // thrown (invalid_argument for the length, address_family_mismatch for the
+  // family).  The port is gone: the OS does not know it.
+  void resize(std::size_t new_size) {
+    int family = 0;
+    std::error_code ec;
+    if (new_size < offsetof(native, sun_path) || new_size > sizeof(native))
+      ec = std::make_error_code(std::errc::invalid_argument);
+    else if (!native_family(&data_, new_size, family) || family != unix_endpoint::family)
+      ec = make_error_code(errc::address_family_mismatch);
+    else if (!unix_endpoint::from_native(&data_, new_size))
+      ec = std::make_error_code(std::errc::invalid_argument);
+    if (ec) {
+      *this = asio_hybrid_endpoint{};
+      Lib::throw_error(Lib::from_std(ec), "vmsock: endpoint resize");
+    }
+    size_ = new_size;
+    port_ = 0;
+    has_port_ = false;
+  }
+
+  // ---- back to vmsock ----
+  // Whether the port is known (made from a hybrid_vsock_endpoint).
+  bool has_port() const noexcept { return has_port_; }
+  std::uint32_t port() const noexcept { return port_; }
+  // The Unix address the OS sees: the VMM's socket, or what the OS reported.
+  unix_endpoint address() const noexcept {
+    const auto u = unix_endpoint::from_native(&data_, size_);
+    return u ? *u : unix_endpoint{};
+  }
+  // The hybrid vsock endpoint; invalid_argument for an address without a port.
+  value_type value(std::error_code& ec) const noexcept {
+    const unix_endpoint u = address();
+    if (!has_port_ || u.type() != unix_endpoint::kind::path) {
+      ec = std::make_error_code(std::errc::invalid_argument);
+      return value_type{};
+    }
+    ec.clear();
+    // A path that came from a hybrid_vsock_endpoint fits it again.
+    return value_type(u.name(), port_);
+  }
+  value_type value() const {
+    std::error_code ec;
+    const value_type v = value(ec);
+    if (ec)
+      throw_error(ec, "hybrid vsock endpoint from",
+                  address().to_string() + " (an address the OS reports carries no vsock port)");
+    return v;
+  }
+  operator value_type() const { return value(); }  // NOLINT(google-explicit-constructor)
+
+  // hybrid-vsock:///run/fc.vsock:5000, or the unix:// text of an address without a port.
+  std::string to_string() const {
+    std::error_code ec;
+    const value_type v = value(ec);
+    return ec ? address().to_string() : v.to_string();
+  }
+
+  friend bool operator==(const asio_hybrid_endpoint& a, const asio_hybrid_endpoint& b) noexcept {
+    return a.has_port_ == b.has_port_ && a.port_ == b.port_ && a.address() == b.address();
+  }
+  friend bool operator!=(const asio_hybrid_endpoint& a, const asio_hybrid_endpoint& b) noexcept {
+    return !(a == b);
+  }
+  friend bool operator==(const asio_hybrid_endpoint& a, const value_type& b) noexcept {
+    return a == asio_hybrid_endpoint(b);
+  }
+  friend bool operator==(const value_type& a, const asio_hybrid_endpoint& b) noexcept {
+    return b == a;
+  }
+  friend bool operator!=(const asio_hybrid_endpoint& a, const value_type& b) noexcept {
+    return !(a == b);
+  }
+  friend bool operator!=(const value_type& a, const asio_hybrid_endpoint& b) noexcept {
+    return !(b == a);
+  }
+
+  template <class Elem, class Traits>
+  friend std::basic_ostream<Elem, Traits>& operator<<(std::basic_ostream<Elem, Traits>& out,
+                                                       const asio_hybrid_endpoint& ep) {
+    return out << ep.to_string().c_str();
+  }
+
+ private:
+  void store(const unix_endpoint& u) noexcept {
+    data_.sun = u.to_native();
+    size_ = u.native_size();
+  }
+
+  union storage {
+    ::sockaddr base;
+    native sun;
+  } data_{};
+  std::size_t size_ = 0;
+  std::uint32_t port_ = 0;
+  bool has_port_ = false;
+};
+
+// ---- the socket ------------------------------------------------------------------
+
+// Whether a composed operation's `self` has a cancellation state (asio 1.19+,
+// Boost 1.77+), and whether it was cancelled.
+template <class Self, class = void>
+struct has_cancellation_state : std::false_type {};
+template <class Self>
+struct has_cancellation_state<Self, std::void_t<decltype(std::declval<const Self&>().cancelled())>>
+    : std::true_type {};
+template <class Self>
+bool asio_was_cancelled(const Self& self) noexcept {
+  if constexpr (has_cancellation_state<Self>::value)
+    return self.cancelled() != decltype(self.cancelled()){};
+  else
+    return false;
+}
+
+// The verdict on a finished answer (the VMM closed, or its '\n' came):
+// hybrid_handshake's for a stream.
+inline std::error_code hybrid_verdict(const hybrid_answer& a) noexcept {
+  if (a.len == 0) return make_error_code(errc::hybrid_vsock_refused);
+  if (!a.is_ok() || a.text[a.len - 1] != '\n')
+    return make_error_code(errc::hybrid_vsock_bad_answer);
+  return {};
+}
+
+// asio's basic_stream_socket of hybrid_vsock_stream (Base) whose connect and
+// async_connect make the Unix connect and the CONNECT handshake.  They hide
+// Base's (not virtual): asio's range connect calls Base's, a Unix connect
+// with no handshake.  On failure the socket is closed (a later connect opens
+// it again).  answer() is what followed "OK " once connected.
+template <class Lib, class Base>
+class asio_hybrid_socket : public Base {
+ public:
+  using typename Base::endpoint_type;
+  using typename Base::executor_type;
+  using typename Base::protocol_type;
+  using error_code = typename Lib::error_code;
+
+  template <class Executor1>
+  struct rebind_executor {
+    using other =
+        asio_hybrid_socket<Lib, typename Base::template rebind_executor<Executor1>::other>;
+  };
+
+  using Base::Base;
+  explicit asio_hybrid_socket(Base&& plain) noexcept : Base(std::move(plain)) {}
+  asio_hybrid_socket(asio_hybrid_socket&& o) noexcept
+      : Base(static_cast<Base&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
+  asio_hybrid_socket& operator=(asio_hybrid_socket&& o) noexcept {
+    Base::operator=(static_cast<Base&&>(o));
+    answer_ = std::exchange(o.answer_, hybrid_answer{});
+    return *this;
+  }
+  // From this socket type with another executor.
+  template <class Base1, std::enable_if_t<!std::is_same_v<Base1, Base> &&
+                                              std::is_constructible_v<Base, Base1&&>,
+                                          int> = 0>
+  asio_hybrid_socket(asio_hybrid_socket<Lib, Base1>&& o)  // NOLINT(google-explicit-constructor)
+      : Base(static_cast<Base1&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
+
+  // What followed "OK " in the VMM's answer (Firecracker and Cloud
+  // Hypervisor: the host-side port; vhost-device-vsock: the guest port;
+  // OpenVMM: a GUID); empty before a connect, after a failed one and for an
+  // accepted connection.  Read it once the connect completed.
+  std::string_view answer() const noexcept { return answer_.argument(); }
+  // answer() as a port number, when it is one.
+  std::optional<std::uint32_t> answer_port() const noexcept {
+    const auto p = parse_decimal(answer(), 0xFFFFFFFFu, "");
+    if (!p) return std::nullopt;
+    return static_cast<std::uint32_t>(p.value);
+  }
+
+  // The blocking form, through detail::hybrid_handshake itself.  Throws
+  // asio's system_error: "connect to hybrid-vsock:///run/fc.vsock:5000: ..."
+  // (and what the VMM answered, for a bad answer).
+  void connect(const endpoint_type& peer) {
+    error_code ec;
+    hybrid_answer got;
+    connect_sync(peer, ec, got);
+    if (ec) {
+      std::error_code no_port;
+      const auto v = peer.value(no_port);
+      Lib::throw_error(ec, "connect to " + (no_port ? peer.to_string()
+                                                     : hybrid_failure(v, Lib::to_std(ec), got)));
+    }
+  }
+  void connect(const endpoint_type& peer, error_code& ec) {
+    hybrid_answer got;
+    connect_sync(peer, ec, got);
+  }
+
+  // Connect and handshake as one composed operation (async_compose: the
+  // handler's executor, allocator and cancellation slot are kept; per-operation
+  // cancellation is terminal).  cancel() or close() ends it with
+  // operation_aborted.  The socket must stay where it is until it completes.
+  template <class Token = typename Lib::template default_token<executor_type>>
+  auto async_connect(const endpoint_type& peer,
+                     Token&& token = typename Lib::template default_token<executor_type>()) {
+    return Lib::template compose<void(error_code), Token>(connect_op{this, peer}, token, *this);
+  }
+
+ private:
+  template <class, class>
+  friend class asio_hybrid_socket;
+  template <class, class, class>
+  friend struct asio_counterpart;
+
+  void fail(error_code& ec, const error_code& why) noexcept {
+    ec = why;
+    answer_ = hybrid_answer{};
+    error_code ignored;
+    Base::close(ignored);
+  }
+
+  void connect_sync(const endpoint_type& peer, error_code& ec, hybrid_answer& got) {
+    answer_ = hybrid_answer{};
+    Base::connect(peer, ec);
+    if (ec) return fail(ec, ec);
+    error_code os;  // the OS's error as asio reported it
+    std::error_code hec;
+    hybrid_handshake<socket_type::stream>(
+        peer.port(), got, hec,
+        [&](const_buffer b, std::error_code& e) {
+          const char* p = static_cast<const char*>(b.data);
+          std::size_t left = b.size;
+          while (left != 0 && !os) {
+            const std::size_t n = Base::write_some(typename Lib::const_buffer(p, left), os);
+            p += n;
+            left -= n;
+          }
+          e = Lib::to_std(os);
+        },
+        [&](mutable_buffer b, std::error_code& e) -> std::size_t {
+          error_code r;
+          const std::size_t n = Base::read_some(typename Lib::mutable_buffer(b.data, b.size), r);
+          if (Lib::is_eof(r)) r = {};
+          os = r;
+          e = Lib::to_std(r);
+          return n;
+        });
+    // The OS's error as asio reported it, when the handshake passed it on.
+    if (hec) return fail(ec, os && hec == Lib::to_std(os) ? os : Lib::from_std(hec));
+    answer_ = got;
+    ec = {};
+  }
+
+  struct connect_op {
+    asio_hybrid_socket* socket;
+    endpoint_type peer;
+    enum class step { start, connecting, sending, receiving } at = step::start;
+    std::size_t request_size = 0;
+    std::size_t sent = 0;
+
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+      asio_hybrid_socket& s = *socket;
+      hybrid_answer& a = s.answer_;  // stays put while the operation runs
+      switch (at) {
+        case step::start: {
+          at = step::connecting;
+          a = hybrid_answer{};
+          const endpoint_type to = peer;  // `self`, and this object in it, moves below
+          s.Base::async_connect(to, std::move(self));
+          return;
+        }
+        case step::connecting:
+          if (ec) return finish(self, ec);
+          // The request is sent from the answer's buffer, which is empty until it is.
+          request_size = hybrid_request(a.text, peer.port());
+          at = step::sending;
+          break;
+        case step::sending:
+          // A VMM that closed before it read the request: a close without a word.
+          if (ec && hybrid_closed_by_vmm(Lib::to_std(ec)))
+            return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_refused)));
+          if (ec) return finish(self, ec);
+          sent += n;
+          if (sent == request_size) {
+            a = hybrid_answer{};
+            at = step::receiving;
+          }
+          break;
+        case step::receiving:
+          if (ec && !Lib::is_eof(ec) && !hybrid_closed_by_vmm(Lib::to_std(ec)))
+            return finish(self, ec);
+          a.len = static_cast<std::uint8_t>(a.len + n);
+          if (ec || (a.len != 0 && a.text[a.len - 1] == '\n'))
+            return finish(self, Lib::from_std(hybrid_verdict(a)));
+          if (a.len == a.max)
+            return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_bad_answer)));
+          break;
+      }
+      // An operation that completed just as a cancellation was asked for.
+      if (asio_was_cancelled(self)) return finish(self, Lib::operation_aborted());
+      if (at == step::sending)
+        s.Base::async_write_some(
+            typename Lib::const_buffer(a.text + sent, request_size - sent), std::move(self));
+      else
+        s.Base::async_read_some(typename Lib::mutable_buffer(a.text + a.len, a.next_read()),
+                                std::move(self));
+    }
+
+    template <class Self>
+    void finish(Self& self, const error_code& ec) {
+      if (ec) {
+        error_code ignored;
+        socket->fail(ignored, ec);
+      }
+      self.complete(ec);
+    }
+  };
+
+  hybrid_answer answer_;
+};
+
+}  // namespace detail
+VMSOCK_END_NAMESPACE
