@@ -1,5 +1,5 @@
-# Who may connect, handing sockets over, socket activation, 10,000 connections
-# (issue 14).  Included from tests/socket/CMakeLists.txt.  Label socket, and:
+# Who may connect, handing sockets over, socket activation, 10,000
+# connections.  Included from tests/socket/CMakeLists.txt.  Label socket, and:
 #   vmsock_peer_tests        peer_filter.hpp and ip_network.hpp on loopback
 #                            (here and under Wine)
 #   vmsock_handoff_tests     handoff.hpp over SCM_RIGHTS, a fork+exec'd worker

@@ -470,7 +470,7 @@ TEST(WineAnswers, UnixEntriesAreSkippedByConnectFirstAndFailListenAll) {
   }
 }
 
-// Issue 6 under Wine: Hyper-V first (an hvsock:// entry, and a vsock:// one,
+// Under Wine: Hyper-V first (an hvsock:// entry, and a vsock:// one,
 // which travels as AF_HYPERV on Windows), TCP last.  Wine has no AF_HYPERV:
 // both are skipped with that reason and TCP wins.
 TEST(WineAnswers, HyperVEntriesAreSkippedAndTcpWins) {

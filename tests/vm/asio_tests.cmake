@@ -1,4 +1,4 @@
-# The asio adapters in the test guest (issue 10).  Included at the end of
+# The asio adapters in the test guest.  Included at the end of
 # tests/vm/CMakeLists.txt; does nothing when the VM tests are off or asio is
 # missing.  C++20 (coroutines), static, as the other guest programs; the
 # tests -O1, the benchmark -O2.

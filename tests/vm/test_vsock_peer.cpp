@@ -1,4 +1,4 @@
-// Issue 14 over real AF_VSOCK in the test guest (vsock_loopback: every peer
+// Peer control over real AF_VSOCK in the test guest (vsock_loopback: every peer
 // is CID 1): a listener that allows only the host (CID 2) refuses a CID 1
 // peer and admits it once the filter allows CID 1; vm_ids on a VSOCK
 // listener (CID 1 is hv::vm_id::loopback); an any_listener over VSOCK and

@@ -1,5 +1,5 @@
 // One socket over any transport, inside the test guest where VSOCK is real
-// (issue 6's guest cases): connect_first falls back from a dead VSOCK port to
+// (the any-transport layer's guest cases): connect_first falls back from a dead VSOCK port to
 // TCP on the guest's loopback, VSOCK wins when both listen, and listen_all
 // accepts alternating connections from both transports without losing one.
 //

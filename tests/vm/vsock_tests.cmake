@@ -1,5 +1,5 @@
-# vmsock's own AF_VSOCK tests in the test guest (issue 5, and issue 6's guest
-# cases).  Included at the end of tests/vm/CMakeLists.txt, after the harness
+# vmsock's own AF_VSOCK tests in the test guest (the any-transport layer's
+# guest cases among them).  Included at the end of tests/vm/CMakeLists.txt, after the harness
 # functions are defined; does nothing when the VM tests are off.
 #
 #   vm_vsock        one boot: `ip link set lo up` (guest-init.sh leaves lo down
@@ -83,7 +83,7 @@ if(NOT _vmsock_vsock_off)
   endif()
 endif()
 
-# Issue 14 in the guest (tests/vm/test_vsock_peer.cpp): peer filters over
+# Peer control in the guest (tests/vm/test_vsock_peer.cpp): peer filters over
 # VSOCK (only CID 2 refuses the CID 1 peer until CID 1 is allowed; vm_ids on
 # a VSOCK listener; an any_listener over VSOCK and TCP), a VSOCK connection
 # and a VSOCK listener handed to a worker started with fork + exec

@@ -1,4 +1,4 @@
-# The nested harness (tests/vm/nested, issue 13): vmsock across a real
+# The nested harness (tests/vm/nested): vmsock across a real
 # virtio-vsock boundary, in CI.  Included at the end of tests/vm/CMakeLists.txt,
 # after vsock_tests.cmake (whose _vmsock_guest_program it uses); does nothing
 # when the VM tests are off.
