@@ -4,7 +4,7 @@
 // IPv4-mapped peers, Unix peers by uid and gid with a child that changed its
 // uid, any_listener across transports), the counts, no allocation per
 // accepted peer.  Here and under Wine.  (10,000 refused peers without a
-// descriptor leak: test_peer_filter.cpp.)
+// descriptor leak: test_listener_filter.cpp.)
 #include <vmsock/host/peer_filter.hpp>
 
 #include <vmsock/any/listener.hpp>
