@@ -1,4 +1,5 @@
 // vmsock cat ADDR ADDR: a bidirectional relay between two addresses.
+#include "cat.hpp"
 #include "cli.hpp"
 #include "relay.hpp"
 #include "socket_sides.hpp"
@@ -25,6 +26,8 @@
 #include <vector>
 
 namespace vmsock_cli {
+
+using namespace cat;
 
 namespace {
 
@@ -85,23 +88,6 @@ constexpr const char* cat_help =
     "Exit status: 0 when the relay ended (or was idle), 1 on a failure (the message\n"
     "says which), 2 on a usage error.\n";
 
-struct address {
-  enum class kind { connect, listen, stdio, exec } what = kind::connect;
-  std::vector<vmsock::any_endpoint> eps;
-  std::string command;
-  std::string text;
-};
-
-struct cat_options {
-  bool verbose = false;
-  bool stats = false;
-  bool fork = false;
-  std::size_t max_connections = 0;
-  std::optional<vmsock::timeout> connect_timeout;
-  bool wait_for_ready = false;
-  relay_options relay;
-};
-
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -156,87 +142,7 @@ address parse_address(const std::string& text, int index) {
   return a;
 }
 
-// ---- logging and totals ----------------------------------------------------------
-
-std::mutex log_mutex;
-void log_line(const std::string& line) {
-  std::lock_guard<std::mutex> g(log_mutex);
-  std::fprintf(stderr, "vmsock cat: %s\n", line.c_str());
-  std::fflush(stderr);
-}
-
-using clock = std::chrono::steady_clock;
-
-struct totals {
-  std::mutex m;
-  std::uint64_t connections = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t bytes[2] = {0, 0};
-  std::optional<clock::time_point> first_start;
-  clock::time_point last_end{};
-
-  void add(const relay_result& r, clock::time_point start, clock::time_point end) {
-    std::lock_guard<std::mutex> g(m);
-    ++connections;
-    if (r.end == relay_end::failed) ++failed;
-    bytes[0] += r.bytes[0];
-    bytes[1] += r.bytes[1];
-    if (!first_start || start < *first_start) first_start = start;
-    if (end > last_end) last_end = end;
-  }
-  void add_failed() {
-    std::lock_guard<std::mutex> g(m);
-    ++connections;
-    ++failed;
-  }
-  void print() {
-    std::lock_guard<std::mutex> g(m);
-    const double secs =
-        first_start ? std::chrono::duration<double>(last_end - *first_start).count() : 0.0;
-    const double total = static_cast<double>(bytes[0] + bytes[1]);
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "stats: %llu connection%s (%llu failed), %llu bytes left->right, %llu bytes "
-                  "right->left, %.3f s, %.1f MB/s",
-                  static_cast<unsigned long long>(connections), connections == 1 ? "" : "s",
-                  static_cast<unsigned long long>(failed), static_cast<unsigned long long>(bytes[0]),
-                  static_cast<unsigned long long>(bytes[1]), secs, secs > 0 ? total / secs / 1e6 : 0.0);
-    log_line(line);
-  }
-};
-
 // ---- stopping (signals) ------------------------------------------------------------
-
-struct stop_registry {
-  std::mutex m;
-  std::atomic<int> signal{0};
-  std::vector<vmsock::any_listener*> listeners;
-  std::set<vmsock::any_connector*> connectors;
-  std::set<relay*> relays;
-  totals* stats = nullptr;  // printed by the fallback below if the run cannot end
-  bool print_stats = false;
-
-  void add(relay* r) {
-    std::lock_guard<std::mutex> g(m);
-    relays.insert(r);
-    if (signal.load() != 0) r->stop(relay_end::stopped);
-  }
-  void remove(relay* r) {
-    std::lock_guard<std::mutex> g(m);
-    relays.erase(r);
-  }
-  void add(vmsock::any_connector* c) {
-    std::lock_guard<std::mutex> g(m);
-    connectors.insert(c);
-    if (signal.load() != 0) c->cancel();
-  }
-  void remove(vmsock::any_connector* c) {
-    std::lock_guard<std::mutex> g(m);
-    connectors.erase(c);
-  }
-  bool stopping() const { return signal.load() != 0; }
-};
-stop_registry stops;
 
 void on_stop(int sig) {
   {
@@ -260,67 +166,10 @@ void on_stop(int sig) {
 
 // ---- opening addresses ------------------------------------------------------------
 
-std::string name_accepted(vmsock::any_stream_socket& s, const vmsock::any_endpoint& peer) {
-  std::string name = peer.to_string();
-  const auto* u = peer.get_if<vmsock::unix_endpoint>();
-  if (u && u->is_unnamed()) {  // an unnamed Unix peer: say where it came in
-    std::error_code ec;
-    const auto local = s.local_endpoint(ec);
-    name = ec ? "a Unix peer" : "a Unix peer on " + local.to_string();
-  }
-  return name;
-}
-
 template <class E>
 std::unique_ptr<side> open_udp(const E& ep, const vmsock::deadline& when) {
   auto s = vmsock::datagram_socket<E>::connect(ep, when);
   return std::make_unique<udp_side<E>>(std::move(s), "udp://" + ep.to_string());
-}
-
-// Opens a connect, stdio or exec address (a listen address is accepted on).
-std::unique_ptr<side> open_address(const address& a, const cat_options& o, const std::string& tag) {
-  switch (a.what) {
-    case address::kind::stdio:
-      return make_stdio_side();
-    case address::kind::exec: {
-      auto s = make_exec_side(a.command);
-      if (o.verbose) log_line(tag + "started " + s->name());
-      return s;
-    }
-    case address::kind::listen:
-      break;
-    case address::kind::connect: {
-      const vmsock::timeout per_attempt = o.connect_timeout.value_or(vmsock::no_timeout);
-      if (a.eps.size() == 1 && a.eps[0].type() == vmsock::socket_type::datagram) {
-        if (const auto* v4 = a.eps[0].get_if<vmsock::inet4_endpoint>()) return open_udp(*v4, per_attempt);
-        return open_udp(*a.eps[0].get_if<vmsock::inet6_endpoint>(), per_attempt);
-      }
-      // A signal cancels the connect in progress (stop_registry).
-      vmsock::any_connector connector;
-      struct registration {
-        vmsock::any_connector& c;
-        explicit registration(vmsock::any_connector& x) : c(x) { stops.add(&c); }
-        ~registration() { stops.remove(&c); }
-      } registered(connector);
-      vmsock::any_stream_socket s;
-      if (a.eps.size() == 1) {
-        s = o.wait_for_ready ? connector.connect(a.eps[0], per_attempt, vmsock::wait_for_ready{})
-                             : connector.connect(a.eps[0], per_attempt);
-      } else {
-        std::vector<vmsock::connect_attempt> failed;
-        s = o.wait_for_ready
-                ? connector.connect_first(a.eps, per_attempt, vmsock::wait_for_ready{}, failed)
-                : connector.connect_first(a.eps, per_attempt, failed);
-        if (o.verbose)
-          for (const auto& f : failed)
-            log_line(tag + f.endpoint.to_string() + (f.skipped ? ": skipped: " : ": ") + f.error.message());
-      }
-      std::string name = s.remote().to_string();
-      if (o.verbose) log_line(tag + "connected to " + name);
-      return std::make_unique<socket_side>(std::move(s), std::move(name));
-    }
-  }
-  throw failure("internal: open_address on a listen address");
 }
 
 std::unique_ptr<side> accept_on(vmsock::any_listener& l, const cat_options& o, const std::string& tag) {
@@ -353,118 +202,6 @@ std::string summary(const relay_result& r, const side& left, const side& right) 
   }
   return s;
 }
-
-// Runs one relay between two open sides, registered for stopping; finishes
-// both sides; logs.
-relay_result relay_pair(side& left, side& right, const cat_options& o, const std::string& tag,
-                        totals& t) {
-  relay r(left, right, o.relay);
-  const auto start = clock::now();
-  stops.add(&r);
-  relay_result res = r.run();
-  stops.remove(&r);
-  const bool cut = res.end != relay_end::normal;
-  left.finish(cut);
-  right.finish(cut);
-  t.add(res, start, clock::now());
-  if (o.verbose) log_line(tag + summary(res, left, right));
-  return res;
-}
-
-// ---- --fork ---------------------------------------------------------------------
-
-class server {
- public:
-  server(vmsock::any_listener& l, int listen_index, const address& other, const cat_options& o,
-         totals& t)
-      : l_(l), listen_index_(listen_index), other_(other), o_(o), t_(t) {}
-
-  void run() {
-    const std::size_t max = o_.max_connections != 0 ? o_.max_connections : 256;
-    std::uint64_t id = 0;
-    while (!stops.stopping()) {
-      {
-        std::unique_lock<std::mutex> g(m_);
-        cv_.wait(g, [&] { return active_ < max || stops.stopping(); });
-        if (stops.stopping()) break;
-      }
-      vmsock::any_endpoint peer;
-      std::error_code ec;
-      auto s = l_.accept(vmsock::deadline::never(), &peer, ec);
-      if (ec) {
-        if (stops.stopping() || ec == std::errc::operation_canceled) break;
-        log_line("accept: " + ec.message());
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // EMFILE and the like
-        continue;
-      }
-      ++id;
-      {
-        std::lock_guard<std::mutex> g(m_);
-        ++active_;
-      }
-      try {
-        std::thread(&server::serve, this, id, std::move(s), peer).detach();
-      } catch (const std::system_error& e) {
-        log_line("[" + std::to_string(id) + "] cannot start a thread: " + e.what());
-        t_.add_failed();
-        done();
-      }
-    }
-    // Stopped: every relay and connect in progress was cancelled; they end
-    // (what cannot be cancelled, by the 3 s fallback of on_stop).
-    std::unique_lock<std::mutex> g(m_);
-    cv_.wait(g, [&] { return active_ == 0; });
-  }
-
- private:
-  void serve(std::uint64_t id, vmsock::any_stream_socket s, vmsock::any_endpoint peer) {
-    const std::string tag = "[" + std::to_string(id) + "] ";
-    try {
-      std::string name = name_accepted(s, peer);
-      if (o_.verbose) {
-        std::error_code ec;
-        const auto local = s.local_endpoint(ec);
-        log_line(tag + "accepted " + name + (ec ? std::string() : " on " + local.to_string()));
-      }
-      socket_side accepted(std::move(s), std::move(name));
-      std::unique_ptr<side> other;
-      try {
-        other = open_address(other_, o_, tag);
-      } catch (const std::exception& e) {
-        const auto* se = dynamic_cast<const std::system_error*>(&e);
-        const bool stopped = stops.stopping() && se && se->code() == std::errc::operation_canceled;
-        if (!stopped) {  // a signal's cancel is no failure
-          log_line(tag + e.what());
-          t_.add_failed();
-        }
-        accepted.finish(true);
-        done();
-        return;
-      }
-      side& left = listen_index_ == 0 ? static_cast<side&>(accepted) : *other;
-      side& right = listen_index_ == 0 ? *other : static_cast<side&>(accepted);
-      const auto r = relay_pair(left, right, o_, tag, t_);
-      if (r.end == relay_end::failed && !o_.verbose) log_line(tag + r.error);
-    } catch (const std::exception& e) {
-      log_line(tag + e.what());
-    }
-    done();
-  }
-  void done() {
-    std::lock_guard<std::mutex> g(m_);
-    --active_;
-    cv_.notify_all();
-  }
-
-  vmsock::any_listener& l_;
-  int listen_index_;
-  const address& other_;
-  const cat_options& o_;
-  totals& t_;
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::size_t active_ = 0;
-};
 
 // ---- the command line -------------------------------------------------------------
 
@@ -558,6 +295,95 @@ parsed_cat parse_cat(arguments& args, bool& helped) {
 
 }  // namespace
 
+// ---- shared with cat_fork.cpp (cat.hpp) ------------------------------------------
+
+namespace cat {
+
+std::mutex log_mutex;
+void log_line(const std::string& line) {
+  std::lock_guard<std::mutex> g(log_mutex);
+  std::fprintf(stderr, "vmsock cat: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+stop_registry stops;
+
+std::string name_accepted(vmsock::any_stream_socket& s, const vmsock::any_endpoint& peer) {
+  std::string name = peer.to_string();
+  const auto* u = peer.get_if<vmsock::unix_endpoint>();
+  if (u && u->is_unnamed()) {  // an unnamed Unix peer: say where it came in
+    std::error_code ec;
+    const auto local = s.local_endpoint(ec);
+    name = ec ? "a Unix peer" : "a Unix peer on " + local.to_string();
+  }
+  return name;
+}
+
+// Opens a connect, stdio or exec address (a listen address is accepted on).
+std::unique_ptr<side> open_address(const address& a, const cat_options& o, const std::string& tag) {
+  switch (a.what) {
+    case address::kind::stdio:
+      return make_stdio_side();
+    case address::kind::exec: {
+      auto s = make_exec_side(a.command);
+      if (o.verbose) log_line(tag + "started " + s->name());
+      return s;
+    }
+    case address::kind::listen:
+      break;
+    case address::kind::connect: {
+      const vmsock::timeout per_attempt = o.connect_timeout.value_or(vmsock::no_timeout);
+      if (a.eps.size() == 1 && a.eps[0].type() == vmsock::socket_type::datagram) {
+        if (const auto* v4 = a.eps[0].get_if<vmsock::inet4_endpoint>()) return open_udp(*v4, per_attempt);
+        return open_udp(*a.eps[0].get_if<vmsock::inet6_endpoint>(), per_attempt);
+      }
+      // A signal cancels the connect in progress (stop_registry).
+      vmsock::any_connector connector;
+      struct registration {
+        vmsock::any_connector& c;
+        explicit registration(vmsock::any_connector& x) : c(x) { stops.add(&c); }
+        ~registration() { stops.remove(&c); }
+      } registered(connector);
+      vmsock::any_stream_socket s;
+      if (a.eps.size() == 1) {
+        s = o.wait_for_ready ? connector.connect(a.eps[0], per_attempt, vmsock::wait_for_ready{})
+                             : connector.connect(a.eps[0], per_attempt);
+      } else {
+        std::vector<vmsock::connect_attempt> failed;
+        s = o.wait_for_ready
+                ? connector.connect_first(a.eps, per_attempt, vmsock::wait_for_ready{}, failed)
+                : connector.connect_first(a.eps, per_attempt, failed);
+        if (o.verbose)
+          for (const auto& f : failed)
+            log_line(tag + f.endpoint.to_string() + (f.skipped ? ": skipped: " : ": ") + f.error.message());
+      }
+      std::string name = s.remote().to_string();
+      if (o.verbose) log_line(tag + "connected to " + name);
+      return std::make_unique<socket_side>(std::move(s), std::move(name));
+    }
+  }
+  throw failure("internal: open_address on a listen address");
+}
+
+// Runs one relay between two open sides, registered for stopping; finishes
+// both sides; logs.
+relay_result relay_pair(side& left, side& right, const cat_options& o, const std::string& tag,
+                        totals& t) {
+  relay r(left, right, o.relay);
+  const auto start = clock::now();
+  stops.add(&r);
+  relay_result res = r.run();
+  stops.remove(&r);
+  const bool cut = res.end != relay_end::normal;
+  left.finish(cut);
+  right.finish(cut);
+  t.add(res, start, clock::now());
+  if (o.verbose) log_line(tag + summary(res, left, right));
+  return res;
+}
+
+}  // namespace cat
+
 int run_cat(arguments& args) {
   bool helped = false;
   parsed_cat p = parse_cat(args, helped);
@@ -597,8 +423,7 @@ int run_cat(arguments& args) {
 
   if (o.fork) {
     const int li = p.addrs[0].what == address::kind::listen ? 0 : 1;
-    server srv(listeners[li], li, p.addrs[static_cast<std::size_t>(1 - li)], o, t);
-    srv.run();
+    serve_each(listeners[li], li, p.addrs[static_cast<std::size_t>(1 - li)], o, t);
     return stopped_code();
   }
 

@@ -4,25 +4,23 @@
 
 #include <vmsock/config.hpp>
 
-#if VMSOCK_POSIX
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+#include <thread>
 
-#  include <atomic>
-#  include <cerrno>
-#  include <chrono>
-#  include <csignal>
-#  include <cstdio>
-#  include <cstdlib>
-#  include <string>
-#  include <system_error>
-#  include <thread>
-
-#  include <fcntl.h>
-#  include <poll.h>
-#  include <pthread.h>
-#  include <spawn.h>
-#  include <sys/resource.h>
-#  include <sys/wait.h>
-#  include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -278,5 +276,3 @@ void prepare_process(void (*on_stop)(int)) {
 }
 
 }  // namespace vmsock_cli
-
-#endif  // VMSOCK_POSIX

@@ -5,16 +5,14 @@
 
 #include <vmsock/config.hpp>
 
-#if VMSOCK_WINDOWS
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <system_error>
 
-#  include <atomic>
-#  include <cstdio>
-#  include <cstdlib>
-#  include <mutex>
-#  include <string>
-#  include <system_error>
-
-#  include <windows.h>
+#include <windows.h>
 
 namespace vmsock_cli {
 
@@ -315,5 +313,3 @@ void prepare_process(void (*on_stop)(int)) {
 }
 
 }  // namespace vmsock_cli
-
-#endif  // VMSOCK_WINDOWS
