@@ -1,6 +1,7 @@
-// The README's code, compiled with every build so that it stays true.  Nothing
-// here runs (the snippets connect to VSOCK and Hyper-V peers); a function per
-// snippet, as the README shows it.
+// The code of README.md and of the pages in docs/, compiled with every build so
+// that it stays true.  Nothing here runs (the snippets connect to VSOCK and
+// Hyper-V peers); a function per snippet, as the page shows it, each under a
+// comment naming its page.
 #include <vmsock/interop/fmt.hpp>
 #include <vmsock/vmsock.hpp>
 #include <vmsock/host/handoff.hpp>
@@ -19,6 +20,7 @@ namespace readme {
 
 void serve(vmsock::vsock_stream_socket) {}
 
+// README.md: the example, and "the other way round".
 void quick_start() {
   using namespace std::chrono_literals;
   // In the guest: listen for the host.
@@ -42,6 +44,7 @@ void quick_start() {
   (void)conn, (void)hv, (void)up, (void)fc;
 }
 
+// docs/hybrid_vsock.md: "The socket".
 void hybrid_vsock() {
   using namespace std::chrono_literals;
   // Host to guest port 5000: a Unix connect, "CONNECT 5000\n" in one write, and the
@@ -56,6 +59,7 @@ void hybrid_vsock() {
   auto from_guest = l.accept(30s);
 }
 
+// docs/agents.md: "Stopping an accept loop".
 void accept_loop(vmsock::vsock_listener& server) {
   std::thread loop([&] {
     for (;;) {
@@ -70,6 +74,7 @@ void accept_loop(vmsock::vsock_listener& server) {
   loop.join();
 }
 
+// docs/agents.md: "Graceful shutdown".
 void graceful_shutdown(vmsock::vsock_listener& server) {
   vmsock::connection_group group;
   std::vector<std::thread> workers;
@@ -88,6 +93,7 @@ void graceful_shutdown(vmsock::vsock_listener& server) {
   for (auto& w : workers) w.join();
 }
 
+// docs/api.md: "Lifecycle" (the deadline loop, two-step setup, control).
 void lifecycle(const vmsock::inet4_endpoint& ep, const vmsock::vsock_endpoint& vep,
                vmsock::tcp4_socket& sock) {
   using namespace std::chrono_literals;
@@ -106,6 +112,7 @@ void lifecycle(const vmsock::inet4_endpoint& ep, const vmsock::vsock_endpoint& v
   (void)l, (void)k, (void)c, (void)m;
 }
 
+// docs/api.md: "One socket over any transport".
 void any_transport() {
   using namespace std::chrono_literals;
   // Tries each in order (2 s per attempt); the first that connects wins.
@@ -121,6 +128,7 @@ void any_transport() {
   (void)conn;
 }
 
+// docs/agents.md: "wait_for_ready".
 void wait_for_ready(const std::vector<vmsock::any_endpoint>& endpoints) {
   using namespace std::chrono_literals;
   // Retries while refused, until 30 s have passed; any other error fails at once.
@@ -134,6 +142,7 @@ void wait_for_ready(const std::vector<vmsock::any_endpoint>& endpoints) {
   (void)sock, (void)fc, (void)any;
 }
 
+// docs/api.md: "Sockets" (clean_end_of_stream between frames).
 void handle(const std::array<char, 16>&) {}
 std::error_code frames(vmsock::tcp4_socket& sock) {
   using namespace std::chrono_literals;
@@ -148,6 +157,7 @@ std::error_code frames(vmsock::tcp4_socket& sock) {
   return {};
 }
 
+// docs/api.md: "Errors" (comparing with a portable condition).
 void error_codes() {
   std::error_code ec;
   auto s = vmsock::tcp4_socket::connect(vmsock::inet4_endpoint::loopback(1), ec);
@@ -156,7 +166,7 @@ void error_codes() {
 }
 
 
-// "Builds without exceptions": a URI list with error codes.
+// docs/api.md: "Builds without exceptions": a URI list with error codes.
 int fail(std::string_view, std::string_view) { return 1; }
 int uri_list_without_exceptions() {
   using namespace std::chrono_literals;
@@ -171,7 +181,7 @@ int uri_list_without_exceptions() {
   return ec ? 1 : 0;
 }
 
-// "Who may connect, hand-off, socket activation".
+// docs/host.md: peer filters, hand-off, socket activation.
 void peer_filters() {
   // A guest agent: the host only.
   auto agent = vmsock::vsock_listener::listen({vmsock::vsock::cid::any, 5000});
