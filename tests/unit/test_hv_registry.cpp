@@ -4,6 +4,8 @@
 // under Wine, in tests/windows/test_hv_registry.cpp; this program never
 // touches it, also when it runs under Wine.)
 #include <vmsock/host/hv_registry.hpp>
+#include <vmsock/endpoint/inet.hpp>
+#include <vmsock/socket/detail/hv_access_hint.hpp>
 
 #include "unit_support.hpp"
 
@@ -18,6 +20,9 @@ namespace hv = vmsock::hv;
 using hv::detail::check_element_name;
 using hv::detail::name_problem;
 using vmsock::guid;
+using vmsock::inet4_endpoint;
+using vmsock::vsock_endpoint;
+namespace vsock = vmsock::vsock;
 
 // The ec forms are noexcept, the throwing ones are not.  (The name is passed
 // as a string_view: a call with "x" would also ask whether string_view's
@@ -147,17 +152,37 @@ TEST(HvRegistry, AccessDeniedHintText) {
 
   EXPECT_EQ(hv::detail::access_denied_hint(id, state::not_registered),
             "Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 is not registered on this "
-            "machine: a Hyper-V host refuses service ids that have no key " + key +
-                " (add it once, as administrator: vmsock::hv::register_service)");
+            "machine (no key " + key + "): Microsoft's guide has a host register each service id "
+            "it serves, and a host may refuse one that is not (add it once, as administrator: "
+            "vmsock::hv::register_service)");
   EXPECT_EQ(hv::detail::access_denied_hint(id, state::unknown, "Access denied"),
-            "Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 may not be registered: a "
-            "Hyper-V host refuses service ids that have no key " + key +
-                " (add it once, as administrator: vmsock::hv::register_service); whether it "
-                "exists could not be read: Access denied");
+            "whether Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 is registered on this "
+            "machine (" + key + ") could not be read: Access denied");
   EXPECT_EQ(hv::detail::access_denied_hint(id, state::registered),
             "Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 is registered on this machine (" +
-                key + "), so a missing registration is not the cause here; a connect from a VM "
-                      "needs it registered on the host");
+                key + "), so a missing registration is not the cause here; Windows also denies a "
+                      "user access to a VM it may not use");
+}
+
+// The static hint of a Hyper-V socket's access denial (the socket layer's):
+// the causes and the service id; none for the parent partition, whose
+// registration is not this machine's step.
+TEST(HvRegistry, SocketHintIsStaticAndOnlyOnTheHostSide) {
+  const auto id = *hv::service_id_from_port(5000);
+  const std::string hint = vmsock::detail::hv_access_denied_hint({hv::vm_id::wildcard, id});
+  EXPECT_EQ(hint,
+            " (hint: Windows denied access: the user may not be allowed to use that VM, or, on a "
+            "host, Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 may need registering under " +
+                std::string(hv::services_key) +
+                " (vmsock::hv::register_service, as administrator; vmsock::hv::access_denied_hint "
+                "says what this machine's registry holds))");
+  EXPECT_EQ(vmsock::detail::hv_access_denied_hint({hv::vm_id::children, id}), hint);
+  EXPECT_EQ(vmsock::detail::hv_access_denied_hint({hv::vm_id::parent, id}), "");
+  // A vsock_endpoint is its Hyper-V address on Windows.
+  const auto as_hv = vmsock::detail::hyperv_address_of(vsock_endpoint{vsock::cid::host, 5000});
+  ASSERT_TRUE(as_hv.has_value());
+  EXPECT_EQ(as_hv->vm_id, hv::vm_id::parent);
+  EXPECT_FALSE(vmsock::detail::hyperv_address_of(inet4_endpoint::loopback(5000)).has_value());
 }
 
 #if VMSOCK_POSIX
@@ -249,10 +274,10 @@ TEST(HvRegistryPosix, TheThrowingFormsSayWhy) {
 
 // No registry, no hint: a POSIX EACCES is never about a registration.
 TEST(HvRegistryPosix, NoAccessDeniedHint) {
-  EXPECT_EQ(hv::detail::access_denied_hint(some_id), "");
+  EXPECT_EQ(hv::access_denied_hint(some_id), "");
   std::string what = "listen on vsock://any:80";
-  EXPECT_FALSE(hv::detail::append_access_denied_hint(
-      what, std::make_error_code(std::errc::permission_denied), some_id));
+  vmsock::detail::append_hv_access_hint(what, vsock_endpoint{vsock::cid::any, 80},
+                                        std::make_error_code(std::errc::permission_denied));
   EXPECT_EQ(what, "listen on vsock://any:80");
 }
 

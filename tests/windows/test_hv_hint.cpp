@@ -1,8 +1,9 @@
-// A Hyper-V socket that Windows refuses with WSAEACCES (its service id is not
-// registered on the host) says so in its message, naming the service id.
-// Wine has no AF_HYPERV, so a policy stands in for the host: it opens real
-// IPv4 sockets and answers bind and connect with WSAEACCES, as Hyper-V does.
-#include <vmsock/host/hv_registry.hpp>
+// A Hyper-V socket that Windows refuses with WSAEACCES (the user may not use
+// the VM, or a host's service id is not registered) names the likely causes
+// and the service id in its message, on a host's side (not for the parent
+// partition, a guest's peer).  Wine has no AF_HYPERV, so a policy stands in
+// for the host: it opens real IPv4 sockets and answers bind and connect with
+// WSAEACCES, as Hyper-V does.
 #include <vmsock/socket/aliases.hpp>
 
 #include <gtest/gtest.h>
@@ -56,11 +57,15 @@ std::string what_of(void (*f)(), std::error_code& code) {
   return "(nothing thrown)";
 }
 
-TEST(HyperVAccessDenied, ListenConnectAndBindHintAtTheRegistration) {
+TEST(HyperVAccessDenied, ListenConnectAndBindHintAtTheCauses) {
   const auto id = *vmsock::hv::service_id_from_port(5000);
-  // The hint as hv_registry.hpp words it for this machine's registry.
-  const std::string hint = " (hint: " + vmsock::hv::detail::access_denied_hint(id) + ")";
+  // The hint is static text: no registry is read to word it.
+  const std::string hint = vmsock::detail::hv_access_denied_hint(
+      vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
   EXPECT_NE(hint.find("00001388-facb-11e6-bd58-64006a7986d3"), std::string::npos) << hint;
+  EXPECT_NE(hint.find("may not be allowed to use that VM"), std::string::npos) << hint;
+  EXPECT_NE(hint.find("vmsock::hv::register_service"), std::string::npos) << hint;
+  EXPECT_EQ(vmsock::detail::hv_access_denied_hint({vmsock::hv::vm_id::loopback, id}), hint);
   const std::string denied = vmsock::detail::make_os_error(WSAEACCES).message();
   std::error_code code;
 
@@ -76,11 +81,19 @@ TEST(HyperVAccessDenied, ListenConnectAndBindHintAtTheRegistration) {
                   {vmsock::vsock::cid::any, 5000});
             }, code),
             "listen on vsock://any:5000" + hint + ": " + denied);
+  // A host's connect to a VM.
+  EXPECT_EQ(what_of([] {
+              (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
+                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::loopback, 5000), 2s);
+            }, code),
+            "connect to hvsock://loopback/5000" + hint + ": " + denied);
+  // A guest's connect to its host: registering is not this machine's step.
   EXPECT_EQ(what_of([] {
               (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
                   vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::parent, 5000), 2s);
             }, code),
-            "connect to hvsock://parent/5000" + hint + ": " + denied);
+            "connect to hvsock://parent/5000: " + denied);
+  EXPECT_EQ(code, std::errc::permission_denied);
   EXPECT_EQ(what_of([] {
               auto s = vmsock::basic_socket<vmsock::hv_endpoint, denying>::open(
                   vmsock::socket_type::stream);

@@ -26,6 +26,13 @@ namespace hv {
 inline constexpr int address_family = 34;
 inline constexpr int protocol_raw = 1;  // HV_PROTOCOL_RAW
 
+// The registry key under which Microsoft's Hyper-V sockets guide has a host
+// register each service id it serves, as Windows spells it in messages
+// (host/hv_registry.hpp writes and reads it).
+inline constexpr std::string_view services_key =
+    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\"
+    "GuestCommunicationServices";
+
 // Well-known VM ids (HV_GUID_* of hvsocket.h).
 namespace vm_id {
 inline constexpr guid wildcard{};  // HV_GUID_WILDCARD: bind to every partition

@@ -37,10 +37,8 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace hv {
 
-// The key every service is registered under, as Windows spells it in messages.
-inline constexpr std::string_view services_key =
-    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\"
-    "GuestCommunicationServices";
+// services_key, the key every service is registered under, is declared with
+// the service ids themselves (endpoint/hyperv.hpp).
 
 // The longest ElementName, in UTF-16 code units (what the registry stores):
 // a registry value holds at most 1 MiB in the standard hive format (Microsoft's
@@ -91,9 +89,10 @@ inline void register_service(std::uint32_t port, std::string_view element_name,
                              std::error_code& ec) noexcept;
 
 // Removes the key of `service_id` (without braces and in braces, any case) and
-// whatever it holds.  Returns whether a key was there and was removed; an
-// absent service is no error here (ec stays clear), while the throwing form
-// reports it as std::errc::no_such_file_or_directory.
+// whatever it holds.  Returns whether a key was there and was removed.  A
+// service that was not registered is std::errc::no_such_file_or_directory, in
+// this form as in the throwing one (an uninstaller that does not mind tests
+// for that code).
 inline bool unregister_service(const guid& service_id, std::error_code& ec) noexcept;
 
 // Whether a key of `service_id` exists, in any case, with or without braces.
@@ -307,9 +306,7 @@ inline void register_service(std::uint32_t port, std::string_view element_name) 
 // service was not registered.
 inline void unregister_service(const guid& service_id) {
   std::error_code ec;
-  const bool removed = unregister_service(service_id, ec);
-  if (!ec && removed) return;
-  if (!ec) ec = std::make_error_code(std::errc::no_such_file_or_directory);
+  if (unregister_service(service_id, ec)) return;
   std::string msg = detail::operation_on("unregister Hyper-V service", service_id);
   msg += ": ";
   msg += service_key(service_id);
@@ -344,66 +341,59 @@ inline std::vector<registered_service> registered_services(
   detail::throw_registry_error(ec, msg);
 }
 
-// ---- For the socket layer: the WSAEACCES hint ----------------------------------
+// ---- After an access denial: what this machine's registry says ------------------
+// A Hyper-V socket that Windows refused with WSAEACCES says in its message
+// what may cause it, without looking anything up (the socket layer reads no
+// registry).  Whether the service's registration is one of those causes here
+// is this call's answer.
 namespace detail {
 
 enum class registration_state { not_registered, registered, unknown };
 
-// The text a Hyper-V socket's bind/listen/connect failure adds when Windows
-// said WSAEACCES, given what is known about the registration (`reason`: why
-// it could not be read, for unknown).  Pure, so every platform can test it.
+// The answer for each state (`reason`: why the registry could not be read,
+// for unknown).  Pure, so every platform can test it.
 inline std::string access_denied_hint(const guid& service_id, registration_state state,
                                       std::string_view reason = {}) {
   const std::string id = service_id.to_string();
   const std::string key = service_key(service_id);
-  std::string s = "Hyper-V service " + id;
+  std::string s;
   switch (state) {
     case registration_state::not_registered:
-      s += " is not registered on this machine: a Hyper-V host refuses service ids that have "
-           "no key " + key + " (add it once, as administrator: vmsock::hv::register_service)";
+      s = "Hyper-V service " + id + " is not registered on this machine (no key " + key +
+          "): Microsoft's guide has a host register each service id it serves, and a host may "
+          "refuse one that is not (add it once, as administrator: vmsock::hv::register_service)";
       break;
     case registration_state::unknown:
-      s += " may not be registered: a Hyper-V host refuses service ids that have no key " + key +
-           " (add it once, as administrator: vmsock::hv::register_service); whether it exists "
-           "could not be read";
+      s = "whether Hyper-V service " + id + " is registered on this machine (" + key +
+          ") could not be read";
       if (!reason.empty()) {
         s += ": ";
         s += reason;
       }
       break;
     case registration_state::registered:
-      s += " is registered on this machine (" + key +
-           "), so a missing registration is not the cause here; a connect from a VM needs it "
-           "registered on the host";
+      s = "Hyper-V service " + id + " is registered on this machine (" + key +
+          "), so a missing registration is not the cause here; Windows also denies a user "
+          "access to a VM it may not use";
       break;
   }
   return s;
 }
 
-// The same, with the registration looked up in this machine's registry.
+}  // namespace detail
+
+// Whether a missing registration of `service_id` on this machine can explain
+// an access denial of a Hyper-V socket, in a sentence for a message or a log.
 // Empty on POSIX, where nothing is registered.
 inline std::string access_denied_hint(const guid& service_id) {
   if (!VMSOCK_WINDOWS) return {};
   std::error_code ec;
   const bool found = is_service_registered(service_id, ec);
-  if (ec) return access_denied_hint(service_id, registration_state::unknown, ec.message());
-  return access_denied_hint(service_id, found ? registration_state::registered
-                                              : registration_state::not_registered);
+  if (ec) return detail::access_denied_hint(service_id, detail::registration_state::unknown, ec.message());
+  return detail::access_denied_hint(service_id, found ? detail::registration_state::registered
+                                                      : detail::registration_state::not_registered);
 }
 
-// For the socket layer's messages: when `ec` is an access denial (WSAEACCES)
-// on Windows, appends " (hint: <access_denied_hint>)" to `what` and returns
-// true; otherwise leaves it alone.  The lookup is only made on that path.
-inline bool append_access_denied_hint(std::string& what, const std::error_code& ec,
-                                      const guid& service_id) {
-  if (!VMSOCK_WINDOWS || ec != std::errc::permission_denied) return false;
-  what += " (hint: ";
-  what += access_denied_hint(service_id);
-  what += ')';
-  return true;
-}
-
-}  // namespace detail
 }  // namespace hv
 VMSOCK_END_NAMESPACE
 

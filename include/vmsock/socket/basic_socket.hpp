@@ -19,14 +19,12 @@
 #include <vmsock/error.hpp>
 #include <vmsock/endpoint/hyperv.hpp>
 #include <vmsock/endpoint/inet.hpp>
+#include <vmsock/socket/detail/hv_access_hint.hpp>
 #include <vmsock/socket/options.hpp>
 #include <vmsock/policy/default.hpp>
 #include <vmsock/policy/types.hpp>
 #include <vmsock/endpoint/unix.hpp>
 #include <vmsock/endpoint/vsock.hpp>
-#if VMSOCK_WINDOWS
-#  include <vmsock/host/hv_registry.hpp>  // the WSAEACCES hint of Hyper-V sockets
-#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -56,21 +54,12 @@ std::string describe(const E& ep, socket_type type) {
 }
 
 // The same in the message of a failed bind, listen or connect; a Hyper-V
-// socket that Windows refused with WSAEACCES gets the hint that its service
-// may not be registered (hv_registry.hpp), naming the service id.
+// socket that Windows refused with WSAEACCES gets a hint at the likely causes
+// (detail/hv_access_hint.hpp).
 template <class E>
 std::string describe_failure(const E& ep, socket_type type, const std::error_code& ec) {
   std::string s = describe(ep, type);
-#if VMSOCK_WINDOWS
-  if constexpr (std::is_same_v<E, hv_endpoint>) {
-    hv::detail::append_access_denied_hint(s, ec, ep.service_id);
-  } else if constexpr (std::is_same_v<E, vsock_endpoint>) {  // AF_HYPERV on Windows
-    if (const auto id = hv::service_id_from_port(ep.port))
-      hv::detail::append_access_denied_hint(s, ec, *id);
-  }
-#else
-  (void)ec;
-#endif
+  append_hv_access_hint(s, ep, ec);
   return s;
 }
 

@@ -290,6 +290,7 @@ inline bool unregister_service(const guid& service_id, std::error_code& ec) noex
     }
     removed = true;
   }
+  if (!removed) ec = std::make_error_code(std::errc::no_such_file_or_directory);
   return removed;
 }
 
