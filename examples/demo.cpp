@@ -1,5 +1,5 @@
-// demo: the README's first command.  In one process and on loopback only, an
-// echo server and its client run over TCP (127.0.0.1 and ::1, ports the OS
+// demo: the README's demo command (cmake --workflow --preset demo).  In one
+// process and on loopback only, an echo server and its client run over TCP (127.0.0.1 and ::1, ports the OS
 // picks), a Unix socket file in the temp directory and a Linux abstract Unix
 // name; each run times one-byte round trips, echoes a checksummed bulk transfer
 // and prints what it did and the throughput it saw.

@@ -256,7 +256,7 @@ TEST(ASIO_SUITE(Connect), RefusedAndSuccessfulConnectPassThrough) {
   EXPECT_TRUE(ok.is_open());
 }
 
-// What asio's own codes compare equal to, recorded for the README: Boost's
+// What asio's own codes compare equal to, recorded for docs/async.md: Boost's
 // map to the portable conditions; standalone asio 1.22's do not (they match
 // asio::error's values only).  vmsock's codes (connect's
 // vsock_connection_refused) match the std::errc conditions in both.

@@ -316,7 +316,7 @@ TEST(WinError, SystemErrorFromLastError) {
 
 // Where vmsock's table and MSVC's std::system_category() part: exactly these
 // five codes, which MSVC maps to nothing and vmsock to the condition of the
-// same meaning (the README lists them; this keeps the list true).
+// same meaning (docs/platforms.md lists them; this keeps the list true).
 TEST(WinError, TheRowsMsvcDoesNotMapAreTheDocumentedFive) {
   std::set<std::string> beyond_msvc;
   for (const auto& row : vmsock::detail::wsa_errors)
