@@ -6,7 +6,7 @@
 // Windows: WSAGetLastError() values.  MSVC's standard library maps the WSA codes
 // in std::system_category(); MinGW's libstdc++ does not (its system_category
 // turns 10061 into no std::errc at all), so there vmsock reports them in
-// winsock_category(): named "system", FormatMessage text, and this file's
+// winsock_category(): named "winsock", FormatMessage text, and this file's
 // table as its default_error_condition.  `ec == std::errc::connection_refused`
 // then holds with either library.
 //
@@ -150,8 +150,10 @@ class winsock_category_impl final : public std::error_category {
   // constexpr constructor that calls it.
   winsock_category_impl() noexcept = default;
 
-  // Printed as "system:10061", as MSVC builds print the same code.
-  const char* name() const noexcept override { return "system"; }
+  // Printed as "winsock:10061": a category of its own, so not named "system"
+  // like std::system_category() (a code of each would print alike and compare
+  // unequal).
+  const char* name() const noexcept override { return "winsock"; }
 
   // The system's text (UTF-8, trailing whitespace removed); the code's name
   // where the system has none (Wine lacks text for several WSA codes).

@@ -46,7 +46,8 @@ class win32_category_impl final : public std::error_category {
  public:
   constexpr win32_category_impl() noexcept = default;
 
-  const char* name() const noexcept override { return "system"; }
+  // Not "system": std::system_category() is another category.
+  const char* name() const noexcept override { return "win32"; }
 
   // FormatMessage's text, as for the WSA codes.
   std::string message(int code) const override {
