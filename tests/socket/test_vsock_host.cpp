@@ -203,6 +203,13 @@ TEST(VsockHost, HyperVOnlyOptionsAreUnsupportedOnLinux) {
   // Above Hyper-V's limit: refused before any system call.
   l.set_option(hv_connect_timeout{std::chrono::milliseconds(300001)}, ec);
   EXPECT_EQ(ec, errc::invalid_option_value);
+  // A vsock_endpoint socket takes the Hyper-V options too (it is AF_HYPERV on
+  // Windows); on Linux the same unsupported_on_platform.
+  auto v = vsock_listener::listen(vsock_endpoint{vsock::cid::any, vsock::port_any});
+  v.set_option(hv_connected_suspend{true}, ec);
+  EXPECT_EQ(ec, errc::unsupported_on_platform);
+  v.set_option(hv_high_vtl{true}, ec);
+  EXPECT_EQ(ec, errc::unsupported_on_platform);
   // The connect timeout exists on both: on Linux it is the VSOCK one.
   l.set_option(hv_connect_timeout{std::chrono::milliseconds(2500)}, ec);
   SKIP_UNLESS_VSOCK_OPTIONS(ec);

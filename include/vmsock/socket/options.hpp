@@ -48,6 +48,15 @@ struct hv_family {
   template <class E>
   static constexpr bool applies = std::is_same_v<E, hv_endpoint>;
 };
+// The options of every socket that is AF_HYPERV on Windows: hv_endpoint ones
+// and vsock_endpoint ones (on Linux, where both are AF_VSOCK, the policy
+// answers unsupported_on_platform for what Windows alone has).  A connect
+// timeout has a name per family (vsock_connect_timeout, hv_connect_timeout).
+struct hyperv_socket_family {
+  template <class E>
+  static constexpr bool applies =
+      std::is_same_v<E, hv_endpoint> || std::is_same_v<E, vsock_endpoint>;
+};
 
 template <option_id Id, class Families>
 struct bool_option {
@@ -248,17 +257,17 @@ struct hv_connect_timeout
 };
 // HVSOCKET_CONNECTED_SUSPEND: keep the connection over a VM pause (Windows only).
 struct hv_connected_suspend
-    : detail::bool_option<option_id::hv_connected_suspend, detail::hv_family> {
+    : detail::bool_option<option_id::hv_connected_suspend, detail::hyperv_socket_family> {
   static constexpr const char* name = "hv_connected_suspend";
 };
 // HVSOCKET_CONTAINER_PASSTHRU (2; Windows only).  Obsolete: the current SDK's
 // hvsocket.h no longer defines it; kept for the hosts that still take it.
 struct hv_container_passthru
-    : detail::bool_option<option_id::hv_container_passthru, detail::hv_family> {
+    : detail::bool_option<option_id::hv_container_passthru, detail::hyperv_socket_family> {
   static constexpr const char* name = "hv_container_passthru";
 };
 // HVSOCKET_HIGH_VTL: connect to the guest's VTL 2 (Windows only).
-struct hv_high_vtl : detail::bool_option<option_id::hv_high_vtl, detail::hv_family> {
+struct hv_high_vtl : detail::bool_option<option_id::hv_high_vtl, detail::hyperv_socket_family> {
   static constexpr const char* name = "hv_high_vtl";
 };
 
