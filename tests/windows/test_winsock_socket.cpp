@@ -620,15 +620,37 @@ TEST(RealWindows, AcceptFromAVmThroughAVsockListener) {
   EXPECT_NE(s.peer_hv_endpoint().vm_id, hv::vm_id::wildcard);
 }
 
+// A connect that no one answers ends by its deadline, and cancel() ends one
+// early.  A VM id that does not exist fails at once (no timeout is tested by
+// it), so this needs a VM that exists and does not answer: a paused one.  On
+// the host: create a VM, start it, Suspend-VM it, and set
+// VMSOCK_REAL_WINDOWS_PAUSED_VM to its id ((Get-VM -Name guest).Id).
 TEST(RealWindows, AHyperVConnectTimesOutByItsDeadline) {
   VMSOCK_TEST_REQUIRE_REAL_WINDOWS();
-  // A VM id nobody has: the connect waits for its 2 s, then fails.
-  const auto t0 = std::chrono::steady_clock::now();
+  const char* vm = std::getenv("VMSOCK_REAL_WINDOWS_PAUSED_VM");
+  if (vm == nullptr)
+    GTEST_SKIP() << "set VMSOCK_REAL_WINDOWS_PAUSED_VM to the id of a paused VM (Suspend-VM)";
+  const auto ep = hv_endpoint::for_port(guid::parse(vm), 5000);
+  auto t0 = std::chrono::steady_clock::now();
   std::error_code ec;
-  hv_stream_socket::connect(hv_endpoint::for_port(guid::parse("00000000-0000-0000-0000-000000000001"), 5000),
-                            std::chrono::seconds(2), ec);
-  EXPECT_TRUE(ec) << "connected to nobody";
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  (void)hv_stream_socket::connect(ep, std::chrono::seconds(2), ec);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  EXPECT_GE(took, std::chrono::milliseconds(1900)) << "it waited for its deadline";
+  EXPECT_LT(took, std::chrono::seconds(10));
+
+  // cancel() from another thread ends a connect with a long deadline at once.
+  connector<hv_stream_socket> c;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    c.cancel();
+  });
+  t0 = std::chrono::steady_clock::now();
+  (void)c.connect(ep, std::chrono::seconds(60), ec);
+  took = std::chrono::steady_clock::now() - t0;
+  canceller.join();
+  EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 // ---- vsock::local_cid -------------------------------------------------------------
