@@ -640,7 +640,7 @@ TEST(RealWindows, AHyperVConnectTimesOutByItsDeadline) {
   EXPECT_LT(took, std::chrono::seconds(10));
 
   // cancel() from another thread ends a connect with a long deadline at once.
-  connector<hv_stream_socket> c;
+  auto c = connector<hv_stream_socket>::open();
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     c.cancel();
