@@ -8,6 +8,7 @@
 #include <vmsock/any/stream_socket.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
+#include <vmsock/socket/detail/policy_traits.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <atomic>

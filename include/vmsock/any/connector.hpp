@@ -17,6 +17,8 @@
 #include <vmsock/endpoint/any_endpoint.hpp>
 #include <vmsock/any/connect_first.hpp>
 #include <vmsock/socket/connector.hpp>
+#include <vmsock/socket/detail/cancel_state.hpp>
+#include <vmsock/socket/detail/policy_traits.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/socket/stream_socket.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>

@@ -6,6 +6,8 @@
 #include <vmsock/any/stream_socket.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
+#include <vmsock/socket/detail/cancel_state.hpp>
+#include <vmsock/socket/detail/policy_traits.hpp>
 #include <vmsock/socket/listener.hpp>
 
 #include <atomic>

@@ -2,6 +2,7 @@
 // (a variant: no virtual call per byte moved); parse_uri, any_endpoint::parse.
 #pragma once
 
+#include <vmsock/any/detail/stream_errors.hpp>
 #include <vmsock/any/detail/stream_of.hpp>
 #include <vmsock/endpoint/any_endpoint.hpp>
 #include <vmsock/config.hpp>
@@ -11,9 +12,7 @@
 #include <vmsock/socket/stream_socket.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -26,7 +25,6 @@
 VMSOCK_BEGIN_NAMESPACE
 
 inline any_endpoint parse_uri(std::string_view uri) { return any_endpoint::parse(uri); }
-
 
 template <class Policy = default_policy>
 class basic_any_stream_socket {
@@ -146,7 +144,7 @@ class basic_any_stream_socket {
   void set_option(const Option& opt) {
     std::error_code ec;
     set_option(opt, ec);
-    if (ec) option_failed(ec, "set_option " + detail::option_text(opt));
+    if (ec) detail::throw_any_option(ec, "set_option " + detail::option_text(opt), *this);
   }
   template <class Option>
   Option get_option(std::error_code& ec) const noexcept {
@@ -167,7 +165,7 @@ class basic_any_stream_socket {
   Option get_option() const {
     std::error_code ec;
     auto o = get_option<Option>(ec);
-    if (ec) option_failed(ec, std::string("get_option ") + Option::name);
+    if (ec) detail::throw_any_option(ec, std::string("get_option ") + Option::name, *this);
     return o;
   }
 
@@ -421,20 +419,6 @@ class basic_any_stream_socket {
   void check_not_empty(const char* op) const {
     if (empty_) detail::throw_empty(op, "any_stream_socket", Policy::closed_error());
   }
-  [[noreturn]] VMSOCK_NOINLINE void option_failed(const std::error_code& ec, std::string op) const {
-    if (empty_) detail::throw_empty((op + " on").c_str(), "any_stream_socket", ec);
-    std::string where = remote_.to_string();
-    if (ec == errc::option_not_applicable) {
-      where += " (the option does not apply to ";
-      where += detail::visit_nothrow(
-          [](const auto& s) {
-            return detail::family_words<typename std::decay_t<decltype(s)>::endpoint_type>();
-          },
-          socket_);
-      where += ')';
-    }
-    detail::throw_error(ec, op + " on", where);
-  }
 
   any_endpoint name_of(bool peer, std::error_code* ec) const {
     if (empty_) {
@@ -442,8 +426,7 @@ class basic_any_stream_socket {
         *ec = Policy::closed_error();
         return {};
       }
-      detail::throw_empty(peer ? "peer_endpoint of" : "local_endpoint of", "any_stream_socket",
-                          Policy::closed_error());
+      check_not_empty(peer ? "peer_endpoint of" : "local_endpoint of");  // throws
     }
     return detail::visit_nothrow(
         [&](const auto& s) -> any_endpoint {
@@ -455,7 +438,7 @@ class basic_any_stream_socket {
 
   // ---- the transfers, on the core ----
   using core_type = detail::socket_core<Policy>;
-  enum class kind { send, send_all, receive, receive_exact };
+  using kind = detail::any_transfer;
 
   core_type& core() noexcept {
     return detail::visit_nothrow([](auto& s) -> core_type& { return s; }, socket_);
@@ -501,23 +484,10 @@ class basic_any_stream_socket {
   std::size_t thrown_list(kind k, const Buffer* bufs, std::size_t count, const When& when = When{}) {
     std::error_code ec;
     const std::size_t n = ops(k, bufs, count, when, ec);
-    if (ec) transfer_failed(k, ec, n, total_size(bufs, count));
+    if (ec) detail::throw_any_transfer(k, ec, n, total_size(bufs, count), empty_, [this] {
+      return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
+    });
     return n;
-  }
-
-  // The concrete socket's messages: "send_all to tcp://... (3 of 8 bytes
-  // sent): ...", "receive from unix:///run/agent.sock: ...".
-  [[noreturn]] VMSOCK_NOINLINE void transfer_failed(kind k, const std::error_code& ec,
-                                                    std::size_t n, std::size_t total) const {
-    static constexpr const char* ops_text[] = {"send to", "send_all to", "receive from",
-                                               "receive_exact from"};
-    const char* what = ops_text[static_cast<int>(k)];
-    if (empty_) detail::throw_empty(what, "any_stream_socket", ec);
-    const std::string name =
-        detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
-    if (k == kind::send_all) detail::throw_partial(ec, what, name, n, total, "sent");
-    if (k == kind::receive_exact) detail::throw_partial(ec, what, name, n, total, "received");
-    detail::throw_error(ec, what, name);
   }
 
   variant_type socket_;

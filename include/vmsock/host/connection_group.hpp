@@ -29,6 +29,7 @@
 
 #include <vmsock/any/stream_socket.hpp>
 #include <vmsock/config.hpp>
+#include <vmsock/socket/detail/cancel_state.hpp>
 #include <vmsock/socket/detail/group_link.hpp>
 #include <vmsock/socket/detail/socket_core.hpp>
 #include <vmsock/error.hpp>

@@ -31,7 +31,7 @@
 #include <vmsock/any/listener.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/host/handoff.hpp>
+#include <vmsock/host/detail/handoff_target.hpp>
 #include <vmsock/socket/listener.hpp>
 #include <vmsock/policy/default.hpp>
 #include <vmsock/policy/types.hpp>

@@ -6,8 +6,8 @@
 // endpoint.to_string(); width, fill and alignment apply to the whole text.
 #pragma once
 
+#include <vmsock/interop/detail/asio_endpoint.hpp>
 #include <vmsock/interop/detail/asio_hybrid.hpp>
-#include <vmsock/interop/detail/asio_protocols.hpp>
 #include <vmsock/interop/fmt.hpp>
 
 namespace fmt {

@@ -42,6 +42,7 @@
 
 #  include <vmsock/interop/detail/asio_hybrid.hpp>
 #  include <vmsock/interop/detail/asio_hybrid_acceptor.hpp>
+#  include <vmsock/interop/detail/asio_handover.hpp>
 #  include <vmsock/interop/detail/asio_protocols.hpp>
 #  include <vmsock/detail/win_error.hpp>
 #  include <vmsock/error.hpp>

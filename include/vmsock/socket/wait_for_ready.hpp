@@ -33,7 +33,7 @@
 #include <vmsock/endpoint/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/socket/detail/setup.hpp>
-#include <vmsock/socket/detail/socket_core.hpp>
+#include <vmsock/socket/detail/policy_traits.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/policy/types.hpp>
 

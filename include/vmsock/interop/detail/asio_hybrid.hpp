@@ -23,6 +23,7 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/interop/detail/asio_handover.hpp>
 #include <vmsock/interop/detail/asio_protocols.hpp>
 #include <vmsock/endpoint/hybrid_vsock.hpp>
 #include <vmsock/socket/hybrid_vsock_socket.hpp>

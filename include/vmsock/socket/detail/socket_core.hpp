@@ -23,16 +23,14 @@
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/config.hpp>
-#include <vmsock/socket/detail/group_link.hpp>
+#include <vmsock/deadline.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/policy/types.hpp>
-#include <vmsock/endpoint/hyperv.hpp>
-#include <vmsock/endpoint/vsock.hpp>
+#include <vmsock/socket/detail/cancel_state.hpp>
+#include <vmsock/socket/detail/policy_traits.hpp>
+#include <vmsock/socket_types.hpp>
 
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
-#include <memory>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -44,180 +42,6 @@ class basic_any_stream_socket;
 class connection_group;
 
 namespace detail {
-
-// Policies that must account for a handle the user hands over (Winsock's
-// start-up reference) provide adopt(); for the others it is nothing.
-template <class Policy, class = void>
-struct has_adopt : std::false_type {};
-template <class Policy>
-struct has_adopt<Policy, std::void_t<decltype(Policy::adopt(Policy::invalid_handle))>>
-    : std::true_type {};
-
-// Whether cancel()'s shutdown ends a poll() on a socket of `family` (see
-// policy/posix.hpp); policies that do not say keep a wake-up handle.
-template <class Policy, class = void>
-struct has_shutdown_wakes : std::false_type {};
-template <class Policy>
-struct has_shutdown_wakes<Policy, std::void_t<decltype(Policy::shutdown_wakes_poll(0))>>
-    : std::true_type {};
-template <class Policy>
-constexpr bool shutdown_wakes_poll(int family) noexcept {
-  if constexpr (has_shutdown_wakes<Policy>::value) {
-    return Policy::shutdown_wakes_poll(family);
-  } else {
-    return (void)family, false;
-  }
-}
-
-// Adopts `h`: true when the policy took what it needs for it (Winsock's
-// start-up reference), so that closing it may give that back.
-template <class Policy>
-bool adopt_handle(typename Policy::handle h) noexcept {
-  if constexpr (has_adopt<Policy>::value) {
-    return Policy::adopt(h);
-  } else {
-    (void)h;
-    return true;
-  }
-}
-
-// Policies with a start-up reference count (Winsock) provide startup/cleanup.
-template <class Policy, class = void>
-struct has_startup : std::false_type {};
-template <class Policy>
-struct has_startup<Policy, std::void_t<decltype(Policy::startup(std::declval<std::error_code&>())),
-                                       decltype(Policy::cleanup())>> : std::true_type {};
-
-// Holds one start-up reference for as long as it lives, so that an operation
-// of several attempts (connect_first, listen_all) does not start and stop
-// Winsock between them.  Nothing where there is no such thing.
-template <class Policy>
-class startup_hold {
- public:
-  startup_hold() noexcept {
-    if constexpr (has_startup<Policy>::value) {
-      std::error_code ec;
-      held_ = Policy::startup(ec);
-    }
-  }
-  ~startup_hold() {
-    if constexpr (has_startup<Policy>::value) {
-      if (held_) Policy::cleanup();
-    }
-  }
-  startup_hold(const startup_hold&) = delete;
-  startup_hold& operator=(const startup_hold&) = delete;
-
- private:
-  bool held_ = false;
-};
-
-inline bool would_block(const std::error_code& ec) noexcept {
-  return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
-}
-
-inline std::error_code canceled() noexcept {
-  return std::make_error_code(std::errc::operation_canceled);
-}
-
-// What cancel(), in any thread, shares with the socket's calls.  The handles
-// are copies of the socket's, atomic so that cancel() can read them while
-// close() runs; close() waits for a cancel() in progress before it closes them.
-template <class Policy>
-struct cancel_state {
-  using handle = typename Policy::handle;
-  using wake_handle = typename Policy::wake_handle;
-  std::atomic<bool> cancelled{false};
-  std::atomic<int> cancellers{0};  // cancel() calls in progress
-  std::atomic<handle> os_handle{Policy::invalid_handle};
-  std::atomic<wake_handle> wake{Policy::invalid_wake};
-  // The socket's family is one whose shutdown ends a poll(): waits then poll
-  // the socket alone, and no wake-up handle is ever made (one descriptor per
-  // socket, however it waits).
-  bool shutdown_wakes = false;
-  // The connection_group this socket joined (see detail/group_link.hpp).
-  std::shared_ptr<group_link> group;
-
-  cancel_state() noexcept = default;
-  // Moves happen with no other thread using either socket, but a group's
-  // cancel_all() may run: the group follows the move (a moved socket stays
-  // in its group) and cancels either the old state or the new one, whole.
-  cancel_state(cancel_state&& o) noexcept { take(o); }
-  cancel_state& operator=(cancel_state&& o) noexcept {
-    take(o);
-    return *this;
-  }
-  ~cancel_state() { leave_group(std::move(group)); }
-
-  void take(cancel_state& o) noexcept {
-    leave_group(std::move(group));
-    std::shared_ptr<group_link> link = std::move(o.group);
-    if (!link) return take_state(o);
-    spin_guard hold(link->lock, link->yield);
-    take_state(o);
-    link->target = this;
-    group = std::move(link);
-  }
-
-  void take_state(cancel_state& o) noexcept {
-    shutdown_wakes = o.shutdown_wakes;
-    cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
-    os_handle.store(o.os_handle.exchange(Policy::invalid_handle, std::memory_order_relaxed),
-                    std::memory_order_relaxed);
-    wake.store(o.wake.exchange(Policy::invalid_wake, std::memory_order_relaxed),
-               std::memory_order_relaxed);
-  }
-
-  // cancel(): see the top of this file.
-  void cancel() noexcept {
-    cancellers.fetch_add(1);
-    const handle h = os_handle.load();
-    if (h != Policy::invalid_handle) {
-      cancelled.store(true);
-      const wake_handle w = wake.load();
-      if (w != Policy::invalid_wake) Policy::signal_wake(w);
-      // Ends a call waiting inside the OS; one about to start finds the socket
-      // shut down and returns at once (shutdown is a state, not an event).
-      Policy::interrupt(h);
-    }
-    cancellers.fetch_sub(1);
-  }
-
-  // Before the socket's handle is closed or handed out: it leaves its group,
-  // cancel() no longer sees it, the wake-up handle is closed, the
-  // cancellation is forgotten.
-  void detach() noexcept {
-    leave_group(std::move(group));
-    os_handle.store(Policy::invalid_handle);
-    while (cancellers.load() != 0) Policy::yield();
-    const wake_handle w = wake.exchange(Policy::invalid_wake);
-    if (w != Policy::invalid_wake) Policy::close_wake(w);
-    cancelled.store(false, std::memory_order_relaxed);
-  }
-
-  // The wake-up handle, made on first use.  Then cancelled is read again: a
-  // cancel() that ran before the handle existed is seen here, one that runs
-  // after sees the handle (both sides are sequentially consistent).
-  bool arm(wake_handle& w, std::error_code& ec) noexcept {
-    w = wake.load();
-    if (w == Policy::invalid_wake && !shutdown_wakes) {
-      const wake_handle made = Policy::open_wake(ec);
-      if (ec) return false;
-      wake_handle expected = Policy::invalid_wake;
-      if (wake.compare_exchange_strong(expected, made)) {
-        w = made;
-      } else {  // another thread of this socket made one first
-        Policy::close_wake(made);
-        w = expected;
-      }
-    }
-    if (cancelled.load()) {
-      ec = canceled();
-      return false;
-    }
-    return true;
-  }
-};
 
 template <class Policy>
 class socket_core {
@@ -481,35 +305,7 @@ class socket_core {
   }
 
   VMSOCK_NOINLINE std::size_t io_waiting(wait_type what, const deadline& when, const transfer& t,
-                                         std::error_code& ec) noexcept {
-    if (!usable(ec)) return 0;
-    deadline limit = when;
-    bool first = true;
-    for (;;) {
-      const std::size_t n = attempt(t, message_flags::dont_wait, ec);
-      // A non-blocking socket does not wait, unless the call has a deadline:
-      // that asks to wait until then.
-      if (!ec || !detail::would_block(ec) || (nonblocking_ && when.is_never())) {
-        if (ec && cancel_.cancelled.load()) ec = detail::canceled();  // shut down under it
-        return n;
-      }
-      if (first && when.is_never()) {
-        const timeout tm = Policy::blocking_timeout(handle_, what);
-        if (tm != no_timeout) limit = deadline(tm);
-      }
-      first = false;
-      if (limit.expired()) {  // a deadline already passed: that was the one try
-        ec = make_error_code(errc::timed_out);
-        return 0;
-      }
-      const wait_result r = wait_for(what, limit, ec);
-      if (ec) return 0;
-      if (r == wait_result::timed_out) {
-        ec = make_error_code(errc::timed_out);
-        return 0;
-      }
-    }
-  }
+                                         std::error_code& ec) noexcept;
 
   // Connects this open socket to the OS address `sa` (of `family`), waiting at most until `when` (and
   // for cancel()).  The connect is non-blocking in the OS whatever the socket's
@@ -517,40 +313,7 @@ class socket_core {
   // errc::timed_out.  A full Unix backlog fails at once (EAGAIN: Linux gives
   // a non-blocking connect no way to wait for room).
   VMSOCK_NOINLINE void connect_native(const void* sa, std::size_t len, int family,
-                                      const deadline& when, std::error_code& ec) noexcept {
-    if (!usable(ec)) return;
-    if (Policy::connect_overlapped(family)) {
-      connect_overlapped(sa, len, when, ec);
-      return;
-    }
-    const auto h = handle_;
-    const bool restore = !os_nonblocking();
-    if (restore) {
-      Policy::set_nonblocking(h, true, ec);
-      if (ec) return;
-    }
-    Policy::prepare_connect(h, family, when, ec);
-    if (ec) return;
-    Policy::connect(h, sa, len, ec);
-    if (ec == std::errc::operation_in_progress) {
-      const wait_result r =
-          when.expired() ? wait_result::timed_out : wait_for(wait_type::connect, when, ec);
-      if (ec) return;
-      if (r == wait_result::timed_out) {
-        ec = make_error_code(errc::timed_out);
-        return;
-      }
-      Policy::pending_error(h, ec);
-    }
-    if (ec) {
-      // Linux VSOCK answers a port nobody listens on with ECONNRESET.
-      if (family == vsock::address_family && ec == std::errc::connection_reset)
-        ec = make_error_code(errc::vsock_connection_refused);
-      if (cancel_.cancelled.load()) ec = detail::canceled();
-      return;
-    }
-    if (restore) Policy::set_nonblocking(h, false, ec);
-  }
+                                      const deadline& when, std::error_code& ec) noexcept;
 
   // The stream transfers, for every connected kind (and any_stream_socket):
   // one system call's worth of send or receive, and send_all/receive_exact.
@@ -672,34 +435,7 @@ class socket_core {
   // own connect timeout (HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms) is set to
   // the deadline too; no deadline leaves the socket's timeout as it is.
   void connect_overlapped(const void* sa, std::size_t len, const deadline& when,
-                          std::error_code& ec) noexcept {
-    const auto h = handle_;
-    if (!when.is_never()) {
-      const timeout left = when.remaining();
-      if (left.count() > hv::connect_timeout_max_ms) {
-        ec = make_error_code(errc::hv_connect_timeout_too_long);
-        return;
-      }
-      option_value v;  // microseconds; an expired deadline is one short try
-      v.value = static_cast<std::int64_t>(left.count() > 0 ? left.count() : 1) * 1000;
-      Policy::set_option(h, option_id::hv_connect_timeout, v, ec);
-      if (ec) return;
-    }
-    typename Policy::pending_connect p;
-    if (Policy::start_connect(h, sa, len, p, ec)) {
-      // A cancel() that came before the connect started had nothing to end:
-      // its flag is seen here (it is set before cancel() interrupts).
-      const wait_result r = cancel_.cancelled.load() ? wait_result::woken
-                                                     : Policy::wait_connect(h, p, when, ec);
-      if (r == wait_result::ready && !ec) {
-        Policy::finish_connect(h, p, ec);
-      } else {
-        Policy::abort_connect(h, p);
-        if (!ec) ec = r == wait_result::timed_out ? make_error_code(errc::timed_out) : canceled();
-      }
-    }
-    if (ec && cancel_.cancelled.load()) ec = detail::canceled();
-  }
+                          std::error_code& ec) noexcept;
 
   // The next connection of this listening socket, until `when` (with no
   // deadline, the listener's SO_RCVTIMEO bounds the wait), its peer's address
@@ -707,37 +443,7 @@ class socket_core {
   // the OS, so a connection another thread took first is waited past.
   VMSOCK_NOINLINE native_handle_type accept_native(void* sa, std::size_t cap, std::size_t& len,
                                                    const deadline& when,
-                                                   std::error_code& ec) noexcept {
-    if (!usable(ec)) return Policy::invalid_handle;
-    deadline limit = when;
-    bool first = true;
-    for (;;) {
-      len = cap;
-      const auto h = Policy::accept(handle_, sa, len, ec);
-      if (!ec) return h;
-      if (!detail::would_block(ec) || (nonblocking_ && when.is_never())) {
-        // cancel() shut the listener down between the wait and the accept
-        // (Linux then answers EINVAL): that is the cancellation.
-        if (cancel_.cancelled.load()) ec = detail::canceled();
-        return Policy::invalid_handle;
-      }
-      if (first && when.is_never()) {
-        const timeout t = Policy::blocking_timeout(handle_, wait_type::readable);
-        if (t != no_timeout) limit = deadline(t);
-      }
-      first = false;
-      if (limit.expired()) {  // a deadline already passed: that was the one try
-        ec = make_error_code(errc::timed_out);
-        return Policy::invalid_handle;
-      }
-      const wait_result r = wait_for(wait_type::readable, limit, ec);
-      if (ec) return Policy::invalid_handle;
-      if (r == wait_result::timed_out) {
-        ec = make_error_code(errc::timed_out);
-        return Policy::invalid_handle;
-      }
-    }
-  }
+                                                   std::error_code& ec) noexcept;
 
   void reset() noexcept {
     if (is_open()) {
@@ -756,3 +462,7 @@ class socket_core {
 
 }  // namespace detail
 VMSOCK_END_NAMESPACE
+
+// The bodies of the calls that wait in poll() (io_waiting, connect_native,
+// connect_overlapped, accept_native).
+#include <vmsock/socket/detail/socket_core_waits.hpp>
