@@ -75,7 +75,8 @@ enum class peer_mode { echo, sink, source };
 class peer {
  public:
   peer(int listen_fd, peer_mode mode, bool tcp)
-      : listen_fd_(listen_fd), thread_([this, listen_fd, mode, tcp] { run(listen_fd, mode, tcp); }) {}
+      : listen_fd_(listen_fd),
+        thread_([this, listen_fd, mode, tcp] { run(listen_fd, mode, tcp); }) {}
   peer(const peer&) = delete;
   peer& operator=(const peer&) = delete;
   // Wakes an accept that never got its connection (the client failed to connect).
@@ -94,29 +95,29 @@ class peer {
     }
     std::vector<char> buf(256 * 1024, 'p');
     switch (mode) {
-      case peer_mode::echo:
-        for (;;) {
-          const ssize_t n = ::recv(c.get(), buf.data(), buf.size(), 0);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return;
-          try {
-            raw_io::send_all(c.get(), buf.data(), static_cast<std::size_t>(n));
-          } catch (...) {
-            return;
-          }
+    case peer_mode::echo:
+      for (;;) {
+        const ssize_t n = ::recv(c.get(), buf.data(), buf.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        try {
+          raw_io::send_all(c.get(), buf.data(), static_cast<std::size_t>(n));
+        } catch (...) {
+          return;
         }
-      case peer_mode::sink:
-        for (;;) {
-          const ssize_t n = ::recv(c.get(), buf.data(), buf.size(), 0);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return;
-        }
-      case peer_mode::source:
-        for (;;) {
-          const ssize_t n = ::send(c.get(), buf.data(), 64 * 1024, MSG_NOSIGNAL);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return;  // EPIPE / ECONNRESET once the measured side closes
-        }
+      }
+    case peer_mode::sink:
+      for (;;) {
+        const ssize_t n = ::recv(c.get(), buf.data(), buf.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+      }
+    case peer_mode::source:
+      for (;;) {
+        const ssize_t n = ::send(c.get(), buf.data(), 64 * 1024, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // EPIPE / ECONNRESET once the measured side closes
+      }
     }
   }
 
@@ -183,8 +184,8 @@ struct unix_transport {
 
   unix_transport() {
     static std::atomic<unsigned> counter{0};
-    path = (std::filesystem::temp_directory_path() /
-            ("vmsock-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".sock"))
+    path = (std::filesystem::temp_directory_path() / ("vmsock-bench-" + std::to_string(::getpid()) +
+                                                      "-" + std::to_string(counter++) + ".sock"))
                .string();
     if (listener.get() < 0) fail_errno("socket");
     const sockaddr_un a = address();
@@ -229,8 +230,7 @@ struct unix_transport {
 
 // ---- the measured side: three clients with one interface ---------------------
 
-template <class Transport>
-class raw_client {
+template <class Transport> class raw_client {
  public:
   static constexpr const char* name = "raw";
   explicit raw_client(const Transport& t) : fd_(t.connect_raw()) {}
@@ -241,8 +241,7 @@ class raw_client {
   fd_guard fd_;
 };
 
-template <class Transport>
-class vmsock_client {
+template <class Transport> class vmsock_client {
  public:
   static constexpr const char* name = "vmsock";
   explicit vmsock_client(const Transport& t) : s_(t.connect_vmsock()) {}
@@ -254,8 +253,7 @@ class vmsock_client {
 };
 
 #if VMSOCK_BENCH_ASIO
-template <class Transport>
-class asio_client {
+template <class Transport> class asio_client {
  public:
   static constexpr const char* name = "asio";
   explicit asio_client(const Transport& t) : s_(t.connect_asio(io_)) {}
@@ -283,25 +281,19 @@ constexpr const char* workload_name(workload w) {
 }
 
 // One iteration of a workload: what every variant does the same way.
-template <class Client>
-inline void iteration(Client& c, workload w, char* buf, std::size_t size) {
+template <class Client> inline void iteration(Client& c, workload w, char* buf, std::size_t size) {
   switch (w) {
-    case workload::pingpong:
-      c.send_all(buf, size);
-      c.receive_exact(buf, size);
-      return;
-    case workload::send:
-      c.send_all(buf, size);
-      return;
-    case workload::receive:
-      c.receive_exact(buf, size);
-      return;
+  case workload::pingpong:
+    c.send_all(buf, size);
+    c.receive_exact(buf, size);
+    return;
+  case workload::send: c.send_all(buf, size); return;
+  case workload::receive: c.receive_exact(buf, size); return;
   }
 }
 
 // A connection of one variant to its own peer thread.
-template <class Transport, template <class> class Client>
-struct connection {
+template <class Transport, template <class> class Client> struct connection {
   Transport transport;
   peer other;
   Client<Transport> client;  // declared last: closed first, so the peer sees EOF or EPIPE
@@ -371,7 +363,8 @@ void run_paired(benchmark::State& state, workload w, std::size_t size, int block
           if (v == asio_v) iteration(asi.client, w, buf.data(), size);
 #endif
         }
-        t[v] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+        t[v] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                   .count();
       }
       ++rotation;
       for (int v = 0; v < variants; ++v) {
@@ -403,7 +396,8 @@ benchmark::IterationCount fixed_iterations() {
 }
 
 std::string case_name(const char* transport, workload w, std::size_t size, const char* variant) {
-  return std::string(transport) + "/" + workload_name(w) + "/" + std::to_string(size) + "/" + variant;
+  return std::string(transport) + "/" + workload_name(w) + "/" + std::to_string(size) + "/" +
+         variant;
 }
 
 template <class Transport, template <class> class Client>
@@ -415,8 +409,7 @@ void register_case(workload w, std::size_t size) {
   if (const auto n = fixed_iterations(); n > 0) b->Iterations(n);
 }
 
-template <class Transport>
-void register_transport() {
+template <class Transport> void register_transport() {
   const struct {
     workload w;
     std::size_t size;
@@ -436,10 +429,9 @@ void register_transport() {
     const auto w = c.w;
     const auto size = c.size;
     const int block = c.block;
-    benchmark::RegisterBenchmark(case_name(Transport::name, w, size, "paired").c_str(),
-                                 [w, size, block](benchmark::State& s) {
-                                   run_paired<Transport>(s, w, size, block);
-                                 })
+    benchmark::RegisterBenchmark(
+        case_name(Transport::name, w, size, "paired").c_str(),
+        [w, size, block](benchmark::State& s) { run_paired<Transport>(s, w, size, block); })
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
@@ -463,7 +455,8 @@ int main(int argc, char** argv) {
 #else
   benchmark::AddCustomContext("asio_version", "absent (no asio.hpp found): asio cases not built");
 #endif
-  benchmark::AddCustomContext("peer", "one raw-syscall thread per case, the same for every variant");
+  benchmark::AddCustomContext("peer",
+                              "one raw-syscall thread per case, the same for every variant");
   register_transport<tcp_transport>();
   register_transport<unix_transport>();
   benchmark::Initialize(&argc, argv);

@@ -85,9 +85,10 @@ options parse_options(int argc, char** argv) {
 }
 
 // Any acceptor this agent has: vmsock::asio's three, asio's TCP and Unix ones.
-using any_acceptor = std::variant<vasio::vsock_stream::acceptor, vasio::hv_stream::acceptor,
-                                  ::asio::ip::tcp::acceptor, ::asio::local::stream_protocol::acceptor,
-                                  vasio::hybrid_vsock_stream::acceptor>;
+using any_acceptor =
+    std::variant<vasio::vsock_stream::acceptor, vasio::hv_stream::acceptor,
+                 ::asio::ip::tcp::acceptor, ::asio::local::stream_protocol::acceptor,
+                 vasio::hybrid_vsock_stream::acceptor>;
 
 // Listens on `ep`.  VSOCK, Hyper-V and hybrid vsock through vmsock::asio's
 // protocol types; the others with vmsock's listener (SO_REUSEADDR, a stale
@@ -126,8 +127,9 @@ std::string reach_uri(const any_acceptor& a) {
         } else if constexpr (std::is_same_v<A, ::asio::ip::tcp::acceptor>) {
           auto local = acc.local_endpoint();
           if (local.address().is_unspecified())
-            local.address(local.address().is_v4() ? ::asio::ip::address(::asio::ip::address_v4::loopback())
-                                                   : ::asio::ip::address(::asio::ip::address_v6::loopback()));
+            local.address(local.address().is_v4()
+                              ? ::asio::ip::address(::asio::ip::address_v4::loopback())
+                              : ::asio::ip::address(::asio::ip::address_v6::loopback()));
           std::ostringstream out;
           out << "tcp://" << local;
           return out.str();
@@ -148,8 +150,7 @@ const char* scheme_of(const any_acceptor& a) {
 }
 
 // Who is on the other end of a connection, for the log.
-template <class Socket>
-std::string peer_of(const Socket& s) {
+template <class Socket> std::string peer_of(const Socket& s) {
   std::error_code ec;
   const auto peer = s.remote_endpoint(ec);
   if (ec) return "an unknown peer (" + ec.message() + ")";
@@ -173,8 +174,11 @@ class agent {
 
   void start() {
     for (auto& a : acceptors_)
-      std::visit([&](auto& acc) { ::asio::co_spawn(io_, accept_loop(acc, scheme_of(*a)), ::asio::detached); },
-                 *a);
+      std::visit(
+          [&](auto& acc) {
+            ::asio::co_spawn(io_, accept_loop(acc, scheme_of(*a)), ::asio::detached);
+          },
+          *a);
   }
 
   // Closing the acceptors ends their loops; the connections in progress finish.
@@ -187,8 +191,7 @@ class agent {
   int failures() const { return failures_; }
 
  private:
-  template <class Acceptor>
-  awaitable<void> accept_loop(Acceptor& acceptor, const char* scheme) {
+  template <class Acceptor> awaitable<void> accept_loop(Acceptor& acceptor, const char* scheme) {
     for (;;) {
       try {
         auto socket = co_await acceptor.async_accept(use_awaitable);
@@ -224,7 +227,8 @@ class agent {
       fmt::print("connection {} over {} from {}: echoed {}\n", id, scheme, peer,
                  examples::human_bytes(echoed));
     } catch (const std::system_error& e) {
-      fmt::print(stderr, "asio_agent: connection {} over {} from {}: {}\n", id, scheme, peer, e.what());
+      fmt::print(stderr, "asio_agent: connection {} over {} from {}: {}\n", id, scheme, peer,
+                 e.what());
       ++failures_;
     }
     std::fflush(stdout);

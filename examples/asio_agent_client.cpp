@@ -59,7 +59,8 @@ constexpr std::string_view usage_head =
     "usage: asio_agent_client URI [URI...] [--connections K] [--each] [--timeout MS]\n"
     "                         [--bytes N] [--chunk N] [--pings N]\n"
     "  URI: vsock://CID:PORT, hvsock://VM/SERVICE, tcp://127.0.0.1:PORT, unix:///PATH,\n"
-    "       hybrid-vsock:///PATH:PORT (guest port PORT behind a Firecracker-style VMM socket), ...\n"
+    "       hybrid-vsock:///PATH:PORT (guest port PORT behind a Firecracker-style VMM socket), "
+    "...\n"
     "  --connections K  connections at once (default 1)\n"
     "  --each           K connections to every URI (asio's async_connect), instead of\n"
     "                   K made by vmsock::connect_first over the URIs in order\n"
@@ -86,7 +87,8 @@ options parse_options(int argc, char** argv) {
     } else if (a == "--each") {
       o.each = true;
     } else if (a == "--timeout") {
-      o.timeout = std::chrono::milliseconds(examples::parse_size(a, examples::option_value(argc, argv, i)));
+      o.timeout =
+          std::chrono::milliseconds(examples::parse_size(a, examples::option_value(argc, argv, i)));
     } else if (!examples::parse_transfer_option(argc, argv, i, o.transfer)) {
       examples::take_uri_argument(a, o.uris);
     }
@@ -134,23 +136,25 @@ awaitable<void> exchange(Socket& s, const examples::transfer_options& t, std::st
       left -= n;
     }
     std::error_code ec;
-    co_await s.async_read_some(::asio::buffer(buf.data(), 1), ::asio::redirect_error(use_awaitable, ec));
+    co_await s.async_read_some(::asio::buffer(buf.data(), 1),
+                               ::asio::redirect_error(use_awaitable, ec));
     if (ec != ::asio::error::eof) throw std::runtime_error("the agent sent more than it was sent");
   };
   co_await (send_all() && receive_all());
   const double seconds = examples::seconds_since(bulk);
   const bool ok = sent.value() == received.value();
-  fmt::print("{}: {} round trips, {:.1f} us each; echoed {} in {:.3f} s ({:.1f} MB/s), checksums {}\n",
-             what, t.pings, rtt * 1e6, examples::human_bytes(t.bytes), seconds,
-             seconds > 0 ? static_cast<double>(t.bytes) / seconds / 1e6 : 0.0,
-             ok ? "match" : "DIFFER");
+  fmt::print(
+      "{}: {} round trips, {:.1f} us each; echoed {} in {:.3f} s ({:.1f} MB/s), checksums {}\n",
+      what, t.pings, rtt * 1e6, examples::human_bytes(t.bytes), seconds,
+      seconds > 0 ? static_cast<double>(t.bytes) / seconds / 1e6 : 0.0, ok ? "match" : "DIFFER");
   std::fflush(stdout);
   if (!ok) ++out.failures;
   out.bytes += t.bytes;
 }
 
 template <class Socket>
-awaitable<void> run_exchange(Socket s, examples::transfer_options t, std::string what, outcome& out) {
+awaitable<void> run_exchange(Socket s, examples::transfer_options t, std::string what,
+                             outcome& out) {
   try {
     co_await exchange(s, t, what, out);
   } catch (const std::exception& e) {
@@ -161,7 +165,8 @@ awaitable<void> run_exchange(Socket s, examples::transfer_options t, std::string
 
 // asio's async_connect, ended by a steady_timer after `timeout`.
 template <class Socket, class Endpoint>
-awaitable<void> connect_with_timeout(Socket& s, const Endpoint& to, std::chrono::milliseconds timeout) {
+awaitable<void> connect_with_timeout(Socket& s, const Endpoint& to,
+                                     std::chrono::milliseconds timeout) {
   ::asio::steady_timer timer(s.get_executor(), timeout);
   bool timed_out = false;
   timer.async_wait([&](const std::error_code& ec) {
@@ -176,8 +181,7 @@ awaitable<void> connect_with_timeout(Socket& s, const Endpoint& to, std::chrono:
 
 // An asio endpoint of protocol P with the native address of a vmsock endpoint
 // (what asio's ip and local endpoints take: data(), resize()).
-template <class P, class E>
-typename P::endpoint native_endpoint(const E& e) {
+template <class P, class E> typename P::endpoint native_endpoint(const E& e) {
   typename P::endpoint out;
   const auto native = e.to_native();
   std::memcpy(out.data(), &native, e.native_size());
@@ -192,13 +196,12 @@ using protocol_for = std::conditional_t<
     std::is_same_v<E, vmsock::vsock_endpoint>, vasio::vsock_stream,
     std::conditional_t<
         std::is_same_v<E, vmsock::hv_endpoint>, vasio::hv_stream,
-        std::conditional_t<
-            std::is_same_v<E, vmsock::hybrid_vsock_endpoint>, vasio::hybrid_vsock_stream,
-            std::conditional_t<std::is_same_v<E, vmsock::unix_endpoint>,
-                               ::asio::local::stream_protocol, ::asio::ip::tcp>>>>;
+        std::conditional_t<std::is_same_v<E, vmsock::hybrid_vsock_endpoint>,
+                           vasio::hybrid_vsock_stream,
+                           std::conditional_t<std::is_same_v<E, vmsock::unix_endpoint>,
+                                              ::asio::local::stream_protocol, ::asio::ip::tcp>>>>;
 
-template <class P, class E>
-typename P::endpoint endpoint_for(const E& e) {
+template <class P, class E> typename P::endpoint endpoint_for(const E& e) {
   if constexpr (std::is_same_v<P, vasio::vsock_stream> || std::is_same_v<P, vasio::hv_stream> ||
                 std::is_same_v<P, vasio::hybrid_vsock_stream>)
     return e;  // converts: the OS form of a VSOCK or Hyper-V endpoint; the VMM's socket and port
@@ -218,7 +221,8 @@ awaitable<void> each_connection(::asio::io_context& io, vmsock::any_endpoint ep,
           co_await connect_with_timeout(socket, endpoint_for<P>(e), o.timeout);
           if constexpr (std::is_same_v<P, vasio::hybrid_vsock_stream>)
             co_await exchange(socket, o.transfer,
-                              fmt::format("{} (the VMM answered OK {})", what, socket.answer()), out);
+                              fmt::format("{} (the VMM answered OK {})", what, socket.answer()),
+                              out);
           else
             co_await exchange(socket, o.transfer, what, out);
         },
@@ -253,7 +257,8 @@ int main(int argc, char** argv) {
         const std::string what = fmt::format("connection {} over {} to {}", i,
                                              vmsock::to_string(s.scheme()), s.remote().to_string());
         auto async = vasio::to_asio(io, std::move(s));  // asio::generic::stream_protocol::socket
-        ::asio::co_spawn(io, run_exchange(std::move(async), o.transfer, what, out), ::asio::detached);
+        ::asio::co_spawn(io, run_exchange(std::move(async), o.transfer, what, out),
+                         ::asio::detached);
       }
     }
     io.run();

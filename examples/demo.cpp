@@ -1,8 +1,8 @@
 // demo: the README's demo command (cmake --workflow --preset demo).  In one
-// process and on loopback only, an echo server and its client run over TCP (127.0.0.1 and ::1, ports the OS
-// picks), a Unix socket file in the temp directory and a Linux abstract Unix
-// name; each run times one-byte round trips, echoes a checksummed bulk transfer
-// and prints what it did and the throughput it saw.
+// process and on loopback only, an echo server and its client run over TCP (127.0.0.1 and ::1,
+// ports the OS picks), a Unix socket file in the temp directory and a Linux abstract Unix name;
+// each run times one-byte round trips, echoes a checksummed bulk transfer and prints what it did
+// and the throughput it saw.
 //
 //   demo [--bytes N] [--chunk N] [--pings N]
 //
@@ -48,8 +48,7 @@ struct run_summary {
   double mb_per_s = 0;
 };
 
-template <class... Args>
-void say(fmt::format_string<Args...> format, Args&&... args) {
+template <class... Args> void say(fmt::format_string<Args...> format, Args&&... args) {
   fmt::print("{}\n", fmt::format(format, std::forward<Args>(args)...));
   std::fflush(stdout);
 }
@@ -105,7 +104,8 @@ run_summary run(const Endpoint& where, const examples::transfer_options& o) {
     }
     const auto r = examples::echo_bulk(s, o.bytes, o.chunk);
     sum.mb_per_s = r.megabytes_per_second();
-    say("  client: echoed {} in {} chunks of {}: {:.3f} s, {:.1f} MB/s each way, checksums {} ({:016x})",
+    say("  client: echoed {} in {} chunks of {}: {:.3f} s, {:.1f} MB/s each way, checksums {} "
+        "({:016x})",
         examples::human_bytes(r.bytes), r.chunks, examples::human_bytes(o.chunk), r.seconds,
         sum.mb_per_s, r.ok() ? "match" : "DIFFER", r.received_sum);
     s.close();
@@ -128,7 +128,8 @@ int demo(const examples::transfer_options& o) {
   std::random_device rd;
   const std::uint32_t tag = rd();
   namespace fs = std::filesystem;
-  const fs::path socket_file = fs::temp_directory_path() / fmt::format("vmsock-demo-{:08x}.sock", tag);
+  const fs::path socket_file =
+      fs::temp_directory_path() / fmt::format("vmsock-demo-{:08x}.sock", tag);
 
   say("vmsock {}.{}.{} demo: an echo server and its client in one process, over loopback only.",
       VMSOCK_VERSION_MAJOR, VMSOCK_VERSION_MINOR, VMSOCK_VERSION_PATCH);
@@ -162,7 +163,8 @@ int demo(const examples::transfer_options& o) {
       say("{:<48} {:>12} {:>16}  {}", r.uri, "-", "-", r.outcome);
   }
   say("\n{} passed, {} skipped, {} failed (1 MB = 10^6 bytes; throughput counts each byte once,"
-      " though it crossed the socket twice)", passed, skipped, failed);
+      " though it crossed the socket twice)",
+      passed, skipped, failed);
   return failed == 0 && passed > 0 ? 0 : 1;
 }
 

@@ -42,8 +42,7 @@ inline double seconds_since(clock::time_point start) {
 
 // Echoes everything the peer sends until it shuts down its sending side, then
 // returns how many bytes went back.  Errors throw (the library's message).
-template <class Socket>
-std::uint64_t echo_connection(Socket& s) {
+template <class Socket> std::uint64_t echo_connection(Socket& s) {
   std::vector<char> buf(64 * 1024);
   std::uint64_t total = 0;
   for (;;) {
@@ -118,8 +117,7 @@ struct echo_result {
 };
 
 // `rounds` round trips of one byte; returns the mean round-trip time in seconds.
-template <class Socket>
-double ping_pong(Socket& s, std::uint64_t rounds) {
+template <class Socket> double ping_pong(Socket& s, std::uint64_t rounds) {
   if (rounds == 0) return 0;
   char b = 'x';
   const auto start = clock::now();
@@ -133,8 +131,7 @@ double ping_pong(Socket& s, std::uint64_t rounds) {
 // Sends `bytes` in chunks of `chunk` from a second thread while this one takes
 // the echo back with receive_exact, then half-closes and expects the server to
 // close too.  Both sides are checksummed.
-template <class Socket>
-echo_result echo_bulk(Socket& s, std::uint64_t bytes, std::size_t chunk) {
+template <class Socket> echo_result echo_bulk(Socket& s, std::uint64_t bytes, std::size_t chunk) {
   const pattern data(chunk);
   echo_result r;
   r.bytes = bytes;
@@ -201,15 +198,19 @@ inline std::uint64_t parse_size(std::string_view option, std::string_view text) 
   unsigned shift = 0;
   if (i + 1 == text.size()) {
     switch (text[i]) {
-      case 'k': case 'K': shift = 10; break;
-      case 'm': case 'M': shift = 20; break;
-      case 'g': case 'G': shift = 30; break;
-      default: break;
+    case 'k':
+    case 'K': shift = 10; break;
+    case 'm':
+    case 'M': shift = 20; break;
+    case 'g':
+    case 'G': shift = 30; break;
+    default: break;
     }
     if (shift != 0) ++i;
   }
   if (i == 0 || i != text.size())
-    throw usage_error(std::string(option) + ": expected a number (with an optional K, M or G), got \"" +
+    throw usage_error(std::string(option) +
+                      ": expected a number (with an optional K, M or G), got \"" +
                       std::string(text) + "\"");
   if (shift != 0 && v > (UINT64_MAX >> shift))
     throw usage_error(std::string(option) + ": number too large");

@@ -38,11 +38,12 @@
 
 namespace {
 
-const std::string usage = std::string(
-    "usage: echo_client URI [URI...] [--bytes N] [--chunk N] [--pings N] [--timeout MS]\n"
-    "  URI: tcp://127.0.0.1:PORT, tcp://[::1]:PORT, unix:///PATH, unix://@ABSTRACT,\n"
-    "       vsock://CID:PORT, hvsock://VM/SERVICE; several URIs: tried in order,\n"
-    "       the first that connects is used\n") +
+const std::string usage =
+    std::string(
+        "usage: echo_client URI [URI...] [--bytes N] [--chunk N] [--pings N] [--timeout MS]\n"
+        "  URI: tcp://127.0.0.1:PORT, tcp://[::1]:PORT, unix:///PATH, unix://@ABSTRACT,\n"
+        "       vsock://CID:PORT, hvsock://VM/SERVICE; several URIs: tried in order,\n"
+        "       the first that connects is used\n") +
     std::string(examples::transfer_usage) +
     "  --timeout MS  connect timeout in milliseconds, per URI (default 5000)\n";
 
@@ -72,8 +73,7 @@ options parse_options(int argc, char** argv) {
   return o;
 }
 
-template <class... Args>
-void say(fmt::format_string<Args...> format, Args&&... args) {
+template <class... Args> void say(fmt::format_string<Args...> format, Args&&... args) {
   fmt::print("echo_client: {}\n", fmt::format(format, std::forward<Args>(args)...));
   std::fflush(stdout);
 }

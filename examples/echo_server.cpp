@@ -166,8 +166,10 @@ vmsock::any_listener listen(const std::vector<vmsock::any_endpoint>& eps, socket
   for (std::size_t i = 0; i < failed; ++i) files.add(eps[i]);
   const std::string path = socket_file_of(eps[failed]);
   if (ec == std::errc::address_in_use && !path.empty())
-    say(stderr, "{} exists: another server uses it, or an earlier run left it behind "
-                "(then remove it)", path);
+    say(stderr,
+        "{} exists: another server uses it, or an earlier run left it behind "
+        "(then remove it)",
+        path);
   throw std::system_error(ec, "listen_all: listen on " + eps[failed].to_string());
 }
 

@@ -34,7 +34,9 @@ void quick_start() {
   auto fc = vmsock::hybrid_vsock_stream_socket::connect({"/run/fc.vsock", 5000}, 2s);
   // On a Windows Hyper-V host: connect to the guest by its VM id.
   auto hv = vmsock::hv_stream_socket::connect(
-      vmsock::hv_endpoint::for_port(vmsock::guid::parse("6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11"), 5000), 2s);
+      vmsock::hv_endpoint::for_port(vmsock::guid::parse("6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11"),
+                                    5000),
+      2s);
 
   sock.send_all(std::string_view("hello"));
   std::array<char, 5> reply;
@@ -50,8 +52,8 @@ void hybrid_vsock() {
   // Host to guest port 5000: a Unix connect, "CONNECT 5000\n" in one write, and the
   // VMM's "OK <n>\n" read up to its newline and never past it.  One deadline for both.
   auto s = vmsock::hybrid_vsock_stream_socket::connect({"/run/fc.vsock", 5000}, 5s);
-  s.answer();        // what followed "OK ": Firecracker's host-side port, e.g. "1073741824"
-  s.send_all(std::string_view("ping"));   // from here on an ordinary Unix stream socket
+  s.answer();  // what followed "OK ": Firecracker's host-side port, e.g. "1073741824"
+  s.send_all(std::string_view("ping"));  // from here on an ordinary Unix stream socket
 
   // The guest's connections to host port 6000 (CID 2, port 6000): the VMM connects
   // to "/run/fc.vsock_6000", which this listens on (a stale file is replaced).
@@ -107,8 +109,10 @@ void lifecycle(const vmsock::inet4_endpoint& ep, const vmsock::vsock_endpoint& v
                                          vmsock::v6_only{false});  // dual stack
   auto k = vmsock::tcp4_listener::listen(ep, 128, vmsock::reuse_port{true}, ec);
   auto c = vmsock::vsock_stream_socket::connect(vep, 10s, vmsock::vsock_buffer_size{1 << 20});
-  auto m = vmsock::tcp4_listener::listen(
-      ep, vmsock::control([](auto& s, std::error_code& e) noexcept { s.set_option(vmsock::keep_alive{true}, e); }));
+  auto m =
+      vmsock::tcp4_listener::listen(ep, vmsock::control([](auto& s, std::error_code& e) noexcept {
+                                      s.set_option(vmsock::keep_alive{true}, e);
+                                    }));
   (void)l, (void)k, (void)c, (void)m;
 }
 
@@ -117,8 +121,8 @@ void any_transport() {
   using namespace std::chrono_literals;
   // Tries each in order (2 s per attempt); the first that connects wins.
   auto sock = vmsock::connect_first({"vsock://2:5000", "tcp://10.0.0.1:5000"}, 2s);
-  fmt::print("connected over {}\n", sock.remote());   // which transport won
-  sock.set_option(vmsock::receive_timeout{30s});       // whichever won
+  fmt::print("connected over {}\n", sock.remote());  // which transport won
+  sock.set_option(vmsock::receive_timeout{30s});     // whichever won
   sock.send_all(std::string_view("hello"));
 
   // One listener on several transports; accept() takes the first ready one.
@@ -165,7 +169,6 @@ void error_codes() {
   (void)s;
 }
 
-
 // docs/api.md: "Builds without exceptions": a URI list with error codes.
 int fail(std::string_view, std::string_view) { return 1; }
 int uri_list_without_exceptions() {
@@ -187,8 +190,10 @@ void peer_filters() {
   auto agent = vmsock::vsock_listener::listen({vmsock::vsock::cid::any, 5000});
   agent.set_peer_filter(vmsock::peer::cids{vmsock::vsock::cid::host});
 
-  auto svc = vmsock::hv_listener::listen(vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
-  svc.set_peer_filter(vmsock::peer::vm_ids{vmsock::guid::parse("6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11")});
+  auto svc =
+      vmsock::hv_listener::listen(vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+  svc.set_peer_filter(
+      vmsock::peer::vm_ids{vmsock::guid::parse("6e5a1a7c-3e7c-4f46-a0b2-0f6f3b6d8a11")});
 
   auto web = vmsock::tcp6_listener::listen(vmsock::inet6_endpoint::any(8080));
   web.set_peer_filter(vmsock::peer::networks{"127.0.0.0/8", "10.0.0.0/8", "::1/128"});

@@ -27,29 +27,26 @@ namespace detail {
 // A contiguous range: a class with data() returning a pointer and size(), or a
 // C array; its elements must be trivially copyable.  (Detected by hand because
 // std::data is not SFINAE-friendly in every standard library.)
-template <class R, class = void>
-struct range_traits {
+template <class R, class = void> struct range_traits {
   static constexpr bool value = false;
   using element = void;
 };
 
 template <class R>
-struct range_traits<R, std::void_t<decltype(std::declval<R&>().data()),
-                                   decltype(std::declval<R&>().size())>> {
+struct range_traits<
+    R, std::void_t<decltype(std::declval<R&>().data()), decltype(std::declval<R&>().size())>> {
   using pointer = decltype(std::declval<R&>().data());
   using element = std::remove_pointer_t<pointer>;
   static constexpr bool value =
       std::is_pointer_v<pointer> && std::is_trivially_copyable_v<std::remove_cv_t<element>>;
 };
 
-template <class T, std::size_t N>
-struct range_traits<T[N], void> {
+template <class T, std::size_t N> struct range_traits<T[N], void> {
   using element = T;
   static constexpr bool value = std::is_trivially_copyable_v<std::remove_cv_t<T>>;
 };
 
-template <class R>
-inline constexpr bool is_const_range = range_traits<const R>::value;
+template <class R> inline constexpr bool is_const_range = range_traits<const R>::value;
 
 // A range whose elements are writable (std::string_view and const ranges are not).
 template <class R>
@@ -64,15 +61,13 @@ constexpr mutable_buffer buffer(void* data, std::size_t size) noexcept { return 
 namespace detail {
 // data() and size() of a range, as std::data/std::size give them, without
 // <iterator> (whose stream iterators cost every user a tenth of a second).
-template <class R>
-constexpr auto range_data(R& r) noexcept {
+template <class R> constexpr auto range_data(R& r) noexcept {
   if constexpr (std::is_array_v<R>)
     return &r[0];
   else
     return r.data();
 }
-template <class R>
-constexpr std::size_t range_size(const R& r) noexcept {
+template <class R> constexpr std::size_t range_size(const R& r) noexcept {
   if constexpr (std::is_array_v<R>)
     return std::extent_v<R>;
   else

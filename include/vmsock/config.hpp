@@ -95,9 +95,9 @@
 #endif
 // The static open() of connector and listener returns what
 // it opened: `c.open();` on an object opens nothing in it.
-#define VMSOCK_STATIC_OPEN_REASON                                                 \
-  "open() is static and returns the socket it opened: write "                     \
-  "`auto c = decltype(c)::open();` or `c = decltype(c)::open();` (`c.open();` "   \
+#define VMSOCK_STATIC_OPEN_REASON                                               \
+  "open() is static and returns the socket it opened: write "                   \
+  "`auto c = decltype(c)::open();` or `c = decltype(c)::open();` (`c.open();` " \
   "alone leaves c closed)"
 
 // Cold, out-of-line paths (the throw helpers) stay out of the callers' hot code;

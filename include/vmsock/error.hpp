@@ -15,19 +15,19 @@ VMSOCK_BEGIN_NAMESPACE
 // Failures that come from vmsock itself rather than from the OS.  Codes from the
 // OS stay in std::system_category(); these live in vmsock::error_category().
 enum class errc {
-  no_mapping = 1,             // hv_endpoint <-> vsock_endpoint has no translation
-  not_a_template_service_id,  // a Hyper-V service GUID that does not carry a port
-  unsupported_on_platform,    // this operation does not exist on this OS
-  address_family_mismatch,    // a sockaddr of another family than the endpoint's
-  timed_out,                  // a vmsock-side timeout (poll) expired
-  end_of_stream,              // the peer closed before receive_exact was satisfied
-  message_truncated,          // a datagram/seqpacket message was larger than the buffer
-  invalid_option_value,       // an option value outside what the OS accepts
-  vsock_connection_refused,   // Linux VSOCK's ECONNRESET at connect: nothing listens
-  option_not_applicable,      // an option for another family (any_stream_socket, any_listener)
+  no_mapping = 1,               // hv_endpoint <-> vsock_endpoint has no translation
+  not_a_template_service_id,    // a Hyper-V service GUID that does not carry a port
+  unsupported_on_platform,      // this operation does not exist on this OS
+  address_family_mismatch,      // a sockaddr of another family than the endpoint's
+  timed_out,                    // a vmsock-side timeout (poll) expired
+  end_of_stream,                // the peer closed before receive_exact was satisfied
+  message_truncated,            // a datagram/seqpacket message was larger than the buffer
+  invalid_option_value,         // an option value outside what the OS accepts
+  vsock_connection_refused,     // Linux VSOCK's ECONNRESET at connect: nothing listens
+  option_not_applicable,        // an option for another family (any_stream_socket, any_listener)
   hv_connect_timeout_too_long,  // a Hyper-V connect's deadline beyond HVSOCKET_CONNECT_TIMEOUT_MAX
-  hybrid_vsock_refused,       // a hybrid vsock VMM closed the socket without answering CONNECT
-  hybrid_vsock_bad_answer,    // a hybrid vsock VMM answered CONNECT with something other than OK
+  hybrid_vsock_refused,         // a hybrid vsock VMM closed the socket without answering CONNECT
+  hybrid_vsock_bad_answer,      // a hybrid vsock VMM answered CONNECT with something other than OK
   // The peer closed the stream before receive_exact got its first byte: a
   // clean end between messages, where end_of_stream is a message cut short.
   // It is also end_of_stream: `ec == errc::end_of_stream` holds for both, and
@@ -39,8 +39,7 @@ VMSOCK_END_NAMESPACE
 
 // Before anything compares with the enum (the operators below).
 namespace std {
-template <>
-struct is_error_code_enum<vmsock::errc> : true_type {};
+template <> struct is_error_code_enum<vmsock::errc> : true_type {};
 }  // namespace std
 
 VMSOCK_BEGIN_NAMESPACE
@@ -58,38 +57,32 @@ class error_category_impl final : public std::error_category {
 
   static const char* text(int value) noexcept {
     switch (static_cast<errc>(value)) {
-      case errc::no_mapping:
-        return "no mapping between the Hyper-V and VSOCK address families for this endpoint";
-      case errc::not_a_template_service_id:
-        return "service id is not a VSOCK-template GUID (xxxxxxxx-facb-11e6-bd58-64006a7986d3)";
-      case errc::unsupported_on_platform:
-        return "operation not supported on this platform";
-      case errc::address_family_mismatch:
-        return "address family does not match the endpoint type";
-      case errc::timed_out:
-        return "operation timed out";
-      case errc::end_of_stream:
-        return "peer closed the stream before all bytes arrived";
-      case errc::message_truncated:
-        return "message larger than the receive buffer; it was truncated";
-      case errc::invalid_option_value:
-        return "socket option value out of range";
-      case errc::vsock_connection_refused:
-        return "connection refused: nothing listens on that port (Linux VSOCK answers "
-               "ECONNRESET, \"Connection reset by peer\")";
-      case errc::option_not_applicable:
-        return "socket option does not apply to this socket's address family";
-      case errc::hv_connect_timeout_too_long:
-        return "a Hyper-V connect waits at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX): give it "
-               "a nearer deadline";
-      case errc::hybrid_vsock_refused:
-        return "connection refused: the VMM closed its vsock socket without answering CONNECT "
-               "(nothing listens on that guest port, or the VM is not running or not booted yet)";
-      case errc::hybrid_vsock_bad_answer:
-        return "the VMM's answer to CONNECT is not \"OK ...\" (not a hybrid vsock socket, or "
-               "a protocol this client does not know)";
-      case errc::clean_end_of_stream:
-        return "peer closed the stream before the first byte (a clean end between messages)";
+    case errc::no_mapping:
+      return "no mapping between the Hyper-V and VSOCK address families for this endpoint";
+    case errc::not_a_template_service_id:
+      return "service id is not a VSOCK-template GUID (xxxxxxxx-facb-11e6-bd58-64006a7986d3)";
+    case errc::unsupported_on_platform: return "operation not supported on this platform";
+    case errc::address_family_mismatch: return "address family does not match the endpoint type";
+    case errc::timed_out: return "operation timed out";
+    case errc::end_of_stream: return "peer closed the stream before all bytes arrived";
+    case errc::message_truncated: return "message larger than the receive buffer; it was truncated";
+    case errc::invalid_option_value: return "socket option value out of range";
+    case errc::vsock_connection_refused:
+      return "connection refused: nothing listens on that port (Linux VSOCK answers "
+             "ECONNRESET, \"Connection reset by peer\")";
+    case errc::option_not_applicable:
+      return "socket option does not apply to this socket's address family";
+    case errc::hv_connect_timeout_too_long:
+      return "a Hyper-V connect waits at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX): give it "
+             "a nearer deadline";
+    case errc::hybrid_vsock_refused:
+      return "connection refused: the VMM closed its vsock socket without answering CONNECT "
+             "(nothing listens on that guest port, or the VM is not running or not booted yet)";
+    case errc::hybrid_vsock_bad_answer:
+      return "the VMM's answer to CONNECT is not \"OK ...\" (not a hybrid vsock socket, or "
+             "a protocol this client does not know)";
+    case errc::clean_end_of_stream:
+      return "peer closed the stream before the first byte (a clean end between messages)";
     }
     return nullptr;
   }
@@ -98,30 +91,24 @@ class error_category_impl final : public std::error_category {
   // wherever a portable condition means the same thing.
   std::error_condition default_error_condition(int value) const noexcept override {
     switch (static_cast<errc>(value)) {
-      case errc::timed_out:
-        return std::make_error_condition(std::errc::timed_out);
-      case errc::unsupported_on_platform:
-        return std::make_error_condition(std::errc::not_supported);
-      case errc::address_family_mismatch:
-        return std::make_error_condition(std::errc::address_family_not_supported);
-      case errc::message_truncated:
-        return std::make_error_condition(std::errc::message_size);
-      case errc::invalid_option_value:
-        return std::make_error_condition(std::errc::invalid_argument);
-      case errc::vsock_connection_refused:
-        return std::make_error_condition(std::errc::connection_refused);
-      case errc::option_not_applicable:
-        return std::make_error_condition(std::errc::no_protocol_option);
-      case errc::hv_connect_timeout_too_long:
-        return std::make_error_condition(std::errc::invalid_argument);
-      case errc::hybrid_vsock_refused:
-        return std::make_error_condition(std::errc::connection_refused);
-      case errc::hybrid_vsock_bad_answer:
-        return std::make_error_condition(std::errc::protocol_error);
-      case errc::clean_end_of_stream:  // an end of stream, one that cut nothing
-        return {static_cast<int>(errc::end_of_stream), *this};
-      default:
-        return {value, *this};
+    case errc::timed_out: return std::make_error_condition(std::errc::timed_out);
+    case errc::unsupported_on_platform: return std::make_error_condition(std::errc::not_supported);
+    case errc::address_family_mismatch:
+      return std::make_error_condition(std::errc::address_family_not_supported);
+    case errc::message_truncated: return std::make_error_condition(std::errc::message_size);
+    case errc::invalid_option_value: return std::make_error_condition(std::errc::invalid_argument);
+    case errc::vsock_connection_refused:
+      return std::make_error_condition(std::errc::connection_refused);
+    case errc::option_not_applicable:
+      return std::make_error_condition(std::errc::no_protocol_option);
+    case errc::hv_connect_timeout_too_long:
+      return std::make_error_condition(std::errc::invalid_argument);
+    case errc::hybrid_vsock_refused:
+      return std::make_error_condition(std::errc::connection_refused);
+    case errc::hybrid_vsock_bad_answer: return std::make_error_condition(std::errc::protocol_error);
+    case errc::clean_end_of_stream:  // an end of stream, one that cut nothing
+      return {static_cast<int>(errc::end_of_stream), *this};
+    default: return {value, *this};
     }
   }
 };
@@ -182,8 +169,7 @@ VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
 // Every throw of vmsock goes through here.
-template <class E>
-[[noreturn]] VMSOCK_NOINLINE void raise(const E& e) {
+template <class E> [[noreturn]] VMSOCK_NOINLINE void raise(const E& e) {
 #if VMSOCK_NO_EXCEPTIONS
   ::vmsock::throw_exception(e);
 #else

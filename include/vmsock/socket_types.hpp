@@ -26,8 +26,8 @@ enum class socket_type { stream, datagram, seqpacket };
 // Flags for send/receive; combine with |.
 enum class message_flags : unsigned {
   none = 0,
-  peek = 1u << 0,        // MSG_PEEK: look at data without removing it
-  out_of_band = 1u << 1, // MSG_OOB
+  peek = 1u << 0,         // MSG_PEEK: look at data without removing it
+  out_of_band = 1u << 1,  // MSG_OOB
   // MSG_TRUNC on receive: return the full length of a datagram or seqpacket
   // message even when it did not fit.  Used by datagram and seqpacket sockets.
   report_full_length = 1u << 2,

@@ -53,8 +53,7 @@ void environment_left() {
   }
 }
 
-template <class Listener>
-std::string greet(Listener& l) {
+template <class Listener> std::string greet(Listener& l) {
   auto c = l.accept(20s);
   const std::string where = vmsock::any_endpoint(l.local_endpoint()).to_string();
   c.send_all(std::string("hello from " + where + "\n"), 10s);
@@ -78,8 +77,7 @@ int run_all() {
   return 0;
 }
 
-template <class Listener>
-void take_one(vmsock::systemd_sockets& passed, const std::string& name) {
+template <class Listener> void take_one(vmsock::systemd_sockets& passed, const std::string& name) {
   auto l = passed.take<Listener>(name);
   line("took " + name + " " + greet(l));
 }
@@ -92,11 +90,16 @@ int run_typed(int argc, char** argv) {
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string name = argv[i];
     const std::string kind = argv[i + 1];
-    if (kind == "tcp4") take_one<vmsock::tcp4_listener>(passed, name);
-    else if (kind == "tcp6") take_one<vmsock::tcp6_listener>(passed, name);
-    else if (kind == "unix") take_one<vmsock::unix_listener>(passed, name);
-    else if (kind == "vsock") take_one<vmsock::vsock_listener>(passed, name);
-    else return 1;
+    if (kind == "tcp4")
+      take_one<vmsock::tcp4_listener>(passed, name);
+    else if (kind == "tcp6")
+      take_one<vmsock::tcp6_listener>(passed, name);
+    else if (kind == "unix")
+      take_one<vmsock::unix_listener>(passed, name);
+    else if (kind == "vsock")
+      take_one<vmsock::vsock_listener>(passed, name);
+    else
+      return 1;
   }
   line("untaken " + std::to_string(passed.untaken()));
   return 0;
@@ -105,11 +108,16 @@ int run_typed(int argc, char** argv) {
 int run_take_wrong(const std::string& name, const std::string& kind) {
   auto passed = vmsock::systemd_sockets::from_environment();
   try {
-    if (kind == "tcp4") passed.take<vmsock::tcp4_listener>(name);
-    else if (kind == "tcp6") passed.take<vmsock::tcp6_listener>(name);
-    else if (kind == "unix") passed.take<vmsock::unix_listener>(name);
-    else if (kind == "vsock") passed.take<vmsock::vsock_listener>(name);
-    else if (kind == "seqpacket") passed.take<vmsock::seqpacket_listener<vmsock::unix_endpoint>>(name);
+    if (kind == "tcp4")
+      passed.take<vmsock::tcp4_listener>(name);
+    else if (kind == "tcp6")
+      passed.take<vmsock::tcp6_listener>(name);
+    else if (kind == "unix")
+      passed.take<vmsock::unix_listener>(name);
+    else if (kind == "vsock")
+      passed.take<vmsock::vsock_listener>(name);
+    else if (kind == "seqpacket")
+      passed.take<vmsock::seqpacket_listener<vmsock::unix_endpoint>>(name);
   } catch (const std::system_error& e) {
     line(std::string("error ") + e.what());
     line("code " + std::to_string(e.code().value()) + " " + e.code().category().name());

@@ -131,8 +131,7 @@ bool has(const std::string& text, const std::string& part) {
 // a failure shows what systemd-socket-activate said.  A connection that
 // started the program counts even when it failed: a program that exits
 // without accepting resets it, perhaps before connect() has seen it complete.
-template <class Socket, class Endpoint>
-Socket connect_retrying(const Endpoint& ep, const run& r) {
+template <class Socket, class Endpoint> Socket connect_retrying(const Endpoint& ep, const run& r) {
   std::error_code ec;
   for (int i = 0; i < 500; ++i) {
     auto s = Socket::connect(ep, 2s, ec);
@@ -141,7 +140,8 @@ Socket connect_retrying(const Endpoint& ep, const run& r) {
     std::this_thread::sleep_for(10ms);
   }
   ADD_FAILURE() << "cannot connect to " << ep.to_string() << ": " << ec.message()
-                << "\nsystemd-socket-activate said:\n" << r.output();
+                << "\nsystemd-socket-activate said:\n"
+                << r.output();
   return Socket{};
 }
 
@@ -163,7 +163,7 @@ std::string greeting(unix_stream_socket& s) {
 #define VMSOCK_NEED_SSA()                                                                  \
   do {                                                                                     \
     if (ssa.empty() || ::access(ssa.c_str(), X_OK) != 0) {                                 \
-      /* CI (VMSOCK_REQUIRE_SUITES) installs it: there a missing peer fails. */           \
+      /* CI (VMSOCK_REQUIRE_SUITES) installs it: there a missing peer fails. */            \
       if (std::getenv("VMSOCK_REQUIRE_SUITES"))                                            \
         FAIL() << "systemd-socket-activate is not installed (Debian: apt-get install "     \
                   "systemd) and VMSOCK_REQUIRE_SUITES is set";                             \
@@ -256,24 +256,27 @@ TEST(Activation, ADescriptorOfAnotherKindIsRefusedNamingBoth) {
   VMSOCK_NEED_SSA();
   const std::uint16_t port = free_port();
   const std::string path = unique("sock");
-  std::string report = take_wrong({"-l", "127.0.0.1:" + std::to_string(port), "--fdname=web"}, "web",
-                                  "unix", false, path, port);
-  EXPECT_TRUE(has(report,
-                  "error socket activation: descriptor 3 (\"web\") is a listening IPv4 stream socket, "
-                  "not a listening Unix stream socket: "))
+  std::string report = take_wrong({"-l", "127.0.0.1:" + std::to_string(port), "--fdname=web"},
+                                  "web", "unix", false, path, port);
+  EXPECT_TRUE(
+      has(report,
+          "error socket activation: descriptor 3 (\"web\") is a listening IPv4 stream socket, "
+          "not a listening Unix stream socket: "))
       << report;
   EXPECT_TRUE(has(report, "code 4 vmsock")) << "address_family_mismatch; " << report;
 
   report = take_wrong({"-l", path, "--fdname=ctl"}, "ctl", "seqpacket", true, path, port);
-  EXPECT_TRUE(has(report, "is a listening Unix stream socket, not a listening Unix seqpacket socket"))
+  EXPECT_TRUE(
+      has(report, "is a listening Unix stream socket, not a listening Unix seqpacket socket"))
       << report;
   ::unlink(path.c_str());
 
   const std::uint16_t other = free_port();
-  report = take_wrong({"-l", "127.0.0.1:" + std::to_string(other), "--fdname=web"}, "agent", "vsock",
-                      false, path, other);
-  EXPECT_TRUE(has(report, "error socket activation: no untaken descriptor named \"agent\" (passed: "
-                          "\"web\"): "))
+  report = take_wrong({"-l", "127.0.0.1:" + std::to_string(other), "--fdname=web"}, "agent",
+                      "vsock", false, path, other);
+  EXPECT_TRUE(has(report,
+                  "error socket activation: no untaken descriptor named \"agent\" (passed: "
+                  "\"web\"): "))
       << report;
 }
 
@@ -290,10 +293,13 @@ TEST(Activation, WrongPidIsRefused) {
   VMSOCK_NEED_SSA();
   std::uint16_t port = free_port();
   // systemd-socket-activate -E sets the variable after its own.
-  std::string report = activation_error({"-l", "127.0.0.1:" + std::to_string(port), "-E", "LISTEN_PID=1"}, port);
-  EXPECT_TRUE(has(report, "error systemd_listeners: LISTEN_PID=1 names another process (this one is "))
+  std::string report =
+      activation_error({"-l", "127.0.0.1:" + std::to_string(port), "-E", "LISTEN_PID=1"}, port);
+  EXPECT_TRUE(
+      has(report, "error systemd_listeners: LISTEN_PID=1 names another process (this one is "))
       << report;
-  EXPECT_TRUE(has(report, "): the sockets were passed to that process, not to this one: Invalid argument"))
+  EXPECT_TRUE(
+      has(report, "): the sockets were passed to that process, not to this one: Invalid argument"))
       << report;
   EXPECT_TRUE(has(report, "env LISTEN_PID unset")) << "unset all the same; " << report;
   // A shell that forks the program: the sockets are the shell's.
@@ -308,20 +314,24 @@ TEST(Activation, WrongCountsAreRefused) {
   // One socket passed, five announced: descriptor 4 is not open.
   std::string report =
       activation_error({"-l", "127.0.0.1:" + std::to_string(port), "-E", "LISTEN_FDS=5"}, port);
-  EXPECT_TRUE(has(report, "error systemd_listeners: descriptor 4 (\"unknown\") is not open "
-                          "(LISTEN_FDS=5): Bad file descriptor"))
+  EXPECT_TRUE(has(report,
+                  "error systemd_listeners: descriptor 4 (\"unknown\") is not open "
+                  "(LISTEN_FDS=5): Bad file descriptor"))
       << report;
   // Not a number.
   port = free_port();
-  report = activation_error({"-l", "127.0.0.1:" + std::to_string(port), "-E", "LISTEN_FDS=two"}, port);
-  EXPECT_TRUE(has(report, "error systemd_listeners: LISTEN_FDS=\"two\" is not a count of descriptors "
-                          "(a decimal number): Invalid argument"))
+  report =
+      activation_error({"-l", "127.0.0.1:" + std::to_string(port), "-E", "LISTEN_FDS=two"}, port);
+  EXPECT_TRUE(has(report,
+                  "error systemd_listeners: LISTEN_FDS=\"two\" is not a count of descriptors "
+                  "(a decimal number): Invalid argument"))
       << report;
   // Three names for one descriptor (systemd-socket-activate warns and passes them).
   port = free_port();
   report = activation_error({"-l", "127.0.0.1:" + std::to_string(port), "--fdname=a:b:c"}, port);
-  EXPECT_TRUE(has(report, "error systemd_listeners: LISTEN_FDNAMES=\"a:b:c\" names 3 descriptors, "
-                          "LISTEN_FDS=1 passes 1: Invalid argument"))
+  EXPECT_TRUE(has(report,
+                  "error systemd_listeners: LISTEN_FDNAMES=\"a:b:c\" names 3 descriptors, "
+                  "LISTEN_FDS=1 passes 1: Invalid argument"))
       << report;
 }
 
@@ -338,8 +348,9 @@ TEST(Activation, ADatagramSocketIsNotAListener) {
     if (has(r.output(), "Execing")) break;
   }
   EXPECT_EQ(r.wait(), 0) << r.output() << r.lines();
-  EXPECT_TRUE(has(r.lines(), "error systemd_listeners: descriptor 3 (\"unknown\") is an IPv4 datagram "
-                             "socket; an any_listener takes listening stream sockets"))
+  EXPECT_TRUE(has(r.lines(),
+                  "error systemd_listeners: descriptor 3 (\"unknown\") is an IPv4 datagram "
+                  "socket; an any_listener takes listening stream sockets"))
       << r.lines();
 }
 
@@ -355,8 +366,9 @@ TEST(Activation, WithoutActivationTheSetIsEmptyAndTheListenersAnError) {
   EXPECT_EQ(ec, std::errc::no_such_file_or_directory);
   EXPECT_EQ(why, "LISTEN_FDS is not set: the process was not socket-activated");
   passed.take<tcp4_listener>("web", ec, &why);
-  EXPECT_EQ(why, "no untaken descriptor named \"web\" (LISTEN_FDS is not set: the process was not "
-                 "socket-activated)");
+  EXPECT_EQ(why,
+            "no untaken descriptor named \"web\" (LISTEN_FDS is not set: the process was not "
+            "socket-activated)");
   // Set by hand, in this process: the checks without systemd-socket-activate.
   ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
   ::setenv("LISTEN_FDS", "0", 1);

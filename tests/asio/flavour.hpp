@@ -49,8 +49,7 @@ using vsock_seqpacket = flavour::vsock_seqpacket;
 using hv_stream = flavour::hv_stream;
 
 // The code a throwing call threw as asio's system_error (empty when it did not).
-template <class F>
-lib_error_code lib_error_of(F&& f) {
+template <class F> lib_error_code lib_error_of(F&& f) {
   try {
     f();
   } catch (const lib_system_error& e) {

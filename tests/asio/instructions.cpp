@@ -27,8 +27,7 @@
 
 namespace {
 
-template <class Socket>
-asio::awaitable<void> ping_pong(Socket& s, long steps, std::size_t size) {
+template <class Socket> asio::awaitable<void> ping_pong(Socket& s, long steps, std::size_t size) {
   std::vector<char> buf(size, 'm');
   for (long i = 0; i < steps; ++i) {
     co_await asio::async_write(s, asio::buffer(buf), asio::use_awaitable);

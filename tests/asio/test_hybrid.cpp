@@ -42,8 +42,8 @@ namespace fs = std::filesystem;
 
 static_assert(
     std::is_base_of_v<lib::basic_stream_socket<hybrid, lib::any_io_executor>, hybrid::socket>);
-static_assert(std::is_base_of_v<lib::basic_socket_acceptor<hybrid, lib::any_io_executor>,
-                                hybrid::acceptor>);
+static_assert(
+    std::is_base_of_v<lib::basic_socket_acceptor<hybrid, lib::any_io_executor>, hybrid::acceptor>);
 static_assert(std::is_same_v<hybrid::socket::endpoint_type, hybrid::endpoint>);
 static_assert(std::is_same_v<hybrid::endpoint::protocol_type, hybrid>);
 static_assert(
@@ -348,12 +348,14 @@ TEST(ASIO_SUITE(HybridConnect), NoAnswerEndsWithCancelAndClose) {
     });
     timer.async_wait([&](const lib_error_code& ec) {
       if (ec) return;
-      if (by_close) s.close();
-      else s.cancel();
+      if (by_close)
+        s.close();
+      else
+        s.cancel();
     });
     run_io(io);
-    EXPECT_EQ(result, lib::error::operation_aborted) << (by_close ? "close: " : "cancel: ")
-                                                     << result.message();
+    EXPECT_EQ(result, lib::error::operation_aborted)
+        << (by_close ? "close: " : "cancel: ") << result.message();
     EXPECT_FALSE(s.is_open());
   }
   EXPECT_EQ(vmm.requests(), (std::vector<std::string>{"CONNECT 5000\n", "CONNECT 5000\n"}));

@@ -32,7 +32,6 @@ using vmsock::hv_endpoint;
 using vmsock::vsock_endpoint;
 namespace cid = vmsock::vsock::cid;
 
-
 // Runs `io` until it has no work or `limit` passes (a test that would hang fails).
 void run_for(lib::io_context& io, std::chrono::milliseconds limit = 10s) {
   io.restart();
@@ -41,8 +40,7 @@ void run_for(lib::io_context& io, std::chrono::milliseconds limit = 10s) {
 }
 
 // An open, unconnected socket of type S (basic_socket::open returns the base type).
-template <class S>
-S open_socket(vmsock::socket_type type, std::error_code& ec) {
+template <class S> S open_socket(vmsock::socket_type type, std::error_code& ec) {
   auto b = S::open(type, ec);
   return S(b.release(), type);
 }
@@ -55,11 +53,11 @@ std::string vsock_unavailable() {
   if (ec) return "this machine has no AF_VSOCK: " + ec.message();
   return {};
 }
-#define REQUIRE_VSOCK()                          \
-  do {                                           \
-    const std::string why = vsock_unavailable(); \
-    if (!why.empty()) GTEST_SKIP() << why;       \
-  } while (0)
+#  define REQUIRE_VSOCK()                          \
+    do {                                           \
+      const std::string why = vsock_unavailable(); \
+      if (!why.empty()) GTEST_SKIP() << why;       \
+    } while (0)
 
 // asio's code for a cancelled operation.  (Standalone asio 1.22's own codes
 // compare equal to asio::error's values but to no std::errc condition; Boost's
@@ -105,19 +103,18 @@ TEST(ASIO_SUITE(Acceptor), SeqpacketAndHyperVThroughTheMapping) {
   // hvsock://wildcard/P is AF_VSOCK any:P on Linux.
   hv_stream::acceptor h(io);
   h.open(hv_stream());
-  std::uint32_t port = 0x30000000u + static_cast<std::uint32_t>(std::chrono::steady_clock::now()
-                                                                    .time_since_epoch()
-                                                                    .count() %
-                                                                0x10000000);
+  std::uint32_t port =
+      0x30000000u + static_cast<std::uint32_t>(
+                        std::chrono::steady_clock::now().time_since_epoch().count() % 0x10000000);
   for (int i = 0; i < 100; ++i, ++port) {
     h.bind(hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, port), ec);
     if (ec != lib::error::address_in_use) break;
   }
   ASSERT_FALSE(ec) << ec.message();
   h.listen();
-#if VMSOCK_LINUX
+#  if VMSOCK_LINUX
   EXPECT_EQ(h.local_endpoint().os_endpoint(), (vsock_endpoint{cid::any, port}));
-#endif
+#  endif
   EXPECT_EQ(h.local_endpoint(), hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, port));
   EXPECT_EQ(h.local_endpoint().to_string(), "hvsock://wildcard/" + std::to_string(port));
 }
@@ -263,8 +260,9 @@ TEST(ASIO_SUITE(Connect), RefusedAndSuccessfulConnectPassThrough) {
 TEST(ASIO_SUITE(Errors), OwnCodesAndPortableConditions) {
   const lib_error_code refused = lib::error::connection_refused;
   const bool maps = std::error_code(refused) == std::errc::connection_refused;
-  std::printf("[   info   ] %s: asio::error::connection_refused == std::errc::connection_refused: %s\n",
-              flavour_name(), maps ? "yes" : "no");
+  std::printf(
+      "[   info   ] %s: asio::error::connection_refused == std::errc::connection_refused: %s\n",
+      flavour_name(), maps ? "yes" : "no");
 #if VMSOCK_TEST_BOOST_ASIO
   EXPECT_TRUE(maps);
   EXPECT_EQ(refused, boost::system::errc::connection_refused);
@@ -326,9 +324,9 @@ TEST(ASIO_SUITE(HandOver), VsockSocketKeepsTheUsersBlockingMode) {
     ASSERT_TRUE(back.is_open());
     EXPECT_EQ(back.native_handle(), handle);
     EXPECT_EQ(back.is_nonblocking(), non_blocking);
-#if VMSOCK_POSIX
+#  if VMSOCK_POSIX
     EXPECT_EQ((::fcntl(handle, F_GETFL) & O_NONBLOCK) != 0, non_blocking);
-#endif
+#  endif
   }
   // A seqpacket socket and a Hyper-V one make the same trip.
   std::error_code ec;
@@ -380,11 +378,10 @@ TEST(ASIO_SUITE(HandOver), TcpAndConnectFirstThenAsync) {
   std::string got(5, '\0');
   lib::async_write(async_client, lib::buffer(std::string_view("hello")),
                    [](const lib_error_code& ec, std::size_t) { EXPECT_FALSE(ec); });
-  lib::async_read(async_server, lib::buffer(got),
-                  [](const lib_error_code& ec, std::size_t n) {
-                    EXPECT_FALSE(ec);
-                    EXPECT_EQ(n, 5u);
-                  });
+  lib::async_read(async_server, lib::buffer(got), [](const lib_error_code& ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(n, 5u);
+  });
   run_for(io);
   EXPECT_EQ(got, "hello");
 
@@ -392,9 +389,9 @@ TEST(ASIO_SUITE(HandOver), TcpAndConnectFirstThenAsync) {
   vmsock::tcp4_listener dead = vmsock::tcp4_listener::listen(vmsock::inet4_endpoint::loopback(0));
   const auto dead_port = dead.local_endpoint().port;
   dead.close();
-  auto any = vmsock::connect_first({"tcp://127.0.0.1:" + std::to_string(dead_port),
-                                    "tcp://127.0.0.1:" + std::to_string(port)},
-                                   2s);
+  auto any = vmsock::connect_first(
+      {"tcp://127.0.0.1:" + std::to_string(dead_port), "tcp://127.0.0.1:" + std::to_string(port)},
+      2s);
   auto peer = server.accept();
   lib::generic::stream_protocol::socket generic = flavour::to_asio(io, std::move(any));
   EXPECT_EQ(generic.local_endpoint().protocol().family(), AF_INET);
@@ -421,8 +418,8 @@ TEST(ASIO_SUITE(HandOver), TcpAndConnectFirstThenAsync) {
 #if VMSOCK_POSIX
 TEST(ASIO_SUITE(HandOver), UnixStreamBecomesAsioLocal) {
   lib::io_context io;
-  const auto name = vmsock::unix_endpoint::abstract("vmsock-asio-test-" + std::to_string(::getpid()) +
-                                                    "-" + flavour_name());
+  const auto name = vmsock::unix_endpoint::abstract(
+      "vmsock-asio-test-" + std::to_string(::getpid()) + "-" + flavour_name());
   auto l = vmsock::unix_listener::listen(name);
   auto c = vmsock::unix_stream_socket::connect(name);
   lib::local::stream_protocol::acceptor acceptor = flavour::to_asio(io, std::move(l));

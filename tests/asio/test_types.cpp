@@ -23,22 +23,19 @@ using vmsock::vsock_endpoint;
 namespace cid = vmsock::vsock::cid;
 namespace vm_id = vmsock::hv::vm_id;
 
-
 // An arbitrary VM id: a real VM's, which neither family maps.
 constexpr guid some_vm = guid::parse("6e5a1a7c-55a2-4b4b-9f2c-9d3e5a1c2b7f");
 // A service id that is not a VSOCK-template GUID.
 constexpr guid some_service = guid::parse("b31d5c4e-0f6a-4b8e-9a3e-2f1d7c6b5a49");
 
 // The bytes of an endpoint's data() against a native struct.
-template <class Endpoint, class Native>
-bool same_bytes(const Endpoint& ep, const Native& native) {
+template <class Endpoint, class Native> bool same_bytes(const Endpoint& ep, const Native& native) {
   return ep.size() == sizeof native && std::memcmp(ep.data(), &native, sizeof native) == 0;
 }
 
 // ---- the nested types are asio's ----------------------------------------------------
 
-template <class P>
-using plain_stream = lib::basic_stream_socket<P, lib::any_io_executor>;
+template <class P> using plain_stream = lib::basic_stream_socket<P, lib::any_io_executor>;
 
 static_assert(std::is_base_of_v<plain_stream<vsock_stream>, vsock_stream::socket>);
 static_assert(std::is_base_of_v<plain_stream<hv_stream>, hv_stream::socket>);
@@ -51,9 +48,8 @@ static_assert(std::is_same_v<vsock_stream::socket::endpoint_type, vsock_stream::
 static_assert(std::is_same_v<vsock_stream::endpoint::protocol_type, vsock_stream>);
 // What acceptor.accept() returns: the protocol's socket, rebound to the acceptor's executor.
 using io_executor = lib::io_context::executor_type;
-static_assert(std::is_base_of_v<
-              lib::basic_stream_socket<vsock_stream, io_executor>,
-              vsock_stream::socket::rebind_executor<io_executor>::other>);
+static_assert(std::is_base_of_v<lib::basic_stream_socket<vsock_stream, io_executor>,
+                                vsock_stream::socket::rebind_executor<io_executor>::other>);
 static_assert(std::is_same_v<vsock_stream::socket::rebind_executor<lib::any_io_executor>::other,
                              vsock_stream::socket>);
 // Endpoint requirements: default-constructible, copyable, cheap.
@@ -169,8 +165,8 @@ TEST(ASIO_SUITE(Endpoint), FullThirtyTwoBitPortsAndToHost) {
 #else
   // Every 32-bit CID and port, and VMADDR_FLAG_TO_HOST, survive both ways
   // (Boost.Asio PR #404 kept the port in an unsigned short).
-  for (const std::uint32_t n : {0u, 1u, 1024u, 65535u, 65536u, 0x7fffffffu, 0x80000000u,
-                                0xfffffffeu, 0xffffffffu}) {
+  for (const std::uint32_t n :
+       {0u, 1u, 1024u, 65535u, 65536u, 0x7fffffffu, 0x80000000u, 0xfffffffeu, 0xffffffffu}) {
     const vsock_endpoint v{n, 0xffffffffu - n, (n & 1u) != 0};
     const vsock_stream::endpoint ep = v;
     EXPECT_TRUE(same_bytes(ep, v.to_native())) << v.to_string();
@@ -193,7 +189,8 @@ TEST(ASIO_SUITE(Endpoint), NoMappingFailsAtTheConversion) {
   using unmapped_endpoint = vsock_stream::endpoint;
   const char* text = "vsock://5:5000";
 #else
-  const hv_endpoint unmapped = hv_endpoint::for_port(some_vm, 5000);  // a VM id Linux has no CID for
+  const hv_endpoint unmapped =
+      hv_endpoint::for_port(some_vm, 5000);  // a VM id Linux has no CID for
   using unmapped_endpoint = hv_stream::endpoint;
   const std::string text_s = unmapped.to_string();
   const char* text = text_s.c_str();
@@ -226,11 +223,12 @@ TEST(ASIO_SUITE(Endpoint), ResizeRejectsWrongLengthAndFamily) {
   ep.resize(ep.size());  // what the OS writes for this family: accepted
   EXPECT_EQ(ep, vsock_stream::endpoint(cid::host, 5000));
 
-  for (const std::size_t n : {std::size_t{0}, std::size_t{2}, ep.size() - 1, ep.size() + 1,
-                              sizeof(::sockaddr_storage)}) {
+  for (const std::size_t n :
+       {std::size_t{0}, std::size_t{2}, ep.size() - 1, ep.size() + 1, sizeof(::sockaddr_storage)}) {
     ep = vsock_stream::endpoint(cid::host, 5000);
     const lib_error_code code = lib_error_of([&] { ep.resize(n); });
-    EXPECT_EQ(to_std(code), std::errc::invalid_argument) << "resize(" << n << "): " << code.message();
+    EXPECT_EQ(to_std(code), std::errc::invalid_argument)
+        << "resize(" << n << "): " << code.message();
     EXPECT_EQ(ep, fresh) << "a rejected resize leaves the default endpoint";
   }
 

@@ -2,5 +2,6 @@
 #include <vmsock/interop/asio.hpp>
 
 void misuse(::asio::io_context& io) {
-  vmsock::asio::hv_stream::acceptor acceptor(io, vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
+  vmsock::asio::hv_stream::acceptor acceptor(io,
+                                             vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
 }

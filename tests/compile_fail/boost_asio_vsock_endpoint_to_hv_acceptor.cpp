@@ -2,5 +2,6 @@
 #include <vmsock/interop/boost_asio.hpp>
 
 void misuse(boost::asio::io_context& io) {
-  vmsock::boost_asio::hv_stream::acceptor acceptor(io, vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
+  vmsock::boost_asio::hv_stream::acceptor acceptor(
+      io, vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
 }

@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n) {
       VMSOCK_FUZZ_CHECK(n->is_v6() == e.six);
       VMSOCK_FUZZ_CHECK(n->prefix_length() == e.prefix);
-      VMSOCK_FUZZ_CHECK(std::memcmp(e.bytes, e.six ? n->address_v6().data() : n->address_v4().data(),
+      VMSOCK_FUZZ_CHECK(std::memcmp(e.bytes,
+                                    e.six ? n->address_v6().data() : n->address_v4().data(),
                                     e.six ? 16 : 4) == 0);
     }
     // Only the host bits wrong: the value is the network meant, which parses.
@@ -112,7 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < 4; ++i) probe4[i] = probe6[i];
   if (n->is_v4()) {
     VMSOCK_FUZZ_CHECK(n->contains(n->address_v4()));
-    VMSOCK_FUZZ_CHECK(n->contains(probe4) == reference_match(own, probe4.data(), n->prefix_length()));
+    VMSOCK_FUZZ_CHECK(n->contains(probe4) ==
+                      reference_match(own, probe4.data(), n->prefix_length()));
     std::array<std::uint8_t, 16> mapped{};
     mapped[10] = 0xff;
     mapped[11] = 0xff;
@@ -121,7 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     VMSOCK_FUZZ_CHECK(!n->contains(probe6) || (probe6[10] == 0xff && probe6[11] == 0xff));
   } else {
     VMSOCK_FUZZ_CHECK(n->contains(n->address_v6()));
-    VMSOCK_FUZZ_CHECK(n->contains(probe6) == reference_match(own, probe6.data(), n->prefix_length()));
+    VMSOCK_FUZZ_CHECK(n->contains(probe6) ==
+                      reference_match(own, probe6.data(), n->prefix_length()));
     VMSOCK_FUZZ_CHECK(!n->contains(probe4));
   }
   // The factories agree with the parser.

@@ -17,13 +17,13 @@
 #include <type_traits>
 #include <utility>
 
-#define VMSOCK_FUZZ_CHECK(cond)                                                            \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
+#define VMSOCK_FUZZ_CHECK(cond)                                                           \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
       std::fprintf(stderr, "vmsock fuzz invariant failed: %s (%s:%d)\n", #cond, __FILE__, \
-                   __LINE__);                                                              \
-      std::abort();                                                                        \
-    }                                                                                      \
+                   __LINE__);                                                             \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (false)
 
 namespace vmsock_fuzz {
@@ -36,8 +36,7 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 // (nothing else) whose message quotes the whole input and gives parse_detail's
 // reason; whatever parses prints a text that parses back to the same value and
 // prints the same again.  Returns the parsed value.
-template <class T>
-std::optional<T> check_parse(std::string_view text) {
+template <class T> std::optional<T> check_parse(std::string_view text) {
   const auto detailed = T::parse_detail(text);
   const std::optional<T> tried = T::try_parse(text);
   std::optional<T> thrown;
@@ -67,8 +66,7 @@ std::optional<T> check_parse(std::string_view text) {
 }
 
 // endpoint -> native -> endpoint gives the endpoint back.
-template <class E>
-void check_native_round_trip(const E& ep) {
+template <class E> void check_native_round_trip(const E& ep) {
   const typename E::native_type native = ep.to_native();
   VMSOCK_FUZZ_CHECK(ep.native_size() <= sizeof native);
   const std::optional<E> back = E::from_native(&native, ep.native_size());
@@ -78,8 +76,7 @@ void check_native_round_trip(const E& ep) {
 
 // Endpoints that can be unnamed (an unbound Unix socket): such a one has no
 // address, and its text is for readers only.
-template <class E, class = void>
-struct can_be_unnamed : std::false_type {};
+template <class E, class = void> struct can_be_unnamed : std::false_type {};
 template <class E>
 struct can_be_unnamed<E, std::void_t<decltype(std::declval<const E&>().is_unnamed())>>
     : std::true_type {};
@@ -89,8 +86,7 @@ struct can_be_unnamed<E, std::void_t<decltype(std::declval<const E&>().is_unname
 // never reads out of bounds (ASan watches the exact-size copy), and whatever
 // it accepts round-trips through the native form and the text form (an
 // unnamed one's text never parses).
-template <class E>
-void check_from_native(const std::uint8_t* data, std::size_t size) {
+template <class E> void check_from_native(const std::uint8_t* data, std::size_t size) {
   using family_t = vmsock::detail::native_family_t;
   const std::size_t n = std::min<std::size_t>(size, 256);
   // An exact-size heap copy: a read past `n` is a heap-buffer-overflow.

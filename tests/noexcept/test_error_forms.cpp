@@ -55,7 +55,8 @@ TEST(ErrorForms, SocketsWithoutExceptions) {
   EXPECT_EQ(c.receive_exact(got, ec), 0u);
   EXPECT_EQ(ec, errc::end_of_stream);
   EXPECT_EQ(ec, errc::clean_end_of_stream) << "no byte had arrived";
-  EXPECT_EQ(ec.message(), "peer closed the stream before the first byte (a clean end between messages)");
+  EXPECT_EQ(ec.message(),
+            "peer closed the stream before the first byte (a clean end between messages)");
   // Refused, timed out, cancelled, closed, a bad option value.
   l.close(ec);
   tcp4_socket::connect(where, 10s, ec);
@@ -78,8 +79,8 @@ TEST(ErrorForms, SocketsWithoutExceptions) {
 
 TEST(ErrorForms, AnyTransportWithoutExceptions) {
   std::error_code ec;
-  auto none = connect_first(std::vector<any_endpoint>{*any_endpoint::try_parse("udp://127.0.0.1:53")},
-                            1s, ec);
+  auto none = connect_first(
+      std::vector<any_endpoint>{*any_endpoint::try_parse("udp://127.0.0.1:53")}, 1s, ec);
   EXPECT_EQ(ec, std::errc::wrong_protocol_type);
   auto all = any_listener::listen_all({*any_endpoint::try_parse("tcp://127.0.0.1:0")}, 8, ec);
   ASSERT_FALSE(ec) << ec.message();

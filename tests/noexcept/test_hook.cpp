@@ -27,8 +27,9 @@ using namespace std::chrono_literals;
 TEST(NoExceptionsHook, AParseFailureReachesIt) {
   EXPECT_DEATH((void)vmsock::guid::parse("nope"),
                "vmsock::throw_exception: GUID \"nope\": bad hex digit at offset 0");
-  EXPECT_DEATH((void)vmsock::any_endpoint::parse("tcp://host:80"),
-               "vmsock::throw_exception: endpoint URI \"tcp://host:80\": host names are not resolved");
+  EXPECT_DEATH(
+      (void)vmsock::any_endpoint::parse("tcp://host:80"),
+      "vmsock::throw_exception: endpoint URI \"tcp://host:80\": host names are not resolved");
   EXPECT_DEATH((void)vmsock::connect_first({"udp://127.0.0.1:53"}, 1s),
                "vmsock::throw_exception: connect_first: entry 1 of 1: udp://127.0.0.1:53 is a "
                "datagram endpoint");

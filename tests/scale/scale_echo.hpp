@@ -128,8 +128,9 @@ inline void message_for(std::size_t i, int round, char* out) {
   std::memset(out, '.', message_size);
   char text[64];
   const int n = std::snprintf(text, sizeof text, "conn %08zu round %d ", i % 100000000, round % 10);
-  std::memcpy(out, text, static_cast<std::size_t>(n) < message_size ? static_cast<std::size_t>(n)
-                                                                      : message_size);
+  std::memcpy(
+      out, text,
+      static_cast<std::size_t>(n) < message_size ? static_cast<std::size_t>(n) : message_size);
   out[message_size - 1] = '\n';
 }
 
@@ -138,7 +139,8 @@ inline void message_for(std::size_t i, int round, char* out) {
 // writes one line of figures to `report_fd`.
 template <class Connect>
 int clients(Connect& connect, std::size_t first, std::size_t n, int report_fd, int go_fd) {
-  using socket = decltype(connect(std::size_t{0}, vmsock::deadline{}, std::declval<std::error_code&>()));
+  using socket =
+      decltype(connect(std::size_t{0}, vmsock::deadline{}, std::declval<std::error_code&>()));
   std::vector<socket> socks;
   socks.reserve(n);
   const auto until = clock_type::now() + 60s;
@@ -216,9 +218,9 @@ void run(Listener& l, std::size_t n, Connect connect, const char* slab, long rss
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
   const std::size_t per_connection =
-      vmsock::detail::shutdown_wakes_poll<typename socket::policy_type>(socket::native_family) ? 1 : 2;
-  const std::size_t per_process =
-      (static_cast<std::size_t>(lim.rlim_cur) - 256) / per_connection;
+      vmsock::detail::shutdown_wakes_poll<typename socket::policy_type>(socket::native_family) ? 1
+                                                                                               : 2;
+  const std::size_t per_process = (static_cast<std::size_t>(lim.rlim_cur) - 256) / per_connection;
   const std::size_t processes = (n + per_process - 1) / per_process;
   int report[2];
   int go[2];
@@ -336,7 +338,8 @@ void run(Listener& l, std::size_t n, Connect connect, const char* slab, long rss
   reap.pids.clear();
 
   char figures[512];
-  const double per_conn = static_cast<double>(rss_accepted - rss_before) * 1024.0 / static_cast<double>(n);
+  const double per_conn =
+      static_cast<double>(rss_accepted - rss_before) * 1024.0 / static_cast<double>(n);
   std::snprintf(figures, sizeof figures, "%zu", n);
   record("connections", figures);
   std::snprintf(figures, sizeof figures, "%.0f", static_cast<double>(n) / accept_s);
@@ -345,11 +348,12 @@ void run(Listener& l, std::size_t n, Connect connect, const char* slab, long rss
   record("connect_and_accept_s", figures);
   std::snprintf(figures, sizeof figures, "%.0f", per_conn);
   record("server_rss_bytes_per_connection", figures);
-  std::snprintf(figures, sizeof figures, "%ld -> %ld (%ld with half of them)", rss_before, rss_accepted,
-                rss_half);
+  std::snprintf(figures, sizeof figures, "%ld -> %ld (%ld with half of them)", rss_before,
+                rss_accepted, rss_half);
   record("server_rss_kib", figures);
-  std::snprintf(figures, sizeof figures, "%.0f",
-                static_cast<double>(rss_accepted - rss_half) * 1024.0 / static_cast<double>(n - n / 2));
+  std::snprintf(
+      figures, sizeof figures, "%.0f",
+      static_cast<double>(rss_accepted - rss_half) * 1024.0 / static_cast<double>(n - n / 2));
   record("server_rss_bytes_per_connection_marginal", figures);
   if (tcp_before >= 0 && tcp_accepted >= 0 && std::string(slab) == "TCP") {
     std::snprintf(figures, sizeof figures, "%ld -> %ld pages", tcp_before, tcp_accepted);

@@ -20,8 +20,7 @@ TEST(Scale, TenThousandTcpConnectionsHeldOpenAndEchoing) {
   std::string why;
   // One descriptor per connection on each side (see scale_echo.hpp), and room.
   const auto enough = static_cast<rlim_t>(n + n / 4 + 256);
-  if (!vmsock_scale::raise_nofile(enough, enough, why))
-    GTEST_SKIP() << why;
+  if (!vmsock_scale::raise_nofile(enough, enough, why)) GTEST_SKIP() << why;
   const long rss_before = vmsock_scale::rss_kib();
   auto l = tcp4_listener::listen(inet4_endpoint::loopback(0), 4096);
   const auto at = l.local_endpoint();

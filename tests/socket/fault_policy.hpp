@@ -47,16 +47,32 @@ namespace vmsock_test {
 // The kinds of policy call a fault can be scheduled for.  `send` covers send and
 // send_to, `receive` covers receive and receive_from.
 enum class call : unsigned {
-  open, close, bind, listen, accept, connect, pending_error, send, receive, shutdown,
-  set_option, get_option, ioctl, poll, local_name, peer_name, set_nonblocking, count
+  open,
+  close,
+  bind,
+  listen,
+  accept,
+  connect,
+  pending_error,
+  send,
+  receive,
+  shutdown,
+  set_option,
+  get_option,
+  ioctl,
+  poll,
+  local_name,
+  peer_name,
+  set_nonblocking,
+  count
 };
 inline constexpr std::size_t call_kinds = static_cast<std::size_t>(call::count);
 
 inline const char* to_string(call c) noexcept {
   static constexpr const char* names[call_kinds] = {
-      "open", "close", "bind", "listen", "accept", "connect", "pending_error", "send",
-      "receive", "shutdown", "set_option", "get_option", "ioctl", "poll", "local_name",
-      "peer_name", "set_nonblocking"};
+      "open",          "close", "bind",       "listen",    "accept",         "connect",
+      "pending_error", "send",  "receive",    "shutdown",  "set_option",     "get_option",
+      "ioctl",         "poll",  "local_name", "peer_name", "set_nonblocking"};
   const auto i = static_cast<std::size_t>(c);
   return i < call_kinds ? names[i] : "?";
 }
@@ -181,11 +197,14 @@ struct fault_policy {
                             std::error_code& ec) noexcept {
     return base_policy::start_connect(h, sa, len, p, ec);
   }
-  static vmsock::wait_result wait_connect(handle h, pending_connect& p, const vmsock::deadline& when,
+  static vmsock::wait_result wait_connect(handle h, pending_connect& p,
+                                          const vmsock::deadline& when,
                                           std::error_code& ec) noexcept {
     return base_policy::wait_connect(h, p, when, ec);
   }
-  static void abort_connect(handle h, pending_connect& p) noexcept { base_policy::abort_connect(h, p); }
+  static void abort_connect(handle h, pending_connect& p) noexcept {
+    base_policy::abort_connect(h, p);
+  }
   static void finish_connect(handle h, pending_connect& p, std::error_code& ec) noexcept {
     base_policy::finish_connect(h, p, ec);
   }
@@ -214,7 +233,9 @@ struct fault_policy {
     base_policy::set_inheritable(h, on, ec);
   }
   static std::int64_t current_process_id() noexcept { return base_policy::current_process_id(); }
-  static const char* environment(const char* name) noexcept { return base_policy::environment(name); }
+  static const char* environment(const char* name) noexcept {
+    return base_policy::environment(name);
+  }
   static void unset_environment(const char* name) noexcept { base_policy::unset_environment(name); }
   static vmsock::timeout blocking_timeout(handle h, vmsock::wait_type what) noexcept {
     return base_policy::blocking_timeout(h, what);
@@ -355,8 +376,9 @@ struct fault_policy {
   static std::uint32_t local_vsock_cid(std::error_code& ec) noexcept {
     return base_policy::local_vsock_cid(ec);
   }
-  static vmsock::port_reservation acquire_port_reservation(handle h, std::uint16_t start, std::uint16_t n,
-                                                std::error_code& ec) noexcept {
+  static vmsock::port_reservation acquire_port_reservation(handle h, std::uint16_t start,
+                                                           std::uint16_t n,
+                                                           std::error_code& ec) noexcept {
     return base_policy::acquire_port_reservation(h, start, n, ec);
   }
   static void associate_port_reservation(handle h, std::uint64_t token,
@@ -409,8 +431,8 @@ struct fault_policy {
     bool fail = false;
     std::error_code error;
     bool storm = false;
-    std::size_t cap = SIZE_MAX;                // bytes the OS may move
-    std::shared_ptr<rule> reset;               // whose `delivered` to advance
+    std::size_t cap = SIZE_MAX;   // bytes the OS may move
+    std::shared_ptr<rule> reset;  // whose `delivered` to advance
   };
 
   static std::uint64_t next_random(std::uint64_t& x) noexcept {
@@ -431,32 +453,30 @@ struct fault_policy {
       for (auto& r : s.rules) {
         if (r->c != c || (r->on != any_handle && r->on != h)) continue;
         switch (r->what) {
-          case rule::kind::fail:
-            if (d.fail || r->times == 0) break;
-            if (r->skip > 0) {
-              --r->skip;
-              break;
-            }
-            if (r->times > 0) --r->times;
+        case rule::kind::fail:
+          if (d.fail || r->times == 0) break;
+          if (r->skip > 0) {
+            --r->skip;
+            break;
+          }
+          if (r->times > 0) --r->times;
+          d.fail = true;
+          d.error = r->error;
+          break;
+        case rule::kind::short_io:
+          d.cap = std::min<std::size_t>(
+              d.cap, 1 + static_cast<std::size_t>(next_random(r->rng) % r->max_chunk));
+          break;
+        case rule::kind::reset:
+          if (r->delivered >= r->limit) {
             d.fail = true;
-            d.error = r->error;
-            break;
-          case rule::kind::short_io:
-            d.cap = std::min<std::size_t>(
-                d.cap, 1 + static_cast<std::size_t>(next_random(r->rng) % r->max_chunk));
-            break;
-          case rule::kind::reset:
-            if (r->delivered >= r->limit) {
-              d.fail = true;
-              d.error = std::make_error_code(std::errc::connection_reset);
-            } else {
-              d.cap = std::min(d.cap, r->limit - r->delivered);
-              d.reset = r;
-            }
-            break;
-          case rule::kind::interrupt:
-            d.storm = true;
-            break;
+            d.error = std::make_error_code(std::errc::connection_reset);
+          } else {
+            d.cap = std::min(d.cap, r->limit - r->delivered);
+            d.reset = r;
+          }
+          break;
+        case rule::kind::interrupt: d.storm = true; break;
         }
       }
     }
@@ -522,8 +542,8 @@ struct fault_policy {
   static void on_signal(int) noexcept { ++storm_handled(); }
 
   struct signal_storm {
-    std::mutex m;                       // guards targets, running, worker
-    std::vector<pthread_t> targets;     // threads now inside a stormed call
+    std::mutex m;                    // guards targets, running, worker
+    std::vector<pthread_t> targets;  // threads now inside a stormed call
     bool running = false;
     std::thread worker;
     struct sigaction previous {};

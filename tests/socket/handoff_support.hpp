@@ -40,8 +40,7 @@ inline tcp_pair make_tcp() {
 }
 
 // One line (without its '\n'), at most 200 bytes.
-template <class Socket>
-std::string read_line(Socket& s, vmsock::deadline until) {
+template <class Socket> std::string read_line(Socket& s, vmsock::deadline until) {
   std::string line;
   char c = 0;
   while (line.size() < 200) {
@@ -54,8 +53,7 @@ std::string read_line(Socket& s, vmsock::deadline until) {
 
 // The worker's service on `s`: "worker <pid>\n", then an echo until the peer
 // half-closes.  0, or 4 when serving failed (the reason on stderr).
-template <class Socket>
-int serve(Socket& s, vmsock::deadline until, const char* who) {
+template <class Socket> int serve(Socket& s, vmsock::deadline until, const char* who) {
   std::error_code ec;
   const std::string hello = "worker " + std::to_string(this_process()) + "\n";
   s.send_all(vmsock::const_buffer{hello.data(), hello.size()}, until, ec);
@@ -91,7 +89,8 @@ inline pid_t start_worker(const char* path, const std::string& channel, const ch
 inline int wait_exit(pid_t pid) {
   for (int i = 0; i < 3000; ++i) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ::kill(pid, SIGKILL);

@@ -57,14 +57,12 @@ class finish_line {
 };
 
 // One accepted connection and the client end that keeps it open.
-template <class E>
-struct accepted_pair {
+template <class E> struct accepted_pair {
   stream_socket<E> client;
   stream_socket<E> server;
 };
 
-template <class E>
-accepted_pair<E> accept_one(listener<E>& l, connection_group* group) {
+template <class E> accepted_pair<E> accept_one(listener<E>& l, connection_group* group) {
   accepted_pair<E> p;
   p.client = stream_socket<E>::connect(l.local_endpoint(), 5s);
   p.server = group != nullptr ? group->accept(l, deadline(5s)) : l.accept(deadline(5s));
@@ -79,8 +77,8 @@ struct blocked_receive {
 };
 
 template <class Socket>
-std::thread receive_until_cancelled(Socket& s, blocked_receive& r, std::atomic<std::size_t>& started,
-                                    finish_line& finished) {
+std::thread receive_until_cancelled(Socket& s, blocked_receive& r,
+                                    std::atomic<std::size_t>& started, finish_line& finished) {
   return std::thread([&s, &r, &started, &finished] {
     char one = 0;
     ++started;
@@ -126,10 +124,11 @@ TEST(ConnectionGroup, CancelAllEndsEveryBlockedReceive) {
     std::atomic<std::size_t> started{0};
     finish_line finished;
     for (std::size_t i = 0; i < tcp_count; ++i)
-      threads.push_back(receive_until_cancelled(tcp_pairs[i].server, results[i], started, finished));
+      threads.push_back(
+          receive_until_cancelled(tcp_pairs[i].server, results[i], started, finished));
     for (std::size_t i = 0; i < unix_count; ++i)
-      threads.push_back(receive_until_cancelled(unix_pairs[i].server, results[tcp_count + i],
-                                                started, finished));
+      threads.push_back(
+          receive_until_cancelled(unix_pairs[i].server, results[tcp_count + i], started, finished));
     wait_started(started, tcp_count + unix_count);
 
     clock_type::time_point cancelled_at;
@@ -143,7 +142,8 @@ TEST(ConnectionGroup, CancelAllEndsEveryBlockedReceive) {
 
     auto last = cancelled_at;
     for (std::size_t i = 0; i < results.size(); ++i) {
-      EXPECT_EQ(results[i].ec, canceled_code) << "connection " << i << ": " << results[i].ec.message();
+      EXPECT_EQ(results[i].ec, canceled_code)
+          << "connection " << i << ": " << results[i].ec.message();
       EXPECT_EQ(results[i].n, 0u);
       last = std::max(last, results[i].returned);
     }

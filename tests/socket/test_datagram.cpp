@@ -18,8 +18,7 @@ namespace {
 using namespace vmsock;
 using namespace std::chrono_literals;
 
-template <class Family>
-class DatagramTest : public ::testing::Test {
+template <class Family> class DatagramTest : public ::testing::Test {
  protected:
   using E = typename Family::endpoint;
   using socket_t = datagram_socket<E>;

@@ -59,9 +59,7 @@ TEST(SocketErrors, ConnectionRefusedOverUnix) {
   std::error_code ec;
   unix_stream_socket::connect(unix_endpoint::path(p.path), ec);
   EXPECT_EQ(ec, std::errc::no_such_file_or_directory) << ec.message();
-  {
-    auto l = unix_listener::listen(unix_endpoint::path(p.path), vmsock::unlink_on_close{false});
-  }
+  { auto l = unix_listener::listen(unix_endpoint::path(p.path), vmsock::unlink_on_close{false}); }
   // The file stays after its listener closed: connecting is refused.
   unix_stream_socket::connect(unix_endpoint::path(p.path), ec);
   EXPECT_EQ(ec, std::errc::connection_refused) << ec.message();
@@ -223,8 +221,8 @@ TEST(SocketErrors, EndpointWithoutMappingFailsBeforeAnySystemCall) {
   EXPECT_EQ(counting_policy::opens, 0);
 #else
   // Ports above hv::max_port have no service id (VMADDR_PORT_ANY among them).
-  stream_socket<vsock_endpoint, counting_policy>::connect(vsock_endpoint{vsock::cid::host, 0x80000000u},
-                                                          ec);
+  stream_socket<vsock_endpoint, counting_policy>::connect(
+      vsock_endpoint{vsock::cid::host, 0x80000000u}, ec);
   EXPECT_EQ(ec, errc::no_mapping);
   EXPECT_EQ(counting_policy::opens, 0);
 #endif

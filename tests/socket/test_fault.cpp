@@ -52,7 +52,17 @@
 // does) and ECONNABORTED from accept4 (a client that gave up in the queue).
 namespace tap {
 
-enum fn : unsigned { f_recv, f_recvmsg, f_send, f_sendmsg, f_accept4, f_connect, f_poll, f_close, fn_count };
+enum fn : unsigned {
+  f_recv,
+  f_recvmsg,
+  f_send,
+  f_sendmsg,
+  f_accept4,
+  f_connect,
+  f_poll,
+  f_close,
+  fn_count
+};
 
 struct counters {
   std::atomic<long> eintr{0};
@@ -76,8 +86,7 @@ long eintr(fn f) { return seen[f].eintr.load(); }
 long eagain(fn f) { return seen[f].eagain.load(); }
 long partial(fn f) { return seen[f].partial.load(); }
 
-template <class F>
-F next(const char* name) {
+template <class F> F next(const char* name) {
   void* p = ::dlsym(RTLD_NEXT, name);
   if (p == nullptr) std::abort();
   F f;
@@ -86,8 +95,7 @@ F next(const char* name) {
   return f;
 }
 
-template <class R>
-R note(fn f, R r) {
+template <class R> R note(fn f, R r) {
   if (r < 0) {
     const int e = errno;
     if (e == EINTR) ++seen[f].eintr;
@@ -172,10 +180,8 @@ using vmsock_test::fault_policy;
 using vmsock_test::fnv1a;
 using vmsock_test::random_bytes;
 
-template <class E>
-using fsocket = stream_socket<E, fault_policy>;
-template <class E>
-using flistener = listener<E, fault_policy>;
+template <class E> using fsocket = stream_socket<E, fault_policy>;
+template <class E> using flistener = listener<E, fault_policy>;
 
 using bytes = std::vector<unsigned char>;
 
@@ -196,8 +202,7 @@ std::uint64_t test_seed() {
 
 // Waits until `done()` (polling; gives up after 20 s so that a broken test
 // fails instead of hanging).  Returns done().
-template <class F>
-bool eventually(F&& done) {
+template <class F> bool eventually(F&& done) {
   for (int i = 0; i < 20000 && !done(); ++i) std::this_thread::sleep_for(1ms);
   return done();
 }
@@ -244,8 +249,7 @@ void expect_transfer(Client& c, Server& s, const bytes& data) {
 }
 
 // The client sends "ping", the server sends it back.
-template <class Client, class Server>
-void expect_echo(Client& c, Server& s) {
+template <class Client, class Server> void expect_echo(Client& c, Server& s) {
   c.send_all(std::string("ping"));
   std::string ping(4, '\0');
   s.receive_exact(ping);
@@ -274,8 +278,7 @@ using local = vmsock_test::unix_abstract;
 using Families = ::testing::Types<tcp, local>;
 
 // Every test starts and ends with an empty script and zeroed counters.
-template <class Family>
-class Fault : public ::testing::Test {
+template <class Family> class Fault : public ::testing::Test {
  protected:
   using endpoint = typename Family::endpoint;
 
@@ -289,15 +292,13 @@ class Fault : public ::testing::Test {
   }
 
   // A connected pair: the client uses fault_policy, the server ServerPolicy.
-  template <class ServerPolicy>
-  struct pair {
+  template <class ServerPolicy> struct pair {
     listener<endpoint, ServerPolicy> server_listener;
     fsocket<endpoint> client;
     stream_socket<endpoint, ServerPolicy> server;
   };
   // Both ends time out after 30 s: a broken test fails, it does not hang.
-  template <class ServerPolicy = posix_policy>
-  static pair<ServerPolicy> connected() {
+  template <class ServerPolicy = posix_policy> static pair<ServerPolicy> connected() {
     pair<ServerPolicy> p;
     p.server_listener = listener<endpoint, ServerPolicy>::listen(Family::listen_at());
     p.client = fsocket<endpoint>::connect(p.server_listener.local_endpoint());
@@ -310,18 +311,12 @@ class Fault : public ::testing::Test {
   }
 };
 
-template <class Family>
-class Interrupt : public Fault<Family> {};
-template <class Family>
-class Eagain : public Fault<Family> {};
-template <class Family>
-class ShortIo : public Fault<Family> {};
-template <class Family>
-class Reset : public Fault<Family> {};
-template <class Family>
-class Emfile : public Fault<Family> {};
-template <class Family>
-class FailedClose : public Fault<Family> {};
+template <class Family> class Interrupt : public Fault<Family> {};
+template <class Family> class Eagain : public Fault<Family> {};
+template <class Family> class ShortIo : public Fault<Family> {};
+template <class Family> class Reset : public Fault<Family> {};
+template <class Family> class Emfile : public Fault<Family> {};
+template <class Family> class FailedClose : public Fault<Family> {};
 TYPED_TEST_SUITE(Interrupt, Families, vmsock_test::family_names);
 TYPED_TEST_SUITE(Eagain, Families, vmsock_test::family_names);
 TYPED_TEST_SUITE(ShortIo, Families, vmsock_test::family_names);
@@ -402,7 +397,8 @@ TYPED_TEST(Interrupt, SendAllIsRetriedWithoutLosingOrRepeatingBytes) {
   // 64 KiB buffers (and empty ones): every window holds several, so sendmsg(2).
   std::vector<const_buffer> pieces;
   for (std::size_t at = 0; at < data.size(); at += 65536) {
-    pieces.push_back(const_buffer{data.data() + at, std::min<std::size_t>(65536, data.size() - at)});
+    pieces.push_back(
+        const_buffer{data.data() + at, std::min<std::size_t>(65536, data.size() - at)});
     pieces.push_back(const_buffer{nullptr, 0});
   }
   std::error_code ec;
@@ -795,8 +791,7 @@ TYPED_TEST(Eagain, OnABlockingSocketIsATimeout) {
   // listener's SO_RCVTIMEO is what bounds that wait, as it would bound a
   // blocking accept.
   auto l = flistener<E>::listen(TypeParam::listen_at());
-  fault_policy::fail(call::accept, std::errc::resource_unavailable_try_again, 1,
-                     l.native_handle());
+  fault_policy::fail(call::accept, std::errc::resource_unavailable_try_again, 1, l.native_handle());
   l.set_option(receive_timeout{100ms});
   auto none = l.accept(ec);
   EXPECT_EQ(ec, std::errc::timed_out) << ec.message();

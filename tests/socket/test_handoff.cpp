@@ -145,8 +145,7 @@ TEST(Handoff, WithinOneProcessTheReceivedSocketIsBlockingAndNotInherited) {
 }
 
 // Receives a Socket that must be refused: the message, and the code.
-template <class Socket>
-std::string refused(unix_stream_socket& ch, std::error_code& code) {
+template <class Socket> std::string refused(unix_stream_socket& ch, std::error_code& code) {
   try {
     receive_socket<Socket>(ch, 5s);
   } catch (const std::system_error& e) {
@@ -164,7 +163,8 @@ TEST(Handoff, MismatchedTypesAreRefusedAndClosed) {
   auto udp = udp4_socket::open(inet4_endpoint::loopback(0));
   const std::size_t before = open_descriptors();
   std::error_code code;
-  const auto check = [&](const std::string& what, std::error_code expected_code, const char* expected) {
+  const auto check = [&](const std::string& what, std::error_code expected_code,
+                         const char* expected) {
     EXPECT_EQ(code, expected_code) << what;
     EXPECT_NE(what.find(expected), std::string::npos) << what;
     EXPECT_NE(what.find("receive_socket ("), std::string::npos) << what;
@@ -185,8 +185,9 @@ TEST(Handoff, MismatchedTypesAreRefusedAndClosed) {
         "received a connected IPv4 stream socket, expected a listening IPv4 stream socket (it was "
         "closed)");
   send_socket(ch.a, udp);
-  check(refused<tcp4_socket>(ch.b, code), wrong_type,
-        "received an IPv4 datagram socket, expected a connected IPv4 stream socket (it was closed)");
+  check(
+      refused<tcp4_socket>(ch.b, code), wrong_type,
+      "received an IPv4 datagram socket, expected a connected IPv4 stream socket (it was closed)");
   send_socket(ch.a, t.server);
   check(refused<tcp6_socket>(ch.b, code), make_error_code(errc::address_family_mismatch),
         "expected a connected IPv6 stream socket");
@@ -276,7 +277,8 @@ TEST(Handoff, BadControlMessagesAreRefusedAndNothingLeaks) {
   ch.a.shutdown(shutdown_type::send);
   what = refused<tcp4_socket>(ch.b, code);
   EXPECT_EQ(code, errc::end_of_stream);
-  EXPECT_NE(what.find("the channel's stream ended before a socket came"), std::string::npos) << what;
+  EXPECT_NE(what.find("the channel's stream ended before a socket came"), std::string::npos)
+      << what;
 }
 
 TEST(Handoff, CancelEndsABlockedReceiveAndDeadlinesHold) {

@@ -98,7 +98,8 @@ TEST(HyperVPeers, AVmWithNoCidNeverFailsAnAccept) {
   EXPECT_EQ(peer, (vsock_endpoint{vsock::cid::any, 1234, false}));
 
   // A service id that is not a VSOCK template: no port either.
-  auto c = queue_connection(real, hv_endpoint{some_vm, guid::parse("999e53d4-3d5c-4c3e-8779-bed06ec056e1")});
+  auto c = queue_connection(
+      real, hv_endpoint{some_vm, guid::parse("999e53d4-3d5c-4c3e-8779-bed06ec056e1")});
   auto s3 = l.accept(10s, peer);
   ASSERT_TRUE(s3.is_open());
   EXPECT_EQ(peer, (vsock_endpoint{vsock::cid::any, vsock::port_any, false}));
@@ -117,7 +118,8 @@ TEST(HyperVPeers, AFilterSeesWhatAcceptReports) {
   auto real = tcp4_listener::listen(inet4_endpoint::loopback(0));
   hv_vsock_listener l(tcp4_listener::listen(inet4_endpoint::loopback(0)).release());
   // Only the parent partition: real VMs by their GUID are refused.
-  l.set_peer_filter([](const vsock_endpoint& peer, const stream_socket<vsock_endpoint, hv_names_policy>& s) noexcept {
+  l.set_peer_filter([](const vsock_endpoint& peer,
+                       const stream_socket<vsock_endpoint, hv_names_policy>& s) noexcept {
     std::error_code ec;
     return peer.cid == vsock::cid::any && s.peer_hv_endpoint(ec).vm_id == some_vm;
   });

@@ -45,16 +45,17 @@ const std::error_code closed_code = default_policy::closed_error();
 // that ctest reports the failure instead of waiting for its timeout.
 class bounded_call {
  public:
-  explicit bounded_call(std::function<void()> f) : thread_([this, f = std::move(f)] {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "exception in a test thread: " << e.what();
-    }
-    std::lock_guard<std::mutex> g(m_);
-    done_ = true;
-    cv_.notify_all();
-  }) {}
+  explicit bounded_call(std::function<void()> f)
+      : thread_([this, f = std::move(f)] {
+          try {
+            f();
+          } catch (const std::exception& e) {
+            ADD_FAILURE() << "exception in a test thread: " << e.what();
+          }
+          std::lock_guard<std::mutex> g(m_);
+          done_ = true;
+          cv_.notify_all();
+        }) {}
   ~bounded_call() { finish(); }
   bounded_call(const bounded_call&) = delete;
   bounded_call& operator=(const bounded_call&) = delete;
@@ -86,8 +87,7 @@ class bounded_call {
 
 // Lets the other thread get into its wait, then cancels `s` and returns how
 // long the blocked call took to return after that.
-template <class Socket>
-clock_type::duration cancel_after_block(Socket& s, bounded_call& call) {
+template <class Socket> clock_type::duration cancel_after_block(Socket& s, bounded_call& call) {
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(call.done()) << "the call did not block";
   const auto t0 = clock_type::now();
@@ -98,8 +98,7 @@ clock_type::duration cancel_after_block(Socket& s, bounded_call& call) {
 
 double ms(clock_type::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-template <class Family>
-class Lifecycle : public ::testing::Test {
+template <class Family> class Lifecycle : public ::testing::Test {
  protected:
   using endpoint = typename Family::endpoint;
   using socket_t = stream_socket<endpoint>;
@@ -345,16 +344,18 @@ TYPED_TEST(Lifecycle, CancelEndsABlockedReceiveInEveryForm) {
     bounded_call blocked([&] {
       std::string buf(8, '\0');
       switch (form) {
-        case 0: n = p.server.receive_exact(buf, ec); break;                 // waits in the OS
-        case 1: n = p.server.receive_exact(buf, 60s, ec); break;            // waits in poll
-        case 2: n = p.server.receive_exact({vmsock::buffer(buf.data(), 4),  // scatter
-                                            vmsock::buffer(buf.data() + 4, 4)}, ec);
-          break;
-        default: {
-          char c[3];
-          p.server.receive_exact(c, 3, ec);
-          n = p.server.receive(buf, ec);  // a plain receive
-        }
+      case 0: n = p.server.receive_exact(buf, ec); break;       // waits in the OS
+      case 1: n = p.server.receive_exact(buf, 60s, ec); break;  // waits in poll
+      case 2:
+        n = p.server.receive_exact({vmsock::buffer(buf.data(), 4),  // scatter
+                                    vmsock::buffer(buf.data() + 4, 4)},
+                                   ec);
+        break;
+      default: {
+        char c[3];
+        p.server.receive_exact(c, 3, ec);
+        n = p.server.receive(buf, ec);  // a plain receive
+      }
       }
     });
     const auto took = cancel_after_block(p.server, blocked);
@@ -438,7 +439,8 @@ TYPED_TEST(Lifecycle, CancelWakesEveryThreadBlockedOnTheSocket) {
   std::error_code ec[4];
   std::vector<std::unique_ptr<bounded_call>> calls;
   for (int i = 0; i < 4; ++i)
-    calls.push_back(std::make_unique<bounded_call>([&, i] { l.accept(i % 2 ? no_timeout : 60s, ec[i]); }));
+    calls.push_back(
+        std::make_unique<bounded_call>([&, i] { l.accept(i % 2 ? no_timeout : 60s, ec[i]); }));
   std::this_thread::sleep_for(150ms);
   l.cancel();
   for (int i = 0; i < 4; ++i) {
@@ -473,9 +475,12 @@ TYPED_TEST(Lifecycle, CancelRacesWithTheCallItEnds) {
     }
     li.cancel();
     blocked.finish();
-    if (ec == std::errc::operation_canceled) ++canceled;
-    else if (!ec) ++accepted;
-    else ADD_FAILURE() << ec.message();
+    if (ec == std::errc::operation_canceled)
+      ++canceled;
+    else if (!ec)
+      ++accepted;
+    else
+      ADD_FAILURE() << ec.message();
   }
   (void)where;
   std::printf("[   info   ] 200 races: %d canceled, %d accepted first\n", canceled, accepted);
@@ -630,7 +635,8 @@ TEST(LifecycleDescriptors, IpAndUnixSocketsThatWaitedHoldOneDescriptorEach) {
   inet6_endpoint from6;
   u.receive_from(mutable_buffer{&b, 1}, from6, 20ms, ec);
   EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
-  EXPECT_EQ(vmsock_test::open_descriptors(), before + 8) << "l, c, s, ul, uc, us, d, u: nothing else";
+  EXPECT_EQ(vmsock_test::open_descriptors(), before + 8)
+      << "l, c, s, ul, uc, us, d, u: nothing else";
 
   // Each timed wait ended by cancel().
   std::error_code e1, e2, e3, e4, e5;
@@ -644,7 +650,8 @@ TEST(LifecycleDescriptors, IpAndUnixSocketsThatWaitedHoldOneDescriptorEach) {
   cancel_after_block(d, w4);
   bounded_call w5([&] { u.receive_from(mutable_buffer{&b, 1}, from6, 60s, e5); });
   cancel_after_block(u, w5);
-  for (const auto& e : {e1, e2, e3, e4, e5}) EXPECT_EQ(e, std::errc::operation_canceled) << e.message();
+  for (const auto& e : {e1, e2, e3, e4, e5})
+    EXPECT_EQ(e, std::errc::operation_canceled) << e.message();
   EXPECT_EQ(vmsock_test::open_descriptors(), before + 8);
 }
 #endif
@@ -677,9 +684,10 @@ TEST(LifecycleLatency, CancelOfABlockedReceiveAndAccept) {
   }
   std::sort(receive_ms.begin(), receive_ms.end());
   std::sort(accept_ms.begin(), accept_ms.end());
-  std::printf("[   info   ] cancel -> return, 30 runs: receive median %.3f ms max %.3f ms; "
-              "accept median %.3f ms max %.3f ms\n",
-              receive_ms[15], receive_ms.back(), accept_ms[15], accept_ms.back());
+  std::printf(
+      "[   info   ] cancel -> return, 30 runs: receive median %.3f ms max %.3f ms; "
+      "accept median %.3f ms max %.3f ms\n",
+      receive_ms[15], receive_ms.back(), accept_ms[15], accept_ms.back());
 }
 
 // ---- two-step setup ---------------------------------------------------------------
@@ -801,10 +809,9 @@ TEST(AnySockets, OptionsHandlesAndWhatTheyHold) {
     s.set_option(vsock_buffer_size{4096});
     ADD_FAILURE() << "set_option did not throw";
   } catch (const std::system_error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "set_option vsock_buffer_size=4096 on " + uri +
-                  " (the option does not apply to TCP sockets): " +
-                  make_error_code(errc::option_not_applicable).message());
+    EXPECT_EQ(std::string(e.what()), "set_option vsock_buffer_size=4096 on " + uri +
+                                         " (the option does not apply to TCP sockets): " +
+                                         make_error_code(errc::option_not_applicable).message());
   }
   s.get_option<vsock_connect_timeout>(ec);
   EXPECT_EQ(ec, errc::option_not_applicable);
@@ -873,7 +880,9 @@ TEST(AnySockets, EmptyOnesSayTheyAreEmpty) {
     nothing.set_option(keep_alive{true});
     ADD_FAILURE();
   } catch (const std::system_error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("set_option keep_alive=true on an empty any_stream_socket", 0), 0u)
+    EXPECT_EQ(
+        std::string(e.what()).rfind("set_option keep_alive=true on an empty any_stream_socket", 0),
+        0u)
         << e.what();
   }
 }
@@ -965,9 +974,7 @@ TEST(UnixFiles, AListenerRemovesItsSocketFileWhenItCloses) {
   auto l = unix_listener::listen(ep);
   l.close();
   EXPECT_FALSE(file_exists(p.path)) << "closed: removed";
-  {
-    auto kept = unix_listener::listen(ep, unlink_on_close{false});
-  }
+  { auto kept = unix_listener::listen(ep, unlink_on_close{false}); }
   EXPECT_TRUE(file_exists(p.path)) << "told not to";
   // A listener whose handle was released leaves the file to its new owner.
   auto r = unix_listener::listen(ep);  // the stale file is taken over
@@ -978,9 +985,7 @@ TEST(UnixFiles, AListenerRemovesItsSocketFileWhenItCloses) {
 TEST(UnixFiles, AStaleFileIsTakenOverALiveOneNever) {
   vmsock_test::temp_socket_path p;
   const auto ep = unix_endpoint::path(p.path);
-  {
-    auto old = unix_listener::listen(ep, unlink_on_close{false});
-  }
+  { auto old = unix_listener::listen(ep, unlink_on_close{false}); }
   ASSERT_TRUE(file_exists(p.path));
   auto l = unix_listener::listen(ep);  // nothing accepts on the file: replaced
   auto c = unix_stream_socket::connect(ep);
@@ -1003,7 +1008,11 @@ TEST(UnixFiles, WhatIsNotItsOwnFileIsNeverRemoved) {
   vmsock_test::temp_socket_path p;
   const auto ep = unix_endpoint::path(p.path);
   // A regular file at the path: not a socket, so not stale; bind fails.
-  { std::FILE* f = std::fopen(p.path.c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
+  {
+    std::FILE* f = std::fopen(p.path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
   std::error_code ec;
   unix_listener::listen(ep, ec);
   EXPECT_EQ(ec, std::errc::address_in_use) << ec.message();
@@ -1071,7 +1080,8 @@ TEST(AnyConnector, ConnectsAndFallsBackAsConnectFirstDoes) {
   } catch (const connect_error& e) {
     EXPECT_EQ(e.code(), std::errc::connection_refused);
     // The OS's own text for its code (MinGW's generic category has none).
-    EXPECT_EQ(std::string(e.what()), "connect_first: " + dead.to_string() + ": " + e.code().message());
+    EXPECT_EQ(std::string(e.what()),
+              "connect_first: " + dead.to_string() + ": " + e.code().message());
   }
   EXPECT_FALSE(c.is_cancelled());
 }

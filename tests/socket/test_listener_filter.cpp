@@ -93,7 +93,8 @@ TEST(PeerFilter, ManyRefusedPeersLeakNothing) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     std::error_code cec;
-    auto c = tcp4_socket::connect(at, from_address(static_cast<std::uint8_t>(1 + i % 250)), 10s, cec);
+    auto c =
+        tcp4_socket::connect(at, from_address(static_cast<std::uint8_t>(1 + i % 250)), 10s, cec);
     ASSERT_FALSE(cec) << i << ": " << cec.message();
     ASSERT_TRUE(c.wait_readable(10s)) << "the listener closes a refused peer";
   }
@@ -104,7 +105,8 @@ TEST(PeerFilter, ManyRefusedPeersLeakNothing) {
   EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
   EXPECT_EQ(l.rejected_peers(), static_cast<std::uint64_t>(n));
 #if VMSOCK_LINUX
-  EXPECT_EQ(vmsock_test::open_descriptors(), before) << "a TCP listener waits without a wake-up eventfd";
+  EXPECT_EQ(vmsock_test::open_descriptors(), before)
+      << "a TCP listener waits without a wake-up eventfd";
 #endif
 }
 

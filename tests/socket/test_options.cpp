@@ -108,7 +108,8 @@ static_assert(!hv_high_vtl::applies_to<inet6_endpoint>);
 // A vsock_endpoint socket is AF_HYPERV on Windows: the Hyper-V socket options
 // apply to it (its connect timeout is vsock_connect_timeout).
 static_assert(hv_connected_suspend::applies_to<vsock_endpoint>);
-static_assert(hv_high_vtl::applies_to<vsock_endpoint> && hv_container_passthru::applies_to<vsock_endpoint>);
+static_assert(hv_high_vtl::applies_to<vsock_endpoint> &&
+              hv_container_passthru::applies_to<vsock_endpoint>);
 static_assert(!hv_connected_suspend::applies_to<unix_endpoint>);
 static_assert(keep_alive::applies_to<unix_endpoint> && keep_alive::applies_to<hv_endpoint>);
 static_assert(v6_only::applies_to<inet6_endpoint> && !v6_only::applies_to<inet4_endpoint>);

@@ -114,7 +114,8 @@ TEST(IpNetwork, HostBitsAreRefusedNamingTheNetwork) {
     (void)ip_network::parse("fd00::1/8");
     FAIL() << "parsed";
   } catch (const parse_error& e) {
-    EXPECT_NE(std::string(e.what()).find("(the network is fd00::/8)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(the network is fd00::/8)"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -203,7 +204,8 @@ TEST(PeerFilters, CidsVmIdsNetworksAsPredicates) {
   EXPECT_TRUE(one(hv_endpoint::for_port(vm, 5000)));
   EXPECT_FALSE(one(hv_endpoint::for_port(hv::vm_id::parent, 5000)));
   EXPECT_TRUE(one(any_endpoint(hv_endpoint::for_port(vm, 1))));
-  EXPECT_FALSE(one(any_endpoint(vsock_endpoint{2, 1}))) << "a VSOCK peer's VM id is not in its endpoint";
+  EXPECT_FALSE(one(any_endpoint(vsock_endpoint{2, 1})))
+      << "a VSOCK peer's VM id is not in its endpoint";
 
   const peer::networks local{"127.0.0.0/8", "::1/128"};
   EXPECT_TRUE(local(inet4_endpoint{{127, 0, 0, 9}, 1}));
@@ -214,7 +216,8 @@ TEST(PeerFilters, CidsVmIdsNetworksAsPredicates) {
   EXPECT_EQ(local.values().size(), 2u);
 
   // Combinations: each filter speaks for its own family.
-  const auto guest_agent = peer::any_of(peer::cids{vsock::cid::host}, peer::networks{"127.0.0.0/8"});
+  const auto guest_agent =
+      peer::any_of(peer::cids{vsock::cid::host}, peer::networks{"127.0.0.0/8"});
   EXPECT_TRUE(guest_agent(any_endpoint(vsock_endpoint{2, 1})));
   EXPECT_FALSE(guest_agent(any_endpoint(vsock_endpoint{3, 1})));
   EXPECT_TRUE(guest_agent(any_endpoint(inet4_endpoint::loopback(1))));
@@ -271,8 +274,8 @@ static_assert(!detail::is_peer_predicate<decltype(user::refuse_all), inet6_endpo
 static_assert(detail::is_peer_predicate<decltype(peer::any_of(user::refuse_all,
                                                               peer::networks{"10.0.0.0/8"})),
                                         inet4_endpoint, tcp4_socket>);
-static_assert(!std::is_nothrow_invocable_v<decltype(peer::any_of(user::refuse_all)),
-                                           const inet4_endpoint&>);
+static_assert(
+    !std::is_nothrow_invocable_v<decltype(peer::any_of(user::refuse_all)), const inet4_endpoint&>);
 static_assert(std::is_nothrow_invocable_v<decltype(peer::any_of(peer::networks{"10.0.0.0/8"})),
                                           const inet4_endpoint&>);
 
@@ -294,9 +297,10 @@ TEST(PeerFilters, ABadNetworkInAListIsNamed) {
     const peer::networks n{"10.0.0.0/8", "::1/129"};
     FAIL() << "built";
   } catch (const parse_error& e) {
-    EXPECT_STREQ(e.what(),
-                 "peer::networks: entry 2 of 2: IP network \"::1/129\": prefix length above 128 for "
-                 "an IPv6 network (at offset 4)");
+    EXPECT_STREQ(
+        e.what(),
+        "peer::networks: entry 2 of 2: IP network \"::1/129\": prefix length above 128 for "
+        "an IPv6 network (at offset 4)");
   }
 }
 
@@ -376,10 +380,12 @@ TEST(PeerFilters, AFilterThatThrowsRefusesThePeer) {
   // The same on an any_listener, and in a combination.
   auto all = listen_all(std::vector<any_endpoint>{any_endpoint(inet4_endpoint::loopback(0))});
   const auto all_at = *all.local_endpoints()[0].get_if<inet4_endpoint>();
-  all.set_peer_filter(peer::any_of([](const any_endpoint& p) -> bool {
-    if (p.get_if<inet4_endpoint>()->address[3] == 7) throw std::runtime_error("not 7");
-    return false;
-  }, peer::networks{"127.0.0.8/32"}));
+  all.set_peer_filter(peer::any_of(
+      [](const any_endpoint& p) -> bool {
+        if (p.get_if<inet4_endpoint>()->address[3] == 7) throw std::runtime_error("not 7");
+        return false;
+      },
+      peer::networks{"127.0.0.8/32"}));
   auto seventh = tcp4_socket::connect(all_at, from_address(7), 10s);
   auto eighth = tcp4_socket::connect(all_at, from_address(8), 10s);
   any_endpoint from;
@@ -427,8 +433,8 @@ TEST(PeerFilters, AnyListenerAcrossTransports) {
   std::vector<any_endpoint> eps = {any_endpoint::parse("tcp://127.0.0.1:0"),
                                    any_endpoint::parse("tcp://[::1]:0")};
 #if VMSOCK_LINUX
-  eps.push_back(any_endpoint(unix_endpoint::abstract("vmsock-peer-any-" +
-                                                     std::to_string(vmsock_test::process_id()))));
+  eps.push_back(any_endpoint(
+      unix_endpoint::abstract("vmsock-peer-any-" + std::to_string(vmsock_test::process_id()))));
 #endif
   auto all = listen_all(eps);
   const auto at4 = *all.local_endpoints()[0].get_if<inet4_endpoint>();
@@ -482,7 +488,8 @@ pid_t connect_as(std::uint32_t uid, std::uint32_t gid, const unix_endpoint& at) 
 int exit_status(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status)
+                           : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 TEST(PeerFilters, UnixListenerAdmitsOneUid) {
@@ -565,10 +572,9 @@ TEST(PeerFilters, CredentialsOnAnAnyListener) {
   }
   {
     // others::allow lets the TCP peer through; a lambda of the connection form too.
-    all.set_peer_filter(peer::all_of(peer::uids{{::geteuid()}, peer::others::allow},
-                                     [](const any_endpoint&, const any_stream_socket& c) {
-                                       return c.is_open();
-                                     }));
+    all.set_peer_filter(
+        peer::all_of(peer::uids{{::geteuid()}, peer::others::allow},
+                     [](const any_endpoint&, const any_stream_socket& c) { return c.is_open(); }));
     auto over_tcp = tcp4_socket::connect(tcp_at, 10s);
     any_endpoint who;
     auto s = all.accept(10s, &who);

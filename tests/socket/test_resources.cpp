@@ -42,8 +42,7 @@ using vmsock_test::fnv1a;
 using vmsock_test::random_bytes;
 
 // Allocations made by the calling thread while f() runs.
-template <class F>
-std::size_t allocations_in(F&& f) {
+template <class F> std::size_t allocations_in(F&& f) {
   const std::size_t before = vmsock_test::allocations();
   f();
   return vmsock_test::allocations() - before;
@@ -66,12 +65,12 @@ using tcp = vmsock_test::tcp4;
 using local = vmsock_test::unix_abstract;
 using Families = ::testing::Types<tcp, local>;
 
-template <class Family>
-class Alloc : public ::testing::Test {
+template <class Family> class Alloc : public ::testing::Test {
  protected:
   using endpoint = typename Family::endpoint;
   listener<endpoint> server_listener = listener<endpoint>::listen(Family::listen_at());
-  stream_socket<endpoint> client = stream_socket<endpoint>::connect(server_listener.local_endpoint());
+  stream_socket<endpoint> client =
+      stream_socket<endpoint>::connect(server_listener.local_endpoint());
   stream_socket<endpoint> server = server_listener.accept();
 };
 TYPED_TEST_SUITE(Alloc, Families, vmsock_test::family_names);
@@ -148,8 +147,9 @@ TYPED_TEST(Alloc, SendAllReceiveExactAndScatterGatherDoNotAllocate) {
     std::size_t done = 0;
     while (done < data.size()) {
       done += c.send_all(data.data() + done, data.size() - done, ec);
-      if (ec && (ec == std::errc::operation_would_block ||
-                 ec == std::errc::resource_unavailable_try_again) &&
+      if (ec &&
+          (ec == std::errc::operation_would_block ||
+           ec == std::errc::resource_unavailable_try_again) &&
           c.wait_writable(std::chrono::seconds(30), ec))
         continue;
       if (ec) break;
@@ -180,9 +180,7 @@ TYPED_TEST(Alloc, SendAllReceiveExactAndScatterGatherDoNotAllocate) {
   std::thread scatter_receiver([&] {
     receiver_allocations = allocations_in([&] { s.receive_exact(inb.data(), inb.size(), rec); });
   });
-  const std::size_t gather = allocations_in([&] {
-    c.send_all(out.data(), out.size(), ec);
-  });
+  const std::size_t gather = allocations_in([&] { c.send_all(out.data(), out.size(), ec); });
   scatter_receiver.join();
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_FALSE(rec) << rec.message();
@@ -215,8 +213,7 @@ TYPED_TEST(Alloc, ErrorCodePathsDoNotAllocate) {
   EXPECT_EQ(n, 0u);
 }
 
-template <class Family>
-class AllocDatagram : public ::testing::Test {};
+template <class Family> class AllocDatagram : public ::testing::Test {};
 TYPED_TEST_SUITE(AllocDatagram, Families, vmsock_test::family_names);
 
 TYPED_TEST(AllocDatagram, SendToAndReceiveFromDoNotAllocate) {
@@ -304,8 +301,7 @@ std::size_t open_descriptors() {
   return n;
 }
 
-template <class Family>
-class Leak : public ::testing::Test {};
+template <class Family> class Leak : public ::testing::Test {};
 TYPED_TEST_SUITE(Leak, Families, vmsock_test::family_names);
 
 TYPED_TEST(Leak, ConnectAcceptCloseCyclesLeaveNoDescriptor) {
@@ -325,8 +321,8 @@ TYPED_TEST(Leak, ConnectAcceptCloseCyclesLeaveNoDescriptor) {
     int echoed = 0;
     for (int i = 0; i < cycles; ++i) {
       E peer{};
-      stream_socket<E> c = (i % 2 == 0) ? stream_socket<E>::connect(ep)
-                                        : stream_socket<E>::connect(ep, 10s);
+      stream_socket<E> c =
+          (i % 2 == 0) ? stream_socket<E>::connect(ep) : stream_socket<E>::connect(ep, 10s);
       stream_socket<E> s = (i % 3 == 0) ? l.accept(peer) : l.accept(10s);
       const char x = static_cast<char>(i);
       c.send(&x, 1);
@@ -334,13 +330,21 @@ TYPED_TEST(Leak, ConnectAcceptCloseCyclesLeaveNoDescriptor) {
       s.receive_exact(&y, 1);
       echoed += (y == x);
       switch (i % 4) {
-        case 0: c.close(); s.close(); break;           // client first
-        case 1: s.close(); c.close(); break;           // server first
-        case 2: { auto moved = std::move(c); } break;  // by destructor, after a move
-        default: {
-          const int h = s.release();                   // released, closed by hand
-          ::close(h);
-        } break;
+      case 0:
+        c.close();
+        s.close();
+        break;  // client first
+      case 1:
+        s.close();
+        c.close();
+        break;  // server first
+      case 2: {
+        auto moved = std::move(c);
+      } break;  // by destructor, after a move
+      default: {
+        const int h = s.release();  // released, closed by hand
+        ::close(h);
+      } break;
       }
     }
     EXPECT_EQ(echoed, cycles);
@@ -400,8 +404,8 @@ TYPED_TEST(Leak, ChildDoesNotInheritListenerAcceptedOrConnectedSockets) {
   EXPECT_TRUE(child_has(inheritable));
   ::close(inheritable);
 
-  for (const int fd : {l.native_handle(), c.native_handle(), s.native_handle(),
-                       c2.native_handle(), s2.native_handle(), d.native_handle()}) {
+  for (const int fd : {l.native_handle(), c.native_handle(), s.native_handle(), c2.native_handle(),
+                       s2.native_handle(), d.native_handle()}) {
     EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0) << "fd " << fd;
     EXPECT_FALSE(child_has(fd)) << "fd " << fd << " leaked into the child";
   }
@@ -409,13 +413,11 @@ TYPED_TEST(Leak, ChildDoesNotInheritListenerAcceptedOrConnectedSockets) {
 
 // ---- SIGPIPE ----------------------------------------------------------------
 
-template <class Family>
-class NoSigpipe : public ::testing::Test {};
+template <class Family> class NoSigpipe : public ::testing::Test {};
 TYPED_TEST_SUITE(NoSigpipe, Families, vmsock_test::family_names);
 
 // Writes to a socket whose peer has closed until the write fails; the error.
-template <class Family>
-std::error_code write_until_error() {
+template <class Family> std::error_code write_until_error() {
   using E = typename Family::endpoint;
   auto l = listener<E>::listen(Family::listen_at());
   auto c = stream_socket<E>::connect(l.local_endpoint());

@@ -22,8 +22,7 @@ using namespace std::chrono_literals;
 using vmsock_test::fnv1a;
 using vmsock_test::random_bytes;
 
-template <class Family>
-class StreamTest : public ::testing::Test {
+template <class Family> class StreamTest : public ::testing::Test {
  protected:
   using E = typename Family::endpoint;
   using socket_t = stream_socket<E>;
@@ -138,7 +137,8 @@ TYPED_TEST(StreamTest, TwoHundredConcurrentConnectionsLoseNothing) {
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
       auto c = TestFixture::socket_t::connect(this->where, 10s);
-      const std::string msg = "client " + std::to_string(i) + " says " + std::string(static_cast<std::size_t>(i % 97), 'x');
+      const std::string msg = "client " + std::to_string(i) + " says " +
+                              std::string(static_cast<std::size_t>(i % 97), 'x');
       for (int round = 0; round < 3; ++round) {
         c.send_all(msg);
         std::string back(msg.size(), '\0');
@@ -195,8 +195,7 @@ TYPED_TEST(StreamTest, ErrorCodeOverloadsDoNotThrowAndReportEof) {
 // Every buffer form has its deadline twin, throwing and with error_code:
 // scatter/gather lists, pointer and size, pointers to buffers.  A deadline
 // that passes ends each of them with timed_out.
-template <class S, class C>
-void exchange_with_deadlines(S& sender, C& receiver) {
+template <class S, class C> void exchange_with_deadlines(S& sender, C& receiver) {
   std::error_code ec;
   const std::string hdr = "head";
   const std::vector<char> body = {'b', 'o', 'd', 'y', '!'};
@@ -234,8 +233,9 @@ void exchange_with_deadlines(S& sender, C& receiver) {
   std::size_t got = 0;
   std::array<char, 16> all{};
   for (int i = 0; i < 64 && got < 16 && !ec; ++i) {
-    got += got % 2 == 0 ? receiver.receive(all.data() + got, all.size() - got, 5s, ec)
-                        : receiver.receive({mutable_buffer{all.data() + got, all.size() - got}}, 5s, ec);
+    got += got % 2 == 0
+               ? receiver.receive(all.data() + got, all.size() - got, 5s, ec)
+               : receiver.receive({mutable_buffer{all.data() + got, all.size() - got}}, 5s, ec);
   }
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(std::string(all.data(), 16), "headheadheadhead");

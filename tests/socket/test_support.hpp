@@ -100,10 +100,10 @@ inline const char* wine_version() {
 
 // For a test that asserts what Wine answers where Windows itself has the
 // feature (AF_UNIX): it runs under Wine only.
-#define VMSOCK_TEST_REQUIRE_WINE()                                                        \
-  do {                                                                                    \
-    if (vmsock_test::wine_version() == nullptr)                                           \
-      GTEST_SKIP() << "this test asserts Wine's answer, and this is not Wine";            \
+#define VMSOCK_TEST_REQUIRE_WINE()                                             \
+  do {                                                                         \
+    if (vmsock_test::wine_version() == nullptr)                                \
+      GTEST_SKIP() << "this test asserts Wine's answer, and this is not Wine"; \
   } while (0)
 
 // A fresh name per call, unique across processes and test runs.
@@ -193,8 +193,7 @@ using datagram_families = ::testing::Types<tcp4, tcp6, unix_path, unix_abstract>
 
 // Names for the typed tests' instances (StreamTest/tcp4, ...).
 struct family_names {
-  template <class T>
-  static std::string GetName(int) {
+  template <class T> static std::string GetName(int) {
     if (std::is_same_v<T, tcp4>) return "tcp4";
     if (std::is_same_v<T, tcp6>) return "tcp6";
     if (std::is_same_v<T, unix_path>) return "unix_path";

@@ -234,8 +234,8 @@ TEST(ConnectFirst, WhenAllFailTheErrorListsEveryAttempt) {
     FAIL() << "nothing listens";
   } catch (const connect_error& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find(std::string(unmapped_vm) + ": skipped: " +
-                        make_error_code(errc::no_mapping).message()),
+    EXPECT_NE(what.find(std::string(unmapped_vm) +
+                        ": skipped: " + make_error_code(errc::no_mapping).message()),
               std::string::npos)
         << what;
     ASSERT_EQ(e.attempts().size(), uris.size());
@@ -244,8 +244,7 @@ TEST(ConnectFirst, WhenAllFailTheErrorListsEveryAttempt) {
     EXPECT_FALSE(e.attempts()[1].skipped);
     EXPECT_EQ(e.attempts()[1].error, std::errc::connection_refused);
     // The refused attempt is written with the OS's text for it.
-    EXPECT_NE(what.find(dead + ": " + e.attempts()[1].error.message()), std::string::npos)
-        << what;
+    EXPECT_NE(what.find(dead + ": " + e.attempts()[1].error.message()), std::string::npos) << what;
     EXPECT_NE(what.find(uris.back()), std::string::npos) << what;
     EXPECT_EQ(e.code(), last);
   }
@@ -343,7 +342,8 @@ TEST(ListenAll, TakesAnyRangeOfStrings) {
     listen_all(std::vector<std::string>{"tcp://127.0.0.1:0", "nope://x"});
     FAIL() << "parsed";
   } catch (const parse_error& e) {
-    EXPECT_NE(std::string(e.what()).find("listen_all: entry 2 of 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("listen_all: entry 2 of 2"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -31,10 +31,10 @@ std::string vsock_unavailable() {
   return {};
 }
 
-#define REQUIRE_VSOCK()                                    \
-  do {                                                     \
-    const std::string why = vsock_unavailable();           \
-    if (!why.empty()) GTEST_SKIP() << why;                 \
+#define REQUIRE_VSOCK()                          \
+  do {                                           \
+    const std::string why = vsock_unavailable(); \
+    if (!why.empty()) GTEST_SKIP() << why;       \
   } while (0)
 
 // The CID as the kernel reports it, asked directly: the reference for
@@ -74,13 +74,13 @@ std::string vsock_options_unavailable() {
 }
 
 // vmsock reports what the raw call reported, then the case skips.
-#define SKIP_UNLESS_VSOCK_OPTIONS(ec)                                            \
-  do {                                                                          \
-    const std::string why = vsock_options_unavailable();                        \
-    if (!why.empty()) {                                                         \
-      EXPECT_EQ(ec, std::errc::no_protocol_option) << ec.message();             \
-      GTEST_SKIP() << why;                                                      \
-    }                                                                           \
+#define SKIP_UNLESS_VSOCK_OPTIONS(ec)                               \
+  do {                                                              \
+    const std::string why = vsock_options_unavailable();            \
+    if (!why.empty()) {                                             \
+      EXPECT_EQ(ec, std::errc::no_protocol_option) << ec.message(); \
+      GTEST_SKIP() << why;                                          \
+    }                                                               \
   } while (0)
 
 // A VSOCK port nothing here uses, found by letting the kernel pick one.

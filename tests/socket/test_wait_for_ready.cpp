@@ -47,8 +47,7 @@ constexpr auto hang_bound = std::chrono::seconds(60);
 constexpr wait_for_ready quick{timeout(5), timeout(20), 0.2, 1};
 
 // Runs f in a thread and waits for it at most hang_bound.
-template <class F>
-auto bounded(F f) {
+template <class F> auto bounded(F f) {
   auto fut = std::async(std::launch::async, std::move(f));
   if (fut.wait_for(hang_bound) != std::future_status::ready) {
     std::fprintf(stderr, "FAILED: a connect did not return within %lld s\n",
@@ -124,9 +123,8 @@ TEST(WaitForReady, TheDeadlineEndsItTimedOutNamingTheAttemptsAndTheLastError) {
   EXPECT_EQ(ec, errc::timed_out);
   EXPECT_FALSE(s.is_open());
 
-  const std::string m = bounded([&] {
-    return message_of([&] { (void)tcp4_socket::connect(ep, 300ms, quick); });
-  });
+  const std::string m =
+      bounded([&] { return message_of([&] { (void)tcp4_socket::connect(ep, 300ms, quick); }); });
   std::error_code plain;  // the OS's own wording of the refusal
   (void)bounded([&] { return tcp4_socket::connect(ep, 30s, plain); });
   ASSERT_EQ(plain, std::errc::connection_refused);
@@ -146,8 +144,8 @@ TEST(WaitForReady, AStaticConnectNeedsADeadline) {
   const std::string m =
       message_of([&] { (void)tcp4_socket::connect(ep, no_timeout, wait_for_ready{}); });
   EXPECT_NE(m.find("wait_for_ready needs a deadline"), std::string::npos) << m;
-  const std::string list = message_of(
-      [&] { (void)connect_first({"tcp://127.0.0.1:1"}, no_timeout, wait_for_ready{}); });
+  const std::string list =
+      message_of([&] { (void)connect_first({"tcp://127.0.0.1:1"}, no_timeout, wait_for_ready{}); });
   EXPECT_NE(list.find("wait_for_ready needs a deadline"), std::string::npos) << list;
 }
 
@@ -236,9 +234,8 @@ TEST(WaitForReady, AnyConnectorWithoutADeadlineRetriesUntilCancel) {
     std::this_thread::sleep_for(300ms);
     c.cancel();
   });
-  const std::string m = bounded([&] {
-    return message_of([&] { (void)c.connect(ep, no_timeout, quick); });
-  });
+  const std::string m =
+      bounded([&] { return message_of([&] { (void)c.connect(ep, no_timeout, quick); }); });
   stop.join();
   EXPECT_NE(m.find("connect to " + ep.to_string() + ": waited for it to be ready: "),
             std::string::npos)
@@ -255,8 +252,8 @@ TEST(WaitForReady, AnyConnectorsListWaitsForTheLateEntry) {
   any_connector c;
   std::error_code ec;
   auto s = bounded([&] {
-    return c.connect_first({any_endpoint(inet4_endpoint::loopback(free_port())), any_endpoint(late)},
-                           30s, quick, ec);
+    return c.connect_first(
+        {any_endpoint(inet4_endpoint::loopback(free_port())), any_endpoint(late)}, 30s, quick, ec);
   });
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(s.remote(), any_endpoint(late));
@@ -278,7 +275,8 @@ TEST(WaitForReadyUnix, ASocketFileThatAppearsLater) {
   std::atomic<bool> accepted{false};
   auto server = late_listener<unix_listener>(unix_endpoint::path(path), 200ms, accepted);
   std::error_code ec;
-  auto s = bounded([&] { return unix_stream_socket::connect(unix_endpoint::path(path), 30s, quick, ec); });
+  auto s = bounded(
+      [&] { return unix_stream_socket::connect(unix_endpoint::path(path), 30s, quick, ec); });
   EXPECT_FALSE(ec) << ec.message();
   server.join();
   EXPECT_TRUE(accepted);
@@ -291,9 +289,9 @@ TEST(WaitForReadyUnix, AMissingFileUntilTheDeadlineIsTimedOutNamingNoSuchFile) {
     return message_of(
         [&] { (void)unix_stream_socket::connect(unix_endpoint::path(path), 200ms, quick); });
   });
-  EXPECT_NE(m.find("the last: " +
-                   std::make_error_code(std::errc::no_such_file_or_directory).message()),
-            std::string::npos)
+  EXPECT_NE(
+      m.find("the last: " + std::make_error_code(std::errc::no_such_file_or_directory).message()),
+      std::string::npos)
       << m;
 }
 
@@ -348,9 +346,7 @@ TEST(WaitForReadyUnix, AHybridVmmThatClosesSilentlyTwiceThenAnswers) {
   const std::string path = scratch_path("fc.vsock");
   unready_vmm vmm(path, 2);
   std::error_code ec;
-  auto s = bounded([&] {
-    return hybrid_vsock_stream_socket::connect({path, 52}, 30s, quick, ec);
-  });
+  auto s = bounded([&] { return hybrid_vsock_stream_socket::connect({path, 52}, 30s, quick, ec); });
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(s.answer_port(), 1u << 30);
   EXPECT_EQ(vmm.accepted(), 3);
@@ -365,9 +361,7 @@ TEST(WaitForReadyUnix, AHybridVmmsFileThatAppearsLater) {
     vmm = std::make_unique<unready_vmm>(path, 0);
   });
   std::error_code ec;
-  auto s = bounded([&] {
-    return hybrid_vsock_stream_socket::connect({path, 52}, 30s, quick, ec);
-  });
+  auto s = bounded([&] { return hybrid_vsock_stream_socket::connect({path, 52}, 30s, quick, ec); });
   later.join();
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(s.answer_port(), 1u << 30);

@@ -26,7 +26,6 @@
 #include <thread>
 #include <vector>
 
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -70,15 +69,18 @@ struct hv_connect_policy : default_policy {
   static handle open(int, socket_type type, int, std::error_code& ec) noexcept {
     return default_policy::open(AF_INET, type, 0, ec);
   }
-  static void set_option(handle, option_id id, const option_value& v, std::error_code& ec) noexcept {
-    calls().push_back({id == option_id::hv_connect_timeout ? "hv_connect_timeout" : "option", v.value});
+  static void set_option(handle, option_id id, const option_value& v,
+                         std::error_code& ec) noexcept {
+    calls().push_back(
+        {id == option_id::hv_connect_timeout ? "hv_connect_timeout" : "option", v.value});
     ec.clear();
   }
   static void connect(handle, const void*, std::size_t len, std::error_code& ec) noexcept {
     calls().push_back({"connect", static_cast<std::int64_t>(len)});
     ec.clear();
   }
-  static wait_result poll(handle, wait_type, wake_handle, const deadline&, std::error_code& ec) noexcept {
+  static wait_result poll(handle, wait_type, wake_handle, const deadline&,
+                          std::error_code& ec) noexcept {
     calls().push_back({"poll", 0});
     ec.clear();
     return wait_result::ready;
@@ -245,8 +247,9 @@ TEST(HyperVConnect, BeyondThreeHundredSecondsIsAClearErrorBeforeAnyCall) {
     (void)hv_socket::connect(hv_endpoint::for_port(hv::vm_id::parent, 5000), 10min);
     ADD_FAILURE() << "connect did not throw";
   } catch (const std::system_error& e) {
-    EXPECT_EQ(std::string(e.what()), "connect to hvsock://parent/5000: " +
-                                         make_error_code(errc::hv_connect_timeout_too_long).message());
+    EXPECT_EQ(std::string(e.what()),
+              "connect to hvsock://parent/5000: " +
+                  make_error_code(errc::hv_connect_timeout_too_long).message());
   }
   // Exactly the limit is allowed.
   reset_script(true);
@@ -271,7 +274,8 @@ TEST(UdpConnReset, UnconnectedUdpSocketsTurnItOffConnectedOnesKeepIt) {
   auto b = datagram_socket<inet6_endpoint, udp_recording_policy>::open(inet6_endpoint::loopback(0));
   EXPECT_EQ(calls().size(), 2u);
   calls().clear();
-  auto c = datagram_socket<inet4_endpoint, udp_recording_policy>::connect(inet4_endpoint::loopback(9));
+  auto c =
+      datagram_socket<inet4_endpoint, udp_recording_policy>::connect(inet4_endpoint::loopback(9));
   EXPECT_TRUE(calls().empty()) << "a connected socket keeps the OS's default";
 }
 
@@ -355,7 +359,8 @@ TEST(StartupHold, ConnectFirstAndListenAllHoldOneReferenceAcrossTheirAttempts) {
 // ---- port reservations: the association comes before bind ------------------------
 
 struct reservation_recording_policy : default_policy {
-  static void associate_port_reservation(handle, std::uint64_t token, std::error_code& ec) noexcept {
+  static void associate_port_reservation(handle, std::uint64_t token,
+                                         std::error_code& ec) noexcept {
     calls().push_back({"associate", static_cast<std::int64_t>(token)});
     ec.clear();
   }

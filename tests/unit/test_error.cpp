@@ -47,13 +47,16 @@ TEST(Error, EveryCodeHasItsOwnMessage) {
     EXPECT_EQ(msg.find("unknown"), std::string::npos) << v << ": " << msg;
     messages.insert(msg);
   }
-  EXPECT_EQ(messages.size(), static_cast<std::size_t>(static_cast<int>(last) - static_cast<int>(first) + 1));
+  EXPECT_EQ(messages.size(),
+            static_cast<std::size_t>(static_cast<int>(last) - static_cast<int>(first) + 1));
   EXPECT_EQ(vmsock::error_category().message(0), "unknown vmsock error 0");
   EXPECT_EQ(vmsock::error_category().message(9999), "unknown vmsock error 9999");
   EXPECT_STREQ(vmsock::error_category().name(), "vmsock");
   // Named messages users will see.
   EXPECT_NE(std::error_code(errc::no_mapping).message().find("Hyper-V"), std::string::npos);
-  EXPECT_NE(std::error_code(errc::not_a_template_service_id).message().find("facb-11e6-bd58-64006a7986d3"),
+  EXPECT_NE(std::error_code(errc::not_a_template_service_id)
+                .message()
+                .find("facb-11e6-bd58-64006a7986d3"),
             std::string::npos);
 }
 
@@ -75,7 +78,8 @@ TEST(Error, CleanEndOfStreamIsAnEndOfStream) {
   EXPECT_EQ(clean.default_error_condition(), vmsock::make_error_condition(errc::end_of_stream));
   EXPECT_EQ(clean, vmsock::make_error_condition(errc::end_of_stream));
   EXPECT_NE(cut, vmsock::make_error_condition(errc::clean_end_of_stream));
-  EXPECT_EQ(clean.message(), "peer closed the stream before the first byte (a clean end between messages)");
+  EXPECT_EQ(clean.message(),
+            "peer closed the stream before the first byte (a clean end between messages)");
   EXPECT_EQ(cut.message(), "peer closed the stream before all bytes arrived");
   // No other code of vmsock's or of the OS's becomes an end of stream.
   for (int v = static_cast<int>(first); v <= static_cast<int>(errc::hybrid_vsock_bad_answer); ++v) {
@@ -92,7 +96,8 @@ TEST(Error, CleanEndOfStreamIsAnEndOfStream) {
 TEST(Error, PortableConditions) {
   EXPECT_EQ(std::error_code(errc::timed_out), std::errc::timed_out);
   EXPECT_EQ(std::error_code(errc::unsupported_on_platform), std::errc::not_supported);
-  EXPECT_EQ(std::error_code(errc::address_family_mismatch), std::errc::address_family_not_supported);
+  EXPECT_EQ(std::error_code(errc::address_family_mismatch),
+            std::errc::address_family_not_supported);
   EXPECT_EQ(std::error_code(errc::message_truncated), std::errc::message_size);
   EXPECT_EQ(std::error_code(errc::invalid_option_value), std::errc::invalid_argument);
   // Codes with no portable meaning match themselves and nothing of std::errc.

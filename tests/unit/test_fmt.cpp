@@ -16,8 +16,7 @@ using namespace vmsock;
 
 // The same checks for every type: plain, and each alignment with and without
 // a fill character, against the text padded by hand.
-template <class T>
-void expect_formats(const T& value) {
+template <class T> void expect_formats(const T& value) {
   const std::string text = value.to_string();
   SCOPED_TRACE(text);
   const std::size_t width = text.size() + 7;
@@ -51,7 +50,8 @@ TEST(Fmt, Guid) {
 
 TEST(Fmt, HvEndpoint) {
   expect_formats(hv_endpoint::parse("hvsock://parent/5000"));
-  expect_formats(hv_endpoint{guid::parse("12345678-9abc-def0-1234-56789abcdef0"), hv::vm_id::children});
+  expect_formats(
+      hv_endpoint{guid::parse("12345678-9abc-def0-1234-56789abcdef0"), hv::vm_id::children});
   EXPECT_EQ(fmt::format("{}", hv_endpoint::parse("hvsock://loopback/1")), "hvsock://loopback/1");
 }
 

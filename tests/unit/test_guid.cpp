@@ -19,7 +19,8 @@ using vmsock_test::expect_parse_error;
 constexpr std::string_view sample = "000004d2-facb-11e6-bd58-64006a7986d3";
 
 // Compile-time parse, in every accepted spelling.
-constexpr guid sample_guid{0x000004d2u, 0xfacb, 0x11e6, {0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3}};
+constexpr guid sample_guid{
+    0x000004d2u, 0xfacb, 0x11e6, {0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3}};
 static_assert(guid::parse("000004d2-facb-11e6-bd58-64006a7986d3") == sample_guid);
 static_assert(guid::parse("{000004D2-FACB-11E6-BD58-64006A7986D3}") == sample_guid);
 static_assert(guid::parse("{000004d2-FaCb-11e6-bD58-64006a7986D3}") == sample_guid);
@@ -153,8 +154,8 @@ TEST(Guid, EverySingleCharacterSubstitution) {
       if (!ok) {
         // A brace at either end opens or closes a pair that is not there.
         const bool brace = (pos == 0 && c == '{') || (pos + 1 == valid.size() && c == '}');
-        const std::string reason = brace  ? std::string("unbalanced brace")
-                                   : dash ? "expected '-' at offset " + std::to_string(pos)
+        const std::string reason = brace      ? std::string("unbalanced brace")
+                                   : dash     ? "expected '-' at offset " + std::to_string(pos)
                                    : c == '-' ? "misplaced '-' at offset " + std::to_string(pos)
                                               : "bad hex digit at offset " + std::to_string(pos);
         expect_parse_error<guid>(text, "GUID", reason);
@@ -165,36 +166,41 @@ TEST(Guid, EverySingleCharacterSubstitution) {
 
 TEST(Guid, ParseErrors) {
   const std::string valid(sample);
-  vmsock_test::expect_parse_errors<guid>("GUID", {
-    {"", "empty string"},
-    {"0", "too short"},
-    {valid.substr(0, 35), "too short: a GUID has 36 characters (38 in braces) at offset 35"},
-    {valid + "0", "unexpected characters after the GUID at offset 36"},
-    {valid + " ", "unexpected characters after the GUID"},
-    {valid + valid, "unexpected characters after the GUID"},
-    {"x" + valid.substr(1), "bad hex digit at offset 0"},
-    {" " + valid, "bad hex digit at offset 0"},
-  });
+  vmsock_test::expect_parse_errors<guid>(
+      "GUID",
+      {
+          {"", "empty string"},
+          {"0", "too short"},
+          {valid.substr(0, 35), "too short: a GUID has 36 characters (38 in braces) at offset 35"},
+          {valid + "0", "unexpected characters after the GUID at offset 36"},
+          {valid + " ", "unexpected characters after the GUID"},
+          {valid + valid, "unexpected characters after the GUID"},
+          {"x" + valid.substr(1), "bad hex digit at offset 0"},
+          {" " + valid, "bad hex digit at offset 0"},
+      });
   // A dash one place early, a dash missing, a dash doubled.
-  vmsock_test::expect_parse_errors<guid>("GUID", {
-    {"0000004d2-facb-11e6-bd58-64006a7986d3", "expected '-' at offset 8"},
-    {"000004d-2facb-11e6-bd58-64006a7986d3", "misplaced '-' at offset 7"},
-    {"000004d2facb11e6bd5864006a7986d3", "expected '-' at offset 8"},
-    {"000004d2--facb-11e6-bd58-64006a7986d3", "misplaced '-' at offset 9"},
-  });
+  vmsock_test::expect_parse_errors<guid>(
+      "GUID", {
+                  {"0000004d2-facb-11e6-bd58-64006a7986d3", "expected '-' at offset 8"},
+                  {"000004d-2facb-11e6-bd58-64006a7986d3", "misplaced '-' at offset 7"},
+                  {"000004d2facb11e6bd5864006a7986d3", "expected '-' at offset 8"},
+                  {"000004d2--facb-11e6-bd58-64006a7986d3", "misplaced '-' at offset 9"},
+              });
   // Braces: missing either one, doubled, empty, alone.
-  vmsock_test::expect_parse_errors<guid>("GUID", {
-    {"{" + valid, "unbalanced brace"},
-    {valid + "}", "unbalanced brace"},
-    {"{", "unbalanced brace"},
-    {"}", "unbalanced brace"},
-    {"{}", "too short"},
-    {"{{" + valid + "}}", "bad hex digit at offset 1"},
-    {"{" + valid + "} ", "unbalanced brace"},
-    {"(" + valid + ")", "bad hex digit at offset 0"},
-  });
+  vmsock_test::expect_parse_errors<guid>("GUID",
+                                         {
+                                             {"{" + valid, "unbalanced brace"},
+                                             {valid + "}", "unbalanced brace"},
+                                             {"{", "unbalanced brace"},
+                                             {"}", "unbalanced brace"},
+                                             {"{}", "too short"},
+                                             {"{{" + valid + "}}", "bad hex digit at offset 1"},
+                                             {"{" + valid + "} ", "unbalanced brace"},
+                                             {"(" + valid + ")", "bad hex digit at offset 0"},
+                                         });
   // Offsets inside braces count the brace.
-  expect_parse_error<guid>("{000004d2-facb-11e6-bd58-64006a7986dx}", "GUID", "bad hex digit at offset 36");
+  expect_parse_error<guid>("{000004d2-facb-11e6-bd58-64006a7986dx}", "GUID",
+                           "bad hex digit at offset 36");
 }
 
 // A NUL byte anywhere, in place of or beside a character, is refused and shown

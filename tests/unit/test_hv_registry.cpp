@@ -74,14 +74,16 @@ TEST(HvRegistry, NameCheck) {
       {std::string("ab\0c", 4), name_problem::embedded_nul, 2, 0},
       {std::string("\0", 1), name_problem::embedded_nul, 0, 0},
       {"ab\x80", name_problem::invalid_utf8, 2, 0},
-      {"\xc1\xbf", name_problem::invalid_utf8, 0, 0},         // overlong
-      {"a\xe0\x9f\xbf", name_problem::invalid_utf8, 1, 0},    // overlong
-      {"\xf0\x8f\xbf\xbf", name_problem::invalid_utf8, 0, 0}, // overlong
-      {"\xed\xa0\x80", name_problem::invalid_utf8, 0, 0},     // surrogate
-      {"\xf4\x90\x80\x80", name_problem::invalid_utf8, 0, 0}, // above U+10FFFF
+      {"\xc1\xbf", name_problem::invalid_utf8, 0, 0},          // overlong
+      {"a\xe0\x9f\xbf", name_problem::invalid_utf8, 1, 0},     // overlong
+      {"\xf0\x8f\xbf\xbf", name_problem::invalid_utf8, 0, 0},  // overlong
+      {"\xed\xa0\x80", name_problem::invalid_utf8, 0, 0},      // surrogate
+      {"\xf4\x90\x80\x80", name_problem::invalid_utf8, 0, 0},  // above U+10FFFF
       {"\xf5\x80\x80\x80", name_problem::invalid_utf8, 0, 0},
-      {"abc\xe2\x82", name_problem::invalid_utf8, 3, 0},      // cut short
-      {"\xe2\x82" "a", name_problem::invalid_utf8, 0, 0},     // not a continuation
+      {"abc\xe2\x82", name_problem::invalid_utf8, 3, 0},  // cut short
+      {"\xe2\x82"
+       "a",
+       name_problem::invalid_utf8, 0, 0},  // not a continuation
       // The first problem wins: a NUL before bad UTF-8, and the other way round.
       {std::string("a\0\xff", 3), name_problem::embedded_nul, 1, 0},
       {std::string("\xff\0", 2), name_problem::invalid_utf8, 0, 0},
@@ -108,7 +110,8 @@ TEST(HvRegistry, NameCheck) {
   for (std::size_t i = 0; i < hv::max_element_name_units; ++i) cjk += "\xe4\xb8\xad";
   EXPECT_EQ(check_element_name(cjk).problem, name_problem::none);
   std::string astral;
-  for (std::size_t i = 0; i < (hv::max_element_name_units + 1) / 2; ++i) astral += "\xf0\x9d\x84\x9e";
+  for (std::size_t i = 0; i < (hv::max_element_name_units + 1) / 2; ++i)
+    astral += "\xf0\x9d\x84\x9e";
   EXPECT_EQ(astral.size(), 1024u * 1024u);
   EXPECT_EQ(check_element_name(astral).problem, name_problem::too_long);
   EXPECT_EQ(check_element_name(astral).utf16_units, hv::max_element_name_units + 1);
@@ -142,7 +145,8 @@ TEST(HvRegistry, MessagesQuoteNamesShortAndWhole) {
   EXPECT_EQ(quote_name("D\xe9mo"), "(not UTF-8)");
   EXPECT_EQ(quote_name(std::string(100, 'x')), "\"" + std::string(64, 'x') + "\"...");
   // Never cut inside a character: 63 ASCII, then a 2-byte one across byte 64.
-  EXPECT_EQ(quote_name(std::string(63, 'x') + "\xc3\xa9zzz"), "\"" + std::string(63, 'x') + "\"...");
+  EXPECT_EQ(quote_name(std::string(63, 'x') + "\xc3\xa9zzz"),
+            "\"" + std::string(63, 'x') + "\"...");
 }
 
 TEST(HvRegistry, AccessDeniedHintText) {
@@ -152,16 +156,20 @@ TEST(HvRegistry, AccessDeniedHintText) {
 
   EXPECT_EQ(hv::detail::access_denied_hint(id, state::not_registered),
             "Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 is not registered on this "
-            "machine (no key " + key + "): Microsoft's guide has a host register each service id "
-            "it serves, and a host may refuse one that is not (add it once, as administrator: "
-            "vmsock::hv::register_service)");
+            "machine (no key " +
+                key +
+                "): Microsoft's guide has a host register each service id "
+                "it serves, and a host may refuse one that is not (add it once, as administrator: "
+                "vmsock::hv::register_service)");
   EXPECT_EQ(hv::detail::access_denied_hint(id, state::unknown, "Access denied"),
             "whether Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 is registered on this "
-            "machine (" + key + ") could not be read: Access denied");
+            "machine (" +
+                key + ") could not be read: Access denied");
   EXPECT_EQ(hv::detail::access_denied_hint(id, state::registered),
             "Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 is registered on this machine (" +
-                key + "), so a missing registration is not the cause here; Windows also denies a "
-                      "user access to a VM it may not use");
+                key +
+                "), so a missing registration is not the cause here; Windows also denies a "
+                "user access to a VM it may not use");
 }
 
 // The static hint of a Hyper-V socket's access denial (the socket layer's):
@@ -170,12 +178,13 @@ TEST(HvRegistry, AccessDeniedHintText) {
 TEST(HvRegistry, SocketHintIsStaticAndOnlyOnTheHostSide) {
   const auto id = *hv::service_id_from_port(5000);
   const std::string hint = vmsock::detail::hv_access_denied_hint({hv::vm_id::wildcard, id});
-  EXPECT_EQ(hint,
-            " (hint: Windows denied access: the user may not be allowed to use that VM, or, on a "
-            "host, Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 may need registering under " +
-                std::string(hv::services_key) +
-                " (vmsock::hv::register_service, as administrator; vmsock::hv::access_denied_hint "
-                "says what this machine's registry holds))");
+  EXPECT_EQ(
+      hint,
+      " (hint: Windows denied access: the user may not be allowed to use that VM, or, on a "
+      "host, Hyper-V service 00001388-facb-11e6-bd58-64006a7986d3 may need registering under " +
+          std::string(hv::services_key) +
+          " (vmsock::hv::register_service, as administrator; vmsock::hv::access_denied_hint "
+          "says what this machine's registry holds))");
   EXPECT_EQ(vmsock::detail::hv_access_denied_hint({hv::vm_id::children, id}), hint);
   EXPECT_EQ(vmsock::detail::hv_access_denied_hint({hv::vm_id::parent, id}), "");
   // A vsock_endpoint is its Hyper-V address on Windows.

@@ -16,10 +16,14 @@ namespace hv = vmsock::hv;
 using vmsock_test::expect_parse_error;
 
 // ---- compile-time proofs ------------------------------------------------------
-static_assert(hv::service_id_from_port(1234) == guid::parse("000004d2-facb-11e6-bd58-64006a7986d3"));
-static_assert(hv::service_id_from_port(2761) == guid::parse("00000ac9-facb-11e6-bd58-64006a7986d3"));
-static_assert(hv::service_id_from_port(6000) == guid::parse("00001770-facb-11e6-bd58-64006a7986d3"));
-static_assert(*hv::port_from_service_id(guid::parse("00001770-facb-11e6-bd58-64006a7986d3")) == 6000);
+static_assert(hv::service_id_from_port(1234) ==
+              guid::parse("000004d2-facb-11e6-bd58-64006a7986d3"));
+static_assert(hv::service_id_from_port(2761) ==
+              guid::parse("00000ac9-facb-11e6-bd58-64006a7986d3"));
+static_assert(hv::service_id_from_port(6000) ==
+              guid::parse("00001770-facb-11e6-bd58-64006a7986d3"));
+static_assert(*hv::port_from_service_id(guid::parse("00001770-facb-11e6-bd58-64006a7986d3")) ==
+              6000);
 static_assert(*hv::port_from_service_id(*hv::service_id_from_port(hv::max_port)) == hv::max_port);
 static_assert(!hv::service_id_from_port(0x80000000u).has_value());
 static_assert(!hv::service_id_from_port(0xffffffffu).has_value());
@@ -89,7 +93,8 @@ TEST(HyperV, AnyChangeOutsideData1GivesNoPort) {
   for (std::uint32_t port : {0u, 1u, 5000u, hv::max_port}) {
     const auto image = hv::service_id_from_port(port)->to_bytes();
     for (std::size_t byte = 4; byte < 16; ++byte) {
-      for (unsigned flip : {0x01u, 0x02u, 0x04u, 0x08u, 0x10u, 0x20u, 0x40u, 0x80u, 0x0fu, 0xf0u, 0xffu}) {
+      for (unsigned flip :
+           {0x01u, 0x02u, 0x04u, 0x08u, 0x10u, 0x20u, 0x40u, 0x80u, 0x0fu, 0xf0u, 0xffu}) {
         auto changed = image;
         changed[byte] = static_cast<std::uint8_t>(changed[byte] ^ flip);
         EXPECT_FALSE(hv::port_from_service_id(guid::from_bytes(changed)).has_value())
@@ -149,8 +154,8 @@ TEST(HyperV, NativeStructIsSockaddrHv) {
 }
 
 TEST(HyperV, FromNativeRejects) {
-  vmsock_test::expect_from_native_rejects(hv_endpoint{hv::vm_id::parent, *hv::service_id_from_port(5)},
-                                          36);
+  vmsock_test::expect_from_native_rejects(
+      hv_endpoint{hv::vm_id::parent, *hv::service_id_from_port(5)}, 36);
 }
 
 // ---- text forms ---------------------------------------------------------------------
@@ -174,7 +179,8 @@ TEST(HyperV, NamedVmsPrintAndParse) {
       if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
     vmsock_test::expect_parses_to(shout, ep);
   }
-  vmsock_test::expect_parses_to("hvsock://zero/1", hv_endpoint{hv::vm_id::zero, *hv::service_id_from_port(1)});
+  vmsock_test::expect_parses_to("hvsock://zero/1",
+                                hv_endpoint{hv::vm_id::zero, *hv::service_id_from_port(1)});
   vmsock_test::expect_parses_to("hvsock://silo_host/1",
                                 hv_endpoint{hv::vm_id::silo_host, *hv::service_id_from_port(1)});
 }
@@ -209,7 +215,8 @@ TEST(HyperV, ForPort) {
   }
   EXPECT_THROW((void)hv_endpoint::for_port(hv::vm_id::parent, 0xffffffffu), vmsock::parse_error);
   EXPECT_FALSE(hv_endpoint::try_for_port(hv::vm_id::parent, 0x80000000u));
-  EXPECT_EQ(hv_endpoint::try_for_port(hv::vm_id::parent, 80), hv_endpoint::for_port(hv::vm_id::parent, 80));
+  EXPECT_EQ(hv_endpoint::try_for_port(hv::vm_id::parent, 80),
+            hv_endpoint::for_port(hv::vm_id::parent, 80));
   static_assert(hv_endpoint::try_for_port(hv::vm_id::loopback, 7)->port() == 7u);
 }
 
@@ -247,35 +254,36 @@ TEST(HyperV, ParseErrorPositions) {
 
 TEST(HyperV, ParseErrors) {
   const std::string kind = "hvsock endpoint";
-  vmsock_test::expect_parse_errors<hv_endpoint>(kind, {
-    {"", "expected hvsock://VM/SERVICE"},
-    {"parent/5000", "expected hvsock://VM/SERVICE"},
-    {"vsock://parent/5000", "unknown scheme"},
-    {"tcp://parent/5000", "unknown scheme"},
-    {"hvsockx://parent/5000", "unknown scheme"},
-    {"hvsock:/parent/5000", "expected hvsock://VM/SERVICE"},
-    {"hvsock://", "missing '/'"},
-    {"hvsock://parent", "missing '/'"},
-    {"hvsock:///5000", "empty VM id"},
-    {"hvsock://parent/", "empty service id"},
-    {"hvsock://mom/5000", "VM is neither a GUID nor"},
-    {"hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb87/5000", "VM is neither a GUID nor"},
-    {"hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb8788/5000", "VM is neither a GUID nor"},
-    {"hvsock://{a42e7cda-d03f-480c-9cc2-a4de20abb878/5000", "VM is neither a GUID nor"},
-    {"hvsock://parent/2147483648", "port out of range"},
-    {"hvsock://parent/4294967295", "port out of range"},
-    {"hvsock://parent/99999999999999999999999", "port out of range"},
-    {"hvsock://parent/05000", "leading zeros"},
-    {"hvsock://parent/-1", "service is neither a port number nor a GUID"},
-    {"hvsock://parent/+5", "service is neither a port number nor a GUID"},
-    {"hvsock://parent/5000 ", "service is neither"},
-    {"hvsock://parent/5000/", "service is neither"},
-    {"hvsock://parent/00001388-facb-11e6-bd58-64006a7986d", "service is neither"},
-    {"hvsock://parent/{00001388-facb-11e6-bd58-64006a7986d3", "service is neither"},
-    {vmsock_test::bytes("hvsock://parent/50\0"), "service is neither"},
-    {vmsock_test::bytes("hvsock://par\0ent/50"), "VM is neither"},
-    {vmsock_test::bytes("hvsock\0://parent/50"), "unknown scheme"},
-  });
+  vmsock_test::expect_parse_errors<hv_endpoint>(
+      kind, {
+                {"", "expected hvsock://VM/SERVICE"},
+                {"parent/5000", "expected hvsock://VM/SERVICE"},
+                {"vsock://parent/5000", "unknown scheme"},
+                {"tcp://parent/5000", "unknown scheme"},
+                {"hvsockx://parent/5000", "unknown scheme"},
+                {"hvsock:/parent/5000", "expected hvsock://VM/SERVICE"},
+                {"hvsock://", "missing '/'"},
+                {"hvsock://parent", "missing '/'"},
+                {"hvsock:///5000", "empty VM id"},
+                {"hvsock://parent/", "empty service id"},
+                {"hvsock://mom/5000", "VM is neither a GUID nor"},
+                {"hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb87/5000", "VM is neither a GUID nor"},
+                {"hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb8788/5000", "VM is neither a GUID nor"},
+                {"hvsock://{a42e7cda-d03f-480c-9cc2-a4de20abb878/5000", "VM is neither a GUID nor"},
+                {"hvsock://parent/2147483648", "port out of range"},
+                {"hvsock://parent/4294967295", "port out of range"},
+                {"hvsock://parent/99999999999999999999999", "port out of range"},
+                {"hvsock://parent/05000", "leading zeros"},
+                {"hvsock://parent/-1", "service is neither a port number nor a GUID"},
+                {"hvsock://parent/+5", "service is neither a port number nor a GUID"},
+                {"hvsock://parent/5000 ", "service is neither"},
+                {"hvsock://parent/5000/", "service is neither"},
+                {"hvsock://parent/00001388-facb-11e6-bd58-64006a7986d", "service is neither"},
+                {"hvsock://parent/{00001388-facb-11e6-bd58-64006a7986d3", "service is neither"},
+                {vmsock_test::bytes("hvsock://parent/50\0"), "service is neither"},
+                {vmsock_test::bytes("hvsock://par\0ent/50"), "VM is neither"},
+                {vmsock_test::bytes("hvsock\0://parent/50"), "unknown scheme"},
+            });
 }
 
 }  // namespace

@@ -20,7 +20,8 @@ static_assert(vmsock::to_vsock(hv_endpoint::parse("hvsock://parent/5000")) ==
 static_assert(vmsock::to_hyperv(vsock_endpoint{cid::local, 7, false}) ==
               hv_endpoint::parse("hvsock://loopback/7"));
 static_assert(!vmsock::to_vsock(hv_endpoint::parse("hvsock://children/5000")).has_value());
-static_assert(noexcept(vmsock::to_vsock(hv_endpoint{})) && noexcept(vmsock::to_hyperv(vsock_endpoint{})));
+static_assert(
+    noexcept(vmsock::to_vsock(hv_endpoint{})) && noexcept(vmsock::to_hyperv(vsock_endpoint{})));
 
 struct row {
   guid vm;
@@ -49,7 +50,8 @@ TEST(Mapping, TableBothWays) {
     }
   }
   // hv::vm_id::zero is wildcard's other name.
-  EXPECT_EQ(vmsock::to_vsock(hv_endpoint::for_port(hv::vm_id::zero, 9)), (vsock_endpoint{cid::any, 9, false}));
+  EXPECT_EQ(vmsock::to_vsock(hv_endpoint::for_port(hv::vm_id::zero, 9)),
+            (vsock_endpoint{cid::any, 9, false}));
 }
 
 TEST(Mapping, VmsWithoutACidAreRefused) {
@@ -123,7 +125,8 @@ TEST(Mapping, NamedVm) {
       EXPECT_EQ(h.port(), port);
     }
   }
-  EXPECT_THROW((void)vmsock::to_hyperv(vsock_endpoint{3, hv::max_port + 1, false}, vm), vmsock::parse_error);
+  EXPECT_THROW((void)vmsock::to_hyperv(vsock_endpoint{3, hv::max_port + 1, false}, vm),
+               vmsock::parse_error);
   EXPECT_THROW((void)vmsock::to_hyperv(vsock_endpoint{3, vmsock::vsock::port_any, false}, vm),
                vmsock::parse_error);
 }
@@ -135,15 +138,18 @@ TEST(Mapping, PolicyCrossover) {
   using win_vsock = vmsock::detail::os_address<vmsock::winsock_policy, vsock_endpoint>;
   static_assert(std::is_same_v<posix_hv::type, vsock_endpoint>);
   static_assert(std::is_same_v<win_vsock::type, hv_endpoint>);
-  static_assert(std::is_same_v<vmsock::detail::os_address<vmsock::posix_policy, vsock_endpoint>::type,
-                               vsock_endpoint>);
+  static_assert(
+      std::is_same_v<vmsock::detail::os_address<vmsock::posix_policy, vsock_endpoint>::type,
+                     vsock_endpoint>);
 
   vsock_endpoint v;
   EXPECT_EQ(posix_hv::to_os(hv_endpoint::parse("hvsock://parent/5000"), v), vmsock::errc{});
   EXPECT_EQ(v, (vsock_endpoint{cid::host, 5000, false}));
-  EXPECT_EQ(posix_hv::to_os(hv_endpoint::parse("hvsock://children/5000"), v), vmsock::errc::no_mapping);
-  EXPECT_EQ(posix_hv::to_os(hv_endpoint::parse("hvsock://parent/" + hv::vm_id::parent.to_string()), v),
-            vmsock::errc::not_a_template_service_id);
+  EXPECT_EQ(posix_hv::to_os(hv_endpoint::parse("hvsock://children/5000"), v),
+            vmsock::errc::no_mapping);
+  EXPECT_EQ(
+      posix_hv::to_os(hv_endpoint::parse("hvsock://parent/" + hv::vm_id::parent.to_string()), v),
+      vmsock::errc::not_a_template_service_id);
   hv_endpoint h;
   EXPECT_EQ(posix_hv::from_os(vsock_endpoint{cid::local, 9, false}, h), vmsock::errc{});
   EXPECT_EQ(h, hv_endpoint::parse("hvsock://loopback/9"));
@@ -175,9 +181,11 @@ TEST(Mapping, PolicyCrossover) {
   EXPECT_EQ(v, (vsock_endpoint{cid::local, 0xfedcba98u, false}));
   big.service_id.data1 = vmsock::vsock::port_any;
   EXPECT_EQ(win_vsock::from_os(big, v), vmsock::errc::no_mapping);
-  EXPECT_EQ(win_vsock::from_os(hv_endpoint::parse("hvsock://loopback/" + hv::vm_id::parent.to_string()), v),
+  EXPECT_EQ(win_vsock::from_os(
+                hv_endpoint::parse("hvsock://loopback/" + hv::vm_id::parent.to_string()), v),
             vmsock::errc::not_a_template_service_id);
-  EXPECT_EQ(win_vsock::from_os(hv_endpoint::parse("hvsock://children/80"), v), vmsock::errc::no_mapping);
+  EXPECT_EQ(win_vsock::from_os(hv_endpoint::parse("hvsock://children/80"), v),
+            vmsock::errc::no_mapping);
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ TEST(Unix, PathLengths) {
       (void)unix_endpoint::path(p);
       ADD_FAILURE() << len;
     } catch (const vmsock::parse_error& e) {
-      EXPECT_NE(std::string(e.what()).find("path longer than 107 bytes"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("path longer than 107 bytes"), std::string::npos)
+          << e.what();
       EXPECT_NE(std::string(e.what()).find("Unix socket path"), std::string::npos) << e.what();
     }
     expect_parse_error<unix_endpoint>("unix://" + p, "Unix endpoint", "path longer than 107 bytes");
@@ -58,15 +59,18 @@ TEST(Unix, PathLengths) {
       (void)unix_endpoint::abstract(p);
       ADD_FAILURE() << len;
     } catch (const vmsock::parse_error& e) {
-      EXPECT_NE(std::string(e.what()).find("abstract name longer than 107 bytes"), std::string::npos);
+      EXPECT_NE(std::string(e.what()).find("abstract name longer than 107 bytes"),
+                std::string::npos);
     }
-    expect_parse_error<unix_endpoint>("unix://@" + p, "Unix endpoint", "abstract name longer than 107");
+    expect_parse_error<unix_endpoint>("unix://@" + p, "Unix endpoint",
+                                      "abstract name longer than 107");
   }
   // The limit counts decoded bytes: 107 escapes fit, 108 do not.
   std::string escaped;
   for (int i = 0; i < 107; ++i) escaped += "%41";
   EXPECT_EQ(unix_endpoint::parse("unix://" + escaped).name(), std::string(107, 'A'));
-  expect_parse_error<unix_endpoint>("unix://" + escaped + "%41", "Unix endpoint", "path longer than 107");
+  expect_parse_error<unix_endpoint>("unix://" + escaped + "%41", "Unix endpoint",
+                                    "path longer than 107");
 }
 
 TEST(Unix, NulInPathIsRefused) {
@@ -77,14 +81,16 @@ TEST(Unix, NulInPathIsRefused) {
     try {
       (void)unix_endpoint::path(p);
     } catch (const vmsock::parse_error& e) {
-      EXPECT_NE(std::string(e.what()).find("path contains a NUL byte"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("path contains a NUL byte"), std::string::npos)
+          << e.what();
       EXPECT_NE(std::string(e.what()).find("\\x00"), std::string::npos) << e.what();
     }
     // In text: raw, or as the escape %00.
     expect_parse_error<unix_endpoint>("unix://" + p, "Unix endpoint", "path contains a NUL byte");
     std::string escaped = "/tmp/sock!";
     escaped.replace(pos, 1, "%00");
-    expect_parse_error<unix_endpoint>("unix://" + escaped, "Unix endpoint", "path contains a NUL byte");
+    expect_parse_error<unix_endpoint>("unix://" + escaped, "Unix endpoint",
+                                      "path contains a NUL byte");
   }
   // An abstract name may hold NUL bytes anywhere.
   const auto ep = unix_endpoint::abstract(vmsock_test::bytes("a\0b\0"));
@@ -202,7 +208,8 @@ TEST(Unix, FromNative) {
   full.sun_family = AF_UNIX;
   std::memset(full.sun_path, 'f', sizeof full.sun_path);
   EXPECT_FALSE(unix_endpoint::from_native(&full, sizeof full).has_value());
-  EXPECT_EQ(unix_endpoint::from_native(&full, sizeof full - 1), unix_endpoint::path(std::string(107, 'f')));
+  EXPECT_EQ(unix_endpoint::from_native(&full, sizeof full - 1),
+            unix_endpoint::path(std::string(107, 'f')));
   // More bytes than a sockaddr_un (a sockaddr_storage) read the same.
   union {
     sockaddr_un un;
@@ -260,22 +267,23 @@ TEST(Unix, ParseErrorPositions) {
 
 TEST(Unix, ParseErrors) {
   const std::string kind = "Unix endpoint";
-  vmsock_test::expect_parse_errors<unix_endpoint>(kind, {
-    {"", "expected unix://PATH or unix://@NAME"},
-    {"/tmp/x", "expected unix://PATH"},
-    {"unix:/tmp/x", "expected unix://PATH"},
-    {"file:///tmp/x", "unknown scheme"},
-    {"unixx:///tmp/x", "unknown scheme"},
-    {"unix://%", "truncated %-escape"},
-    {"unix://%4", "truncated %-escape"},
-    {"unix://a%4", "truncated %-escape"},
-    {"unix://%zz", "bad %-escape"},
-    {"unix://%4g", "bad %-escape"},
-    {"unix://@%", "truncated %-escape"},
-    {"unix://@", "empty abstract name"},
-    {vmsock_test::bytes("unix:///tmp/\0x"), "path contains a NUL byte"},
-    {vmsock_test::bytes("unix\0:///tmp/x"), "unknown scheme"},
-  });
+  vmsock_test::expect_parse_errors<unix_endpoint>(
+      kind, {
+                {"", "expected unix://PATH or unix://@NAME"},
+                {"/tmp/x", "expected unix://PATH"},
+                {"unix:/tmp/x", "expected unix://PATH"},
+                {"file:///tmp/x", "unknown scheme"},
+                {"unixx:///tmp/x", "unknown scheme"},
+                {"unix://%", "truncated %-escape"},
+                {"unix://%4", "truncated %-escape"},
+                {"unix://a%4", "truncated %-escape"},
+                {"unix://%zz", "bad %-escape"},
+                {"unix://%4g", "bad %-escape"},
+                {"unix://@%", "truncated %-escape"},
+                {"unix://@", "empty abstract name"},
+                {vmsock_test::bytes("unix:///tmp/\0x"), "path contains a NUL byte"},
+                {vmsock_test::bytes("unix\0:///tmp/x"), "unknown scheme"},
+            });
   // Factory errors name the kind of name.
   try {
     (void)unix_endpoint::path("");

@@ -92,7 +92,8 @@ TEST(Vsock, TextForms) {
 }
 
 TEST(Vsock, RandomValuesRoundTrip) {
-  const std::uint32_t special[] = {0, 1, 2, 3, 1024, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
+  const std::uint32_t special[] = {0,          1,          2,          3,         1024,
+                                   0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
   for (std::uint32_t cid : special)
     for (std::uint32_t port : special)
       for (bool to_host : {false, true}) {
@@ -128,37 +129,38 @@ TEST(Vsock, ParseErrorPositions) {
 
 TEST(Vsock, ParseErrors) {
   const std::string kind = "vsock endpoint";
-  vmsock_test::expect_parse_errors<vsock_endpoint>(kind, {
-    {"", "expected vsock://CID:PORT"},
-    {"2:5000", "expected vsock://CID:PORT"},
-    {"vsock:/2:5000", "expected vsock://CID:PORT"},
-    {"hvsock://2:5000", "unknown scheme"},
-    {"tcp://2:5000", "unknown scheme"},
-    {"://2:5000", "unknown scheme"},
-    {"vsock://", "missing ':'"},
-    {"vsock://2", "missing ':'"},
-    {"vsock://:5000", "empty CID"},
-    {"vsock://2:", "empty port"},
-    {"vsock://guest:5000", "CID is neither a number nor"},
-    {"vsock://-1:5000", "CID is neither a number nor"},
-    {"vsock://0x2:5000", "CID is neither a number nor"},
-    {"vsock:// 2:5000", "CID is neither a number nor"},
-    {"vsock://4294967296:5000", "CID out of range"},
-    {"vsock://99999999999999999999999:1", "CID out of range"},
-    {"vsock://02:5000", "leading zeros"},
-    {"vsock://2:4294967296", "port out of range"},
-    {"vsock://2:05000", "leading zeros"},
-    {"vsock://2:http", "port is neither a number nor any"},
-    {"vsock://2:5000 ", "port is neither a number nor any"},
-    {"vsock://2:50:00", "port is neither a number nor any"},
-    {"vsock://2:5000/", "port is neither a number nor any"},
-    {"vsock://2:5000?", "unknown option"},
-    {"vsock://2:5000?to_hosts", "unknown option"},
-    {"vsock://2:5000?to_host?to_host", "unknown option"},
-    {vmsock_test::bytes("vsock://2:5000\0"), "port is neither"},
-    {vmsock_test::bytes("vsock://2\0:5000"), "CID is neither"},
-    {vmsock_test::bytes("vsock://2:5000?to_host\0"), "unknown option"},
-  });
+  vmsock_test::expect_parse_errors<vsock_endpoint>(
+      kind, {
+                {"", "expected vsock://CID:PORT"},
+                {"2:5000", "expected vsock://CID:PORT"},
+                {"vsock:/2:5000", "expected vsock://CID:PORT"},
+                {"hvsock://2:5000", "unknown scheme"},
+                {"tcp://2:5000", "unknown scheme"},
+                {"://2:5000", "unknown scheme"},
+                {"vsock://", "missing ':'"},
+                {"vsock://2", "missing ':'"},
+                {"vsock://:5000", "empty CID"},
+                {"vsock://2:", "empty port"},
+                {"vsock://guest:5000", "CID is neither a number nor"},
+                {"vsock://-1:5000", "CID is neither a number nor"},
+                {"vsock://0x2:5000", "CID is neither a number nor"},
+                {"vsock:// 2:5000", "CID is neither a number nor"},
+                {"vsock://4294967296:5000", "CID out of range"},
+                {"vsock://99999999999999999999999:1", "CID out of range"},
+                {"vsock://02:5000", "leading zeros"},
+                {"vsock://2:4294967296", "port out of range"},
+                {"vsock://2:05000", "leading zeros"},
+                {"vsock://2:http", "port is neither a number nor any"},
+                {"vsock://2:5000 ", "port is neither a number nor any"},
+                {"vsock://2:50:00", "port is neither a number nor any"},
+                {"vsock://2:5000/", "port is neither a number nor any"},
+                {"vsock://2:5000?", "unknown option"},
+                {"vsock://2:5000?to_hosts", "unknown option"},
+                {"vsock://2:5000?to_host?to_host", "unknown option"},
+                {vmsock_test::bytes("vsock://2:5000\0"), "port is neither"},
+                {vmsock_test::bytes("vsock://2\0:5000"), "CID is neither"},
+                {vmsock_test::bytes("vsock://2:5000?to_host\0"), "unknown option"},
+            });
 }
 
 }  // namespace

@@ -41,8 +41,7 @@ inline std::mt19937_64& rng() {
   return engine;
 }
 
-template <class Int>
-Int random_int(Int lo, Int hi) {
+template <class Int> Int random_int(Int lo, Int hi) {
   return static_cast<Int>(std::uniform_int_distribution<std::uint64_t>(
       static_cast<std::uint64_t>(lo), static_cast<std::uint64_t>(hi))(rng()));
 }
@@ -79,8 +78,7 @@ inline std::string random_bytes(std::size_t len) {
 }
 
 // A string_view of a literal that may hold NUL bytes.
-template <std::size_t N>
-constexpr std::string_view bytes(const char (&literal)[N]) noexcept {
+template <std::size_t N> constexpr std::string_view bytes(const char (&literal)[N]) noexcept {
   return {literal, N - 1};
 }
 
@@ -124,8 +122,7 @@ struct bad_input_at {
   std::size_t at;
 };
 
-template <class E>
-void expect_errors_at(std::initializer_list<bad_input_at> cases) {
+template <class E> void expect_errors_at(std::initializer_list<bad_input_at> cases) {
   for (const bad_input_at& c : cases) {
     SCOPED_TRACE(::testing::Message() << "input " << vmsock::detail::quote(c.text));
     const auto r = E::parse_detail(c.text);
@@ -144,8 +141,7 @@ void expect_errors_at(std::initializer_list<bad_input_at> cases) {
 }
 
 // parse and try_parse agree on a valid input and give `expected`.
-template <class E>
-void expect_parses_to(std::string_view text, const E& expected) {
+template <class E> void expect_parses_to(std::string_view text, const E& expected) {
   SCOPED_TRACE(::testing::Message() << "input " << vmsock::detail::quote(text));
   const std::optional<E> tried = E::try_parse(text);
   ASSERT_TRUE(tried.has_value());
@@ -153,15 +149,13 @@ void expect_parses_to(std::string_view text, const E& expected) {
   EXPECT_EQ(E::parse(text), expected);
 }
 
-template <class E, class = void>
-struct has_kind : std::false_type {};
+template <class E, class = void> struct has_kind : std::false_type {};
 template <class E>
 struct has_kind<E, std::void_t<decltype(std::declval<const E&>().type())>> : std::true_type {};
 
 // False where the sockaddr's length is part of the address (a Unix socket's
 // abstract name, or no name at all): there, trailing bytes change it.
-template <class E>
-bool length_is_fixed_or_terminated(const E& ep) {
+template <class E> bool length_is_fixed_or_terminated(const E& ep) {
   if constexpr (has_kind<E>::value)
     return ep.type() == E::kind::path;
   else
@@ -169,8 +163,7 @@ bool length_is_fixed_or_terminated(const E& ep) {
 }
 
 // endpoint -> native struct -> endpoint: equal, and the text form survives.
-template <class E>
-void expect_native_round_trip(const E& ep) {
+template <class E> void expect_native_round_trip(const E& ep) {
   SCOPED_TRACE(::testing::Message() << "endpoint " << ep.to_string());
   const typename E::native_type native = ep.to_native();
   const std::optional<E> back = E::from_native(&native, ep.native_size());
@@ -193,8 +186,7 @@ void expect_native_round_trip(const E& ep) {
 
 // The whole chain of the issue: text -> endpoint -> native -> endpoint -> text,
 // where `text` is canonical (to_string gives it back unchanged).
-template <class E>
-void expect_text_round_trip(const std::string& text) {
+template <class E> void expect_text_round_trip(const std::string& text) {
   SCOPED_TRACE(::testing::Message() << "text " << text);
   const std::optional<E> ep = E::try_parse(text);
   ASSERT_TRUE(ep.has_value());
@@ -205,8 +197,7 @@ void expect_text_round_trip(const std::string& text) {
 // from_native's rejections: a null pointer at any length, every length shorter
 // than `min_len` (the rest of the struct valid), and a struct of the right size
 // whose family is changed to every other value of sa_family's low byte.
-template <class E>
-void expect_from_native_rejects(const E& valid, std::size_t min_len) {
+template <class E> void expect_from_native_rejects(const E& valid, std::size_t min_len) {
   SCOPED_TRACE(::testing::Message() << "endpoint " << valid.to_string());
   const typename E::native_type native = valid.to_native();
   for (std::size_t len : {std::size_t{0}, std::size_t{1}, sizeof native, std::size_t{4096}})

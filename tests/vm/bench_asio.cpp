@@ -50,7 +50,6 @@
 #include <thread>
 #include <vector>
 
-
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -59,8 +58,7 @@ enum class workload { pingpong, send, receive };
 // The other end of one connection, on a thread of its own.
 class peer {
  public:
-  peer(vmsock::vsock_listener& l, workload w)
-      : listener_(l), thread_([this, w] { run(w); }) {}
+  peer(vmsock::vsock_listener& l, workload w) : listener_(l), thread_([this, w] { run(w); }) {}
   peer(const peer&) = delete;
   peer& operator=(const peer&) = delete;
   ~peer() {
@@ -100,19 +98,18 @@ struct repetition {
 };
 
 // One step of `w` on socket s.
-template <class Socket>
-::asio::awaitable<void> step(Socket& s, workload w, std::vector<char>& buf) {
+template <class Socket>::asio::awaitable<void> step(Socket& s, workload w, std::vector<char>& buf) {
   switch (w) {
-    case workload::pingpong:
-      co_await ::asio::async_write(s, ::asio::buffer(buf), ::asio::use_awaitable);
-      co_await ::asio::async_read(s, ::asio::buffer(buf), ::asio::use_awaitable);
-      break;
-    case workload::send:
-      co_await ::asio::async_write(s, ::asio::buffer(buf), ::asio::use_awaitable);
-      break;
-    case workload::receive:
-      co_await ::asio::async_read(s, ::asio::buffer(buf), ::asio::use_awaitable);
-      break;
+  case workload::pingpong:
+    co_await ::asio::async_write(s, ::asio::buffer(buf), ::asio::use_awaitable);
+    co_await ::asio::async_read(s, ::asio::buffer(buf), ::asio::use_awaitable);
+    break;
+  case workload::send:
+    co_await ::asio::async_write(s, ::asio::buffer(buf), ::asio::use_awaitable);
+    break;
+  case workload::receive:
+    co_await ::asio::async_read(s, ::asio::buffer(buf), ::asio::use_awaitable);
+    break;
   }
 }
 
@@ -132,8 +129,10 @@ repetition run_repetition(workload w, std::size_t size, double min_time, std::si
   auto& c = connections;
   vmsock::asio::vsock_stream::socket ours = vmsock::asio::to_asio(io, std::move(c[rotation % 3]));
   const ::asio::generic::stream_protocol vsock_generic(AF_VSOCK, 0);
-  ::asio::generic::stream_protocol::socket generic(io, vsock_generic, c[(rotation + 1) % 3].release());
-  ::asio::generic::stream_protocol::socket generic2(io, vsock_generic, c[(rotation + 2) % 3].release());
+  ::asio::generic::stream_protocol::socket generic(io, vsock_generic,
+                                                   c[(rotation + 1) % 3].release());
+  ::asio::generic::stream_protocol::socket generic2(io, vsock_generic,
+                                                    c[(rotation + 2) % 3].release());
 
   std::array<std::vector<double>, 3> us;
   for (auto& v : us) v.reserve(1 << 16);
@@ -153,7 +152,8 @@ repetition run_repetition(workload w, std::size_t size, double min_time, std::si
               co_await step(generic, w, buf);
             else
               co_await step(generic2, w, buf);
-            us[v].push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+            us[v].push_back(
+                std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
           }
         }
       },
@@ -164,9 +164,11 @@ repetition run_repetition(workload w, std::size_t size, double min_time, std::si
   generic.close();
   generic2.close();
   peers.clear();  // the peers see the closes and end
-  const auto least = [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); };
-  return {median(us[0]), median(us[1]), median(us[2]),
-          least(us[0]), least(us[1]), least(us[2]), us[0].size()};
+  const auto least = [](const std::vector<double>& v) {
+    return *std::min_element(v.begin(), v.end());
+  };
+  return {median(us[0]), median(us[1]), median(us[2]), least(us[0]),
+          least(us[1]),  least(us[2]),  us[0].size()};
 }
 
 // A ratio over the repetitions: its median and range.
@@ -188,12 +190,14 @@ void print_summary(const char* name, const std::vector<repetition>& reps) {
     gmin.push_back(x.generic_min);
   }
   const spread a = spread_of(r), b = spread_of(c), am = spread_of(rmin), bm = spread_of(cmin);
-  std::printf("ratio %-14s medians: vmsock/generic %.3f (%.3f-%.3f)  generic2/generic %.3f "
-              "(%.3f-%.3f)  generic step %.1f us\n",
-              name, a.mid, a.lo, a.hi, b.mid, b.lo, b.hi, median(g));
-  std::printf("ratio %-14s minima:  vmsock/generic %.3f (%.3f-%.3f)  generic2/generic %.3f "
-              "(%.3f-%.3f)  generic step %.1f us\n",
-              name, am.mid, am.lo, am.hi, bm.mid, bm.lo, bm.hi, median(gmin));
+  std::printf(
+      "ratio %-14s medians: vmsock/generic %.3f (%.3f-%.3f)  generic2/generic %.3f "
+      "(%.3f-%.3f)  generic step %.1f us\n",
+      name, a.mid, a.lo, a.hi, b.mid, b.lo, b.hi, median(g));
+  std::printf(
+      "ratio %-14s minima:  vmsock/generic %.3f (%.3f-%.3f)  generic2/generic %.3f "
+      "(%.3f-%.3f)  generic step %.1f us\n",
+      name, am.mid, am.lo, am.hi, bm.mid, bm.lo, bm.hi, median(gmin));
 }
 
 }  // namespace
@@ -237,17 +241,19 @@ int main(int argc, char** argv) {
                {"pingpong/64", workload::pingpong, 64},
                {"send/65536", workload::send, 64 * 1024},
                {"receive/65536", workload::receive, 64 * 1024}};
-  std::printf("bench_asio: AF_VSOCK stream, CID 1, %d repetitions of %.2f s per case; "
-              "step medians (us), every thread on vCPU 0\n",
-              repetitions, min_time);
+  std::printf(
+      "bench_asio: AF_VSOCK stream, CID 1, %d repetitions of %.2f s per case; "
+      "step medians (us), every thread on vCPU 0\n",
+      repetitions, min_time);
   try {
     for (const auto& c : cases) {
       std::vector<repetition> reps;
       for (int r = 0; r < repetitions; ++r) {
         reps.push_back(run_repetition(c.w, c.size, min_time, static_cast<std::size_t>(r)));
         const auto& x = reps.back();
-        std::printf("  %-14s rep %d: vmsock %8.1f  generic %8.1f  generic2 %8.1f us  (%zu steps each)\n",
-                    c.name, r + 1, x.vmsock_us, x.generic_us, x.generic2_us, x.steps);
+        std::printf(
+            "  %-14s rep %d: vmsock %8.1f  generic %8.1f  generic2 %8.1f us  (%zu steps each)\n",
+            c.name, r + 1, x.vmsock_us, x.generic_us, x.generic2_us, x.steps);
       }
       print_summary(c.name, reps);
       std::fflush(stdout);

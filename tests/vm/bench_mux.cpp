@@ -27,12 +27,11 @@
 //
 // Throughput: R rounds; each round runs direct and every mux once, in a
 // random order (each kind's time is touched by what the one before it left
-// running; a fixed order would give that to the same kind every time); MB/s is N MiB over the time from the first
-// byte sent to the server's count received (the connect is not in it).  The
-// ratio mux/direct is taken per round and its median printed.
-// Connect latency: C connects per kind, interleaved one by one (each
-// iteration one of each kind, in a random order), 10 ms apart; "connected" is the time
-// until connect() returned (for a mux: until its OK was read), "first echo"
+// running; a fixed order would give that to the same kind every time); MB/s is N MiB over the time
+// from the first byte sent to the server's count received (the connect is not in it).  The ratio
+// mux/direct is taken per round and its median printed. Connect latency: C connects per kind,
+// interleaved one by one (each iteration one of each kind, in a random order), 10 ms apart;
+// "connected" is the time until connect() returned (for a mux: until its OK was read), "first echo"
 // adds one byte there and back through the new connection.  Medians and
 // ratios of the medians printed.
 //
@@ -122,8 +121,8 @@ void serve(vmsock::vsock_stream_socket s) {
 // ---- the clients -------------------------------------------------------------------
 
 struct target {
-  std::string name;  // "direct" or the mux's name
-  std::string uds;   // empty for direct
+  std::string name;   // "direct" or the mux's name
+  std::string uds;    // empty for direct
   bool peek = false;  // the answer read with MSG_PEEK (connects only)
 };
 
@@ -137,7 +136,8 @@ vmsock::unix_stream_socket connect_peeking(const std::string& uds, std::uint32_t
   char answer[64];
   for (;;) {
     if (!s.wait_readable(until)) throw std::runtime_error("no answer from the mux");
-    const std::size_t n = s.receive(vmsock::mutable_buffer{answer, sizeof answer}, vmsock::message_flags::peek);
+    const std::size_t n =
+        s.receive(vmsock::mutable_buffer{answer, sizeof answer}, vmsock::message_flags::peek);
     if (n == 0) throw std::runtime_error("the mux closed without an answer");
     const void* nl = std::memchr(answer, '\n', n);
     if (nl == nullptr) {
@@ -146,13 +146,13 @@ vmsock::unix_stream_socket connect_peeking(const std::string& uds, std::uint32_t
     }
     const std::size_t len = static_cast<std::size_t>(static_cast<const char*>(nl) - answer) + 1;
     s.receive_exact(vmsock::mutable_buffer{answer, len}, until);
-    if (std::strncmp(answer, "OK ", 3) != 0) throw std::runtime_error("the mux answered something else");
+    if (std::strncmp(answer, "OK ", 3) != 0)
+      throw std::runtime_error("the mux answered something else");
     return s;
   }
 }
 
-template <class Socket>
-double throughput_run(Socket& s, std::size_t bytes) {
+template <class Socket> double throughput_run(Socket& s, std::size_t bytes) {
   static std::vector<char> chunk(256 * 1024, 'x');
   const auto t0 = clock_type::now();
   const char mode = 'T';
@@ -167,7 +167,8 @@ double throughput_run(Socket& s, std::size_t bytes) {
   std::uint64_t got = 0;
   s.receive_exact(vmsock::mutable_buffer{&got, sizeof got}, 120s);
   const double secs = seconds_since(t0);
-  if (got != bytes) throw std::runtime_error("the server counted " + std::to_string(got) + " bytes");
+  if (got != bytes)
+    throw std::runtime_error("the server counted " + std::to_string(got) + " bytes");
   return static_cast<double>(bytes) / secs / 1e6;
 }
 
@@ -185,8 +186,7 @@ struct latency {
   double first_echo = 0;  // and one byte there and back
 };
 
-template <class Socket>
-latency ping(Socket& s, clock_type::time_point t0) {
+template <class Socket> latency ping(Socket& s, clock_type::time_point t0) {
   latency l;
   l.connected = seconds_since(t0);
   const char mode = 'P';
@@ -223,16 +223,22 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--port") port = static_cast<std::uint32_t>(std::stoul(value()));
-    else if (a == "--mib") mib = std::stoul(value());
-    else if (a == "--rounds") rounds = std::stoi(value());
-    else if (a == "--connects") connects = std::stoi(value());
+    if (a == "--port")
+      port = static_cast<std::uint32_t>(std::stoul(value()));
+    else if (a == "--mib")
+      mib = std::stoul(value());
+    else if (a == "--rounds")
+      rounds = std::stoi(value());
+    else if (a == "--connects")
+      connects = std::stoi(value());
     else if (a == "--mux" || a == "--peek-client") {
       const std::string v = value();
       const auto eq = v.find('=');
-      if (eq == std::string::npos) throw std::invalid_argument(a + " NAME=UDS (--mux NAME= alone: direct again)");
+      if (eq == std::string::npos)
+        throw std::invalid_argument(a + " NAME=UDS (--mux NAME= alone: direct again)");
       targets.push_back({v.substr(0, eq), v.substr(eq + 1), a == "--peek-client"});
-      if (a == "--peek-client" && targets.back().uds.empty()) throw std::invalid_argument("--peek-client needs a UDS");
+      if (a == "--peek-client" && targets.back().uds.empty())
+        throw std::invalid_argument("--peek-client needs a UDS");
     } else {
       throw std::invalid_argument("unknown argument " + a);
     }
@@ -268,7 +274,8 @@ int run(int argc, char** argv) {
     for (const std::size_t i : order) {
       if (targets[i].peek) continue;  // the same mux as another: connects only
       this_round[i] = throughput(targets[i], port, bytes);
-      std::printf("MUX-BENCH throughput round %d %s %.1f MB/s\n", r + 1, targets[i].name.c_str(), this_round[i]);
+      std::printf("MUX-BENCH throughput round %d %s %.1f MB/s\n", r + 1, targets[i].name.c_str(),
+                  this_round[i]);
       std::fflush(stdout);
     }
     for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -293,12 +300,14 @@ int run(int argc, char** argv) {
     }
   }
 
-  std::printf("MUX-BENCH summary: %zu MiB x %d rounds, %d connects per kind\n", mib, rounds, connects);
+  std::printf("MUX-BENCH summary: %zu MiB x %d rounds, %d connects per kind\n", mib, rounds,
+              connects);
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (targets[i].peek) continue;
     const auto& m = mbps[i];
-    std::printf("MUX-BENCH throughput %-8s median %7.1f MB/s (%.1f-%.1f)", targets[i].name.c_str(), median(m),
-                *std::min_element(m.begin(), m.end()), *std::max_element(m.begin(), m.end()));
+    std::printf("MUX-BENCH throughput %-8s median %7.1f MB/s (%.1f-%.1f)", targets[i].name.c_str(),
+                median(m), *std::min_element(m.begin(), m.end()),
+                *std::max_element(m.begin(), m.end()));
     if (i != 0)
       std::printf("  ratio to direct: median %.2f (%.2f-%.2f)", median(ratio[i]),
                   *std::min_element(ratio[i].begin(), ratio[i].end()),
@@ -306,12 +315,14 @@ int run(int argc, char** argv) {
     std::printf("\n");
   }
   for (std::size_t i = 0; i < targets.size(); ++i) {
-    std::printf("MUX-BENCH connect %-8s connected median %7.0f us (p90 %7.0f), first echo median %7.0f us "
-                "(p90 %7.0f)",
-                targets[i].name.c_str(), median(connected[i]), quantile(connected[i], 0.9), median(echoed[i]),
-                quantile(echoed[i], 0.9));
+    std::printf(
+        "MUX-BENCH connect %-8s connected median %7.0f us (p90 %7.0f), first echo median %7.0f us "
+        "(p90 %7.0f)",
+        targets[i].name.c_str(), median(connected[i]), quantile(connected[i], 0.9),
+        median(echoed[i]), quantile(echoed[i], 0.9));
     if (i != 0)
-      std::printf("  ratio to direct: connected %.2f, first echo %.2f", median(connected[i]) / median(connected[0]),
+      std::printf("  ratio to direct: connected %.2f, first echo %.2f",
+                  median(connected[i]) / median(connected[0]),
                   median(echoed[i]) / median(echoed[0]));
     std::printf("\n");
   }
@@ -324,8 +335,9 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (!in_test_guest()) {
-    std::fprintf(stderr, "bench_mux: refusing to run outside vmsock's test guest (no vmsock_test_guest=1 "
-                         "in /proc/cmdline): AF_VSOCK may leave this machine\n");
+    std::fprintf(stderr,
+                 "bench_mux: refusing to run outside vmsock's test guest (no vmsock_test_guest=1 "
+                 "in /proc/cmdline): AF_VSOCK may leave this machine\n");
     return 2;
   }
   try {

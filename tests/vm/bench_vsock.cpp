@@ -156,8 +156,7 @@ class vmsock_client {
   vmsock::vsock_stream_socket s_;
 };
 
-template <class Client>
-void run_case(benchmark::State& state, workload w, std::size_t size) {
+template <class Client> void run_case(benchmark::State& state, workload w, std::size_t size) {
   try {
     vsock_transport t;
     const peer other(t.listener.get(), w);
@@ -165,18 +164,18 @@ void run_case(benchmark::State& state, workload w, std::size_t size) {
       Client c(t);
       std::vector<char> buf(size, 'm');
       switch (w) {
-        case workload::pingpong:
-          for (auto _ : state) {
-            c.send_all(buf.data(), size);
-            c.receive_exact(buf.data(), size);
-          }
-          break;
-        case workload::send:
-          for (auto _ : state) c.send_all(buf.data(), size);
-          break;
-        case workload::receive:
-          for (auto _ : state) c.receive_exact(buf.data(), size);
-          break;
+      case workload::pingpong:
+        for (auto _ : state) {
+          c.send_all(buf.data(), size);
+          c.receive_exact(buf.data(), size);
+        }
+        break;
+      case workload::send:
+        for (auto _ : state) c.send_all(buf.data(), size);
+        break;
+      case workload::receive:
+        for (auto _ : state) c.receive_exact(buf.data(), size);
+        break;
       }
       benchmark::DoNotOptimize(buf.data());
     }
@@ -187,29 +186,24 @@ void run_case(benchmark::State& state, workload w, std::size_t size) {
   }
 }
 
-template <class Client>
-void register_case(workload w, std::size_t size) {
-  const std::string name = std::string("vsock/") + workload_name(w) + "/" + std::to_string(size) +
-                           "/" + Client::name;
-  benchmark::RegisterBenchmark(name.c_str(), [w, size](benchmark::State& s) {
-    run_case<Client>(s, w, size);
-  })->UseRealTime()->Unit(benchmark::kMicrosecond);
+template <class Client> void register_case(workload w, std::size_t size) {
+  const std::string name =
+      std::string("vsock/") + workload_name(w) + "/" + std::to_string(size) + "/" + Client::name;
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [w, size](benchmark::State& s) { run_case<Client>(s, w, size); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
 }
 
 // One step of a workload on one client.
-template <class Client>
-void step(Client& c, workload w, std::vector<char>& buf) {
+template <class Client> void step(Client& c, workload w, std::vector<char>& buf) {
   switch (w) {
-    case workload::pingpong:
-      c.send_all(buf.data(), buf.size());
-      c.receive_exact(buf.data(), buf.size());
-      break;
-    case workload::send:
-      c.send_all(buf.data(), buf.size());
-      break;
-    case workload::receive:
-      c.receive_exact(buf.data(), buf.size());
-      break;
+  case workload::pingpong:
+    c.send_all(buf.data(), buf.size());
+    c.receive_exact(buf.data(), buf.size());
+    break;
+  case workload::send: c.send_all(buf.data(), buf.size()); break;
+  case workload::receive: c.receive_exact(buf.data(), buf.size()); break;
   }
 }
 
@@ -281,9 +275,10 @@ void run_paired(benchmark::State& state, workload w, std::size_t size) {
 void register_paired(workload w, std::size_t size) {
   const std::string name =
       std::string("vsock/paired/") + workload_name(w) + "/" + std::to_string(size);
-  benchmark::RegisterBenchmark(name.c_str(), [w, size](benchmark::State& s) {
-    run_paired(s, w, size);
-  })->UseRealTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [w, size](benchmark::State& s) { run_paired(s, w, size); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
 }
 
 // The console output as usual, then the vmsock/raw ratios: from the paired
@@ -319,16 +314,16 @@ class ratio_reporter : public benchmark::ConsoleReporter {
         "development machines: absolute times are not those of hardware)\n");
     for (const auto& [name, ratios] : paired_) {
       const auto& mins = paired_min_[name];
-      std::printf("ratio %-28s paired median: raw %8.1f us vmsock %8.1f us vmsock/raw %.3f "
-                  "(%zu runs, %.3f-%.3f)\n",
-                  name.c_str(), median(paired_raw_us_[name]), median(paired_vm_us_[name]),
-                  median(ratios), ratios.size(), minimum(ratios),
-                  *std::max_element(ratios.begin(), ratios.end()));
-      std::printf("ratio %-28s paired minimum: raw %7.1f us vmsock %8.1f us vmsock/raw %.3f "
-                  "(%zu runs, %.3f-%.3f)\n",
-                  name.c_str(), median(paired_raw_min_[name]), median(paired_vm_min_[name]),
-                  median(mins), mins.size(), minimum(mins),
-                  *std::max_element(mins.begin(), mins.end()));
+      std::printf(
+          "ratio %-28s paired median: raw %8.1f us vmsock %8.1f us vmsock/raw %.3f "
+          "(%zu runs, %.3f-%.3f)\n",
+          name.c_str(), median(paired_raw_us_[name]), median(paired_vm_us_[name]), median(ratios),
+          ratios.size(), minimum(ratios), *std::max_element(ratios.begin(), ratios.end()));
+      std::printf(
+          "ratio %-28s paired minimum: raw %7.1f us vmsock %8.1f us vmsock/raw %.3f "
+          "(%zu runs, %.3f-%.3f)\n",
+          name.c_str(), median(paired_raw_min_[name]), median(paired_vm_min_[name]), median(mins),
+          mins.size(), minimum(mins), *std::max_element(mins.begin(), mins.end()));
     }
     for (const auto& [name, raw_times] : separate_) {
       const auto slash = name.rfind("/raw");
@@ -370,7 +365,8 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--no-pin") {
       pin = false;
     } else {
-      std::fprintf(stderr, "bench_vsock: unknown argument %s (Google Benchmark's flags and --no-pin)\n",
+      std::fprintf(stderr,
+                   "bench_vsock: unknown argument %s (Google Benchmark's flags and --no-pin)\n",
                    argv[i]);
       return 1;
     }
@@ -393,8 +389,10 @@ int main(int argc, char** argv) {
 #else
   benchmark::AddCustomContext("vmsock_bench_build", "NOT OPTIMIZED: figures are meaningless");
 #endif
-  benchmark::AddCustomContext("transport", "AF_VSOCK stream, CID 1 (vsock_loopback) in the test guest");
-  benchmark::AddCustomContext("peer", "one raw-syscall thread per case, the same for both variants");
+  benchmark::AddCustomContext("transport",
+                              "AF_VSOCK stream, CID 1 (vsock_loopback) in the test guest");
+  benchmark::AddCustomContext("peer",
+                              "one raw-syscall thread per case, the same for both variants");
   const struct {
     workload w;
     std::size_t size;

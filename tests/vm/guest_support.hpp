@@ -56,8 +56,7 @@ inline vmsock::vsock_endpoint any_cid(std::uint32_t port) {
 // socket; `configure(listener)` runs before the client connects (options an
 // accepted socket inherits).  Listener: vsock_listener or
 // vsock_seqpacket_listener.
-template <class Listener>
-struct connection {
+template <class Listener> struct connection {
   using socket = typename Listener::socket_type_t;
   Listener listener;
   socket client;
@@ -76,8 +75,7 @@ connection<Listener> connect_pair(Configure&& configure) {
   c.server = c.listener.accept(c.peer);
   return c;
 }
-template <class Listener>
-connection<Listener> connect_pair() {
+template <class Listener> connection<Listener> connect_pair() {
   return connect_pair<Listener>([](Listener&) {});
 }
 
@@ -140,15 +138,13 @@ inline void record(const std::string& key, const std::string& value) {
   std::fflush(stdout);
 }
 inline void record(const std::string& key, const char* value) { record(key, std::string(value)); }
-template <class T>
-void record(const std::string& key, const T& value) {
+template <class T> void record(const std::string& key, const T& value) {
   record(key, std::to_string(value));
 }
 
 // The message of a std::system_error thrown by `f` (empty when nothing is
 // thrown), and its code in `code`.
-template <class F>
-std::string system_error_of(F&& f, std::error_code& code) {
+template <class F> std::string system_error_of(F&& f, std::error_code& code) {
   try {
     f();
   } catch (const std::system_error& e) {

@@ -216,8 +216,8 @@ void test_seqpacket(unsigned port) {
   bool sent = true;
   for (std::size_t n : sizes) {
     std::string msg(n, static_cast<char>('a' + n % 26));
-    sent = sent && ::send(p.client.get(), msg.data(), msg.size(), MSG_NOSIGNAL) ==
-                       static_cast<ssize_t>(n);
+    sent = sent &&
+           ::send(p.client.get(), msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(n);
   }
   check(sent, "seqpacket: 5 messages sent");
   bool kept = true;
@@ -239,8 +239,8 @@ void test_seqpacket(unsigned port) {
   mh.msg_iovlen = 1;
   ssize_t r = ::recvmsg(p.server.get(), &mh, MSG_TRUNC);
   check(r == 1000 && (mh.msg_flags & MSG_TRUNC) != 0,
-        "seqpacket: short receive reports MSG_TRUNC and the full length (got " +
-            std::to_string(r) + ")");
+        "seqpacket: short receive reports MSG_TRUNC and the full length (got " + std::to_string(r) +
+            ")");
 }
 
 void test_no_listener(unsigned port) {

@@ -30,19 +30,17 @@ using namespace vmsock_test;
 using namespace std::chrono_literals;
 using vmsock::hv_endpoint;
 using vmsock::vsock_endpoint;
-using vmsock_vm::local;
 using vmsock_vm::any_cid;
+using vmsock_vm::local;
 using vmsock_vm::next_port;
 namespace vm_id = vmsock::hv::vm_id;
 
-template <class T>
-using awaitable = lib::awaitable<T>;
+template <class T> using awaitable = lib::awaitable<T>;
 using lib::use_awaitable;
 
 // Runs the coroutine `make()` returns to its end, at most `limit`: a hang
 // fails the test instead of the boot.  Its exception, if any, is rethrown.
-template <class Make>
-void run(lib::io_context& io, Make&& make, std::chrono::seconds limit = 90s) {
+template <class Make> void run(lib::io_context& io, Make&& make, std::chrono::seconds limit = 90s) {
   bool done = false;
   std::exception_ptr error;
   lib::co_spawn(io, make(), [&](std::exception_ptr e) {
@@ -66,8 +64,7 @@ lib_error_code code_of(const std::exception_ptr& e) {
 }
 
 // Echoes one connection until the peer half-closes, then half-closes too.
-template <class Socket>
-awaitable<void> echo(Socket s) {
+template <class Socket> awaitable<void> echo(Socket s) {
   std::vector<char> buf(64 * 1024);
   for (;;) {
     lib_error_code ec;
@@ -81,8 +78,7 @@ awaitable<void> echo(Socket s) {
 }
 
 // Accepts `count` connections and echoes each in a coroutine of its own.
-template <class Acceptor>
-awaitable<void> serve(Acceptor& acceptor, int count) {
+template <class Acceptor> awaitable<void> serve(Acceptor& acceptor, int count) {
   for (int i = 0; i < count; ++i) {
     auto s = co_await acceptor.async_accept(use_awaitable);
     lib::co_spawn(acceptor.get_executor(), echo(std::move(s)), lib::detached);
@@ -133,7 +129,8 @@ TEST(ASIO_SUITE(GuestStream), SixtyFourMiBEachWay) {
   vsock_stream::acceptor acceptor(io, any_cid(port));
   constexpr std::size_t total = 64u << 20, chunk = 256u << 10;
   struct side {
-    std::uint64_t sent = vmsock_vm::checksum(nullptr, 0), received = vmsock_vm::checksum(nullptr, 0);
+    std::uint64_t sent = vmsock_vm::checksum(nullptr, 0),
+                  received = vmsock_vm::checksum(nullptr, 0);
   } client_side, server_side;
   auto pump = [&](vsock_stream::socket& s, std::uint64_t seed, side& out) -> awaitable<void> {
     vmsock_vm::pattern p(seed);
@@ -158,8 +155,9 @@ TEST(ASIO_SUITE(GuestStream), SixtyFourMiBEachWay) {
   vsock_stream::socket client(io), server(io);
   const auto t0 = std::chrono::steady_clock::now();
   run(io, [&]() -> awaitable<void> {
-    lib::co_spawn(io, [&]() -> awaitable<void> { co_await client.async_connect(local(port), use_awaitable); },
-                  lib::detached);
+    lib::co_spawn(
+        io, [&]() -> awaitable<void> { co_await client.async_connect(local(port), use_awaitable); },
+        lib::detached);
     server = co_await acceptor.async_accept(use_awaitable);
     while (!client.is_open()) co_await lib::post(io, use_awaitable);
     lib::co_spawn(io, pump(client, 11, client_side), lib::detached);
@@ -205,14 +203,16 @@ TEST(ASIO_SUITE(GuestSeqpacket), BoundariesThroughAsyncSendAndReceive) {
     }
     // A message larger than the buffer: what fits, MSG_TRUNC, the rest dropped.
     lib::socket_base::message_flags flags = 0;
-    truncated_length = co_await server.async_receive(lib::buffer(buf.data(), 10), flags, use_awaitable);
+    truncated_length =
+        co_await server.async_receive(lib::buffer(buf.data(), 10), flags, use_awaitable);
     truncated_flag = (flags & MSG_TRUNC) != 0;
     // The peer's close: asio reports a seqpacket end as a 0-byte message (eof on streams).
     client.close();
     lib_error_code ec;
-    const std::size_t end =
-        co_await server.async_receive(lib::buffer(buf), flags, lib::redirect_error(use_awaitable, ec));
-    EXPECT_TRUE(ec == lib::error::eof || (!ec && end == 0)) << ec.message() << ", " << end << " bytes";
+    const std::size_t end = co_await server.async_receive(lib::buffer(buf), flags,
+                                                          lib::redirect_error(use_awaitable, ec));
+    EXPECT_TRUE(ec == lib::error::eof || (!ec && end == 0))
+        << ec.message() << ", " << end << " bytes";
   });
   EXPECT_EQ(got, sizes);
   EXPECT_EQ(truncated_length, 10u);
@@ -288,7 +288,8 @@ TEST(ASIO_SUITE(GuestCancel), PendingAcceptAndRead) {
     // close() during a read.
     timer.expires_after(50ms);
     timer.async_wait([&](const lib_error_code&) { server.close(); });
-    co_await lib::async_read(server, lib::buffer(buf), lib::redirect_error(use_awaitable, closed_ec));
+    co_await lib::async_read(server, lib::buffer(buf),
+                             lib::redirect_error(use_awaitable, closed_ec));
   });
   EXPECT_EQ(accept_ec, lib::error::operation_aborted) << accept_ec.message();
   EXPECT_EQ(read_ec, lib::error::operation_aborted) << read_ec.message();

@@ -28,13 +28,12 @@ class Addressing : public paired_test {};
 ::testing::AssertionResult is_refused(const std::error_code& ec) {
   if (ec == std::errc::connection_refused || ec == std::errc::connection_reset)
     return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << ec.category().name() << " " << ec.value() << ": "
-                                       << ec.message();
+  return ::testing::AssertionFailure()
+         << ec.category().name() << " " << ec.value() << ": " << ec.message();
 }
 
 // Data both ways over a connection: proves it is live.
-template <class Socket>
-void hello_both_ways(Socket& s) {
+template <class Socket> void hello_both_ways(Socket& s) {
   const std::string mine = std::string("hello from the ") + name_of(this_side());
   const std::string theirs = std::string("hello from the ") + name_of(other(this_side()));
   s.send_all(mine);
@@ -87,14 +86,11 @@ void one_connection(side server, const vsock_endpoint& target) {
   }
 }
 
-TEST_F(Addressing, GuestToHostByCidHost) {
-  one_connection(side::host, {vsock::cid::host, port()});
-}
+TEST_F(Addressing, GuestToHostByCidHost) { one_connection(side::host, {vsock::cid::host, port()}); }
 
 // The host listens on P; the guest connects with `connect()` (any stream
 // socket type); data both ways.
-template <class Connect>
-void guest_connects_to_host(std::uint32_t p, Connect&& connect) {
+template <class Connect> void guest_connects_to_host(std::uint32_t p, Connect&& connect) {
   if (on_host()) {
     vsock_endpoint peer;
     auto s = connect_across<vsock_listener>(side::host, p, &peer);

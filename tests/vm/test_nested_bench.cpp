@@ -15,9 +15,9 @@
 // of its step times, of the minima, and of the totals (for send and receive
 // the totals are the throughput: a step that finds room or data queued is
 // quick and one that waits for the peer is slow, and the median sees only one
-// kind); each workload runs three times on fresh connections.  The figures go to stdout ("ratio" lines) and into the test's
-// properties; tests/vm/RESULTS.md records them.  Everything runs under TCG
-// emulation (the guest under TCG inside TCG), so only the ratios carry over.
+// kind); each workload runs three times on fresh connections.  The figures go to stdout ("ratio"
+// lines) and into the test's properties; tests/vm/RESULTS.md records them.  Everything runs under
+// TCG emulation (the guest under TCG inside TCG), so only the ratios carry over.
 #include "nested/nested_support.hpp"
 
 #include <vmsock/vmsock.hpp>
@@ -116,8 +116,7 @@ class vmsock_conn {
   vsock_stream_socket s_;
 };
 
-template <class Conn>
-void step(Conn& c, workload w, std::vector<char>& buf) {
+template <class Conn> void step(Conn& c, workload w, std::vector<char>& buf) {
   if (w != workload::receive) c.send_all(buf.data(), buf.size());
   if (w != workload::send) c.receive_exact(buf.data(), buf.size());
 }
@@ -151,7 +150,7 @@ run_result host_run(const bench_case& c, unsigned run) {
     // second and third, and after each of the others, equally often (the step
     // before leaves the peer busy with its bytes).
     static constexpr int orders[6][variants] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1},
-                                               {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
+                                                {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
     for (int i = 0; i < c.steps; ++i) {
       for (int k = 0; k < variants; ++k) {
         const int v = orders[i % 6][k];
@@ -203,11 +202,11 @@ void measure(const bench_case& c) {
     if (c.w != workload::pingpong)
       raw_mbps.push_back(static_cast<double>(c.size) * c.steps / r.total_us[0]);
   }
-  std::printf("ratio %-14s vmsock/raw: medians %s | minima %s | totals %s || raw/raw (A/A): "
-              "medians %s | totals %s || raw: median step %s us, %s MB/s\n",
-              c.name, list(ratio).c_str(), list(min_ratio).c_str(), list(total_ratio).c_str(),
-              list(aa).c_str(), list(aa_total).c_str(), list(raw_us).c_str(),
-              list(raw_mbps).c_str());
+  std::printf(
+      "ratio %-14s vmsock/raw: medians %s | minima %s | totals %s || raw/raw (A/A): "
+      "medians %s | totals %s || raw: median step %s us, %s MB/s\n",
+      c.name, list(ratio).c_str(), list(min_ratio).c_str(), list(total_ratio).c_str(),
+      list(aa).c_str(), list(aa_total).c_str(), list(raw_us).c_str(), list(raw_mbps).c_str());
   std::fflush(stdout);
   const std::string key = c.name;
   vmsock_vm::record(key + "_vmsock_over_raw_medians", list(ratio));

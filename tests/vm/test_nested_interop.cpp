@@ -36,8 +36,8 @@ std::string peer_uri(std::uint32_t p) { return to_peer(p).to_string(); }
 void run_echo_server(std::uint32_t p) {
   const std::string ready = temp_path("ready", p);
   ::unlink(ready.c_str());
-  child server({"echo_server", "vsock://any:" + std::to_string(p), "--count", "1",
-                "--ready-file", ready});
+  child server(
+      {"echo_server", "vsock://any:" + std::to_string(p), "--count", "1", "--ready-file", ready});
   ASSERT_TRUE(wait_for_file(ready, server)) << "echo_server never wrote its ready file";
   sync("ready");
   EXPECT_EQ(server.wait(150s), 0) << "echo_server --count 1 exits 0 after one connection";
@@ -46,15 +46,14 @@ void run_echo_server(std::uint32_t p) {
 // echo_server on `server_side`, echo_client on the other, connecting to
 // `client_uri(P)`; the client checks its own checksums (exit 3 when they
 // differ).
-template <class ClientUri>
-void echo_examples(side server_side, ClientUri&& client_uri) {
+template <class ClientUri> void echo_examples(side server_side, ClientUri&& client_uri) {
   const std::uint32_t p = port();
   if (this_side() == server_side) {
     run_echo_server(p);
   } else {
     sync("ready");
-    child client({"echo_client", client_uri(p), "--bytes", "1M", "--pings", "10", "--timeout",
-                  "30000"});
+    child client(
+        {"echo_client", client_uri(p), "--bytes", "1M", "--pings", "10", "--timeout", "30000"});
     EXPECT_EQ(client.wait(150s), 0) << "echo_client's exit status";
   }
   sync("done", 200s);
@@ -102,8 +101,8 @@ void socat_listens(side socat_side) {
     EXPECT_EQ(probe.receive_exact(buf, 4), 4u);
     EXPECT_EQ(std::string(buf, 4), "ping");
   }
-  child client({"echo_client", peer_uri(p), "--bytes", "1M", "--pings", "10", "--timeout",
-                "30000"});
+  child client(
+      {"echo_client", peer_uri(p), "--bytes", "1M", "--pings", "10", "--timeout", "30000"});
   EXPECT_EQ(client.wait(150s), 0) << "echo_client's exit status against socat";
   sync("done", 200s);
 }
@@ -121,8 +120,8 @@ void socat_connects(side socat_side) {
     const std::string in = temp_path("in", p), out = temp_path("out", p);
     write_file(in, payload);
     sync("ready");
-    const std::string target = "VSOCK-CONNECT:" + std::to_string(cid_of(other(socat_side))) +
-                               ":" + std::to_string(p);
+    const std::string target =
+        "VSOCK-CONNECT:" + std::to_string(cid_of(other(socat_side))) + ":" + std::to_string(p);
     child socat({"socat", "-t", "30", "-", target}, in, out);
     EXPECT_EQ(socat.wait(150s), 0) << "socat's exit status";
     EXPECT_TRUE(read_file(out) == payload) << "socat read back other bytes than it sent";

@@ -29,15 +29,13 @@ using namespace vmsock_nested;
 class KernelCases : public paired_test {};
 
 // No receive waits forever: a stuck peer fails the test instead.
-template <class Socket>
-Socket bounded(Socket s) {
+template <class Socket> Socket bounded(Socket s) {
   s.set_option(receive_timeout{60s});
   s.set_option(send_timeout{60s});
   return s;
 }
 
-vsock_stream_socket stream_across(side server, std::uint32_t p,
-                                  vsock_endpoint* peer = nullptr) {
+vsock_stream_socket stream_across(side server, std::uint32_t p, vsock_endpoint* peer = nullptr) {
   return bounded(connect_across<vsock_listener>(server, p, peer));
 }
 
@@ -185,9 +183,7 @@ void hundred_connections(side client) {
   accepted.clear();  // every client sees EOF
 }
 TEST_F(KernelCases, HundredConcurrentConnectionsFromTheHost) { hundred_connections(side::host); }
-TEST_F(KernelCases, HundredConcurrentConnectionsFromTheGuest) {
-  hundred_connections(side::guest);
-}
+TEST_F(KernelCases, HundredConcurrentConnectionsFromTheGuest) { hundred_connections(side::guest); }
 
 // ---- SOCK_SEQPACKET ---------------------------------------------------------------------
 
@@ -197,8 +193,8 @@ TEST_F(KernelCases, HundredConcurrentConnectionsFromTheGuest) {
 // message is gone.
 void seqpacket_bounds(side sender) {
   auto s = bounded(connect_across<vsock_seqpacket_listener>(side::guest, port()));
-  const std::vector<std::size_t> sizes = {1, 2, 7, 8, 4095, 4096, 65536, 65537, 100000,
-                                          262143, 262144, 3, 1000};
+  const std::vector<std::size_t> sizes = {1,     2,      7,      8,      4095, 4096, 65536,
+                                          65537, 100000, 262143, 262144, 3,    1000};
   if (this_side() == sender) {
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       const auto msg = vmsock_vm::bytes(sizes[i], 500 + i);
@@ -245,7 +241,8 @@ void receive_timeout_on(side waiter) {
     for (int i = 0; i < 2; ++i) {
       std::error_code ec;
       const auto t0 = std::chrono::steady_clock::now();
-      const std::size_t n = i == 0 ? s.receive(buf, sizeof buf, ec) : q.receive(buf, sizeof buf, ec);
+      const std::size_t n =
+          i == 0 ? s.receive(buf, sizeof buf, ec) : q.receive(buf, sizeof buf, ec);
       const double secs = vmsock_vm::seconds_since(t0);
       EXPECT_EQ(n, 0u);
       EXPECT_EQ(ec, std::errc::timed_out) << (i == 0 ? "stream: " : "seqpacket: ") << ec.message();

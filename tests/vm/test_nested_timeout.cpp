@@ -126,7 +126,8 @@ TEST_F(ConnectTimeout, PausedGuestWaitsTheRequestedFiveSeconds) {
     s.set_option(vsock_connect_timeout{5s});
     EXPECT_EQ(s.get_option<vsock_connect_timeout>().value, 5000ms);
     const auto native = ep.to_native();
-    if (::connect(s.native_handle(), reinterpret_cast<const sockaddr*>(&native), sizeof native) != 0)
+    if (::connect(s.native_handle(), reinterpret_cast<const sockaddr*>(&native), sizeof native) !=
+        0)
       throw std::system_error(errno, std::system_category(), "connect to " + ep.to_string());
   });
   const failure one_call = time_failure([&] { (void)vsock_stream_socket::connect(ep, 5s); });

@@ -88,7 +88,8 @@ TEST(HvOnLinux, HvClientFromUriWithTimeout) {
 TEST(HvOnLinux, HvListenerAcceptsVsockClient) {
   const std::uint32_t port = next_port();
   const std::uint32_t from = next_port();
-  auto listener = hv_listener::listen(hv_endpoint::parse("hvsock://wildcard/" + std::to_string(port)));
+  auto listener =
+      hv_listener::listen(hv_endpoint::parse("hvsock://wildcard/" + std::to_string(port)));
   EXPECT_EQ(listener.local_endpoint(), hv_wildcard(port));
 
   // Bound to a port a service id can carry (see the next test for why).

@@ -252,7 +252,8 @@ TEST(Socat, VmsockClientToSocatListenExecCat) {
   for (int i = 0; i < 2; ++i) {
     auto s = connect_when_listening(port);
     EXPECT_EQ(s.peer_endpoint(), local(port));
-    echo_through(s, vmsock_vm::bytes((1u << 20) + 12345u * static_cast<unsigned>(i), port + static_cast<unsigned>(i)));
+    echo_through(s, vmsock_vm::bytes((1u << 20) + 12345u * static_cast<unsigned>(i),
+                                     port + static_cast<unsigned>(i)));
   }
   EXPECT_TRUE(socat.running()) << "socat with fork keeps listening";
   socat.stop();
@@ -323,8 +324,8 @@ TEST(Examples, EchoClientToEchoServer) {
   child server({"echo_server", "vsock://any:" + std::to_string(port), "--count", "1",
                 "--ready-file", ready});
   ASSERT_TRUE(wait_for_file(ready, server)) << "echo_server never wrote its ready file";
-  child client({"echo_client", "vsock://1:" + std::to_string(port), "--bytes", "2M", "--pings",
-                "20"});
+  child client(
+      {"echo_client", "vsock://1:" + std::to_string(port), "--bytes", "2M", "--pings", "20"});
   EXPECT_EQ(client.wait(120s), 0) << "echo_client's exit status";
   EXPECT_EQ(server.wait(30s), 0) << "echo_server's exit status";
 }

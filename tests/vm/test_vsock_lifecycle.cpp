@@ -31,8 +31,7 @@ using clock_type = std::chrono::steady_clock;
 // Runs `f` in a thread, waits until it has had time to block, cancels `s`, and
 // returns how long the call took to return after cancel() (the future's wait
 // is bounded: a hang fails the test; the program's alarm ends it).
-template <class Socket, class F>
-double cancel_blocked(Socket& s, F&& f) {
+template <class Socket, class F> double cancel_blocked(Socket& s, F&& f) {
   auto done = std::async(std::launch::async, std::forward<F>(f));
   EXPECT_EQ(done.wait_for(200ms), std::future_status::timeout) << "the call did not block";
   const auto t0 = clock_type::now();

@@ -164,7 +164,8 @@ TEST(VsockSeqpacket, MessageLargerThanThePeersBufferIsRefused) {
   vmsock_vm::record("seqpacket_too_big_error", std::to_string(ec.value()) + " " + ec.message());
 
   std::error_code thrown;
-  const std::string what = vmsock_vm::system_error_of([&] { (void)c.client.send(too_big); }, thrown);
+  const std::string what =
+      vmsock_vm::system_error_of([&] { (void)c.client.send(too_big); }, thrown);
   EXPECT_TRUE(is_too_big_error(thrown));
   EXPECT_EQ(what, "send to vsock://1:" + std::to_string(c.port) + ": " + thrown.message());
 

@@ -94,7 +94,8 @@ TEST(VsockStream, ConnectToBindOnlyPortIsConnectionRefused) {
 
 // After the peer's close: the queued bytes, then EOF (0), then a send gives
 // EPIPE (broken_pipe) and no SIGPIPE kills the process (default disposition).
-void check_read_then_eof_then_epipe(vsock_stream_socket& reader, const std::vector<unsigned char>& sent) {
+void check_read_then_eof_then_epipe(vsock_stream_socket& reader,
+                                    const std::vector<unsigned char>& sent) {
   std::vector<unsigned char> got(sent.size());
   EXPECT_EQ(reader.receive_exact(got), sent.size());
   EXPECT_EQ(got, sent);
@@ -139,7 +140,8 @@ TEST(VsockStream, RawSendAfterPeerCloseSigpipeBehaviourOfThisKernel) {
   c.client.close();
   unsigned char one = 0;
   ASSERT_EQ(c.server.receive(&one, 1), 0u);
-  struct sigaction act {}, old {};
+  struct sigaction act {
+  }, old{};
   act.sa_handler = [](int) { got_sigpipe = 1; };
   ASSERT_EQ(::sigaction(SIGPIPE, &act, &old), 0);
   got_sigpipe = 0;

@@ -74,14 +74,14 @@ TEST(ConnectFirstInGuest, ReportForTheVsockAttempt) {
   } catch (const connect_error& e) {
     ASSERT_EQ(e.attempts().size(), 2u);
     EXPECT_EQ(e.attempts()[0].endpoint.to_string(), vsock_uri(dead));
-    EXPECT_EQ(e.attempts()[0].error, std::errc::connection_refused) << e.attempts()[0].error.message();
+    EXPECT_EQ(e.attempts()[0].error, std::errc::connection_refused)
+        << e.attempts()[0].error.message();
     EXPECT_FALSE(e.attempts()[0].skipped) << "VSOCK exists in the guest: tried, not skipped";
     EXPECT_EQ(e.attempts()[1].error, std::errc::connection_refused);
     EXPECT_EQ(e.code(), std::errc::connection_refused) << "the last attempt's error";
-    EXPECT_EQ(std::string(e.what()),
-              "connect_first: " + vsock_uri(dead) + ": " +
-                  make_error_code(errc::vsock_connection_refused).message() + "; " +
-                  tcp_uri(closed) + ": Connection refused");
+    EXPECT_EQ(std::string(e.what()), "connect_first: " + vsock_uri(dead) + ": " +
+                                         make_error_code(errc::vsock_connection_refused).message() +
+                                         "; " + tcp_uri(closed) + ": Connection refused");
   }
 }
 
@@ -205,7 +205,8 @@ TEST(ListenAllInGuest, HundredAlternatingConnectionsNothingLost) {
     EXPECT_EQ(ids.size(), count) << "round " << round;
     if (queued_first) {
       for (std::size_t k = 1; k < order.size(); ++k)
-        EXPECT_NE(order[k], order[k - 1]) << "with both queues full, accept takes turns (at " << k << ")";
+        EXPECT_NE(order[k], order[k - 1])
+            << "with both queues full, accept takes turns (at " << k << ")";
     }
     // Every client gets its own id back.
     for (std::uint32_t i = 0; i < count; ++i) {

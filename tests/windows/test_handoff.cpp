@@ -46,17 +46,19 @@ std::string read_line(tcp4_socket& s) { return vmsock_handoff::read_line(s, 20s)
 TEST(WindowsHandoff, TcpConnectionDuplicatedIntoASecondProcessThatServesIt) {
   auto supervisor = tcp4_listener::listen(inet4_endpoint::loopback(0));
   const std::wstring exe = worker_path();
-  std::wstring command = L"\"" + exe + L"\" " + std::to_wstring(supervisor.local_endpoint().port) + L" 30";
+  std::wstring command =
+      L"\"" + exe + L"\" " + std::to_wstring(supervisor.local_endpoint().port) + L" 30";
   STARTUPINFOW si{};
   si.cb = sizeof si;
   PROCESS_INFORMATION pi{};
-  ASSERT_TRUE(::CreateProcessW(exe.c_str(), &command[0], nullptr, nullptr, FALSE, 0, nullptr, nullptr,
-                               &si, &pi))
+  ASSERT_TRUE(::CreateProcessW(exe.c_str(), &command[0], nullptr, nullptr, FALSE, 0, nullptr,
+                               nullptr, &si, &pi))
       << "CreateProcessW: " << ::GetLastError();
   struct closer {
     PROCESS_INFORMATION& pi;
     ~closer() {
-      if (::WaitForSingleObject(pi.hProcess, 0) != WAIT_OBJECT_0) ::TerminateProcess(pi.hProcess, 99);
+      if (::WaitForSingleObject(pi.hProcess, 0) != WAIT_OBJECT_0)
+        ::TerminateProcess(pi.hProcess, 99);
       ::CloseHandle(pi.hThread);
       ::CloseHandle(pi.hProcess);
     }
@@ -97,48 +99,50 @@ int raw_socket_error() {
 // again (each ctest case is a process of its own).
 TEST(WindowsHandoff, SharedBytesOpenOnceCheckedAgainstTheType) {
   {
-  auto t = make_tcp();
-  const auto self = static_cast<std::int64_t>(::GetCurrentProcessId());
-  auto bytes = share_socket(t.server, self);
-  EXPECT_EQ(bytes.size(), sizeof(WSAPROTOCOL_INFOW));
-  auto dup = open_shared_socket<tcp4_socket>(bytes.data(), bytes.size());
-  ASSERT_TRUE(dup.is_open());
-  EXPECT_NE(dup.native_handle(), t.server.native_handle());
-  EXPECT_EQ(dup.peer_endpoint(), t.client.local_endpoint());
-  t.server.close();
-  dup.send_all(std::string_view("dup"), 10s);
-  std::string three(3, '\0');
-  t.client.receive_exact(three, 10s);
-  EXPECT_EQ(three, "dup");
+    auto t = make_tcp();
+    const auto self = static_cast<std::int64_t>(::GetCurrentProcessId());
+    auto bytes = share_socket(t.server, self);
+    EXPECT_EQ(bytes.size(), sizeof(WSAPROTOCOL_INFOW));
+    auto dup = open_shared_socket<tcp4_socket>(bytes.data(), bytes.size());
+    ASSERT_TRUE(dup.is_open());
+    EXPECT_NE(dup.native_handle(), t.server.native_handle());
+    EXPECT_EQ(dup.peer_endpoint(), t.client.local_endpoint());
+    t.server.close();
+    dup.send_all(std::string_view("dup"), 10s);
+    std::string three(3, '\0');
+    t.client.receive_exact(three, 10s);
+    EXPECT_EQ(three, "dup");
 
-  // The wrong size: refused before anything is opened.
-  std::error_code ec;
-  open_shared_socket<tcp4_socket>(bytes.data(), bytes.size() - 1, ec);
-  EXPECT_EQ(ec, std::errc::invalid_argument);
-  try {
-    open_shared_socket<tcp4_socket>(bytes.data(), 10);
-    FAIL();
-  } catch (const std::system_error& e) {
-    EXPECT_NE(std::string(e.what()).find("open_shared_socket: 10 bytes, a WSAPROTOCOL_INFOW has " +
-                                         std::to_string(sizeof(WSAPROTOCOL_INFOW))),
-              std::string::npos)
-        << e.what();
-  }
-  // The wrong type: opened, refused, closed.
-  auto u = udp4_socket::open(inet4_endpoint::loopback(0));
-  auto ubytes = share_socket(u, self);
-  try {
-    open_shared_socket<tcp4_socket>(ubytes.data(), ubytes.size());
-    FAIL();
-  } catch (const std::system_error& e) {
-    EXPECT_EQ(e.code(), std::errc::wrong_protocol_type);
-    EXPECT_NE(std::string(e.what()).find("received an IPv4 datagram socket, expected a connected IPv4 "
-                                         "stream socket (it was closed)"),
-              std::string::npos)
-        << e.what();
-  }
-  share_socket(u, 0, ec);
-  EXPECT_EQ(ec, std::errc::invalid_argument) << "no process 0";
+    // The wrong size: refused before anything is opened.
+    std::error_code ec;
+    open_shared_socket<tcp4_socket>(bytes.data(), bytes.size() - 1, ec);
+    EXPECT_EQ(ec, std::errc::invalid_argument);
+    try {
+      open_shared_socket<tcp4_socket>(bytes.data(), 10);
+      FAIL();
+    } catch (const std::system_error& e) {
+      EXPECT_NE(
+          std::string(e.what()).find("open_shared_socket: 10 bytes, a WSAPROTOCOL_INFOW has " +
+                                     std::to_string(sizeof(WSAPROTOCOL_INFOW))),
+          std::string::npos)
+          << e.what();
+    }
+    // The wrong type: opened, refused, closed.
+    auto u = udp4_socket::open(inet4_endpoint::loopback(0));
+    auto ubytes = share_socket(u, self);
+    try {
+      open_shared_socket<tcp4_socket>(ubytes.data(), ubytes.size());
+      FAIL();
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code(), std::errc::wrong_protocol_type);
+      EXPECT_NE(
+          std::string(e.what()).find("received an IPv4 datagram socket, expected a connected IPv4 "
+                                     "stream socket (it was closed)"),
+          std::string::npos)
+          << e.what();
+    }
+    share_socket(u, 0, ec);
+    EXPECT_EQ(ec, std::errc::invalid_argument) << "no process 0";
   }
   EXPECT_EQ(raw_socket_error(), WSANOTINITIALISED)
       << "a received socket holds one start-up reference, given back by its close";
@@ -153,7 +157,8 @@ TEST(WindowsHandoff, FramesThatAreNotHandOffsAreRefused) {
     FAIL();
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::bad_message);
-    EXPECT_NE(std::string(e.what()).find("not a vmsock hand-off frame"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a vmsock hand-off frame"), std::string::npos)
+        << e.what();
   }
   // The magic, and a size that is not a WSAPROTOCOL_INFOW's.
   auto ch2 = make_tcp();
@@ -164,9 +169,10 @@ TEST(WindowsHandoff, FramesThatAreNotHandOffsAreRefused) {
     FAIL();
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::bad_message);
-    EXPECT_NE(std::string(e.what()).find("the hand-off frame carries 5 bytes, a WSAPROTOCOL_INFOW has " +
-                                         std::to_string(sizeof(WSAPROTOCOL_INFOW))),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("the hand-off frame carries 5 bytes, a WSAPROTOCOL_INFOW has " +
+                                   std::to_string(sizeof(WSAPROTOCOL_INFOW))),
+        std::string::npos)
         << e.what();
   }
   // The stream ends halfway.

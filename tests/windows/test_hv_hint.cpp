@@ -16,8 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <int Code>
-struct refusing_policy : vmsock::winsock_policy {
+template <int Code> struct refusing_policy : vmsock::winsock_policy {
   using base_policy = vmsock::winsock_policy;
   static handle open(int, vmsock::socket_type type, int, std::error_code& ec) noexcept {
     return winsock_policy::open(AF_INET, type, 0, ec);
@@ -69,36 +68,46 @@ TEST(HyperVAccessDenied, ListenConnectAndBindHintAtTheCauses) {
   const std::string denied = vmsock::detail::make_os_error(WSAEACCES).message();
   std::error_code code;
 
-  EXPECT_EQ(what_of([] {
-              vmsock::listener<vmsock::hv_endpoint, denying>::listen(
-                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
-            }, code),
+  EXPECT_EQ(what_of(
+                [] {
+                  vmsock::listener<vmsock::hv_endpoint, denying>::listen(
+                      vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+                },
+                code),
             "listen on hvsock://wildcard/5000" + hint + ": " + denied);
   EXPECT_EQ(code, std::errc::permission_denied);
   // A vsock_endpoint travels as AF_HYPERV on Windows: the same hint.
-  EXPECT_EQ(what_of([] {
-              vmsock::listener<vmsock::vsock_endpoint, denying>::listen(
-                  {vmsock::vsock::cid::any, 5000});
-            }, code),
+  EXPECT_EQ(what_of(
+                [] {
+                  vmsock::listener<vmsock::vsock_endpoint, denying>::listen(
+                      {vmsock::vsock::cid::any, 5000});
+                },
+                code),
             "listen on vsock://any:5000" + hint + ": " + denied);
   // A host's connect to a VM.
-  EXPECT_EQ(what_of([] {
-              (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
-                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::loopback, 5000), 2s);
-            }, code),
+  EXPECT_EQ(what_of(
+                [] {
+                  (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
+                      vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::loopback, 5000), 2s);
+                },
+                code),
             "connect to hvsock://loopback/5000" + hint + ": " + denied);
   // A guest's connect to its host: registering is not this machine's step.
-  EXPECT_EQ(what_of([] {
-              (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
-                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::parent, 5000), 2s);
-            }, code),
+  EXPECT_EQ(what_of(
+                [] {
+                  (void)vmsock::stream_socket<vmsock::hv_endpoint, denying>::connect(
+                      vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::parent, 5000), 2s);
+                },
+                code),
             "connect to hvsock://parent/5000: " + denied);
   EXPECT_EQ(code, std::errc::permission_denied);
-  EXPECT_EQ(what_of([] {
-              auto s = vmsock::basic_socket<vmsock::hv_endpoint, denying>::open(
-                  vmsock::socket_type::stream);
-              s.bind(vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
-            }, code),
+  EXPECT_EQ(what_of(
+                [] {
+                  auto s = vmsock::basic_socket<vmsock::hv_endpoint, denying>::open(
+                      vmsock::socket_type::stream);
+                  s.bind(vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+                },
+                code),
             "bind to hvsock://wildcard/5000" + hint + ": " + denied);
   // The error_code form has the code (an error_code carries no text).
   std::error_code ec;
@@ -109,16 +118,22 @@ TEST(HyperVAccessDenied, ListenConnectAndBindHintAtTheCauses) {
 
 TEST(HyperVAccessDenied, OtherErrorsAndOtherFamiliesGetNoHint) {
   std::error_code code;
-  EXPECT_EQ(what_of([] {
-              vmsock::listener<vmsock::hv_endpoint, refusing_policy<WSAEADDRINUSE>>::listen(
-                  vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
-            }, code),
-            "listen on hvsock://wildcard/5000: " + vmsock::detail::make_os_error(WSAEADDRINUSE).message());
-  EXPECT_EQ(what_of([] {
-              vmsock::listener<vmsock::inet4_endpoint, denying>::listen(
-                  vmsock::inet4_endpoint::loopback(5000));
-            }, code),
-            "listen on tcp://127.0.0.1:5000: " + vmsock::detail::make_os_error(WSAEACCES).message());
+  EXPECT_EQ(what_of(
+                [] {
+                  vmsock::listener<vmsock::hv_endpoint, refusing_policy<WSAEADDRINUSE>>::listen(
+                      vmsock::hv_endpoint::for_port(vmsock::hv::vm_id::wildcard, 5000));
+                },
+                code),
+            "listen on hvsock://wildcard/5000: " +
+                vmsock::detail::make_os_error(WSAEADDRINUSE).message());
+  EXPECT_EQ(
+      what_of(
+          [] {
+            vmsock::listener<vmsock::inet4_endpoint, denying>::listen(
+                vmsock::inet4_endpoint::loopback(5000));
+          },
+          code),
+      "listen on tcp://127.0.0.1:5000: " + vmsock::detail::make_os_error(WSAEACCES).message());
 }
 
 }  // namespace

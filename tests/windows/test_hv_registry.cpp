@@ -62,8 +62,8 @@ std::string why_not_scratch() {
 
 std::wstring widen(std::string_view utf8) {
   if (utf8.empty()) return {};
-  const int n = ::MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()),
-                                      nullptr, 0);
+  const int n =
+      ::MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), nullptr, 0);
   std::wstring w(static_cast<std::size_t>(n), L'\0');
   ::MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), &w[0], n);
   return w;
@@ -242,9 +242,14 @@ guid fresh_guid() {
   g.data2 = 0x7e57;  // "test"
   g.data3 = 0x4b57;
   const std::uint32_t pid = ::GetCurrentProcessId();
-  const std::uint8_t tail[8] = {0x8a, 0x11, 0x76, 0x6d, static_cast<std::uint8_t>(pid >> 24),
+  const std::uint8_t tail[8] = {0x8a,
+                                0x11,
+                                0x76,
+                                0x6d,
+                                static_cast<std::uint8_t>(pid >> 24),
                                 static_cast<std::uint8_t>(pid >> 16),
-                                static_cast<std::uint8_t>(pid >> 8), static_cast<std::uint8_t>(pid)};
+                                static_cast<std::uint8_t>(pid >> 8),
+                                static_cast<std::uint8_t>(pid)};
   std::copy(std::begin(tail), std::end(tail), std::begin(g.data4));
   return g;
 }
@@ -257,8 +262,9 @@ const hv::registered_service* find(const std::vector<hv::registered_service>& li
 }
 
 std::size_t count_of(const std::vector<hv::registered_service>& list, const guid& id) {
-  return static_cast<std::size_t>(std::count_if(
-      list.begin(), list.end(), [&](const hv::registered_service& e) { return e.service_id == id; }));
+  return static_cast<std::size_t>(
+      std::count_if(list.begin(), list.end(),
+                    [&](const hv::registered_service& e) { return e.service_id == id; }));
 }
 
 // The std::system_error `f` throws: its code and what().
@@ -266,8 +272,7 @@ struct thrown {
   std::error_code code;
   std::string what;
 };
-template <class F>
-thrown thrown_by(F&& f) {
+template <class F> thrown thrown_by(F&& f) {
   try {
     f();
   } catch (const std::system_error& e) {
@@ -354,7 +359,9 @@ class denied_key {
 
 // A name with a quote, a backslash, Latin-1, the BMP beyond it, and a
 // character outside the BMP (a surrogate pair in UTF-16).
-constexpr char unicode_name[] = "D\xc3\xa9mo \"agent\" \\ \xe2\x98\x83 \xd0\xb0\xd0\xb3\xd0\xb5\xd0\xbd\xd1\x82 \xf0\x9d\x84\x9e";
+constexpr char unicode_name[] =
+    "D\xc3\xa9mo \"agent\" \\ \xe2\x98\x83 \xd0\xb0\xd0\xb3\xd0\xb5\xd0\xbd\xd1\x82 "
+    "\xf0\x9d\x84\x9e";
 
 }  // namespace
 
@@ -363,8 +370,7 @@ constexpr char unicode_name[] = "D\xc3\xa9mo \"agent\" \\ \xe2\x98\x83 \xd0\xb0\
 // When hv_registry_prefix.sh ran this program, the prefix really is the
 // scratch one (else every Registry case would skip and the run say nothing).
 TEST(ScratchPrefix, IsTheOneTheDriverMade) {
-  if (env("VMSOCK_HV_REGISTRY_PREFIX").empty())
-    GTEST_SKIP() << "not run by hv_registry_prefix.sh";
+  if (env("VMSOCK_HV_REGISTRY_PREFIX").empty()) GTEST_SKIP() << "not run by hv_registry_prefix.sh";
   EXPECT_EQ(why_not_scratch(), "");
   std::printf("  scratch prefix: %s\n", env("WINEPREFIX").c_str());
 }
@@ -469,7 +475,8 @@ TEST_F(Registry, PortOverloadWritesTheTemplateGuid) {
   const guid expected = guid::parse("00000ac9-facb-11e6-bd58-64006a7986d3");
   forget_later(expected);
   hv::register_service(2761u, "port 2761");
-  const auto q = reg(L"query \"" + parent_short + L"\\00000ac9-facb-11e6-bd58-64006a7986d3\" /v ElementName");
+  const auto q =
+      reg(L"query \"" + parent_short + L"\\00000ac9-facb-11e6-bd58-64006a7986d3\" /v ElementName");
   EXPECT_EQ(q.exit_code, 0u) << q.output;
   EXPECT_TRUE(contains(q.output, "port 2761")) << q.output;
   EXPECT_TRUE(hv::is_service_registered(expected));
@@ -590,7 +597,8 @@ std::vector<bad_name> bad_names() {
       {"one unit too long", std::string(hv::max_element_name_units + 1, 'x'),
        std::errc::value_too_large, "524288 UTF-16 units"},
       // 1 MiB of UTF-8 in 4-byte characters: 2 units each, so 524288 units.
-      {"too long in surrogate pairs", [] {
+      {"too long in surrogate pairs",
+       [] {
          std::string s;
          for (std::size_t i = 0; i < (hv::max_element_name_units + 1) / 2; ++i)
            s += "\xf0\x9d\x84\x9e";
@@ -622,7 +630,8 @@ TEST_F(Registry, BadNamesAreRefusedAndChangeNothing) {
     EXPECT_LT(t.what.size(), 1000u) << "the message quotes a long name whole";
   }
   EXPECT_TRUE(exported_name(key_of(existing)) == std::wstring(L"unchanged"));
-  std::printf("  e.g. %s\n", thrown_by([&] { hv::register_service(existing, "D\xe9mo"); }).what.c_str());
+  std::printf("  e.g. %s\n",
+              thrown_by([&] { hv::register_service(existing, "D\xe9mo"); }).what.c_str());
 }
 
 // The limit is the registry's, in UTF-16 units: 524287 of them fit whether
@@ -695,8 +704,8 @@ TEST_F(Registry, ListingADeniedParentNamesIt) {
   ASSERT_TRUE(lock.ok());
   const auto t = thrown_by([] { hv::registered_services(); });
   EXPECT_EQ(t.code, std::errc::permission_denied);
-  EXPECT_TRUE(contains(t.what, std::string("list Hyper-V services: ") + std::string(hv::services_key) +
-                                   ": reading this key was denied"))
+  EXPECT_TRUE(contains(t.what, std::string("list Hyper-V services: ") +
+                                   std::string(hv::services_key) + ": reading this key was denied"))
       << t.what;
 }
 
@@ -747,8 +756,8 @@ TEST_F(Registry, TwoProcessesRegisterAtOnce) {
   unsigned long long a0 = 0, a1 = 0, b0 = 0, b1 = 0;
   ASSERT_EQ(std::sscanf(ra.output.c_str(), "ran %llu %llu", &a0, &a1), 2) << ra.output;
   ASSERT_EQ(std::sscanf(rb.output.c_str(), "ran %llu %llu", &b0, &b1), 2) << rb.output;
-  EXPECT_LT(std::max(a0, b0), std::min(a1, b1))
-      << "the helpers ran one after the other: A " << a0 << ".." << a1 << ", B " << b0 << ".." << b1;
+  EXPECT_LT(std::max(a0, b0), std::min(a1, b1)) << "the helpers ran one after the other: A " << a0
+                                                << ".." << a1 << ", B " << b0 << ".." << b1;
   const double overlap_ms = static_cast<double>(std::min(a1, b1) - std::max(a0, b0)) / 1e4;
 
   // Every service of both, with its own name, as reg.exe exports them.
@@ -771,10 +780,10 @@ TEST_F(Registry, TwoProcessesRegisterAtOnce) {
   const std::string last = find(list, shared)->element_name;
   EXPECT_TRUE(last == "A" || last == "B") << last;
   EXPECT_EQ(count_of(list, shared), 1u);
-  std::printf("  2 processes x %d services (+ %d writes of one shared service each): %llu ms, "
-              "%.1f ms of them overlapping; last name of the shared one: %s\n",
-              per_process, per_process, static_cast<unsigned long long>(elapsed), overlap_ms,
-              last.c_str());
+  std::printf(
+      "  2 processes x %d services (+ %d writes of one shared service each): %llu ms, "
+      "%.1f ms of them overlapping; last name of the shared one: %s\n",
+      per_process, per_process, static_cast<unsigned long long>(elapsed), overlap_ms, last.c_str());
 }
 
 // ---- The WSAEACCES hint -------------------------------------------------------------------
@@ -785,7 +794,8 @@ TEST(AccessDeniedHint, TextForEachState) {
   using state = hv::detail::registration_state;
 
   const std::string missing = hv::detail::access_denied_hint(id, state::not_registered);
-  EXPECT_TRUE(contains(missing, "is not registered on this machine (no key " + key + ")")) << missing;
+  EXPECT_TRUE(contains(missing, "is not registered on this machine (no key " + key + ")"))
+      << missing;
   EXPECT_TRUE(contains(missing, "a host may refuse one that is not")) << missing;
   EXPECT_TRUE(contains(missing, "vmsock::hv::register_service")) << missing;
 
@@ -829,8 +839,9 @@ TEST(ElementNameCheck, AgreesWithMultiByteToWideChar) {
       "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "\xee\x80\x80",
       // and what must be refused
       "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80",
-      "\xed\xbf\xbf", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
-      "\xf8\x88\x80\x80\x80", "\xfe", "\xff", "\xc2", "\xe2\x82", "\xf0\x9d\x84", "\xc2\x41"};
+      "\xed\xbf\xbf", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+      "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", "\xfe", "\xff", "\xc2", "\xe2\x82",
+      "\xf0\x9d\x84", "\xc2\x41"};
   for (const char* s : table) {
     SCOPED_TRACE(testing::PrintToString(std::string(s)));
     int units = 0;
@@ -844,7 +855,7 @@ TEST(ElementNameCheck, AgreesWithMultiByteToWideChar) {
   // Random short strings, biased towards bytes that start or continue
   // sequences; NUL left out (MultiByteToWideChar takes it as a character).
   std::mt19937 rng(20240611);
-  const unsigned char pool[] = {'a', 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2,
+  const unsigned char pool[] = {'a',  0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2,
                                 0xdf, 0xe0, 0xe1, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff};
   int accepted = 0;
   for (int round = 0; round < 20000; ++round) {

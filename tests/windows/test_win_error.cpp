@@ -23,39 +23,83 @@ using vmsock::detail::make_os_error;
 // Every std::errc enumerator, to prove that a code equals one condition only.
 const std::vector<std::errc>& all_errc() {
   static const std::vector<std::errc> all = {
-      std::errc::address_family_not_supported, std::errc::address_in_use,
-      std::errc::address_not_available, std::errc::already_connected,
-      std::errc::argument_list_too_long, std::errc::argument_out_of_domain,
-      std::errc::bad_address, std::errc::bad_file_descriptor, std::errc::bad_message,
-      std::errc::broken_pipe, std::errc::connection_aborted,
-      std::errc::connection_already_in_progress, std::errc::connection_refused,
-      std::errc::connection_reset, std::errc::cross_device_link,
-      std::errc::destination_address_required, std::errc::device_or_resource_busy,
-      std::errc::directory_not_empty, std::errc::executable_format_error,
-      std::errc::file_exists, std::errc::file_too_large, std::errc::filename_too_long,
-      std::errc::function_not_supported, std::errc::host_unreachable,
-      std::errc::identifier_removed, std::errc::illegal_byte_sequence,
-      std::errc::inappropriate_io_control_operation, std::errc::interrupted,
-      std::errc::invalid_argument, std::errc::invalid_seek, std::errc::io_error,
-      std::errc::is_a_directory, std::errc::message_size, std::errc::network_down,
-      std::errc::network_reset, std::errc::network_unreachable, std::errc::no_buffer_space,
-      std::errc::no_child_process, std::errc::no_link, std::errc::no_lock_available,
-      std::errc::no_message_available, std::errc::no_message, std::errc::no_protocol_option,
-      std::errc::no_space_on_device, std::errc::no_stream_resources,
-      std::errc::no_such_device_or_address, std::errc::no_such_device,
-      std::errc::no_such_file_or_directory, std::errc::no_such_process,
-      std::errc::not_a_directory, std::errc::not_a_socket, std::errc::not_a_stream,
-      std::errc::not_connected, std::errc::not_enough_memory, std::errc::not_supported,
-      std::errc::operation_canceled, std::errc::operation_in_progress,
-      std::errc::operation_not_permitted, std::errc::operation_not_supported,
-      std::errc::operation_would_block, std::errc::owner_dead, std::errc::permission_denied,
-      std::errc::protocol_error, std::errc::protocol_not_supported,
-      std::errc::read_only_file_system, std::errc::resource_deadlock_would_occur,
-      std::errc::resource_unavailable_try_again, std::errc::result_out_of_range,
-      std::errc::state_not_recoverable, std::errc::stream_timeout, std::errc::text_file_busy,
-      std::errc::timed_out, std::errc::too_many_files_open_in_system,
-      std::errc::too_many_files_open, std::errc::too_many_links,
-      std::errc::too_many_symbolic_link_levels, std::errc::value_too_large,
+      std::errc::address_family_not_supported,
+      std::errc::address_in_use,
+      std::errc::address_not_available,
+      std::errc::already_connected,
+      std::errc::argument_list_too_long,
+      std::errc::argument_out_of_domain,
+      std::errc::bad_address,
+      std::errc::bad_file_descriptor,
+      std::errc::bad_message,
+      std::errc::broken_pipe,
+      std::errc::connection_aborted,
+      std::errc::connection_already_in_progress,
+      std::errc::connection_refused,
+      std::errc::connection_reset,
+      std::errc::cross_device_link,
+      std::errc::destination_address_required,
+      std::errc::device_or_resource_busy,
+      std::errc::directory_not_empty,
+      std::errc::executable_format_error,
+      std::errc::file_exists,
+      std::errc::file_too_large,
+      std::errc::filename_too_long,
+      std::errc::function_not_supported,
+      std::errc::host_unreachable,
+      std::errc::identifier_removed,
+      std::errc::illegal_byte_sequence,
+      std::errc::inappropriate_io_control_operation,
+      std::errc::interrupted,
+      std::errc::invalid_argument,
+      std::errc::invalid_seek,
+      std::errc::io_error,
+      std::errc::is_a_directory,
+      std::errc::message_size,
+      std::errc::network_down,
+      std::errc::network_reset,
+      std::errc::network_unreachable,
+      std::errc::no_buffer_space,
+      std::errc::no_child_process,
+      std::errc::no_link,
+      std::errc::no_lock_available,
+      std::errc::no_message_available,
+      std::errc::no_message,
+      std::errc::no_protocol_option,
+      std::errc::no_space_on_device,
+      std::errc::no_stream_resources,
+      std::errc::no_such_device_or_address,
+      std::errc::no_such_device,
+      std::errc::no_such_file_or_directory,
+      std::errc::no_such_process,
+      std::errc::not_a_directory,
+      std::errc::not_a_socket,
+      std::errc::not_a_stream,
+      std::errc::not_connected,
+      std::errc::not_enough_memory,
+      std::errc::not_supported,
+      std::errc::operation_canceled,
+      std::errc::operation_in_progress,
+      std::errc::operation_not_permitted,
+      std::errc::operation_not_supported,
+      std::errc::operation_would_block,
+      std::errc::owner_dead,
+      std::errc::permission_denied,
+      std::errc::protocol_error,
+      std::errc::protocol_not_supported,
+      std::errc::read_only_file_system,
+      std::errc::resource_deadlock_would_occur,
+      std::errc::resource_unavailable_try_again,
+      std::errc::result_out_of_range,
+      std::errc::state_not_recoverable,
+      std::errc::stream_timeout,
+      std::errc::text_file_busy,
+      std::errc::timed_out,
+      std::errc::too_many_files_open_in_system,
+      std::errc::too_many_files_open,
+      std::errc::too_many_links,
+      std::errc::too_many_symbolic_link_levels,
+      std::errc::value_too_large,
       std::errc::wrong_protocol_type,
   };
   return all;
@@ -67,8 +111,10 @@ struct expected_entry {
   std::optional<std::errc> condition;
 };
 
-#define VMSOCK_MAPS(code, cond) expected_entry{code, #code, std::errc::cond}
-#define VMSOCK_UNMAPPED(code) expected_entry{code, #code, std::nullopt}
+#define VMSOCK_MAPS(code, cond) \
+  expected_entry { code, #code, std::errc::cond }
+#define VMSOCK_UNMAPPED(code) \
+  expected_entry { code, #code, std::nullopt }
 
 // What each code means.  "No std::errc" is an answer too: those codes must not
 // compare equal to any condition.
@@ -260,8 +306,8 @@ TEST(WinError, MessagesAreNeverEmpty) {
 
 // What the system (or Wine) says for a few codes; informational, in the log.
 TEST(WinError, ReportMessages) {
-  for (const int code : {WSAECONNREFUSED, WSAEADDRINUSE, WSAETIMEDOUT, WSAEAFNOSUPPORT,
-                         WSAEALREADY, WSAESHUTDOWN, WSAEPROCLIM}) {
+  for (const int code : {WSAECONNREFUSED, WSAEADDRINUSE, WSAETIMEDOUT, WSAEAFNOSUPPORT, WSAEALREADY,
+                         WSAESHUTDOWN, WSAEPROCLIM}) {
     const auto ec = make_os_error(code);
     std::printf("  %d: %s\n", code, ec.message().c_str());
   }
@@ -287,16 +333,18 @@ TEST(WinError, StandardLibrarySystemCategory) {
     if (cond.category() != std::generic_category()) continue;
     (wsae ? wsae_mapped : win32_mapped) += 1;
     const bool agrees = x.condition && cond == std::make_error_condition(*x.condition);
-    std::printf("  system_category maps %s (%d) -> %s%s\n", x.name, x.code,
-                cond.message().c_str(), agrees ? "" : "  [vmsock differs]");
+    std::printf("  system_category maps %s (%d) -> %s%s\n", x.name, x.code, cond.message().c_str(),
+                agrees ? "" : "  [vmsock differs]");
     if (wsae) {
       EXPECT_TRUE(agrees) << "the standard library gives " << x.name << " another meaning";
     }
   }
-  std::printf("  std::system_category() maps %d of %d WSAE* codes and %d of %zu Win32 codes"
-              " to std::errc; vmsock uses %s\n",
-              wsae_mapped, wsae_total, win32_mapped, expected().size() - static_cast<std::size_t>(wsae_total),
-              VMSOCK_STDLIB_MAPS_WSA ? "std::system_category()" : "winsock_category()");
+  std::printf(
+      "  std::system_category() maps %d of %d WSAE* codes and %d of %zu Win32 codes"
+      " to std::errc; vmsock uses %s\n",
+      wsae_mapped, wsae_total, win32_mapped,
+      expected().size() - static_cast<std::size_t>(wsae_total),
+      VMSOCK_STDLIB_MAPS_WSA ? "std::system_category()" : "winsock_category()");
   RecordProperty("stdlib_mapped_wsae_codes", wsae_mapped);
 #if !VMSOCK_STDLIB_MAPS_WSA
   // Were it mapping them, vmsock could use std::system_category() here too.

@@ -165,8 +165,8 @@ TEST_F(WinsockAnswers, PortReservation) {
                 static_cast<unsigned>(instance.Reservation.NumberOfPorts),
                 static_cast<unsigned long long>(instance.Token.Token));
     INET_PORT_RESERVATION_TOKEN token = instance.Token;
-    EXPECT_EQ(::WSAIoctl(s, SIO_RELEASE_PORT_RESERVATION, &token, sizeof token, nullptr, 0,
-                         &bytes, nullptr, nullptr),
+    EXPECT_EQ(::WSAIoctl(s, SIO_RELEASE_PORT_RESERVATION, &token, sizeof token, nullptr, 0, &bytes,
+                         nullptr, nullptr),
               0);
   } else {
     const auto ec = make_os_error(wsa);

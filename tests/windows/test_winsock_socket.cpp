@@ -54,13 +54,12 @@ bool real_windows() {
 #define VMSOCK_TEST_REQUIRE_REAL_WINDOWS()                                                \
   do {                                                                                    \
     if (!real_windows())                                                                  \
-      GTEST_SKIP() << "needs a Windows host with Hyper-V sockets (Wine has no AF_HYPERV "  \
+      GTEST_SKIP() << "needs a Windows host with Hyper-V sockets (Wine has no AF_HYPERV " \
                       "and no port reservations): set VMSOCK_REAL_WINDOWS=1 there";       \
   } while (0)
 
 // A function of ntdll, or nullptr.
-template <class F>
-F ntdll_function(const char* name) {
+template <class F> F ntdll_function(const char* name) {
   const FARPROC p = ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), name);
   F f = nullptr;
   static_assert(sizeof f == sizeof p);
@@ -288,8 +287,8 @@ TEST(WinsockHandles, AChildProcessInheritsNoVmsockSocket) {
   si.cb = sizeof si;
   PROCESS_INFORMATION pi{};
   ASSERT_TRUE(::SetEnvironmentVariableA("VMSOCK_TEST_INHERIT_CHECK", spec.c_str()));
-  const BOOL started = ::CreateProcessW(exe, &command[0], nullptr, nullptr, /*bInheritHandles=*/TRUE,
-                                        0, nullptr, nullptr, &si, &pi);
+  const BOOL started = ::CreateProcessW(exe, &command[0], nullptr, nullptr,
+                                        /*bInheritHandles=*/TRUE, 0, nullptr, nullptr, &si, &pi);
   const DWORD create_error = ::GetLastError();
   ::SetEnvironmentVariableA("VMSOCK_TEST_INHERIT_CHECK", nullptr);
   ::closesocket(raw);
@@ -436,7 +435,9 @@ TEST(WineHyperV, HvSocketsFailWithAddressFamilyNotSupportedNamingTheEndpoint) {
   EXPECT_FALSE(l.is_open());
   expect_wine_no_hyperv(ec, "listen");
 
-  EXPECT_EQ(message_of([] { hv_stream_socket::connect(hv_endpoint::for_port(hv::vm_id::loopback, 5000)); }),
+  EXPECT_EQ(message_of([] {
+              hv_stream_socket::connect(hv_endpoint::for_port(hv::vm_id::loopback, 5000));
+            }),
             "connect to hvsock://loopback/5000: Windows error 10047 (WSAEAFNOSUPPORT)");
   EXPECT_EQ(message_of([] {
               hv_listener::listen(hv_endpoint{hv::vm_id::wildcard,
@@ -455,7 +456,9 @@ TEST(WineHyperV, AVsockEndpointTravelsAsAfHyperVAndFailsTheSameWay) {
   expect_wine_no_hyperv(ec, "connect");
   auto l = vsock_listener::listen(vsock_endpoint{vsock::cid::any, 5000}, ec);
   expect_wine_no_hyperv(ec, "listen");
-  EXPECT_EQ(message_of([] { vsock_stream_socket::connect(vsock_endpoint{vsock::cid::host, 5000}); }),
+  EXPECT_EQ(message_of([] {
+              vsock_stream_socket::connect(vsock_endpoint{vsock::cid::host, 5000});
+            }),
             "connect to vsock://2:5000: Windows error 10047 (WSAEAFNOSUPPORT)");
   // A CID with no Hyper-V VM id never reaches the OS (see
   // SocketErrors.EndpointWithoutMappingFailsBeforeAnySystemCall).
@@ -599,7 +602,8 @@ TEST(RealWindows, PortReservationRoundTrip) {
                                  vmsock::associate_port_reservation{r.token});
   EXPECT_GE(l.local_endpoint().port, r.start_port);
   EXPECT_LT(l.local_endpoint().port, r.start_port + r.count);
-  auto c = tcp4_socket::connect(l.local_endpoint(), 10s, vmsock::associate_port_reservation{r.token});
+  auto c =
+      tcp4_socket::connect(l.local_endpoint(), 10s, vmsock::associate_port_reservation{r.token});
   EXPECT_GE(c.local_endpoint().port, r.start_port);
   holder.release_port_reservation(r.token);
 }
@@ -611,7 +615,8 @@ TEST(RealWindows, PortReservationRoundTrip) {
 TEST(RealWindows, AcceptFromAVmThroughAVsockListener) {
   VMSOCK_TEST_REQUIRE_REAL_WINDOWS();
   const char* port = std::getenv("VMSOCK_REAL_WINDOWS_VM_PORT");
-  if (port == nullptr) GTEST_SKIP() << "set VMSOCK_REAL_WINDOWS_VM_PORT to a port a guest connects to";
+  if (port == nullptr)
+    GTEST_SKIP() << "set VMSOCK_REAL_WINDOWS_VM_PORT to a port a guest connects to";
   auto l = vsock_listener::listen({vsock::cid::any, static_cast<std::uint32_t>(std::atoi(port))});
   vsock_endpoint peer;
   auto s = l.accept(std::chrono::seconds(120), peer);

@@ -122,9 +122,9 @@ address parse_address(const std::string& text, int index) {
   }
   const auto uris = split_list(list);
   for (std::size_t i = 0; i < uris.size(); ++i) {
-    const std::string entry =
-        uris.size() > 1 ? where + ", entry " + std::to_string(i + 1) + " of " + std::to_string(uris.size())
-                        : where;
+    const std::string entry = uris.size() > 1 ? where + ", entry " + std::to_string(i + 1) +
+                                                    " of " + std::to_string(uris.size())
+                                              : where;
     try {
       a.eps.push_back(vmsock::any_endpoint::parse(uris[i]));
     } catch (const vmsock::parse_error& e) {
@@ -132,7 +132,8 @@ address parse_address(const std::string& text, int index) {
     }
     if (a.eps.back().type() != vmsock::socket_type::stream) {
       if (a.what == address::kind::listen)
-        throw usage_error(entry + ": listen: takes stream URIs (tcp, unix, vsock, hvsock, hybrid-vsock); " +
+        throw usage_error(entry +
+                          ": listen: takes stream URIs (tcp, unix, vsock, hvsock, hybrid-vsock); " +
                           a.eps.back().to_string() + " has no connections to accept");
       if (uris.size() > 1)
         throw usage_error(entry + ": " + a.eps.back().to_string() +
@@ -166,13 +167,13 @@ void on_stop(int sig) {
 
 // ---- opening addresses ------------------------------------------------------------
 
-template <class E>
-std::unique_ptr<side> open_udp(const E& ep, const vmsock::deadline& when) {
+template <class E> std::unique_ptr<side> open_udp(const E& ep, const vmsock::deadline& when) {
   auto s = vmsock::datagram_socket<E>::connect(ep, when);
   return std::make_unique<udp_side<E>>(std::move(s), "udp://" + ep.to_string());
 }
 
-std::unique_ptr<side> accept_on(vmsock::any_listener& l, const cat_options& o, const std::string& tag) {
+std::unique_ptr<side> accept_on(vmsock::any_listener& l, const cat_options& o,
+                                const std::string& tag) {
   vmsock::any_endpoint peer;
   auto s = l.accept(vmsock::deadline::never(), &peer);
   std::string name = name_accepted(s, peer);
@@ -189,12 +190,13 @@ std::string summary(const relay_result& r, const side& left, const side& right) 
   std::snprintf(secs, sizeof secs, "%.3f", r.seconds);
   std::string s = std::string("closed after ") + secs + " s: " + std::to_string(r.bytes[0]) +
                   " bytes " + left.name() + " -> " + right.name() + ", " +
-                  std::to_string(r.bytes[1]) + " bytes back (" + r.method[0] + "/" + r.method[1] + ")";
+                  std::to_string(r.bytes[1]) + " bytes back (" + r.method[0] + "/" + r.method[1] +
+                  ")";
   switch (r.end) {
-    case relay_end::normal: break;
-    case relay_end::idle: s += "; idle timeout"; break;
-    case relay_end::stopped: s += "; stopped"; break;
-    case relay_end::failed: s += "; failed: " + r.error; break;
+  case relay_end::normal: break;
+  case relay_end::idle: s += "; idle timeout"; break;
+  case relay_end::stopped: s += "; stopped"; break;
+  case relay_end::failed: s += "; failed: " + r.error; break;
   }
   for (const side* x : {&left, &right}) {
     const std::string note = x->finish_note();
@@ -263,32 +265,41 @@ parsed_cat parse_cat(arguments& args, bool& helped) {
       p.o.relay.buffer = parse_size(n, args.value_of(n, opt.value), 4096, 64u << 20);
     } else if (n == "--splice") {
       const std::string v = args.value_of(n, opt.value);
-      if (v == "auto") p.o.relay.splice = splice_mode::automatic;
-      else if (v == "always") p.o.relay.splice = splice_mode::always;
-      else if (v == "never") p.o.relay.splice = splice_mode::never;
-      else throw usage_error(n + ": '" + v + "' is not auto, always or never");
+      if (v == "auto")
+        p.o.relay.splice = splice_mode::automatic;
+      else if (v == "always")
+        p.o.relay.splice = splice_mode::always;
+      else if (v == "never")
+        p.o.relay.splice = splice_mode::never;
+      else
+        throw usage_error(n + ": '" + v + "' is not auto, always or never");
     } else {
       throw usage_error("unknown option '" + a + "'");
     }
   }
   if (texts.size() != 2)
-    throw usage_error(texts.size() < 2 ? "two addresses are needed, got " + std::to_string(texts.size())
-                                       : "two addresses only, got " + std::to_string(texts.size()) +
-                                             " (several URIs for one address go with ',')");
-  for (int i = 0; i < 2; ++i) p.addrs.push_back(parse_address(texts[static_cast<std::size_t>(i)], i));
+    throw usage_error(texts.size() < 2
+                          ? "two addresses are needed, got " + std::to_string(texts.size())
+                          : "two addresses only, got " + std::to_string(texts.size()) +
+                                " (several URIs for one address go with ',')");
+  for (int i = 0; i < 2; ++i)
+    p.addrs.push_back(parse_address(texts[static_cast<std::size_t>(i)], i));
   const auto k0 = p.addrs[0].what;
   const auto k1 = p.addrs[1].what;
   using K = address::kind;
-  if (k0 == K::stdio && k1 == K::stdio) throw usage_error("'-' (stdin/stdout) can be only one of the two addresses");
+  if (k0 == K::stdio && k1 == K::stdio)
+    throw usage_error("'-' (stdin/stdout) can be only one of the two addresses");
   if (max_given && !p.o.fork) throw usage_error("--max-connections goes with --fork");
   if (p.o.fork) {
     if (k0 == K::listen && k1 == K::listen)
-      throw usage_error("--fork serves one listen: address; the other is opened for each connection");
+      throw usage_error(
+          "--fork serves one listen: address; the other is opened for each connection");
     if (k0 != K::listen && k1 != K::listen) throw usage_error("--fork needs a listen: address");
     const K other = k0 == K::listen ? k1 : k0;
     if (other == K::stdio)
-      throw usage_error("--fork opens the other address for each connection: '-' (stdin/stdout) "
-                        "cannot be opened more than once");
+      throw usage_error(
+          "--fork opens the other address for each connection: '-' (stdin/stdout) "
+          "cannot be opened more than once");
   }
   return p;
 }
@@ -322,45 +333,45 @@ std::string name_accepted(vmsock::any_stream_socket& s, const vmsock::any_endpoi
 // Opens a connect, stdio or exec address (a listen address is accepted on).
 std::unique_ptr<side> open_address(const address& a, const cat_options& o, const std::string& tag) {
   switch (a.what) {
-    case address::kind::stdio:
-      return make_stdio_side();
-    case address::kind::exec: {
-      auto s = make_exec_side(a.command);
-      if (o.verbose) log_line(tag + "started " + s->name());
-      return s;
+  case address::kind::stdio: return make_stdio_side();
+  case address::kind::exec: {
+    auto s = make_exec_side(a.command);
+    if (o.verbose) log_line(tag + "started " + s->name());
+    return s;
+  }
+  case address::kind::listen: break;
+  case address::kind::connect: {
+    const vmsock::timeout per_attempt = o.connect_timeout.value_or(vmsock::no_timeout);
+    if (a.eps.size() == 1 && a.eps[0].type() == vmsock::socket_type::datagram) {
+      if (const auto* v4 = a.eps[0].get_if<vmsock::inet4_endpoint>())
+        return open_udp(*v4, per_attempt);
+      return open_udp(*a.eps[0].get_if<vmsock::inet6_endpoint>(), per_attempt);
     }
-    case address::kind::listen:
-      break;
-    case address::kind::connect: {
-      const vmsock::timeout per_attempt = o.connect_timeout.value_or(vmsock::no_timeout);
-      if (a.eps.size() == 1 && a.eps[0].type() == vmsock::socket_type::datagram) {
-        if (const auto* v4 = a.eps[0].get_if<vmsock::inet4_endpoint>()) return open_udp(*v4, per_attempt);
-        return open_udp(*a.eps[0].get_if<vmsock::inet6_endpoint>(), per_attempt);
-      }
-      // A signal cancels the connect in progress (stop_registry).
-      vmsock::any_connector connector;
-      struct registration {
-        vmsock::any_connector& c;
-        explicit registration(vmsock::any_connector& x) : c(x) { stops.add(&c); }
-        ~registration() { stops.remove(&c); }
-      } registered(connector);
-      vmsock::any_stream_socket s;
-      if (a.eps.size() == 1) {
-        s = o.wait_for_ready ? connector.connect(a.eps[0], per_attempt, vmsock::wait_for_ready{})
-                             : connector.connect(a.eps[0], per_attempt);
-      } else {
-        std::vector<vmsock::connect_attempt> failed;
-        s = o.wait_for_ready
-                ? connector.connect_first(a.eps, per_attempt, vmsock::wait_for_ready{}, failed)
-                : connector.connect_first(a.eps, per_attempt, failed);
-        if (o.verbose)
-          for (const auto& f : failed)
-            log_line(tag + f.endpoint.to_string() + (f.skipped ? ": skipped: " : ": ") + f.error.message());
-      }
-      std::string name = s.remote().to_string();
-      if (o.verbose) log_line(tag + "connected to " + name);
-      return std::make_unique<socket_side>(std::move(s), std::move(name));
+    // A signal cancels the connect in progress (stop_registry).
+    vmsock::any_connector connector;
+    struct registration {
+      vmsock::any_connector& c;
+      explicit registration(vmsock::any_connector& x) : c(x) { stops.add(&c); }
+      ~registration() { stops.remove(&c); }
+    } registered(connector);
+    vmsock::any_stream_socket s;
+    if (a.eps.size() == 1) {
+      s = o.wait_for_ready ? connector.connect(a.eps[0], per_attempt, vmsock::wait_for_ready{})
+                           : connector.connect(a.eps[0], per_attempt);
+    } else {
+      std::vector<vmsock::connect_attempt> failed;
+      s = o.wait_for_ready
+              ? connector.connect_first(a.eps, per_attempt, vmsock::wait_for_ready{}, failed)
+              : connector.connect_first(a.eps, per_attempt, failed);
+      if (o.verbose)
+        for (const auto& f : failed)
+          log_line(tag + f.endpoint.to_string() + (f.skipped ? ": skipped: " : ": ") +
+                   f.error.message());
     }
+    std::string name = s.remote().to_string();
+    if (o.verbose) log_line(tag + "connected to " + name);
+    return std::make_unique<socket_side>(std::move(s), std::move(name));
+  }
   }
   throw failure("internal: open_address on a listen address");
 }
@@ -415,7 +426,8 @@ int run_cat(arguments& args) {
     }
     if (o.verbose) {
       std::string where;
-      for (const auto& ep : listeners[i].local_endpoints()) where += (where.empty() ? "" : ", ") + ep.to_string();
+      for (const auto& ep : listeners[i].local_endpoints())
+        where += (where.empty() ? "" : ", ") + ep.to_string();
       log_line("listening on " + where);
     }
   }
@@ -435,7 +447,7 @@ int run_cat(arguments& args) {
       if (a.what == address::kind::listen) {
         sides[i] = accept_on(listeners[i], o, tag);
         std::lock_guard<std::mutex> g(stops.m);  // on_stop may be cancelling it
-        listeners[i] = vmsock::any_listener{};  // one connection: later ones are refused
+        listeners[i] = vmsock::any_listener{};   // one connection: later ones are refused
       } else {
         sides[i] = open_address(a, o, tag);
       }

@@ -72,12 +72,13 @@ struct totals {
         first_start ? std::chrono::duration<double>(last_end - *first_start).count() : 0.0;
     const double total = static_cast<double>(bytes[0] + bytes[1]);
     char line[256];
-    std::snprintf(line, sizeof line,
-                  "stats: %llu connection%s (%llu failed), %llu bytes left->right, %llu bytes "
-                  "right->left, %.3f s, %.1f MB/s",
-                  static_cast<unsigned long long>(connections), connections == 1 ? "" : "s",
-                  static_cast<unsigned long long>(failed), static_cast<unsigned long long>(bytes[0]),
-                  static_cast<unsigned long long>(bytes[1]), secs, secs > 0 ? total / secs / 1e6 : 0.0);
+    std::snprintf(
+        line, sizeof line,
+        "stats: %llu connection%s (%llu failed), %llu bytes left->right, %llu bytes "
+        "right->left, %.3f s, %.1f MB/s",
+        static_cast<unsigned long long>(connections), connections == 1 ? "" : "s",
+        static_cast<unsigned long long>(failed), static_cast<unsigned long long>(bytes[0]),
+        static_cast<unsigned long long>(bytes[1]), secs, secs > 0 ? total / secs / 1e6 : 0.0);
     log_line(line);
   }
 };

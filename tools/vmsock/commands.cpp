@@ -72,7 +72,9 @@ std::string both_bases(std::uint64_t v) {
 // 32 bits is reported with the text as given.
 std::uint64_t port_argument(const std::string& text, const char* what) {
   const auto n = parse_number(what, text, 0xFFFFFFFFFFFFFFFFull);
-  if (n.too_large) throw failure(what + std::string(" ") + text + " is above 0x7fffffff (hv::max_port): no Hyper-V service id carries it");
+  if (n.too_large)
+    throw failure(what + std::string(" ") + text +
+                  " is above 0x7fffffff (hv::max_port): no Hyper-V service id carries it");
   return n.value;
 }
 
@@ -106,18 +108,21 @@ struct family_text {
   const char* family;
   const char* native;
 };
-template <class E>
-constexpr family_text names_of() {
-  if constexpr (std::is_same_v<E, vmsock::inet4_endpoint>) return {"AF_INET", "sockaddr_in"};
-  else if constexpr (std::is_same_v<E, vmsock::inet6_endpoint>) return {"AF_INET6", "sockaddr_in6"};
-  else if constexpr (std::is_same_v<E, vmsock::unix_endpoint>) return {"AF_UNIX", "sockaddr_un"};
-  else if constexpr (std::is_same_v<E, vmsock::vsock_endpoint>) return {"AF_VSOCK", "sockaddr_vm"};
-  else return {"AF_HYPERV", "SOCKADDR_HV"};
+template <class E> constexpr family_text names_of() {
+  if constexpr (std::is_same_v<E, vmsock::inet4_endpoint>)
+    return {"AF_INET", "sockaddr_in"};
+  else if constexpr (std::is_same_v<E, vmsock::inet6_endpoint>)
+    return {"AF_INET6", "sockaddr_in6"};
+  else if constexpr (std::is_same_v<E, vmsock::unix_endpoint>)
+    return {"AF_UNIX", "sockaddr_un"};
+  else if constexpr (std::is_same_v<E, vmsock::vsock_endpoint>)
+    return {"AF_VSOCK", "sockaddr_vm"};
+  else
+    return {"AF_HYPERV", "SOCKADDR_HV"};
 }
 
 // How this platform's sockets carry an endpoint of the other VM family.
-template <class Mapped>
-void print_carried(int os_family, const std::optional<Mapped>& m) {
+template <class Mapped> void print_carried(int os_family, const std::optional<Mapped>& m) {
   if (m)
     std::printf("carried:   as %s (%d): %s, %s, %zu bytes\n", names_of<Mapped>().family, os_family,
                 m->to_string().c_str(), names_of<Mapped>().native, m->native_size());
@@ -142,20 +147,20 @@ void print_parsed(const vmsock::any_endpoint& any) {
                       ep.listen_uds().to_string().c_str(), ep.port());
           return;
         } else {
-        std::printf("family:    %s (%d)\n", names_of<E>().family, E::family);
-        std::printf("native:    %s, %zu bytes\n", names_of<E>().native, ep.native_size());
-        constexpr int os_family = vmsock::stream_socket<E>::native_family;
-        if constexpr (os_family == E::family) {
-          std::printf("carried:   as %s\n", names_of<E>().family);
-        } else if constexpr (std::is_same_v<E, vmsock::hv_endpoint>) {
-          print_carried(os_family, vmsock::to_vsock(ep));  // Linux: the hv_sock transport
-        } else if constexpr (std::is_same_v<E, vmsock::vsock_endpoint>) {
-          print_carried(os_family, vmsock::to_hyperv(ep));  // Windows: AF_HYPERV
-        }
-        if constexpr (std::is_same_v<E, vmsock::hv_endpoint>) {
-          if (const auto port = ep.port())
-            std::printf("port:      %u (a VSOCK-template service id)\n", *port);
-        }
+          std::printf("family:    %s (%d)\n", names_of<E>().family, E::family);
+          std::printf("native:    %s, %zu bytes\n", names_of<E>().native, ep.native_size());
+          constexpr int os_family = vmsock::stream_socket<E>::native_family;
+          if constexpr (os_family == E::family) {
+            std::printf("carried:   as %s\n", names_of<E>().family);
+          } else if constexpr (std::is_same_v<E, vmsock::hv_endpoint>) {
+            print_carried(os_family, vmsock::to_vsock(ep));  // Linux: the hv_sock transport
+          } else if constexpr (std::is_same_v<E, vmsock::vsock_endpoint>) {
+            print_carried(os_family, vmsock::to_hyperv(ep));  // Windows: AF_HYPERV
+          }
+          if constexpr (std::is_same_v<E, vmsock::hv_endpoint>) {
+            if (const auto port = ep.port())
+              std::printf("port:      %u (a VSOCK-template service id)\n", *port);
+          }
         }
       },
       any.value());
@@ -168,7 +173,8 @@ int run_port2guid(arguments& args) {
   if (!given) return exit_ok;  // --help
   const std::vector<std::string>& pos = *given;
   if (pos.size() != 1)
-    throw usage_error(pos.empty() ? "a PORT is needed" : "one PORT only, got " + std::to_string(pos.size()));
+    throw usage_error(pos.empty() ? "a PORT is needed"
+                                  : "one PORT only, got " + std::to_string(pos.size()));
   const auto n = parse_number("PORT", pos[0], 0xFFFFFFFFFFFFFFFFull);
   const auto id = !n.too_large && n.value <= vmsock::hv::max_port
                       ? vmsock::hv::service_id_from_port(static_cast<std::uint32_t>(n.value))
@@ -185,7 +191,8 @@ int run_guid2port(arguments& args) {
   if (!given) return exit_ok;  // --help
   const std::vector<std::string>& pos = *given;
   if (pos.size() != 1)
-    throw usage_error(pos.empty() ? "a GUID is needed" : "one GUID only, got " + std::to_string(pos.size()));
+    throw usage_error(pos.empty() ? "a GUID is needed"
+                                  : "one GUID only, got " + std::to_string(pos.size()));
   const vmsock::guid id = guid_argument(pos[0]);
   if (const auto port = vmsock::hv::port_from_service_id(id)) {
     std::printf("%u\n", *port);
@@ -267,7 +274,8 @@ int run_service(arguments& args) {
       std::printf("%s  %-11s  %s\n", s.service_id.to_string().c_str(),
                   port ? std::to_string(*port).c_str() : "-", s.element_name.c_str());
     }
-    for (const auto& k : skipped) std::fprintf(stderr, "vmsock service: skipped key '%s' (not a GUID)\n", k.c_str());
+    for (const auto& k : skipped)
+      std::fprintf(stderr, "vmsock service: skipped key '%s' (not a GUID)\n", k.c_str());
     return exit_ok;
   }
   throw usage_error("unknown subcommand '" + sub + "' (register, unregister, list)");

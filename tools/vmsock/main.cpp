@@ -49,7 +49,8 @@ int dispatch(const std::string& name, arguments& args) {
   if (name == "cid") return run_cid(args);
   if (name == "parse") return run_parse(args);
   if (name == "service") return run_service(args);
-  throw usage_error("unknown command '" + name + "' (cat, mux, port2guid, guid2port, cid, parse, service)");
+  throw usage_error("unknown command '" + name +
+                    "' (cat, mux, port2guid, guid2port, cid, parse, service)");
 }
 
 }  // namespace
@@ -168,7 +169,9 @@ int main(int argc, char** argv) {
   std::string prefix = "vmsock";
   try {
     if (all.empty())
-      throw usage_error("a command is needed: cat, mux, port2guid, guid2port, cid, parse or service (vmsock --help)");
+      throw usage_error(
+          "a command is needed: cat, mux, port2guid, guid2port, cid, parse or service (vmsock "
+          "--help)");
     const std::string name = all.front();
     if (name == "-h" || name == "--help" || name == "help") {
       if (name == "help" && all.size() > 1) {
@@ -183,7 +186,8 @@ int main(int argc, char** argv) {
                   VMSOCK_VERSION_PATCH);
       return exit_ok;
     }
-    if (!name.empty() && name[0] == '-') throw usage_error("unknown option '" + name + "' before the command");
+    if (!name.empty() && name[0] == '-')
+      throw usage_error("unknown option '" + name + "' before the command");
     arguments args(name, std::vector<std::string>(all.begin() + 1, all.end()));
     prefix = "vmsock " + name;
     return dispatch(name, args);

@@ -121,49 +121,49 @@ struct mux_target {
   enum class kind { vsock, hvsock, tcp, unix_prefix } what = kind::vsock;
   std::uint32_t cid = 0;
   vmsock::guid vm{};
-  vmsock::any_endpoint ip;     // tcp://HOST:0
+  vmsock::any_endpoint ip;            // tcp://HOST:0
   vmsock::unix_endpoint unix_prefix;  // unix:///PREFIX
-  std::string text;            // how the log names it: "vsock://3"
+  std::string text;                   // how the log names it: "vsock://3"
 
   bool is_vm() const noexcept { return what == kind::vsock || what == kind::hvsock; }
 
   // Port P of the target; nullopt and `why` when P cannot be carried there.
   std::optional<vmsock::any_endpoint> at(std::uint32_t port, std::string& why) const {
     switch (what) {
-      case kind::vsock:
-        return vmsock::any_endpoint(vmsock::vsock_endpoint{cid, port});
-      case kind::hvsock: {
-        const auto ep = vmsock::hv_endpoint::try_for_port(vm, port);
-        if (!ep) {
-          why = "port " + std::to_string(port) + " has no Hyper-V service id (above 0x7fffffff)";
-          return std::nullopt;
-        }
-        return vmsock::any_endpoint(*ep);
+    case kind::vsock: return vmsock::any_endpoint(vmsock::vsock_endpoint{cid, port});
+    case kind::hvsock: {
+      const auto ep = vmsock::hv_endpoint::try_for_port(vm, port);
+      if (!ep) {
+        why = "port " + std::to_string(port) + " has no Hyper-V service id (above 0x7fffffff)";
+        return std::nullopt;
       }
-      case kind::tcp:
-        if (port > 65535) {
-          why = "port " + std::to_string(port) + " is not a TCP port";
-          return std::nullopt;
-        }
-        if (const auto* v4 = ip.get_if<vmsock::inet4_endpoint>()) {
-          auto ep = *v4;
-          ep.port = static_cast<std::uint16_t>(port);
-          return vmsock::any_endpoint(ep);
-        } else {
-          auto ep = *ip.get_if<vmsock::inet6_endpoint>();
-          ep.port = static_cast<std::uint16_t>(port);
-          return vmsock::any_endpoint(ep);
-        }
-      case kind::unix_prefix: {
-        const std::string name = std::string(unix_prefix.name()) + "_" + std::to_string(port);
-        try {
-          return vmsock::any_endpoint(unix_prefix.is_abstract() ? vmsock::unix_endpoint::abstract(name)
-                                                         : vmsock::unix_endpoint::path(name));
-        } catch (const vmsock::parse_error& e) {
-          why = e.what();
-          return std::nullopt;
-        }
+      return vmsock::any_endpoint(*ep);
+    }
+    case kind::tcp:
+      if (port > 65535) {
+        why = "port " + std::to_string(port) + " is not a TCP port";
+        return std::nullopt;
       }
+      if (const auto* v4 = ip.get_if<vmsock::inet4_endpoint>()) {
+        auto ep = *v4;
+        ep.port = static_cast<std::uint16_t>(port);
+        return vmsock::any_endpoint(ep);
+      } else {
+        auto ep = *ip.get_if<vmsock::inet6_endpoint>();
+        ep.port = static_cast<std::uint16_t>(port);
+        return vmsock::any_endpoint(ep);
+      }
+    case kind::unix_prefix: {
+      const std::string name = std::string(unix_prefix.name()) + "_" + std::to_string(port);
+      try {
+        return vmsock::any_endpoint(unix_prefix.is_abstract()
+                                        ? vmsock::unix_endpoint::abstract(name)
+                                        : vmsock::unix_endpoint::path(name));
+      } catch (const vmsock::parse_error& e) {
+        why = e.what();
+        return std::nullopt;
+      }
+    }
     }
     return std::nullopt;
   }
@@ -250,13 +250,13 @@ using clock = std::chrono::steady_clock;
 // ---- shared state: stopping, the cap, the answers' numbers, counters -----------
 
 struct counters {
-  std::atomic<std::uint64_t> requests{0};      // connections to UDS_PATH admitted
-  std::atomic<std::uint64_t> relayed{0};       // answered OK
-  std::atomic<std::uint64_t> malformed{0};     // a line refused (malformed, too long)
-  std::atomic<std::uint64_t> unfinished{0};    // no line: timed out, closed, failed
+  std::atomic<std::uint64_t> requests{0};    // connections to UDS_PATH admitted
+  std::atomic<std::uint64_t> relayed{0};     // answered OK
+  std::atomic<std::uint64_t> malformed{0};   // a line refused (malformed, too long)
+  std::atomic<std::uint64_t> unfinished{0};  // no line: timed out, closed, failed
   std::atomic<std::uint64_t> connect_failed{0};
-  std::atomic<std::uint64_t> capped{0};        // accepted and closed at the cap
-  std::atomic<std::uint64_t> guest{0};         // guest connections admitted
+  std::atomic<std::uint64_t> capped{0};  // accepted and closed at the cap
+  std::atomic<std::uint64_t> guest{0};   // guest connections admitted
   std::atomic<std::uint64_t> guest_relayed{0};
   std::atomic<std::uint64_t> guest_failed{0};  // UDS_PATH_P did not answer
 };
@@ -271,14 +271,12 @@ class mux_state {
   bool stopping() const noexcept { return signal.load() != 0; }
 
   // Everything a stop must end, each registered while it may wait.
-  template <class T>
-  void add(T* p) {
+  template <class T> void add(T* p) {
     std::lock_guard<std::mutex> g(m_);
     set_of(p).insert(p);
     if (stopping()) stop_one(p);
   }
-  template <class T>
-  void remove(T* p) {
+  template <class T> void remove(T* p) {
     std::lock_guard<std::mutex> g(m_);
     set_of(p).erase(p);
   }
@@ -367,8 +365,7 @@ mux_state state;
 void on_stop(int sig) { state.stop(sig); }
 
 // Registered with the state for as long as it lives.
-template <class T>
-class registered {
+template <class T> class registered {
  public:
   explicit registered(T* p) : p_(p) { state.add(p_); }
   ~registered() { release(); }
@@ -404,11 +401,13 @@ class place {
 
 // TARGET's VM only (peer::cids or peer::vm_ids); a refusal is logged here,
 // and the listener counts it (rejected_peers()).
-template <class Filter>
-class guest_only {
+template <class Filter> class guest_only {
  public:
   guest_only(Filter f, std::uint32_t port, std::string vm)
-      : f_(std::move(f)), port_(port), vm_(std::move(vm)), refused_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
+      : f_(std::move(f)),
+        port_(port),
+        vm_(std::move(vm)),
+        refused_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
 
   bool operator()(const vmsock::any_endpoint& peer) const noexcept {
     if (f_(peer)) return true;
@@ -437,8 +436,8 @@ std::string seconds(double s) {
 }
 
 // Relays between the two until both directions have ended; logs the summary.
-void relay_both(socket_side& client, socket_side& other, const mux_options& o, const std::string& tag,
-                place& held) {
+void relay_both(socket_side& client, socket_side& other, const mux_options& o,
+                const std::string& tag, place& held) {
   relay r(client, other, o.relay);
   registered<relay> reg(&r);
   const relay_result res = r.run();
@@ -454,10 +453,10 @@ void relay_both(socket_side& client, socket_side& other, const mux_options& o, c
                   std::to_string(res.bytes[1]) + " bytes back (" + res.method[0] + "/" +
                   res.method[1] + ")";
   switch (res.end) {
-    case relay_end::normal: break;
-    case relay_end::idle: s += "; idle timeout"; break;
-    case relay_end::stopped: s += "; stopped"; break;
-    case relay_end::failed: s += "; failed: " + res.error; break;
+  case relay_end::normal: break;
+  case relay_end::idle: s += "; idle timeout"; break;
+  case relay_end::stopped: s += "; stopped"; break;
+  case relay_end::failed: s += "; failed: " + res.error; break;
   }
   log_line(tag + s);
 }
@@ -488,7 +487,8 @@ std::string client_name(const vmsock::any_stream_socket& s) {
 }
 
 // A host-side client of UDS_PATH: its line, the connect, OK, the relay.
-void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held, const mux_options& o) {
+void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held,
+                  const mux_options& o) {
   const std::string tag = "[" + std::to_string(id) + "] ";
   state.count.requests.fetch_add(1);
   const std::string name = client_name(s);
@@ -504,20 +504,20 @@ void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held, co
   const mux::request_line line =
       mux::read_request_line(s, vmsock::deadline(clock::now() + o.request_timeout));
   switch (line.end) {
-    case mux::line_end::complete: break;
-    case mux::line_end::too_long:
-      return drop("request longer than 32 bytes " + mux::quoted(line.raw()) +
-                      ": closed without an answer",
-                  state.count.malformed);
-    case mux::line_end::closed:
-      return drop("closed before the end of its request line " + mux::quoted(line.raw()),
-                  state.count.unfinished);
-    case mux::line_end::timed_out:
-      return drop("no complete request line within " + seconds(std::chrono::duration<double>(o.request_timeout).count()) +
-                      " s " + mux::quoted(line.raw()) + ": dropped",
-                  state.count.unfinished);
-    case mux::line_end::failed:
-      return drop("receive: " + line.ec.message(), state.count.unfinished);
+  case mux::line_end::complete: break;
+  case mux::line_end::too_long:
+    return drop(
+        "request longer than 32 bytes " + mux::quoted(line.raw()) + ": closed without an answer",
+        state.count.malformed);
+  case mux::line_end::closed:
+    return drop("closed before the end of its request line " + mux::quoted(line.raw()),
+                state.count.unfinished);
+  case mux::line_end::timed_out:
+    return drop("no complete request line within " +
+                    seconds(std::chrono::duration<double>(o.request_timeout).count()) + " s " +
+                    mux::quoted(line.raw()) + ": dropped",
+                state.count.unfinished);
+  case mux::line_end::failed: return drop("receive: " + line.ec.message(), state.count.unfinished);
   }
   const mux::request req = mux::parse_request(line.raw());
   if (!req.ok)
@@ -527,7 +527,8 @@ void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held, co
   const std::string asked = "CONNECT " + std::to_string(req.port);
   std::string why;
   const auto ep = o.target.at(req.port, why);
-  if (!ep) return drop(asked + ": " + why + ": closed without an answer", state.count.connect_failed);
+  if (!ep)
+    return drop(asked + ": " + why + ": closed without an answer", state.count.connect_failed);
 
   std::string error;
   auto guest = connect_to(*ep, o, error);
@@ -553,7 +554,8 @@ void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held, co
   }
   pending.release();
   state.count.relayed.fetch_add(1);
-  if (o.verbose) log_line(tag + name + ": " + asked + " -> " + ep->to_string() + ": OK " + std::to_string(n));
+  if (o.verbose)
+    log_line(tag + name + ": " + asked + " -> " + ep->to_string() + ": OK " + std::to_string(n));
   socket_side client(std::move(s), name);
   socket_side other(std::move(*guest), ep->to_string());
   relay_both(client, other, o, tag, held);
@@ -571,14 +573,16 @@ void serve_guest(std::uint64_t id, vmsock::any_stream_socket s, const vmsock::an
   if (!local) {
     state.count.guest_failed.fetch_add(1);
     if (o.verbose && !error.empty())
-      log_line(tag + "guest " + name + " to port " + std::to_string(port) + ": " + error + ": closed");
+      log_line(tag + "guest " + name + " to port " + std::to_string(port) + ": " + error +
+               ": closed");
     std::error_code ignored;
     s.close(ignored);
     return;
   }
   state.count.guest_relayed.fetch_add(1);
   if (o.verbose)
-    log_line(tag + "guest " + name + " to port " + std::to_string(port) + " -> " + forward.to_string());
+    log_line(tag + "guest " + name + " to port " + std::to_string(port) + " -> " +
+             forward.to_string());
   socket_side guest(std::move(s), name);
   socket_side host(std::move(*local), forward.to_string());
   relay_both(guest, host, o, tag, held);
@@ -605,7 +609,10 @@ class acceptor_pool {
                                      const vmsock::any_endpoint& peer, place& held)>;
 
   acceptor_pool(vmsock::any_listener& l, std::size_t most_idle, handler h, const mux_options& o)
-      : l_(l), most_idle_(most_idle), handler_(std::move(h)), o_(o),
+      : l_(l),
+        most_idle_(most_idle),
+        handler_(std::move(h)),
+        o_(o),
         where_(l.local_endpoints().front().to_string()) {}
   acceptor_pool(const acceptor_pool&) = delete;
   acceptor_pool& operator=(const acceptor_pool&) = delete;
@@ -771,10 +778,14 @@ std::optional<mux_options> parse_mux(arguments& args) {
       o.relay.buffer = parse_size(n, args.value_of(n, opt.value), 4096, 64u << 20);
     } else if (n == "--splice") {
       const std::string v = args.value_of(n, opt.value);
-      if (v == "auto") o.relay.splice = splice_mode::automatic;
-      else if (v == "always") o.relay.splice = splice_mode::always;
-      else if (v == "never") o.relay.splice = splice_mode::never;
-      else throw usage_error(n + ": '" + v + "' is not auto, always or never");
+      if (v == "auto")
+        o.relay.splice = splice_mode::automatic;
+      else if (v == "always")
+        o.relay.splice = splice_mode::always;
+      else if (v == "never")
+        o.relay.splice = splice_mode::never;
+      else
+        throw usage_error(n + ": '" + v + "' is not auto, always or never");
     } else {
       throw usage_error("unknown option '" + a + "'");
     }
@@ -830,20 +841,24 @@ int run_mux(arguments& args) {
 
   vmsock::any_listener main_listener = vmsock::any_listener::listen_all({uds});
   registered<vmsock::any_listener> main_reg(&main_listener);
-  if (o.verbose) log_line("listening on " + uds.to_string() + " for CONNECT requests to " + o.target.text);
+  if (o.verbose)
+    log_line("listening on " + uds.to_string() + " for CONNECT requests to " + o.target.text);
 
   std::vector<std::unique_ptr<vmsock::any_listener>> guest_listeners;
   std::vector<std::unique_ptr<registered<vmsock::any_listener>>> guest_regs;
   for (const auto& g : guests) {
     auto l = std::make_unique<vmsock::any_listener>(vmsock::any_listener::listen_all({g.on}));
     if (o.target.what == mux_target::kind::vsock)
-      l->set_peer_filter(guest_only<vmsock::peer::cids>(vmsock::peer::cids{o.target.cid}, g.port, o.target.text));
+      l->set_peer_filter(
+          guest_only<vmsock::peer::cids>(vmsock::peer::cids{o.target.cid}, g.port, o.target.text));
     else
-      l->set_peer_filter(guest_only<vmsock::peer::vm_ids>(vmsock::peer::vm_ids{o.target.vm}, g.port, o.target.text));
+      l->set_peer_filter(guest_only<vmsock::peer::vm_ids>(vmsock::peer::vm_ids{o.target.vm}, g.port,
+                                                          o.target.text));
     guest_regs.push_back(std::make_unique<registered<vmsock::any_listener>>(l.get()));
     if (o.verbose)
-      log_line("listening on " + l->local_endpoints().front().to_string() + " for " + o.target.text +
-               " (guest port " + std::to_string(g.port) + ") -> " + g.forward.to_string());
+      log_line("listening on " + l->local_endpoints().front().to_string() + " for " +
+               o.target.text + " (guest port " + std::to_string(g.port) + ") -> " +
+               g.forward.to_string());
     guest_listeners.push_back(std::move(l));
   }
 
@@ -853,9 +868,8 @@ int run_mux(arguments& args) {
   constexpr std::size_t most_idle = 4;
   acceptor_pool clients(
       main_listener, most_idle,
-      [&o](std::uint64_t id, vmsock::any_stream_socket s, const vmsock::any_endpoint&, place& held) {
-        serve_client(id, std::move(s), held, o);
-      },
+      [&o](std::uint64_t id, vmsock::any_stream_socket s, const vmsock::any_endpoint&,
+           place& held) { serve_client(id, std::move(s), held, o); },
       o);
   registered<acceptor_pool> clients_reg(&clients);
   std::vector<std::unique_ptr<acceptor_pool>> guest_pools;
@@ -868,7 +882,8 @@ int run_mux(arguments& args) {
         [&o, &g](std::uint64_t id, vmsock::any_stream_socket s, const vmsock::any_endpoint& peer,
                  place& held) { serve_guest(id, std::move(s), peer, held, g.port, g.forward, o); },
         o));
-    guest_pool_regs.push_back(std::make_unique<registered<acceptor_pool>>(guest_pools.back().get()));
+    guest_pool_regs.push_back(
+        std::make_unique<registered<acceptor_pool>>(guest_pools.back().get()));
     spawners.emplace_back(&acceptor_pool::run, guest_pools.back().get());
   }
   clients.run();
@@ -881,15 +896,17 @@ int run_mux(arguments& args) {
   if (o.verbose) {
     const counters& c = state.count;
     std::string s = "stopped by signal " + std::to_string(state.signal.load()) + ": " +
-                    std::to_string(c.requests.load()) + " requests (" + std::to_string(c.relayed.load()) +
-                    " relayed, " + std::to_string(c.malformed.load()) + " malformed, " +
+                    std::to_string(c.requests.load()) + " requests (" +
+                    std::to_string(c.relayed.load()) + " relayed, " +
+                    std::to_string(c.malformed.load()) + " malformed, " +
                     std::to_string(c.unfinished.load()) + " unfinished, " +
                     std::to_string(c.connect_failed.load()) + " not connected), " +
                     std::to_string(c.capped.load()) + " closed at the cap";
     if (!guests.empty())
       s += "; guest: " + std::to_string(c.guest.load()) + " connections (" +
-           std::to_string(c.guest_relayed.load()) + " relayed, " + std::to_string(c.guest_failed.load()) +
-           " not connected), " + std::to_string(refused) + " refused by the peer filter";
+           std::to_string(c.guest_relayed.load()) + " relayed, " +
+           std::to_string(c.guest_failed.load()) + " not connected), " + std::to_string(refused) +
+           " refused by the peer filter";
     log_line(s);
   }
   if (left != 0) {

@@ -105,8 +105,7 @@ inline bool is_space(char c) noexcept {
 // Judges a line (with its '\n'; more bytes after it make it malformed).
 inline request parse_request(std::string_view line) noexcept {
   request r;
-  if (line.size() < request_min || line.back() != '\n' ||
-      line.find('\n') != line.size() - 1) {
+  if (line.size() < request_min || line.back() != '\n' || line.find('\n') != line.size() - 1) {
     r.why = "shorter than \"CONNECT 0\\n\"";
     return r;
   }
@@ -165,12 +164,18 @@ inline std::string quoted(std::string_view bytes) {
   std::string s = "\"";
   for (const char c : bytes) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') s += "\\n";
-    else if (c == '\r') s += "\\r";
-    else if (c == '\t') s += "\\t";
-    else if (c == '"' || c == '\\') (s += '\\') += c;
-    else if (u < 0x20 || u >= 0x7f) ((s += "\\x") += hex[u >> 4]) += hex[u & 15];
-    else s += c;
+    if (c == '\n')
+      s += "\\n";
+    else if (c == '\r')
+      s += "\\r";
+    else if (c == '\t')
+      s += "\\t";
+    else if (c == '"' || c == '\\')
+      (s += '\\') += c;
+    else if (u < 0x20 || u >= 0x7f)
+      ((s += "\\x") += hex[u >> 4]) += hex[u & 15];
+    else
+      s += c;
   }
   s += '"';
   return s;

@@ -39,7 +39,8 @@ int poll_timeout(const vmsock::deadline& when) noexcept {
 // Two descriptors (read from, write to) and a wake-up pipe for cancel().
 class fd_side : public side {
  public:
-  fd_side(int rfd, int wfd, bool owns, side_kind kind) : rfd_(rfd), wfd_(wfd), owns_(owns), kind_(kind) {
+  fd_side(int rfd, int wfd, bool owns, side_kind kind)
+      : rfd_(rfd), wfd_(wfd), owns_(owns), kind_(kind) {
     if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(last_error(), "pipe");
   }
   ~fd_side() override {

@@ -25,10 +25,13 @@ std::error_code win_error(DWORD e = GetLastError()) noexcept {
 DWORD wait_ms(const vmsock::deadline& when) noexcept {
   const vmsock::timeout left = when.remaining();
   if (left == vmsock::no_timeout) return INFINITE;
-  return left.count() >= static_cast<long long>(INFINITE) ? INFINITE - 1 : static_cast<DWORD>(left.count());
+  return left.count() >= static_cast<long long>(INFINITE) ? INFINITE - 1
+                                                          : static_cast<DWORD>(left.count());
 }
 
-bool broken(DWORD e) noexcept { return e == ERROR_BROKEN_PIPE || e == ERROR_HANDLE_EOF || e == ERROR_NO_DATA; }
+bool broken(DWORD e) noexcept {
+  return e == ERROR_BROKEN_PIPE || e == ERROR_HANDLE_EOF || e == ERROR_NO_DATA;
+}
 
 // stdin and stdout as the process got them (console, pipe or file): blocking
 // handles, which cannot wait with a deadline (the relay watches the idle time
@@ -45,7 +48,8 @@ class stdio_side final : public side {
     }
   }
 
-  std::size_t read(void* p, std::size_t n, const vmsock::deadline&, std::error_code& ec) noexcept override {
+  std::size_t read(void* p, std::size_t n, const vmsock::deadline&,
+                   std::error_code& ec) noexcept override {
     ec.clear();
     if (!enter(reader_, ec)) return 0;
     DWORD got = 0;
@@ -61,7 +65,8 @@ class stdio_side final : public side {
     }
     return got;
   }
-  std::size_t write(const void* p, std::size_t n, const vmsock::deadline&, std::error_code& ec) noexcept override {
+  std::size_t write(const void* p, std::size_t n, const vmsock::deadline&,
+                    std::error_code& ec) noexcept override {
     ec.clear();
     if (!enter(writer_, ec)) return 0;
     std::size_t done = 0;
@@ -101,8 +106,8 @@ class stdio_side final : public side {
   bool enter(std::atomic<HANDLE>& slot, std::error_code& ec) noexcept {
     if (slot.load() == nullptr) {
       HANDLE self = nullptr;
-      if (DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &self, 0, FALSE,
-                          DUPLICATE_SAME_ACCESS))
+      if (DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &self, 0,
+                          FALSE, DUPLICATE_SAME_ACCESS))
         slot.store(self);
     }
     if (cancelled_.load()) {
@@ -146,17 +151,24 @@ std::size_t overlapped_io(HANDLE h, bool reading, void* p, DWORD n, HANDLE cance
     ec.clear();
     return got;
   }
-  if (e == ERROR_CANCELLED) ec = std::make_error_code(std::errc::operation_canceled);
-  else if (e == WAIT_TIMEOUT) ec = std::make_error_code(std::errc::timed_out);
-  else if (reading && broken(e)) ec.clear();  // the child closed its stdout: the end
-  else ec = win_error(e);
+  if (e == ERROR_CANCELLED)
+    ec = std::make_error_code(std::errc::operation_canceled);
+  else if (e == WAIT_TIMEOUT)
+    ec = std::make_error_code(std::errc::timed_out);
+  else if (reading && broken(e))
+    ec.clear();  // the child closed its stdout: the end
+  else
+    ec = win_error(e);
   return 0;
 }
 
 class exec_side final : public side {
  public:
   exec_side(HANDLE from_child, HANDLE to_child, PROCESS_INFORMATION pi, const std::string& command)
-      : r_(from_child), w_(to_child), pi_(pi), cancel_(CreateEventA(nullptr, TRUE, FALSE, nullptr)) {
+      : r_(from_child),
+        w_(to_child),
+        pi_(pi),
+        cancel_(CreateEventA(nullptr, TRUE, FALSE, nullptr)) {
     set_name("exec:" + command);
   }
   ~exec_side() override {
@@ -164,12 +176,14 @@ class exec_side final : public side {
     if (cancel_) CloseHandle(cancel_);
   }
 
-  std::size_t read(void* p, std::size_t n, const vmsock::deadline& when, std::error_code& ec) noexcept override {
+  std::size_t read(void* p, std::size_t n, const vmsock::deadline& when,
+                   std::error_code& ec) noexcept override {
     if (cancelled()) return canceled(ec);
     const DWORD want = n > 0x40000000 ? 0x40000000 : static_cast<DWORD>(n);
     return overlapped_io(r_, true, p, want, cancel_, when, ec);
   }
-  std::size_t write(const void* p, std::size_t n, const vmsock::deadline& when, std::error_code& ec) noexcept override {
+  std::size_t write(const void* p, std::size_t n, const vmsock::deadline& when,
+                    std::error_code& ec) noexcept override {
     std::size_t done = 0;
     ec.clear();
     while (done < n) {
@@ -215,7 +229,9 @@ class exec_side final : public side {
   side_kind kind() const noexcept override { return side_kind::exec; }
 
  private:
-  bool cancelled() const noexcept { return cancel_ && WaitForSingleObject(cancel_, 0) == WAIT_OBJECT_0; }
+  bool cancelled() const noexcept {
+    return cancel_ && WaitForSingleObject(cancel_, 0) == WAIT_OBJECT_0;
+  }
   static std::size_t canceled(std::error_code& ec) noexcept {
     ec = std::make_error_code(std::errc::operation_canceled);
     return 0;
@@ -247,14 +263,16 @@ pipe_pair make_pipe(bool we_read, unsigned long id) {
   std::snprintf(name, sizeof name, "\\\\.\\pipe\\vmsock-%lu-%lu-%s", GetCurrentProcessId(), id,
                 we_read ? "out" : "in");
   pipe_pair p;
-  p.ours = CreateNamedPipeA(name,
-                            (we_read ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_OVERLAPPED |
-                                FILE_FLAG_FIRST_PIPE_INSTANCE,
-                            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
-                            256 * 1024, 256 * 1024, 0, nullptr);
+  p.ours =
+      CreateNamedPipeA(name,
+                       (we_read ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) |
+                           FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+                       1, 256 * 1024, 256 * 1024, 0, nullptr);
   if (p.ours == INVALID_HANDLE_VALUE) throw std::system_error(win_error(), "exec: CreateNamedPipe");
   SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
-  p.childs = CreateFileA(name, we_read ? GENERIC_WRITE : GENERIC_READ, 0, &inherit, OPEN_EXISTING, 0, nullptr);
+  p.childs = CreateFileA(name, we_read ? GENERIC_WRITE : GENERIC_READ, 0, &inherit, OPEN_EXISTING,
+                         0, nullptr);
   if (p.childs == INVALID_HANDLE_VALUE) {
     const auto ec = win_error();
     CloseHandle(p.ours);
@@ -284,8 +302,8 @@ std::unique_ptr<side> make_exec_side(const std::string& command) {
     throw;
   }
   HANDLE err = INVALID_HANDLE_VALUE;
-  DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0, TRUE,
-                  DUPLICATE_SAME_ACCESS);
+  DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0,
+                  TRUE, DUPLICATE_SAME_ACCESS);
   STARTUPINFOA si{};
   si.cb = sizeof si;
   si.dwFlags = STARTF_USESTDHANDLES;
@@ -294,7 +312,8 @@ std::unique_ptr<side> make_exec_side(const std::string& command) {
   si.hStdError = err;
   PROCESS_INFORMATION pi{};
   std::string line = command;
-  const BOOL ok = CreateProcessA(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
+  const BOOL ok =
+      CreateProcessA(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
   const auto ec = win_error();
   CloseHandle(in.childs);
   CloseHandle(out.childs);

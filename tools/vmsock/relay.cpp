@@ -22,12 +22,12 @@ namespace vmsock_cli {
 
 const char* to_string(side_kind k) noexcept {
   switch (k) {
-    case side_kind::tcp: return "tcp";
-    case side_kind::unix_stream: return "unix";
-    case side_kind::vsock: return "vsock";
-    case side_kind::udp: return "udp";
-    case side_kind::stdio: return "stdio";
-    case side_kind::exec: return "exec";
+  case side_kind::tcp: return "tcp";
+  case side_kind::unix_stream: return "unix";
+  case side_kind::vsock: return "vsock";
+  case side_kind::udp: return "udp";
+  case side_kind::stdio: return "stdio";
+  case side_kind::exec: return "exec";
   }
   return "?";
 }
@@ -79,7 +79,8 @@ struct splice_pipe {
     w = fds[1];
     // As large as asked (up to /proc/sys/fs/pipe-max-size, 1 MiB by default);
     // the default 64 KiB otherwise.
-    if (want > 65536) (void)::fcntl(w, F_SETPIPE_SZ, static_cast<int>(std::min<std::size_t>(want, 1u << 30)));
+    if (want > 65536)
+      (void)::fcntl(w, F_SETPIPE_SZ, static_cast<int>(std::min<std::size_t>(want, 1u << 30)));
     const int got = ::fcntl(w, F_GETPIPE_SZ);
     capacity = got > 0 ? static_cast<std::size_t>(got) : 65536;
     return true;
@@ -165,9 +166,9 @@ void relay::pump_copy(int d) noexcept {
       if (timed_out(ec)) {
         if (idle_now()) return stop(relay_end::idle);
         if (!from.has_end() && ended_[1 - d].load(std::memory_order_acquire)) {
-          const clock::time_point quiet_since{clock::duration{
-              std::max(last_activity_.load(std::memory_order_relaxed),
-                       ended_at_[1 - d].load(std::memory_order_relaxed))}};
+          const clock::time_point quiet_since{
+              clock::duration{std::max(last_activity_.load(std::memory_order_relaxed),
+                                       ended_at_[1 - d].load(std::memory_order_relaxed))}};
           if (clock::now() - quiet_since >= quiet_linger) return direction_ended(d);
         }
         continue;
@@ -234,7 +235,8 @@ bool relay::pump_splice(int d) noexcept {
         return true;
       }
       if (!moved && (e == EINVAL || e == ENOSYS || e == EOPNOTSUPP)) return false;  // copy instead
-      if (!stopping()) fail(message("receive from", from, std::error_code(e, std::system_category())));
+      if (!stopping())
+        fail(message("receive from", from, std::error_code(e, std::system_category())));
       return true;
     }
     if (n == 0) {
@@ -305,7 +307,8 @@ relay_result relay::run() {
 #endif
 
   // A side that cannot wait with a deadline: this thread watches the idle time.
-  const bool watch = opts_.idle && !(sides_[0]->honours_deadlines() && sides_[1]->honours_deadlines());
+  const bool watch =
+      opts_.idle && !(sides_[0]->honours_deadlines() && sides_[1]->honours_deadlines());
   std::mutex m;
   std::condition_variable cv;
   int finished = 0;

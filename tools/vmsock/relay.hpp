@@ -84,7 +84,7 @@ enum class splice_mode { automatic, always, never };
 struct relay_options {
   std::optional<vmsock::timeout> idle;  // no bytes either way for this long: end
   splice_mode splice = splice_mode::automatic;
-  std::size_t buffer = 256 * 1024;      // per direction (the splice pipe's size too)
+  std::size_t buffer = 256 * 1024;  // per direction (the splice pipe's size too)
 };
 
 enum class relay_end { normal, idle, stopped, failed };
@@ -93,7 +93,7 @@ struct relay_result {
   std::uint64_t bytes[2] = {0, 0};  // [0] left -> right, [1] right -> left
   double seconds = 0;
   relay_end end = relay_end::normal;
-  std::string error;                 // the first failure, as the library words it
+  std::string error;                         // the first failure, as the library words it
   const char* method[2] = {"copy", "copy"};  // "splice" or "copy", per direction
 };
 
@@ -113,7 +113,9 @@ class relay {
   // From any thread: ends the relay (both sides cancelled), as `why` says.
   void stop(relay_end why) noexcept;
   // Bytes so far, for progress and totals while it runs.
-  std::uint64_t bytes(int direction) const noexcept { return bytes_[direction].load(std::memory_order_relaxed); }
+  std::uint64_t bytes(int direction) const noexcept {
+    return bytes_[direction].load(std::memory_order_relaxed);
+  }
 
  private:
   using clock = std::chrono::steady_clock;

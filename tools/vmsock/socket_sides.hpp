@@ -47,12 +47,12 @@ class socket_side final : public side {
 
   side_kind kind() const noexcept override {
     switch (s_.scheme()) {
-      case vmsock::uri_scheme::tcp: return side_kind::tcp;
-      case vmsock::uri_scheme::unix_domain: return side_kind::unix_stream;
-      // After its handshake a hybrid vsock connection is a Unix stream to the
-      // VMM (splice(2) and the splice defaults are the Unix socket's).
-      case vmsock::uri_scheme::hybrid_vsock: return side_kind::unix_stream;
-      default: return side_kind::vsock;  // vsock, and hvsock (AF_VSOCK or AF_HYPERV)
+    case vmsock::uri_scheme::tcp: return side_kind::tcp;
+    case vmsock::uri_scheme::unix_domain: return side_kind::unix_stream;
+    // After its handshake a hybrid vsock connection is a Unix stream to the
+    // VMM (splice(2) and the splice defaults are the Unix socket's).
+    case vmsock::uri_scheme::hybrid_vsock: return side_kind::unix_stream;
+    default: return side_kind::vsock;  // vsock, and hvsock (AF_VSOCK or AF_HYPERV)
     }
   }
   int splice_handle() const noexcept override {
@@ -62,7 +62,9 @@ class socket_side final : public side {
     return -1;
 #endif
   }
-  void set_nonblocking(bool on, std::error_code& ec) noexcept override { s_.set_nonblocking(on, ec); }
+  void set_nonblocking(bool on, std::error_code& ec) noexcept override {
+    s_.set_nonblocking(on, ec);
+  }
   bool wait(bool readable, const vmsock::deadline& when, std::error_code& ec) noexcept override {
     return readable ? s_.wait_readable(when, ec) : s_.wait_writable(when, ec);
   }
@@ -73,8 +75,7 @@ class socket_side final : public side {
 
 // udp://: each read is one datagram, each write one datagram (the relay keeps
 // writes at most max_write()); there is no end of the stream to pass on.
-template <class Endpoint>
-class udp_side final : public side {
+template <class Endpoint> class udp_side final : public side {
  public:
   udp_side(vmsock::datagram_socket<Endpoint> s, std::string name) : s_(std::move(s)) {
     set_name(std::move(name));

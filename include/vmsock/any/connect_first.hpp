@@ -67,15 +67,14 @@ template <class Policy, class OnAttempt>
 basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std::size_t n,
                                                    timeout per_attempt, std::error_code& ec,
                                                    OnAttempt&& on_attempt) {
-  return connect_first_impl<Policy>(
-      eps, n, per_attempt, ec, std::forward<OnAttempt>(on_attempt),
-      [](const any_endpoint& ep, deadline when, std::error_code& e) {
-        return basic_any_stream_socket<Policy>::connect(ep, when, e);
-      });
+  return connect_first_impl<Policy>(eps, n, per_attempt, ec, std::forward<OnAttempt>(on_attempt),
+                                    [](const any_endpoint& ep, deadline when, std::error_code& e) {
+                                      return basic_any_stream_socket<Policy>::connect(ep, when, e);
+                                    });
 }
 
-[[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(std::error_code last,
-                                                             std::vector<connect_attempt> attempts) {
+[[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(
+    std::error_code last, std::vector<connect_attempt> attempts) {
   std::string what = "connect_first: ";
   if (attempts.empty()) what += "no endpoints given";
   for (std::size_t i = 0; i < attempts.size(); ++i) {
@@ -168,8 +167,9 @@ template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                               timeout per_attempt, std::error_code& ec) noexcept {
   if (!detail::stream_entries(endpoints, ec)) return {};
-  return detail::connect_first_impl<Policy>(endpoints.data(), endpoints.size(), per_attempt, ec,
-                                            [](const any_endpoint&, const std::error_code&, bool) {});
+  return detail::connect_first_impl<Policy>(
+      endpoints.data(), endpoints.size(), per_attempt, ec,
+      [](const any_endpoint&, const std::error_code&, bool) {});
 }
 
 // ---- connect_first with wait_for_ready --------------------------------------------
@@ -190,9 +190,8 @@ basic_any_stream_socket<Policy> connect_first_ready(const any_endpoint* eps, std
   ec = make_error_code(std::errc::invalid_argument);  // an empty list
   if (n == 0) return {};
   std::vector<bool> given_up;
-  VMSOCK_TRY {
-    given_up.assign(n, false);
-  } VMSOCK_CATCH(...) {
+  VMSOCK_TRY { given_up.assign(n, false); }
+  VMSOCK_CATCH(...) {
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }
@@ -238,8 +237,9 @@ basic_any_stream_socket<Policy> connect_first_ready(const any_endpoint* eps, std
                                                               std::size_t last) {
   std::string what = "connect_first: ";
   if (r.no_deadline) {
-    what += "wait_for_ready needs a deadline here (nothing can cancel this connect; give a "
-            "timeout, or use any_connector)";
+    what +=
+        "wait_for_ready needs a deadline here (nothing can cancel this connect; give a "
+        "timeout, or use any_connector)";
   } else if (failed.empty()) {
     what += "no endpoints given";
   } else {

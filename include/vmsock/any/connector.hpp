@@ -31,8 +31,7 @@
 
 VMSOCK_BEGIN_NAMESPACE
 
-template <class Policy = default_policy>
-class basic_any_connector {
+template <class Policy = default_policy> class basic_any_connector {
  public:
   basic_any_connector() noexcept = default;
   basic_any_connector(const basic_any_connector&) = delete;
@@ -90,8 +89,7 @@ class basic_any_connector {
   }
   // noexcept: on failure `ec` is the last attempt's error.
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
-                                                timeout per_attempt,
-                                                std::error_code& ec) noexcept {
+                                                timeout per_attempt, std::error_code& ec) noexcept {
     if (!detail::stream_entries(endpoints, ec)) return {};
     return detail::connect_first_impl<Policy>(
         endpoints.data(), endpoints.size(), per_attempt, ec,
@@ -165,8 +163,7 @@ class basic_any_connector {
   // The attempt in progress, seen by cancel() under the lock: the socket lives
   // on the connecting thread's stack, so it is published only between enter()
   // and leave().
-  template <class C>
-  bool enter(C& c, std::error_code& ec) noexcept {
+  template <class C> bool enter(C& c, std::error_code& ec) noexcept {
     lock();
     const bool go = !cancelled_.load();
     if (go) current_ = &c;  // a basic_socket: cancel() is its own, thread-safe

@@ -24,8 +24,7 @@
 
 VMSOCK_BEGIN_NAMESPACE
 
-template <class Policy = default_policy>
-class basic_any_listener {
+template <class Policy = default_policy> class basic_any_listener {
  public:
   using variant_type =
       std::variant<listener<inet4_endpoint, Policy>, listener<inet6_endpoint, Policy>,
@@ -51,7 +50,8 @@ class basic_any_listener {
       cancel_ = std::move(o.cancel_);
       delete filter_;
       filter_ = std::exchange(o.filter_, nullptr);
-      rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+      rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed),
+                      std::memory_order_relaxed);
     }
     return *this;
   }
@@ -69,8 +69,7 @@ class basic_any_listener {
   // returns, and accept goes on waiting, its deadline included;
   // rejected_peers() counts them.  A filter that throws refuses the peer
   // (counted too).  See listener::set_peer_filter and peer_filter.hpp.
-  template <class F>
-  void set_peer_filter(F pred) {
+  template <class F> void set_peer_filter(F pred) {
     static_assert(detail::is_peer_predicate<F, any_endpoint, basic_any_stream_socket<Policy>>,
                   "vmsock: an any_listener's peer filter is callable as bool(const any_endpoint&) "
                   "or bool(const any_endpoint&, const any_stream_socket&)");
@@ -79,12 +78,15 @@ class basic_any_listener {
     delete std::exchange(filter_, made);
   }
   void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
-  std::uint64_t rejected_peers() const noexcept { return rejected_.load(std::memory_order_relaxed); }
+  std::uint64_t rejected_peers() const noexcept {
+    return rejected_.load(std::memory_order_relaxed);
+  }
 
   // Listens on every endpoint (stream schemes only).  All or nothing: on the
   // first failure the listeners already opened are closed again.
   static basic_any_listener listen_all(const std::vector<any_endpoint>& endpoints, int backlog,
-                                       std::error_code& ec, std::size_t* failed = nullptr) noexcept {
+                                       std::error_code& ec,
+                                       std::size_t* failed = nullptr) noexcept {
     basic_any_listener all;
     ec.clear();
     if (endpoints.empty() || endpoints.size() > max_listeners) {
@@ -96,7 +98,8 @@ class basic_any_listener {
     VMSOCK_TRY {
       all.listeners_.reserve(endpoints.size());
       all.local_.reserve(endpoints.size());
-    } VMSOCK_CATCH(...) {
+    }
+    VMSOCK_CATCH(...) {
       ec = std::make_error_code(std::errc::not_enough_memory);
       return all;
     }
@@ -147,8 +150,9 @@ class basic_any_listener {
     auto all = listen_all(endpoints, backlog, ec, &failed);
     if (ec) {
       if (endpoints.empty()) detail::throw_error(ec, "listen_all", "(no endpoints)");
-      detail::throw_error(ec, "listen_all: listen on",
-                          failed < endpoints.size() ? endpoints[failed].to_string() : std::string());
+      detail::throw_error(
+          ec, "listen_all: listen on",
+          failed < endpoints.size() ? endpoints[failed].to_string() : std::string());
     }
     return all;
   }
@@ -168,16 +172,16 @@ class basic_any_listener {
   // invalid_argument (a closed one: the bad-handle code; the OS's error if a
   // local endpoint cannot be read), and on failure the given listeners are
   // closed.
-  static basic_any_listener adopt(std::vector<variant_type> listeners, std::error_code& ec) noexcept {
+  static basic_any_listener adopt(std::vector<variant_type> listeners,
+                                  std::error_code& ec) noexcept {
     basic_any_listener all;
     ec.clear();
     if (listeners.empty() || listeners.size() > max_listeners) {
       ec = make_error_code(std::errc::invalid_argument);
       return all;
     }
-    VMSOCK_TRY {
-      all.local_.reserve(listeners.size());
-    } VMSOCK_CATCH(...) {
+    VMSOCK_TRY { all.local_.reserve(listeners.size()); }
+    VMSOCK_CATCH(...) {
       ec = std::make_error_code(std::errc::not_enough_memory);
       return all;
     }
@@ -257,8 +261,7 @@ class basic_any_listener {
       }
     }
   }
-  template <class Option>
-  void set_option(const Option& opt) {
+  template <class Option> void set_option(const Option& opt) {
     std::error_code ec;
     std::size_t failed = 0;
     set_option(opt, ec, &failed);
@@ -294,8 +297,8 @@ class basic_any_listener {
     }
     typename Policy::handle handles[max_listeners];
     for (std::size_t i = 0; i < listeners_.size(); ++i)
-      handles[i] = detail::visit_nothrow([](const auto& l) { return l.native_handle(); },
-                                         listeners_[i]);
+      handles[i] =
+          detail::visit_nothrow([](const auto& l) { return l.native_handle(); }, listeners_[i]);
     typename Policy::wake_handle wake;
     if (!cancel_.arm(wake, ec)) return {};
     for (;;) {

@@ -26,9 +26,9 @@ VMSOCK_BEGIN_NAMESPACE
 
 inline any_endpoint parse_uri(std::string_view uri) { return any_endpoint::parse(uri); }
 
-template <class Policy = default_policy>
-class basic_any_stream_socket {
+template <class Policy = default_policy> class basic_any_stream_socket {
  public:
+  using policy_type = Policy;
   using variant_type =
       std::variant<stream_socket<inet4_endpoint, Policy>, stream_socket<inet6_endpoint, Policy>,
                    stream_socket<unix_endpoint, Policy>, stream_socket<vsock_endpoint, Policy>,
@@ -71,13 +71,13 @@ class basic_any_stream_socket {
   static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
                                          const wait_for_ready& w, std::error_code& ec) noexcept {
     detail::ready_outcome r;
-    return connect_ready(remote, when, w, r, ec);
+    return detail::connect_any_when_ready<basic_any_stream_socket>(remote, when, w, r, ec);
   }
   static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
                                          const wait_for_ready& w) {
     std::error_code ec;
     detail::ready_outcome r;
-    auto s = connect_ready(remote, when, w, r, ec);
+    auto s = detail::connect_any_when_ready<basic_any_stream_socket>(remote, when, w, r, ec);
     if (ec) detail::throw_ready_error(ec, remote, r);
     return s;
   }
@@ -88,12 +88,10 @@ class basic_any_stream_socket {
   // What it holds, to use the concrete socket's whole API.
   const variant_type& value() const noexcept { return socket_; }
   variant_type& value() noexcept { return socket_; }
-  template <class E>
-  stream_socket<E, Policy>* get_if() noexcept {
+  template <class E> stream_socket<E, Policy>* get_if() noexcept {
     return std::get_if<stream_socket<E, Policy>>(&socket_);
   }
-  template <class E>
-  const stream_socket<E, Policy>* get_if() const noexcept {
+  template <class E> const stream_socket<E, Policy>* get_if() const noexcept {
     return std::get_if<stream_socket<E, Policy>>(&socket_);
   }
   // Never connected (default-constructed), as opposed to closed.
@@ -127,8 +125,7 @@ class basic_any_stream_socket {
   // An option that does not apply to the family that won is
   // errc::option_not_applicable (a VSOCK option on a TCP connection), never
   // a silent no-op.
-  template <class Option>
-  void set_option(const Option& opt, std::error_code& ec) noexcept {
+  template <class Option> void set_option(const Option& opt, std::error_code& ec) noexcept {
     if (!usable(ec)) return;
     detail::visit_nothrow(
         [&](auto& s) {
@@ -140,14 +137,12 @@ class basic_any_stream_socket {
         },
         socket_);
   }
-  template <class Option>
-  void set_option(const Option& opt) {
+  template <class Option> void set_option(const Option& opt) {
     std::error_code ec;
     set_option(opt, ec);
     if (ec) detail::throw_any_option(ec, "set_option " + detail::option_text(opt), *this);
   }
-  template <class Option>
-  Option get_option(std::error_code& ec) const noexcept {
+  template <class Option> Option get_option(std::error_code& ec) const noexcept {
     if (!usable(ec)) return Option{};
     return detail::visit_nothrow(
         [&](const auto& s) -> Option {
@@ -161,8 +156,7 @@ class basic_any_stream_socket {
         },
         socket_);
   }
-  template <class Option>
-  Option get_option() const {
+  template <class Option> Option get_option() const {
     std::error_code ec;
     auto o = get_option<Option>(ec);
     if (ec) detail::throw_any_option(ec, std::string("get_option ") + Option::name, *this);
@@ -181,45 +175,49 @@ class basic_any_stream_socket {
   std::size_t send(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::send, const_buffer{data, size}, detail::forever{}, ec);
   }
-  std::size_t send(const void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+  std::size_t send(const void* data, std::size_t size, deadline when,
+                   std::error_code& ec) noexcept {
     return op(kind::send, const_buffer{data, size}, when, ec);
   }
-  template <class B>
-  std::size_t send(const B& b, std::error_code& ec) noexcept {
+  template <class B> std::size_t send(const B& b, std::error_code& ec) noexcept {
     return op(kind::send, cbuf(b), detail::forever{}, ec);
   }
-  template <class B>
-  std::size_t send(const B& b, deadline when, std::error_code& ec) noexcept {
+  template <class B> std::size_t send(const B& b, deadline when, std::error_code& ec) noexcept {
     return op(kind::send, cbuf(b), when, ec);
   }
   std::size_t send(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::send, b.begin(), b.size(), ec);
   }
-  std::size_t send(std::initializer_list<const_buffer> b, deadline when, std::error_code& ec) noexcept {
+  std::size_t send(std::initializer_list<const_buffer> b, deadline when,
+                   std::error_code& ec) noexcept {
     return ops(kind::send, b.begin(), b.size(), when, ec);
   }
   std::size_t send(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
     return ops(kind::send, bufs, count, ec);
   }
   std::size_t send(const const_buffer* bufs, std::size_t count, deadline when,
-                     std::error_code& ec) noexcept {
+                   std::error_code& ec) noexcept {
     return ops(kind::send, bufs, count, when, ec);
   }
-  std::size_t send(const void* data, std::size_t size) { return thrown(kind::send, const_buffer{data, size}); }
+  std::size_t send(const void* data, std::size_t size) {
+    return thrown(kind::send, const_buffer{data, size});
+  }
   std::size_t send(const void* data, std::size_t size, deadline when) {
     return thrown(kind::send, const_buffer{data, size}, when);
   }
-  template <class B>
-  std::size_t send(const B& b) { return thrown(kind::send, cbuf(b)); }
-  template <class B>
-  std::size_t send(const B& b, deadline when) { return thrown(kind::send, cbuf(b), when); }
+  template <class B> std::size_t send(const B& b) { return thrown(kind::send, cbuf(b)); }
+  template <class B> std::size_t send(const B& b, deadline when) {
+    return thrown(kind::send, cbuf(b), when);
+  }
   std::size_t send(std::initializer_list<const_buffer> b) {
     return thrown_list(kind::send, b.begin(), b.size());
   }
   std::size_t send(std::initializer_list<const_buffer> b, deadline when) {
     return thrown_list(kind::send, b.begin(), b.size(), when);
   }
-  std::size_t send(const const_buffer* bufs, std::size_t count) { return thrown_list(kind::send, bufs, count); }
+  std::size_t send(const const_buffer* bufs, std::size_t count) {
+    return thrown_list(kind::send, bufs, count);
+  }
   std::size_t send(const const_buffer* bufs, std::size_t count, deadline when) {
     return thrown_list(kind::send, bufs, count, when);
   }
@@ -227,45 +225,49 @@ class basic_any_stream_socket {
   std::size_t send_all(const void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::send_all, const_buffer{data, size}, detail::forever{}, ec);
   }
-  std::size_t send_all(const void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+  std::size_t send_all(const void* data, std::size_t size, deadline when,
+                       std::error_code& ec) noexcept {
     return op(kind::send_all, const_buffer{data, size}, when, ec);
   }
-  template <class B>
-  std::size_t send_all(const B& b, std::error_code& ec) noexcept {
+  template <class B> std::size_t send_all(const B& b, std::error_code& ec) noexcept {
     return op(kind::send_all, cbuf(b), detail::forever{}, ec);
   }
-  template <class B>
-  std::size_t send_all(const B& b, deadline when, std::error_code& ec) noexcept {
+  template <class B> std::size_t send_all(const B& b, deadline when, std::error_code& ec) noexcept {
     return op(kind::send_all, cbuf(b), when, ec);
   }
   std::size_t send_all(std::initializer_list<const_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::send_all, b.begin(), b.size(), ec);
   }
-  std::size_t send_all(std::initializer_list<const_buffer> b, deadline when, std::error_code& ec) noexcept {
+  std::size_t send_all(std::initializer_list<const_buffer> b, deadline when,
+                       std::error_code& ec) noexcept {
     return ops(kind::send_all, b.begin(), b.size(), when, ec);
   }
   std::size_t send_all(const const_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
     return ops(kind::send_all, bufs, count, ec);
   }
   std::size_t send_all(const const_buffer* bufs, std::size_t count, deadline when,
-                     std::error_code& ec) noexcept {
+                       std::error_code& ec) noexcept {
     return ops(kind::send_all, bufs, count, when, ec);
   }
-  std::size_t send_all(const void* data, std::size_t size) { return thrown(kind::send_all, const_buffer{data, size}); }
+  std::size_t send_all(const void* data, std::size_t size) {
+    return thrown(kind::send_all, const_buffer{data, size});
+  }
   std::size_t send_all(const void* data, std::size_t size, deadline when) {
     return thrown(kind::send_all, const_buffer{data, size}, when);
   }
-  template <class B>
-  std::size_t send_all(const B& b) { return thrown(kind::send_all, cbuf(b)); }
-  template <class B>
-  std::size_t send_all(const B& b, deadline when) { return thrown(kind::send_all, cbuf(b), when); }
+  template <class B> std::size_t send_all(const B& b) { return thrown(kind::send_all, cbuf(b)); }
+  template <class B> std::size_t send_all(const B& b, deadline when) {
+    return thrown(kind::send_all, cbuf(b), when);
+  }
   std::size_t send_all(std::initializer_list<const_buffer> b) {
     return thrown_list(kind::send_all, b.begin(), b.size());
   }
   std::size_t send_all(std::initializer_list<const_buffer> b, deadline when) {
     return thrown_list(kind::send_all, b.begin(), b.size(), when);
   }
-  std::size_t send_all(const const_buffer* bufs, std::size_t count) { return thrown_list(kind::send_all, bufs, count); }
+  std::size_t send_all(const const_buffer* bufs, std::size_t count) {
+    return thrown_list(kind::send_all, bufs, count);
+  }
   std::size_t send_all(const const_buffer* bufs, std::size_t count, deadline when) {
     return thrown_list(kind::send_all, bufs, count, when);
   }
@@ -276,42 +278,45 @@ class basic_any_stream_socket {
   std::size_t receive(void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
     return op(kind::receive, mutable_buffer{data, size}, when, ec);
   }
-  template <class B>
-  std::size_t receive(B& b, std::error_code& ec) noexcept {
+  template <class B> std::size_t receive(B& b, std::error_code& ec) noexcept {
     return op(kind::receive, mbuf(b), detail::forever{}, ec);
   }
-  template <class B>
-  std::size_t receive(B& b, deadline when, std::error_code& ec) noexcept {
+  template <class B> std::size_t receive(B& b, deadline when, std::error_code& ec) noexcept {
     return op(kind::receive, mbuf(b), when, ec);
   }
   std::size_t receive(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::receive, b.begin(), b.size(), ec);
   }
-  std::size_t receive(std::initializer_list<mutable_buffer> b, deadline when, std::error_code& ec) noexcept {
+  std::size_t receive(std::initializer_list<mutable_buffer> b, deadline when,
+                      std::error_code& ec) noexcept {
     return ops(kind::receive, b.begin(), b.size(), when, ec);
   }
   std::size_t receive(const mutable_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
     return ops(kind::receive, bufs, count, ec);
   }
   std::size_t receive(const mutable_buffer* bufs, std::size_t count, deadline when,
-                     std::error_code& ec) noexcept {
+                      std::error_code& ec) noexcept {
     return ops(kind::receive, bufs, count, when, ec);
   }
-  std::size_t receive(void* data, std::size_t size) { return thrown(kind::receive, mutable_buffer{data, size}); }
+  std::size_t receive(void* data, std::size_t size) {
+    return thrown(kind::receive, mutable_buffer{data, size});
+  }
   std::size_t receive(void* data, std::size_t size, deadline when) {
     return thrown(kind::receive, mutable_buffer{data, size}, when);
   }
-  template <class B>
-  std::size_t receive(B& b) { return thrown(kind::receive, mbuf(b)); }
-  template <class B>
-  std::size_t receive(B& b, deadline when) { return thrown(kind::receive, mbuf(b), when); }
+  template <class B> std::size_t receive(B& b) { return thrown(kind::receive, mbuf(b)); }
+  template <class B> std::size_t receive(B& b, deadline when) {
+    return thrown(kind::receive, mbuf(b), when);
+  }
   std::size_t receive(std::initializer_list<mutable_buffer> b) {
     return thrown_list(kind::receive, b.begin(), b.size());
   }
   std::size_t receive(std::initializer_list<mutable_buffer> b, deadline when) {
     return thrown_list(kind::receive, b.begin(), b.size(), when);
   }
-  std::size_t receive(const mutable_buffer* bufs, std::size_t count) { return thrown_list(kind::receive, bufs, count); }
+  std::size_t receive(const mutable_buffer* bufs, std::size_t count) {
+    return thrown_list(kind::receive, bufs, count);
+  }
   std::size_t receive(const mutable_buffer* bufs, std::size_t count, deadline when) {
     return thrown_list(kind::receive, bufs, count, when);
   }
@@ -319,45 +324,52 @@ class basic_any_stream_socket {
   std::size_t receive_exact(void* data, std::size_t size, std::error_code& ec) noexcept {
     return op(kind::receive_exact, mutable_buffer{data, size}, detail::forever{}, ec);
   }
-  std::size_t receive_exact(void* data, std::size_t size, deadline when, std::error_code& ec) noexcept {
+  std::size_t receive_exact(void* data, std::size_t size, deadline when,
+                            std::error_code& ec) noexcept {
     return op(kind::receive_exact, mutable_buffer{data, size}, when, ec);
   }
-  template <class B>
-  std::size_t receive_exact(B& b, std::error_code& ec) noexcept {
+  template <class B> std::size_t receive_exact(B& b, std::error_code& ec) noexcept {
     return op(kind::receive_exact, mbuf(b), detail::forever{}, ec);
   }
-  template <class B>
-  std::size_t receive_exact(B& b, deadline when, std::error_code& ec) noexcept {
+  template <class B> std::size_t receive_exact(B& b, deadline when, std::error_code& ec) noexcept {
     return op(kind::receive_exact, mbuf(b), when, ec);
   }
   std::size_t receive_exact(std::initializer_list<mutable_buffer> b, std::error_code& ec) noexcept {
     return ops(kind::receive_exact, b.begin(), b.size(), ec);
   }
-  std::size_t receive_exact(std::initializer_list<mutable_buffer> b, deadline when, std::error_code& ec) noexcept {
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> b, deadline when,
+                            std::error_code& ec) noexcept {
     return ops(kind::receive_exact, b.begin(), b.size(), when, ec);
   }
-  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, std::error_code& ec) noexcept {
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count,
+                            std::error_code& ec) noexcept {
     return ops(kind::receive_exact, bufs, count, ec);
   }
   std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, deadline when,
-                     std::error_code& ec) noexcept {
+                            std::error_code& ec) noexcept {
     return ops(kind::receive_exact, bufs, count, when, ec);
   }
-  std::size_t receive_exact(void* data, std::size_t size) { return thrown(kind::receive_exact, mutable_buffer{data, size}); }
+  std::size_t receive_exact(void* data, std::size_t size) {
+    return thrown(kind::receive_exact, mutable_buffer{data, size});
+  }
   std::size_t receive_exact(void* data, std::size_t size, deadline when) {
     return thrown(kind::receive_exact, mutable_buffer{data, size}, when);
   }
-  template <class B>
-  std::size_t receive_exact(B& b) { return thrown(kind::receive_exact, mbuf(b)); }
-  template <class B>
-  std::size_t receive_exact(B& b, deadline when) { return thrown(kind::receive_exact, mbuf(b), when); }
+  template <class B> std::size_t receive_exact(B& b) {
+    return thrown(kind::receive_exact, mbuf(b));
+  }
+  template <class B> std::size_t receive_exact(B& b, deadline when) {
+    return thrown(kind::receive_exact, mbuf(b), when);
+  }
   std::size_t receive_exact(std::initializer_list<mutable_buffer> b) {
     return thrown_list(kind::receive_exact, b.begin(), b.size());
   }
   std::size_t receive_exact(std::initializer_list<mutable_buffer> b, deadline when) {
     return thrown_list(kind::receive_exact, b.begin(), b.size(), when);
   }
-  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count) { return thrown_list(kind::receive_exact, bufs, count); }
+  std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count) {
+    return thrown_list(kind::receive_exact, bufs, count);
+  }
   std::size_t receive_exact(const mutable_buffer* bufs, std::size_t count, deadline when) {
     return thrown_list(kind::receive_exact, bufs, count, when);
   }
@@ -399,16 +411,6 @@ class basic_any_stream_socket {
   any_endpoint peer_endpoint() const { return name_of(true, nullptr); }
 
  private:
-  static basic_any_stream_socket connect_ready(const any_endpoint& remote, const deadline& when,
-                                               const wait_for_ready& w, detail::ready_outcome& r,
-                                               std::error_code& ec) noexcept {
-    basic_any_stream_socket out;
-    detail::connect_when_ready<Policy>(
-        detail::ready_transport_of(remote), when, r, ec,
-        [&](std::error_code& e) { out = connect(remote, when, e); }, w);
-    return out;
-  }
-
   bool usable(std::error_code& ec) const noexcept {
     if (empty_) {
       ec = Policy::closed_error();
@@ -428,12 +430,7 @@ class basic_any_stream_socket {
       }
       check_not_empty(peer ? "peer_endpoint of" : "local_endpoint of");  // throws
     }
-    return detail::visit_nothrow(
-        [&](const auto& s) -> any_endpoint {
-          if (ec) return peer ? any_endpoint(s.peer_endpoint(*ec)) : any_endpoint(s.local_endpoint(*ec));
-          return peer ? any_endpoint(s.peer_endpoint()) : any_endpoint(s.local_endpoint());
-        },
-        socket_);
+    return detail::name_of_any(socket_, peer, ec);
   }
 
   // ---- the transfers, on the core ----
@@ -481,12 +478,14 @@ class basic_any_stream_socket {
     return thrown_list(k, &b, 1, when);
   }
   template <class Buffer, class When = detail::forever>
-  std::size_t thrown_list(kind k, const Buffer* bufs, std::size_t count, const When& when = When{}) {
+  std::size_t thrown_list(kind k, const Buffer* bufs, std::size_t count,
+                          const When& when = When{}) {
     std::error_code ec;
     const std::size_t n = ops(k, bufs, count, when, ec);
-    if (ec) detail::throw_any_transfer(k, ec, n, total_size(bufs, count), empty_, [this] {
-      return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
-    });
+    if (ec)
+      detail::throw_any_transfer(k, ec, n, total_size(bufs, count), empty_, [this] {
+        return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
+      });
     return n;
   }
 

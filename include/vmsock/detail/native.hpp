@@ -19,7 +19,8 @@
 #    if defined(__MINGW32__)
 #      undef _WINSOCKAPI_
 #    else
-#      error "vmsock: <winsock.h> was included before vmsock (by <windows.h> without WIN32_LEAN_AND_MEAN). Include vmsock (or <winsock2.h>) before <windows.h>, or define WIN32_LEAN_AND_MEAN for the whole build."
+#      error \
+          "vmsock: <winsock.h> was included before vmsock (by <windows.h> without WIN32_LEAN_AND_MEAN). Include vmsock (or <winsock2.h>) before <windows.h>, or define WIN32_LEAN_AND_MEAN for the whole build."
 #    endif
 #  endif
 #  include <winsock2.h>

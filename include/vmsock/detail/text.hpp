@@ -30,8 +30,7 @@ constexpr bool all_digits(std::string_view s) noexcept {
 }
 
 // Result of a parse step: on failure `error` says why (a static string).
-template <class T>
-struct parsed {
+template <class T> struct parsed {
   T value{};
   const char* error = nullptr;
   std::size_t position = std::string_view::npos;  // where the error is, if known

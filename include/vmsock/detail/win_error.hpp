@@ -44,10 +44,10 @@ namespace detail {
 
 struct wsa_error_info {
   int code;
-  const char* name;       // "WSAECONNREFUSED"
-  bool mapped;            // false: no std::errc has this meaning
-  std::errc condition;    // valid when mapped
-  bool in_msvc_table;     // MSVC's system_category maps it the same way
+  const char* name;     // "WSAECONNREFUSED"
+  bool mapped;          // false: no std::errc has this meaning
+  std::errc condition;  // valid when mapped
+  bool in_msvc_table;   // MSVC's system_category maps it the same way
 };
 
 // Every Winsock error code WSAGetLastError() documents, with its condition.

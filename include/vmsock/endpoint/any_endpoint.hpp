@@ -41,21 +41,20 @@ enum class uri_scheme { vsock, hvsock, tcp, udp, unix_domain, hybrid_vsock };
 
 constexpr std::string_view to_string(uri_scheme s) noexcept {
   switch (s) {
-    case uri_scheme::vsock: return "vsock";
-    case uri_scheme::hvsock: return "hvsock";
-    case uri_scheme::tcp: return "tcp";
-    case uri_scheme::udp: return "udp";
-    case uri_scheme::unix_domain: return "unix";
-    case uri_scheme::hybrid_vsock: return "hybrid-vsock";
+  case uri_scheme::vsock: return "vsock";
+  case uri_scheme::hvsock: return "hvsock";
+  case uri_scheme::tcp: return "tcp";
+  case uri_scheme::udp: return "udp";
+  case uri_scheme::unix_domain: return "unix";
+  case uri_scheme::hybrid_vsock: return "hybrid-vsock";
   }
   return "?";
 }
 
 class any_endpoint {
  public:
-  using variant_type =
-      std::variant<vsock_endpoint, hv_endpoint, inet4_endpoint, inet6_endpoint, unix_endpoint,
-                   hybrid_vsock_endpoint>;
+  using variant_type = std::variant<vsock_endpoint, hv_endpoint, inet4_endpoint, inet6_endpoint,
+                                    unix_endpoint, hybrid_vsock_endpoint>;
 
   any_endpoint() noexcept : value_(vsock_endpoint{}), scheme_(uri_scheme::vsock) {}
   any_endpoint(const vsock_endpoint& ep) noexcept : value_(ep), scheme_(uri_scheme::vsock) {}
@@ -76,14 +75,8 @@ class any_endpoint {
   }
   const variant_type& value() const noexcept { return value_; }
 
-  template <class E>
-  bool holds() const noexcept {
-    return std::holds_alternative<E>(value_);
-  }
-  template <class E>
-  const E* get_if() const noexcept {
-    return std::get_if<E>(&value_);
-  }
+  template <class E> bool holds() const noexcept { return std::holds_alternative<E>(value_); }
+  template <class E> const E* get_if() const noexcept { return std::get_if<E>(&value_); }
 
   // "tcp://127.0.0.1:80", "udp://[::1]:53", "vsock://2:5000", "hvsock://parent/5000",
   // "unix:///run/agent.sock".
@@ -161,7 +154,8 @@ class any_endpoint {
     if (detail::equals_nocase(u.scheme, "hvsock"))
       return parse_as<hv_endpoint>(s, at, uri_scheme::hvsock);
     if (detail::equals_nocase(u.scheme, "tcp") || detail::equals_nocase(u.scheme, "udp")) {
-      const uri_scheme sch = detail::equals_nocase(u.scheme, "udp") ? uri_scheme::udp : uri_scheme::tcp;
+      const uri_scheme sch =
+          detail::equals_nocase(u.scheme, "udp") ? uri_scheme::udp : uri_scheme::tcp;
       if (!u.rest.empty() && u.rest[0] == '[') return parse_as<inet6_endpoint>(s, at, sch);
       if (!u.rest.empty() && !detail::is_digit(u.rest[0])) {
         at = detail::offset_in(s, u.rest);

@@ -130,8 +130,7 @@ struct guid {
         continue;
       }
       const int v = hex_value(c);
-      if (v < 0)
-        return {{}, c == '-' ? "misplaced '-'" : "bad hex digit", base + i};
+      if (v < 0) return {{}, c == '-' ? "misplaced '-'" : "bad hex digit", base + i};
       acc = (acc << 4) | static_cast<std::uint64_t>(v);
       ++digits;
       // Fields: 8 | 4 | 4 | 2+2 (data4[0..1]) | 12 (data4[2..7]).
@@ -176,8 +175,7 @@ static_assert(std::is_trivially_copyable_v<guid> && std::is_standard_layout_v<gu
 VMSOCK_END_NAMESPACE
 
 namespace std {
-template <>
-struct hash<vmsock::guid> {
+template <> struct hash<vmsock::guid> {
   std::size_t operator()(const vmsock::guid& g) const noexcept {
     // FNV-1a over the canonical byte image: stable across hosts and cheap.
     std::uint64_t h = 1469598103934665603ull;

@@ -132,7 +132,8 @@ class hybrid_vsock_endpoint {
       sa.sun_path[n++] = '_';
       n += write_decimal(sa.sun_path + n, port_);
     }
-    const auto ep = unix_endpoint::from_native(&sa, offsetof(unix_endpoint::native_type, sun_path) + n + 1);
+    const auto ep =
+        unix_endpoint::from_native(&sa, offsetof(unix_endpoint::native_type, sun_path) + n + 1);
     return ep ? *ep : unix_endpoint{};
   }
 
@@ -152,7 +153,8 @@ class hybrid_vsock_endpoint {
     detail::uri_parts u;
     at = 0;
     if (!detail::split_scheme(s, u)) return "expected hybrid-vsock://PATH:PORT";
-    if (!detail::equals_nocase(u.scheme, "hybrid-vsock")) return "unknown scheme, expected hybrid-vsock://";
+    if (!detail::equals_nocase(u.scheme, "hybrid-vsock"))
+      return "unknown scheme, expected hybrid-vsock://";
     const std::size_t base = s.size() - u.rest.size();
     std::string_view rest = u.rest;
     const std::size_t colon = rest.rfind(':');
@@ -178,8 +180,7 @@ class hybrid_vsock_endpoint {
       char c = encoded[i];
       if (c == '%') {
         at = base + i;
-        if (i + 2 >= encoded.size())
-          return "truncated %-escape (expected %XX)";
+        if (i + 2 >= encoded.size()) return "truncated %-escape (expected %XX)";
         const int hi = detail::hex_value(encoded[i + 1]);
         const int lo = detail::hex_value(encoded[i + 2]);
         if (hi < 0 || lo < 0) return "bad %-escape (expected %XX with two hex digits)";

@@ -37,31 +37,31 @@ inline constexpr std::string_view services_key =
 namespace vm_id {
 inline constexpr guid wildcard{};  // HV_GUID_WILDCARD: bind to every partition
 inline constexpr guid zero{};      // HV_GUID_ZERO, the same value
-inline constexpr guid broadcast{0xffffffffu, 0xffff, 0xffff,
-                                {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-inline constexpr guid children{0x90db8b89u, 0x0d35, 0x4f79,
-                               {0x8c, 0xe9, 0x49, 0xea, 0x0a, 0xc8, 0xb7, 0xcd}};
-inline constexpr guid loopback{0xe0e16197u, 0xdd56, 0x4a10,
-                               {0x91, 0x95, 0x5e, 0xe7, 0xa1, 0x55, 0xa8, 0x38}};
-inline constexpr guid parent{0xa42e7cdau, 0xd03f, 0x480c,
-                             {0x9c, 0xc2, 0xa4, 0xde, 0x20, 0xab, 0xb8, 0x78}};
-inline constexpr guid silo_host{0x36bd0c5cu, 0x7276, 0x4223,
-                                {0x88, 0xba, 0x7d, 0x03, 0xb6, 0x54, 0xc5, 0x68}};
+inline constexpr guid broadcast{
+    0xffffffffu, 0xffff, 0xffff, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+inline constexpr guid children{
+    0x90db8b89u, 0x0d35, 0x4f79, {0x8c, 0xe9, 0x49, 0xea, 0x0a, 0xc8, 0xb7, 0xcd}};
+inline constexpr guid loopback{
+    0xe0e16197u, 0xdd56, 0x4a10, {0x91, 0x95, 0x5e, 0xe7, 0xa1, 0x55, 0xa8, 0x38}};
+inline constexpr guid parent{
+    0xa42e7cdau, 0xd03f, 0x480c, {0x9c, 0xc2, 0xa4, 0xde, 0x20, 0xab, 0xb8, 0x78}};
+inline constexpr guid silo_host{
+    0x36bd0c5cu, 0x7276, 0x4223, {0x88, 0xba, 0x7d, 0x03, 0xb6, 0x54, 0xc5, 0x68}};
 }  // namespace vm_id
 
 // Service ids of this form carry a VSOCK port in data1; the Linux hv_sock
 // transport and Windows' VSOCK emulation agree on it.
-inline constexpr guid vsock_template{0x00000000u, 0xfacb, 0x11e6,
-                                     {0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3}};
+inline constexpr guid vsock_template{
+    0x00000000u, 0xfacb, 0x11e6, {0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3}};
 
 // The SDK's valid port range: 0 .. 0x7FFFFFFF, so VMADDR_PORT_ANY never becomes a GUID.
 inline constexpr std::uint32_t max_port = 0x7FFFFFFFu;
 
 // HVSOCKET_* socket options (level HV_PROTOCOL_RAW).
-inline constexpr int option_connect_timeout = 0x01;     // HVSOCKET_CONNECT_TIMEOUT
-inline constexpr int option_container_passthru = 0x02;  // HVSOCKET_CONTAINER_PASSTHRU
-inline constexpr int option_connected_suspend = 0x04;   // HVSOCKET_CONNECTED_SUSPEND
-inline constexpr int option_high_vtl = 0x08;            // HVSOCKET_HIGH_VTL
+inline constexpr int option_connect_timeout = 0x01;              // HVSOCKET_CONNECT_TIMEOUT
+inline constexpr int option_container_passthru = 0x02;           // HVSOCKET_CONTAINER_PASSTHRU
+inline constexpr int option_connected_suspend = 0x04;            // HVSOCKET_CONNECTED_SUSPEND
+inline constexpr int option_high_vtl = 0x08;                     // HVSOCKET_HIGH_VTL
 inline constexpr std::uint32_t connect_timeout_max_ms = 300000;  // HVSOCKET_CONNECT_TIMEOUT_MAX
 
 constexpr std::optional<guid> service_id_from_port(std::uint32_t port) noexcept {
@@ -201,7 +201,8 @@ struct hv_endpoint {
     } else {
       const auto g = guid::parse_detail(svc_text);
       if (!g)
-        return {{}, "service is neither a port number nor a GUID",
+        return {{},
+                "service is neither a port number nor a GUID",
                 offset_in(s, svc_text) + guid_error_at(svc_text, g)};
       ep.service_id = g.value;
     }
@@ -243,8 +244,8 @@ struct hv_endpoint {
   // (a misspelt name), its start.
   static constexpr std::size_t guid_error_at(std::string_view text,
                                              const detail::parsed<guid>& g) noexcept {
-    const bool looks_like_guid = text.find('-') != std::string_view::npos ||
-                                 text.find('{') != std::string_view::npos;
+    const bool looks_like_guid =
+        text.find('-') != std::string_view::npos || text.find('{') != std::string_view::npos;
     return looks_like_guid && g.position != std::string_view::npos ? g.position : 0;
   }
 
@@ -357,8 +358,7 @@ struct posix_policy;
 struct winsock_policy;
 
 namespace detail {
-template <>
-struct os_address<posix_policy, hv_endpoint, void> {
+template <> struct os_address<posix_policy, hv_endpoint, void> {
   using type = vsock_endpoint;
   static constexpr errc to_os(const hv_endpoint& ep, type& out) noexcept {
     return map_to_vsock(ep, out);
@@ -369,8 +369,7 @@ struct os_address<posix_policy, hv_endpoint, void> {
   }
 };
 
-template <>
-struct os_address<winsock_policy, vsock_endpoint, void> {
+template <> struct os_address<winsock_policy, vsock_endpoint, void> {
   using type = hv_endpoint;
   static constexpr errc to_os(const vsock_endpoint& ep, type& out) noexcept {
     const auto hv = to_hyperv(ep);

@@ -77,8 +77,12 @@ class ip_network {
     const std::uint8_t v4[4] = {a[12], a[13], a[14], a[15]};
     return prefix_matches(v4, 4);
   }
-  constexpr bool contains(const inet4_endpoint& peer) const noexcept { return contains(peer.address); }
-  constexpr bool contains(const inet6_endpoint& peer) const noexcept { return contains(peer.address); }
+  constexpr bool contains(const inet4_endpoint& peer) const noexcept {
+    return contains(peer.address);
+  }
+  constexpr bool contains(const inet6_endpoint& peer) const noexcept {
+    return contains(peer.address);
+  }
 
   // "127.0.0.0/8", "::1/128": always with the prefix length (RFC 5952 text
   // for IPv6, as inet6_endpoint prints it).

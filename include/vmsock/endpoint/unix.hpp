@@ -36,7 +36,8 @@ class unix_endpoint {
   // or one longer than max_path: a path is never silently truncated.
   static unix_endpoint path(std::string_view p) {
     unix_endpoint ep;
-    if (const char* e = ep.assign(kind::path, p)) detail::throw_parse_error("Unix socket path", p, e);
+    if (const char* e = ep.assign(kind::path, p))
+      detail::throw_parse_error("Unix socket path", p, e);
     return ep;
   }
   // Linux abstract socket name (without the leading NUL); any bytes allowed.
@@ -64,9 +65,9 @@ class unix_endpoint {
   // so trailing zeros would become part of the name.
   constexpr std::size_t native_size() const noexcept {
     switch (kind_) {
-      case kind::unnamed: return offsetof(native_type, sun_path);
-      case kind::path: return offsetof(native_type, sun_path) + len_ + 1;
-      case kind::abstract: return offsetof(native_type, sun_path) + 1 + len_;
+    case kind::unnamed: return offsetof(native_type, sun_path);
+    case kind::path: return offsetof(native_type, sun_path) + len_ + 1;
+    case kind::abstract: return offsetof(native_type, sun_path) + 1 + len_;
     }
     return sizeof(native_type);
   }

@@ -20,10 +20,10 @@ namespace vsock {
 
 // Well-known context ids (VMADDR_CID_*).
 namespace cid {
-inline constexpr std::uint32_t any = 0xFFFFFFFFu;      // bind: every local CID
-inline constexpr std::uint32_t hypervisor = 0;         // reserved for the hypervisor
-inline constexpr std::uint32_t local = 1;              // loopback (vsock_loopback)
-inline constexpr std::uint32_t host = 2;               // the host, seen from a guest
+inline constexpr std::uint32_t any = 0xFFFFFFFFu;  // bind: every local CID
+inline constexpr std::uint32_t hypervisor = 0;     // reserved for the hypervisor
+inline constexpr std::uint32_t local = 1;          // loopback (vsock_loopback)
+inline constexpr std::uint32_t host = 2;           // the host, seen from a guest
 }  // namespace cid
 
 inline constexpr std::uint32_t port_any = 0xFFFFFFFFu;  // bind: kernel picks a port

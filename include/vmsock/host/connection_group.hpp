@@ -47,8 +47,7 @@ VMSOCK_BEGIN_NAMESPACE
 class connection_group {
  public:
   // Allocates the state the group shares with its members (std::bad_alloc).
-  connection_group()
-      : state_(std::make_shared<detail::group_state>(&default_policy::yield)) {}
+  connection_group() : state_(std::make_shared<detail::group_state>(&default_policy::yield)) {}
   // Members stay open and keep working; nothing cancels them any more.
   ~connection_group() = default;
   // The group's identity is what its members point to: not copied, not moved.
@@ -72,15 +71,13 @@ class connection_group {
     return std::move(s);
   }
   // Joins a socket in place (one that already has a name).
-  template <class Socket>
-  Socket& join(Socket& s) {
+  template <class Socket> Socket& join(Socket& s) {
     std::error_code ec;
     join(s, ec);
     if (ec) detail::raise(std::bad_alloc());
     return s;
   }
-  template <class Socket>
-  Socket& join(Socket& s, std::error_code& ec) noexcept {
+  template <class Socket> Socket& join(Socket& s, std::error_code& ec) noexcept {
     ec.clear();
     for_each_core(s, [&](auto& core) { attach(core.cancel_, ec); });
     return s;
@@ -95,16 +92,14 @@ class connection_group {
   }
 
   // `s` leaves the group (nothing if it is not a member of this one).
-  template <class Socket>
-  void leave(Socket& s) noexcept {
+  template <class Socket> void leave(Socket& s) noexcept {
     for_each_core(s, [&](auto& core) {
       if (owns(core.cancel_.group)) detail::leave_group(std::move(core.cancel_.group));
     });
   }
 
   // Whether `s` is a member of this group.
-  template <class Socket>
-  bool contains(const Socket& s) const noexcept {
+  template <class Socket> bool contains(const Socket& s) const noexcept {
     bool found = false;
     for_each_core(s, [&](const auto& core) { found = found || owns(core.cancel_.group); });
     return found;
@@ -132,8 +127,7 @@ class connection_group {
   }
 
  private:
-  template <class Policy>
-  static void cancel_target(void* target) noexcept {
+  template <class Policy> static void cancel_target(void* target) noexcept {
     static_cast<detail::cancel_state<Policy>*>(target)->cancel();
   }
 
@@ -182,9 +176,7 @@ class connection_group {
       // waits, and then finds this link.
       if (state_->cancelled) cs.cancel();
     }
-    VMSOCK_CATCH(const std::bad_alloc&) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
+    VMSOCK_CATCH(const std::bad_alloc&) { ec = std::make_error_code(std::errc::not_enough_memory); }
   }
 
   std::shared_ptr<detail::group_state> state_;

@@ -76,8 +76,7 @@ namespace detail {
 // Which of the two mechanisms the policy has: SCM_RIGHTS where it passes
 // descriptors (detail/handoff_posix.hpp), else a duplicate for one process
 // (detail/handoff_windows.hpp).
-template <class S, class P>
-void check_sendable() {
+template <class S, class P> void check_sendable() {
   static_assert(std::is_same_v<typename S::native_handle_type, typename P::handle>,
                 "vmsock::send_socket: the socket and the channel use different policies");
   static_assert(passes_descriptors<P>::value || duplicates_sockets<P>::value,
@@ -107,8 +106,9 @@ Socket receive_any(stream_socket<E, P>& ch, const deadline& when, std::error_cod
   static_assert(std::is_same_v<typename Socket::policy_type, P>,
                 "vmsock::receive_socket: the socket type and the channel use different policies");
   if constexpr (passes_descriptors<P>::value) {
-    static_assert(std::is_same_v<E, unix_endpoint>,
-                  "vmsock::receive_socket: on POSIX the channel is a Unix stream socket (SCM_RIGHTS)");
+    static_assert(
+        std::is_same_v<E, unix_endpoint>,
+        "vmsock::receive_socket: on POSIX the channel is a Unix stream socket (SCM_RIGHTS)");
     const auto h = receive_descriptor(ch, when, ec, r);
     if (ec) return Socket{};
     return adopt_received<Socket, P>(h, ec, r);
@@ -155,7 +155,8 @@ void send_socket(stream_socket<unix_endpoint, P>& channel, const S& s, deadline 
   detail::send_any(channel, s, 0, when, ec);
 }
 template <class S, class P>
-void send_socket(stream_socket<unix_endpoint, P>& channel, const S& s, std::error_code& ec) noexcept {
+void send_socket(stream_socket<unix_endpoint, P>& channel, const S& s,
+                 std::error_code& ec) noexcept {
   send_socket(channel, s, deadline::never(), ec);
 }
 template <class S, class P>
@@ -214,8 +215,7 @@ std::vector<unsigned char> share_socket(const S& s, std::int64_t target_pid, std
   }
   return out;
 }
-template <class S>
-std::vector<unsigned char> share_socket(const S& s, std::int64_t target_pid) {
+template <class S> std::vector<unsigned char> share_socket(const S& s, std::int64_t target_pid) {
   std::error_code ec;
   auto out = share_socket(s, target_pid, ec);
   if (ec) detail::throw_error(ec, "share_socket");
@@ -243,8 +243,7 @@ Socket open_shared_socket(const void* data, std::size_t size, std::error_code& e
     return Socket{};
   }
 }
-template <class Socket>
-Socket open_shared_socket(const void* data, std::size_t size) {
+template <class Socket> Socket open_shared_socket(const void* data, std::size_t size) {
   using P = typename Socket::policy_type;
   std::error_code ec;
   if constexpr (detail::duplicates_sockets<P>::value) {

@@ -179,15 +179,11 @@ constexpr name_check check_element_name(std::string_view s) noexcept {
 
 inline std::error_code name_error(name_problem p) noexcept {
   switch (p) {
-    case name_problem::none:
-      return {};
-    case name_problem::empty:
-    case name_problem::embedded_nul:
-      return std::make_error_code(std::errc::invalid_argument);
-    case name_problem::invalid_utf8:
-      return std::make_error_code(std::errc::illegal_byte_sequence);
-    case name_problem::too_long:
-      return std::make_error_code(std::errc::value_too_large);
+  case name_problem::none: return {};
+  case name_problem::empty:
+  case name_problem::embedded_nul: return std::make_error_code(std::errc::invalid_argument);
+  case name_problem::invalid_utf8: return std::make_error_code(std::errc::illegal_byte_sequence);
+  case name_problem::too_long: return std::make_error_code(std::errc::value_too_large);
   }
   return std::make_error_code(std::errc::invalid_argument);
 }
@@ -196,30 +192,27 @@ inline std::error_code name_error(name_problem p) noexcept {
 inline std::string describe_name_problem(std::string_view name, const name_check& c) {
   std::string s;
   switch (c.problem) {
-    case name_problem::none:
-      break;
-    case name_problem::empty:
-      s = "the element name is empty";
-      break;
-    case name_problem::embedded_nul:
-      s = "the element name has a NUL byte at offset " + std::to_string(c.offset) +
-          " (REG_SZ text would end there)";
-      break;
-    case name_problem::invalid_utf8: {
-      static constexpr char hex[] = "0123456789abcdef";
-      const auto b = static_cast<unsigned char>(name[c.offset]);
-      s = "the element name is not valid UTF-8 at byte offset " + std::to_string(c.offset) +
-          " (byte 0x";
-      s += hex[b >> 4];
-      s += hex[b & 0xF];
-      s += ')';
-      break;
-    }
-    case name_problem::too_long:
-      s = "the element name is " + std::to_string(c.utf16_units) +
-          " UTF-16 units long; a registry value holds at most " +
-          std::to_string(max_element_name_units) + " (1 MiB with its terminating NUL)";
-      break;
+  case name_problem::none: break;
+  case name_problem::empty: s = "the element name is empty"; break;
+  case name_problem::embedded_nul:
+    s = "the element name has a NUL byte at offset " + std::to_string(c.offset) +
+        " (REG_SZ text would end there)";
+    break;
+  case name_problem::invalid_utf8: {
+    static constexpr char hex[] = "0123456789abcdef";
+    const auto b = static_cast<unsigned char>(name[c.offset]);
+    s = "the element name is not valid UTF-8 at byte offset " + std::to_string(c.offset) +
+        " (byte 0x";
+    s += hex[b >> 4];
+    s += hex[b & 0xF];
+    s += ')';
+    break;
+  }
+  case name_problem::too_long:
+    s = "the element name is " + std::to_string(c.utf16_units) +
+        " UTF-16 units long; a registry value holds at most " +
+        std::to_string(max_element_name_units) + " (1 MiB with its terminating NUL)";
+    break;
   }
   return s;
 }
@@ -228,8 +221,7 @@ inline std::string describe_name_problem(std::string_view name, const name_check
 inline std::string quote_name(std::string_view name) {
   if (check_element_name(name).problem == name_problem::invalid_utf8) return "(not UTF-8)";
   std::size_t n = name.size() < 64 ? name.size() : 64;
-  while (n < name.size() && n > 0 && (static_cast<unsigned char>(name[n]) & 0xC0u) == 0x80u)
-    --n;
+  while (n < name.size() && n > 0 && (static_cast<unsigned char>(name[n]) & 0xC0u) == 0x80u) --n;
   std::string q = vmsock::detail::quote(name.substr(0, n));
   if (n < name.size()) q += "...";
   return q;
@@ -238,9 +230,10 @@ inline std::string quote_name(std::string_view name) {
 // What an error message adds to a code, by code.
 inline void append_reason(std::string& msg, const std::error_code& ec, bool writes) {
   if (ec == errc::unsupported_on_platform) {
-    msg += ": registering a Hyper-V service is a step on a Windows Hyper-V host; a Linux host "
-           "needs none (its AF_VSOCK listeners, vsock://any:PORT, accept hv_sock guests as they "
-           "are)";
+    msg +=
+        ": registering a Hyper-V service is a step on a Windows Hyper-V host; a Linux host "
+        "needs none (its AF_VSOCK listeners, vsock://any:PORT, accept hv_sock guests as they "
+        "are)";
   } else if (ec == std::errc::permission_denied) {
     msg += writes ? ": administrator rights are needed to change this key (run elevated)"
                   : ": reading this key was denied (administrator rights may be needed)";
@@ -358,24 +351,24 @@ inline std::string access_denied_hint(const guid& service_id, registration_state
   const std::string key = service_key(service_id);
   std::string s;
   switch (state) {
-    case registration_state::not_registered:
-      s = "Hyper-V service " + id + " is not registered on this machine (no key " + key +
-          "): Microsoft's guide has a host register each service id it serves, and a host may "
-          "refuse one that is not (add it once, as administrator: vmsock::hv::register_service)";
-      break;
-    case registration_state::unknown:
-      s = "whether Hyper-V service " + id + " is registered on this machine (" + key +
-          ") could not be read";
-      if (!reason.empty()) {
-        s += ": ";
-        s += reason;
-      }
-      break;
-    case registration_state::registered:
-      s = "Hyper-V service " + id + " is registered on this machine (" + key +
-          "), so a missing registration is not the cause here; Windows also denies a user "
-          "access to a VM it may not use";
-      break;
+  case registration_state::not_registered:
+    s = "Hyper-V service " + id + " is not registered on this machine (no key " + key +
+        "): Microsoft's guide has a host register each service id it serves, and a host may "
+        "refuse one that is not (add it once, as administrator: vmsock::hv::register_service)";
+    break;
+  case registration_state::unknown:
+    s = "whether Hyper-V service " + id + " is registered on this machine (" + key +
+        ") could not be read";
+    if (!reason.empty()) {
+      s += ": ";
+      s += reason;
+    }
+    break;
+  case registration_state::registered:
+    s = "Hyper-V service " + id + " is registered on this machine (" + key +
+        "), so a missing registration is not the cause here; Windows also denies a user "
+        "access to a VM it may not use";
+    break;
   }
   return s;
 }
@@ -389,7 +382,9 @@ inline std::string access_denied_hint(const guid& service_id) {
   if (!VMSOCK_WINDOWS) return {};
   std::error_code ec;
   const bool found = is_service_registered(service_id, ec);
-  if (ec) return detail::access_denied_hint(service_id, detail::registration_state::unknown, ec.message());
+  if (ec)
+    return detail::access_denied_hint(service_id, detail::registration_state::unknown,
+                                      ec.message());
   return detail::access_denied_hint(service_id, found ? detail::registration_state::registered
                                                       : detail::registration_state::not_registered);
 }

@@ -15,13 +15,11 @@ namespace vsock {
 
 // In a Hyper-V guest using the hv_sock transport it reads as cid::any.  On
 // Windows the error is errc::unsupported_on_platform.
-template <class Policy = default_policy>
-std::uint32_t local_cid(std::error_code& ec) noexcept {
+template <class Policy = default_policy> std::uint32_t local_cid(std::error_code& ec) noexcept {
   return Policy::local_vsock_cid(ec);
 }
 
-template <class Policy = default_policy>
-std::uint32_t local_cid() {
+template <class Policy = default_policy> std::uint32_t local_cid() {
   std::error_code ec;
   const std::uint32_t cid = local_cid<Policy>(ec);
   // /dev/vsock is what POSIX asks; Windows has nothing to ask.

@@ -14,9 +14,9 @@
 // it must look at the connection, with the accepted socket too): it allocates
 // nothing per peer (its lists are made once, when it is built) and never
 // throws.  A callable of your own works as well, noexcept or not (one that
-// throws refuses the peer), alone or combined with these.  On a typed listener it takes that listener's endpoint type only: a
-// CID filter on a TCP listener does not compile.  On an any_listener it takes
-// the any_endpoint, and a peer of another family than the filter's is decided
+// throws refuses the peer), alone or combined with these.  On a typed listener it takes that
+// listener's endpoint type only: a CID filter on a TCP listener does not compile.  On an
+// any_listener it takes the any_endpoint, and a peer of another family than the filter's is decided
 // by `others`, given when the filter is made: refused by default, so that
 // any_of(cids{host}, networks{"127.0.0.0/8"}) lets each filter speak for its
 // own family; peer::others::allow makes a filter pass the families it does
@@ -62,8 +62,7 @@ enum class others : unsigned char { refuse, allow };
 
 namespace detail {
 
-template <class T>
-bool in(const std::vector<T>& list, const T& x) noexcept {
+template <class T> bool in(const std::vector<T>& list, const T& x) noexcept {
   for (const T& v : list)
     if (v == x) return true;
   return false;
@@ -71,23 +70,19 @@ bool in(const std::vector<T>& list, const T& x) noexcept {
 
 // Only any_endpoint itself (a template parameter, so that no endpoint type
 // converts to it and a filter of one family never compiles for another).
-template <class A>
-inline constexpr bool is_any = std::is_same_v<A, any_endpoint>;
+template <class A> inline constexpr bool is_any = std::is_same_v<A, any_endpoint>;
 
-template <class S, class = void>
-struct has_credentials : std::false_type {};
+template <class S, class = void> struct has_credentials : std::false_type {};
 template <class S>
 struct has_credentials<S, std::void_t<decltype(std::declval<const S&>().peer_credentials(
                               std::declval<std::error_code&>()))>> : std::true_type {};
 
-template <class S, class = void>
-struct has_peer_hv : std::false_type {};
+template <class S, class = void> struct has_peer_hv : std::false_type {};
 template <class S>
 struct has_peer_hv<S, std::void_t<decltype(std::declval<const S&>().peer_hv_endpoint(
                           std::declval<std::error_code&>()))>> : std::true_type {};
 
-template <class S>
-credentials credentials_of(const S& s, bool& ok) noexcept {
+template <class S> credentials credentials_of(const S& s, bool& ok) noexcept {
   std::error_code ec;
   const credentials c = s.peer_credentials(ec);
   ok = !ec;
@@ -115,7 +110,8 @@ credentials credentials_of(const S& s, bool& ok) noexcept {
 // Windows host VMs have no CID (their peers read as cid::any): use vm_ids.
 class cids {
  public:
-  cids(std::initializer_list<std::uint32_t> ids, others o = others::refuse) : ids_(ids), others_(o) {}
+  cids(std::initializer_list<std::uint32_t> ids, others o = others::refuse)
+      : ids_(ids), others_(o) {}
   explicit cids(std::vector<std::uint32_t> ids, others o = others::refuse)
       : ids_(std::move(ids)), others_(o) {}
 
@@ -146,7 +142,8 @@ class cids {
 class vm_ids {
  public:
   vm_ids(std::initializer_list<guid> ids, others o = others::refuse) : ids_(ids), others_(o) {}
-  explicit vm_ids(std::vector<guid> ids, others o = others::refuse) : ids_(std::move(ids)), others_(o) {}
+  explicit vm_ids(std::vector<guid> ids, others o = others::refuse)
+      : ids_(std::move(ids)), others_(o) {}
 
   bool operator()(const hv_endpoint& peer) const noexcept { return detail::in(ids_, peer.vm_id); }
   template <class S, std::enable_if_t<detail::has_peer_hv<S>::value, int> = 0>
@@ -192,7 +189,8 @@ class networks {
       nets_.push_back(r.value);
     }
   }
-  networks(std::initializer_list<ip_network> nets, others o = others::refuse) : nets_(nets), others_(o) {}
+  networks(std::initializer_list<ip_network> nets, others o = others::refuse)
+      : nets_(nets), others_(o) {}
   explicit networks(std::vector<ip_network> nets, others o = others::refuse)
       : nets_(std::move(nets)), others_(o) {}
 
@@ -227,8 +225,7 @@ namespace detail {
 // uids and gids: a Unix peer's credentials (SO_PEERCRED) read from the
 // connection; a connection whose credentials cannot be read is refused
 // (unsupported_on_platform on Windows: every peer).
-template <bool Uid>
-class credential_ids {
+template <bool Uid> class credential_ids {
  public:
   credential_ids(std::initializer_list<std::uint32_t> ids, others o = others::refuse)
       : ids_(ids), others_(o) {}
@@ -293,8 +290,7 @@ bool ask(const F& f, const E& peer, const S& s) noexcept(asks_nothrow_with<F, E,
     return f(peer);
 }
 
-template <bool Any, class... F>
-class combination {
+template <bool Any, class... F> class combination {
  public:
   explicit combination(F... f) : filters_(std::move(f)...) {}
 
@@ -303,7 +299,7 @@ class combination {
     return each(std::index_sequence_for<F...>{}, [&](const auto& f) -> bool { return f(peer); });
   }
   template <class E, class S,
-            std::enable_if_t<((takes_endpoint<F, E> || takes_connection<F, E, S>) && ...) &&
+            std::enable_if_t<((takes_endpoint<F, E> || takes_connection<F, E, S>)&&...) &&
                                  (takes_connection<F, E, S> || ...),
                              int> = 0>
   bool operator()(const E& peer, const S& connection) const
@@ -328,14 +324,12 @@ class combination {
 }  // namespace detail
 
 // A peer that one of the filters admits (each asked in order until one does).
-template <class... F>
-detail::combination<true, std::decay_t<F>...> any_of(F&&... filters) {
+template <class... F> detail::combination<true, std::decay_t<F>...> any_of(F&&... filters) {
   static_assert(sizeof...(F) > 0, "vmsock::peer::any_of needs at least one filter");
   return detail::combination<true, std::decay_t<F>...>(std::forward<F>(filters)...);
 }
 // A peer that every filter admits.
-template <class... F>
-detail::combination<false, std::decay_t<F>...> all_of(F&&... filters) {
+template <class... F> detail::combination<false, std::decay_t<F>...> all_of(F&&... filters) {
   static_assert(sizeof...(F) > 0, "vmsock::peer::all_of needs at least one filter");
   return detail::combination<false, std::decay_t<F>...>(std::forward<F>(filters)...);
 }

@@ -48,28 +48,22 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-template <class P, class = void>
-struct has_activation : std::false_type {};
+template <class P, class = void> struct has_activation : std::false_type {};
 template <class P>
-struct has_activation<P, std::void_t<decltype(P::environment("")), decltype(P::current_process_id()),
-                                     decltype(P::unset_environment(""))>> : std::true_type {};
+struct has_activation<P,
+                      std::void_t<decltype(P::environment("")), decltype(P::current_process_id()),
+                                  decltype(P::unset_environment(""))>> : std::true_type {};
 
 // Runs `f`, which may allocate, in a noexcept function: std::bad_alloc
 // becomes not_enough_memory.  (Without exceptions an allocation failure ends
 // the program anyway.)
-template <class F>
-void allocating(std::error_code& ec, F&& f) noexcept {
-  VMSOCK_TRY {
-    f();
-  }
-  VMSOCK_CATCH(...) {
-    ec = std::make_error_code(std::errc::not_enough_memory);
-  }
+template <class F> void allocating(std::error_code& ec, F&& f) noexcept {
+  VMSOCK_TRY { f(); }
+  VMSOCK_CATCH(...) { ec = std::make_error_code(std::errc::not_enough_memory); }
 }
 
 // `*why = make()` if the caller asked why (and memory allows).
-template <class F>
-void explain(std::string* why, F&& make) noexcept {
+template <class F> void explain(std::string* why, F&& make) noexcept {
   if (why == nullptr) return;
   std::error_code ignored;
   allocating(ignored, [&] { *why = make(); });
@@ -85,8 +79,7 @@ inline bool activation_number(std::string_view s, std::uint64_t max, std::uint64
 
 }  // namespace detail
 
-template <class Policy = default_policy>
-class basic_systemd_sockets {
+template <class Policy = default_policy> class basic_systemd_sockets {
  public:
   using handle = typename Policy::handle;
   // SD_LISTEN_FDS_START.
@@ -160,14 +153,14 @@ class basic_systemd_sockets {
   template <class Listener>
   Listener take(std::string_view name, std::error_code& ec, std::string* why = nullptr) noexcept {
     for (auto& e : entries_) {
-      if (e.native != Policy::invalid_handle && e.name == name) return take_entry<Listener>(e, ec, why);
+      if (e.native != Policy::invalid_handle && e.name == name)
+        return take_entry<Listener>(e, ec, why);
     }
     ec = std::make_error_code(std::errc::no_such_file_or_directory);
     detail::explain(why, [&] { return missing(name); });
     return Listener{};
   }
-  template <class Listener>
-  Listener take(std::string_view name) {
+  template <class Listener> Listener take(std::string_view name) {
     std::error_code ec;
     std::string why;
     auto l = take<Listener>(name, ec, &why);
@@ -187,8 +180,7 @@ class basic_systemd_sockets {
     }
     return take_entry<Listener>(entries_[index], ec, why);
   }
-  template <class Listener>
-  Listener take(std::size_t index) {
+  template <class Listener> Listener take(std::size_t index) {
     std::error_code ec;
     std::string why;
     auto l = take<Listener>(index, ec, &why);
@@ -255,7 +247,8 @@ class basic_systemd_sockets {
  private:
   static bool holds_family(int family) noexcept {
     return family == inet4_endpoint::family || family == inet6_endpoint::family ||
-           family == unix_endpoint::family || family == basic_socket<vsock_endpoint, Policy>::native_family;
+           family == unix_endpoint::family ||
+           family == basic_socket<vsock_endpoint, Policy>::native_family;
   }
 
   // "descriptor 3 (\"web\")"
@@ -294,13 +287,15 @@ class basic_systemd_sockets {
   Listener take_entry(entry& e, std::error_code& ec, std::string* why) noexcept {
     using target = detail::handoff_target<Listener>;
     static_assert(target::listening,
-                  "vmsock::systemd_sockets::take<L>: L is a listener type (tcp4_listener, vsock_listener...)");
+                  "vmsock::systemd_sockets::take<L>: L is a listener type (tcp4_listener, "
+                  "vsock_listener...)");
     if (e.family != Listener::native_family || e.type != target::type || !e.listening) {
-      ec = e.family != Listener::native_family ? make_error_code(errc::address_family_mismatch)
-                                               : std::make_error_code(std::errc::wrong_protocol_type);
+      ec = e.family != Listener::native_family
+               ? make_error_code(errc::address_family_mismatch)
+               : std::make_error_code(std::errc::wrong_protocol_type);
       detail::explain(why, [&] {
-        return describe(e) + " is " + detail::socket_text(e.family, e.type, e.listening) + ", not " +
-               detail::target_text<Listener>();
+        return describe(e) + " is " + detail::socket_text(e.family, e.type, e.listening) +
+               ", not " + detail::target_text<Listener>();
       });
       return Listener{};
     }
@@ -364,14 +359,15 @@ class basic_systemd_sockets {
         std::size_t start = 0;
         for (;;) {
           const std::size_t colon = names_s.find(':', start);
-          names.push_back(names_s.substr(start, colon == std::string::npos ? std::string::npos
-                                                                          : colon - start));
+          names.push_back(names_s.substr(
+              start, colon == std::string::npos ? std::string::npos : colon - start));
           if (colon == std::string::npos) break;
           start = colon + 1;
         }
         if (names.size() != count)
           return invalid("LISTEN_FDNAMES=" + detail::quote(names_s) + " names " +
-                         std::to_string(names.size()) + (names.size() == 1 ? " descriptor" : " descriptors") +
+                         std::to_string(names.size()) +
+                         (names.size() == 1 ? " descriptor" : " descriptors") +
                          ", LISTEN_FDS=" + fds_s + " passes " + std::to_string(count));
       }
       std::vector<entry> found;
@@ -385,8 +381,8 @@ class basic_systemd_sockets {
         if (ec) {
           why = describe(e, static_cast<std::size_t>(fd));
           why += ec == std::errc::bad_file_descriptor ? " is not open"
-                 : ec == std::errc::not_a_socket       ? " is not a socket"
-                                                       : " cannot be read";
+                 : ec == std::errc::not_a_socket      ? " is not a socket"
+                                                      : " cannot be read";
           why += " (LISTEN_FDS=" + fds_s + ")";
           return;
         }
@@ -410,13 +406,13 @@ using systemd_sockets = basic_systemd_sockets<>;
 // Every socket passed by socket activation, in one any_listener (see the top
 // of this file): systemd_sockets::from_environment().take_all().
 template <class Policy = default_policy>
-basic_any_listener<Policy> systemd_listeners(std::error_code& ec, std::string* why = nullptr) noexcept {
+basic_any_listener<Policy> systemd_listeners(std::error_code& ec,
+                                             std::string* why = nullptr) noexcept {
   auto passed = basic_systemd_sockets<Policy>::from_environment(ec, why);
   if (ec) return {};
   return passed.take_all(ec, why);
 }
-template <class Policy = default_policy>
-basic_any_listener<Policy> systemd_listeners() {
+template <class Policy = default_policy> basic_any_listener<Policy> systemd_listeners() {
   std::error_code ec;
   std::string why;
   auto all = systemd_listeners<Policy>(ec, &why);

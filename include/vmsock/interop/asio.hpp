@@ -16,8 +16,9 @@
 // protocol() and nested endpoint, socket and acceptor:
 //
 //   asio::io_context io;
-//   vmsock::asio::vsock_stream::acceptor acceptor(io, vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000});
-//   vmsock::asio::vsock_stream::socket peer = co_await acceptor.async_accept(asio::use_awaitable);
+//   vmsock::asio::vsock_stream::acceptor acceptor(io,
+//   vmsock::vsock_endpoint{vmsock::vsock::cid::any, 5000}); vmsock::asio::vsock_stream::socket peer
+//   = co_await acceptor.async_accept(asio::use_awaitable);
 //
 // The endpoints convert to and from vmsock::vsock_endpoint / hv_endpoint
 // implicitly; a vmsock endpoint the OS family has no form for (a CID other
@@ -81,14 +82,10 @@ namespace detail {
 struct standalone_asio {
   using error_code = ::asio::error_code;
   using executor = ::asio::any_io_executor;
-  template <class P, class E>
-  using stream_socket = ::asio::basic_stream_socket<P, E>;
-  template <class P, class E>
-  using seq_packet_socket = ::asio::basic_seq_packet_socket<P, E>;
-  template <class P, class E>
-  using socket_acceptor = ::asio::basic_socket_acceptor<P, E>;
-  template <class E>
-  using default_token = ::asio::default_completion_token_t<E>;
+  template <class P, class E> using stream_socket = ::asio::basic_stream_socket<P, E>;
+  template <class P, class E> using seq_packet_socket = ::asio::basic_seq_packet_socket<P, E>;
+  template <class P, class E> using socket_acceptor = ::asio::basic_socket_acceptor<P, E>;
+  template <class E> using default_token = ::asio::default_completion_token_t<E>;
   using tcp = ::asio::ip::tcp;
   using generic_stream = ::asio::generic::stream_protocol;
 #  if defined(ASIO_HAS_LOCAL_SOCKETS)
@@ -107,7 +104,8 @@ struct standalone_asio {
   // become vmsock's, which compare equal to the std::errc conditions.
   static error_code from_std(const std::error_code& ec) noexcept { return ec; }
   static std::error_code to_std(const error_code& ec) noexcept {
-    if (ec && ec.category() == ::asio::error::get_system_category()) return make_os_error(ec.value());
+    if (ec && ec.category() == ::asio::error::get_system_category())
+      return make_os_error(ec.value());
     return ec;
   }
   // asio's own codes (category "asio.system") compare equal to asio::error's

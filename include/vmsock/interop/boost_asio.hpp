@@ -82,14 +82,10 @@ inline const boost::system::error_category& boost_error_category() noexcept {
 struct boost_asio {
   using error_code = boost::system::error_code;
   using executor = boost::asio::any_io_executor;
-  template <class P, class E>
-  using stream_socket = boost::asio::basic_stream_socket<P, E>;
-  template <class P, class E>
-  using seq_packet_socket = boost::asio::basic_seq_packet_socket<P, E>;
-  template <class P, class E>
-  using socket_acceptor = boost::asio::basic_socket_acceptor<P, E>;
-  template <class E>
-  using default_token = boost::asio::default_completion_token_t<E>;
+  template <class P, class E> using stream_socket = boost::asio::basic_stream_socket<P, E>;
+  template <class P, class E> using seq_packet_socket = boost::asio::basic_seq_packet_socket<P, E>;
+  template <class P, class E> using socket_acceptor = boost::asio::basic_socket_acceptor<P, E>;
+  template <class E> using default_token = boost::asio::default_completion_token_t<E>;
   using tcp = boost::asio::ip::tcp;
   using generic_stream = boost::asio::generic::stream_protocol;
 #  if defined(BOOST_ASIO_HAS_LOCAL_SOCKETS)
@@ -142,7 +138,8 @@ struct boost_asio {
 namespace boost_asio {
 
 using vsock_stream = detail::asio_protocol<detail::boost_asio, detail::asio_vsock_stream_kind>;
-using vsock_seqpacket = detail::asio_protocol<detail::boost_asio, detail::asio_vsock_seqpacket_kind>;
+using vsock_seqpacket =
+    detail::asio_protocol<detail::boost_asio, detail::asio_vsock_seqpacket_kind>;
 using hv_stream = detail::asio_protocol<detail::boost_asio, detail::asio_hv_stream_kind>;
 using hybrid_vsock_stream = detail::asio_hybrid_protocol<detail::boost_asio>;
 

@@ -23,8 +23,7 @@ VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 // Formats a value as its to_string(); width, fill and alignment apply to the
 // whole text: fmt::format("{:>40}", endpoint).
-template <class T>
-struct fmt_formatter : fmt::formatter<std::string_view> {
+template <class T> struct fmt_formatter : fmt::formatter<std::string_view> {
   template <class FormatContext>
   auto format(const T& value, FormatContext& ctx) const -> decltype(ctx.out()) {
     return fmt::formatter<std::string_view>::format(value.to_string(), ctx);
@@ -32,8 +31,7 @@ struct fmt_formatter : fmt::formatter<std::string_view> {
 };
 
 #if VMSOCK_HAS_STD_FORMAT
-template <class T>
-struct std_formatter : std::formatter<std::string_view> {
+template <class T> struct std_formatter : std::formatter<std::string_view> {
   template <class FormatContext>
   auto format(const T& value, FormatContext& ctx) const -> decltype(ctx.out()) {
     return std::formatter<std::string_view>::format(value.to_string(), ctx);
@@ -45,24 +43,40 @@ VMSOCK_END_NAMESPACE
 
 namespace fmt {
 template <> struct formatter<vmsock::guid> : vmsock::detail::fmt_formatter<vmsock::guid> {};
-template <> struct formatter<vmsock::hv_endpoint> : vmsock::detail::fmt_formatter<vmsock::hv_endpoint> {};
-template <> struct formatter<vmsock::vsock_endpoint> : vmsock::detail::fmt_formatter<vmsock::vsock_endpoint> {};
-template <> struct formatter<vmsock::inet4_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet4_endpoint> {};
-template <> struct formatter<vmsock::inet6_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet6_endpoint> {};
-template <> struct formatter<vmsock::unix_endpoint> : vmsock::detail::fmt_formatter<vmsock::unix_endpoint> {};
-template <> struct formatter<vmsock::hybrid_vsock_endpoint> : vmsock::detail::fmt_formatter<vmsock::hybrid_vsock_endpoint> {};
-template <> struct formatter<vmsock::any_endpoint> : vmsock::detail::fmt_formatter<vmsock::any_endpoint> {};
+template <>
+struct formatter<vmsock::hv_endpoint> : vmsock::detail::fmt_formatter<vmsock::hv_endpoint> {};
+template <>
+struct formatter<vmsock::vsock_endpoint> : vmsock::detail::fmt_formatter<vmsock::vsock_endpoint> {};
+template <>
+struct formatter<vmsock::inet4_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet4_endpoint> {};
+template <>
+struct formatter<vmsock::inet6_endpoint> : vmsock::detail::fmt_formatter<vmsock::inet6_endpoint> {};
+template <>
+struct formatter<vmsock::unix_endpoint> : vmsock::detail::fmt_formatter<vmsock::unix_endpoint> {};
+template <>
+struct formatter<vmsock::hybrid_vsock_endpoint>
+    : vmsock::detail::fmt_formatter<vmsock::hybrid_vsock_endpoint> {};
+template <>
+struct formatter<vmsock::any_endpoint> : vmsock::detail::fmt_formatter<vmsock::any_endpoint> {};
 }  // namespace fmt
 
 #if VMSOCK_HAS_STD_FORMAT
 namespace std {
 template <> struct formatter<vmsock::guid> : vmsock::detail::std_formatter<vmsock::guid> {};
-template <> struct formatter<vmsock::hv_endpoint> : vmsock::detail::std_formatter<vmsock::hv_endpoint> {};
-template <> struct formatter<vmsock::vsock_endpoint> : vmsock::detail::std_formatter<vmsock::vsock_endpoint> {};
-template <> struct formatter<vmsock::inet4_endpoint> : vmsock::detail::std_formatter<vmsock::inet4_endpoint> {};
-template <> struct formatter<vmsock::inet6_endpoint> : vmsock::detail::std_formatter<vmsock::inet6_endpoint> {};
-template <> struct formatter<vmsock::unix_endpoint> : vmsock::detail::std_formatter<vmsock::unix_endpoint> {};
-template <> struct formatter<vmsock::hybrid_vsock_endpoint> : vmsock::detail::std_formatter<vmsock::hybrid_vsock_endpoint> {};
-template <> struct formatter<vmsock::any_endpoint> : vmsock::detail::std_formatter<vmsock::any_endpoint> {};
+template <>
+struct formatter<vmsock::hv_endpoint> : vmsock::detail::std_formatter<vmsock::hv_endpoint> {};
+template <>
+struct formatter<vmsock::vsock_endpoint> : vmsock::detail::std_formatter<vmsock::vsock_endpoint> {};
+template <>
+struct formatter<vmsock::inet4_endpoint> : vmsock::detail::std_formatter<vmsock::inet4_endpoint> {};
+template <>
+struct formatter<vmsock::inet6_endpoint> : vmsock::detail::std_formatter<vmsock::inet6_endpoint> {};
+template <>
+struct formatter<vmsock::unix_endpoint> : vmsock::detail::std_formatter<vmsock::unix_endpoint> {};
+template <>
+struct formatter<vmsock::hybrid_vsock_endpoint>
+    : vmsock::detail::std_formatter<vmsock::hybrid_vsock_endpoint> {};
+template <>
+struct formatter<vmsock::any_endpoint> : vmsock::detail::std_formatter<vmsock::any_endpoint> {};
 }  // namespace std
 #endif

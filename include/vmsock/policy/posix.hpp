@@ -62,9 +62,9 @@ struct posix_policy : detail::posix_wakeup<posix_policy>,
   static handle open(int family, socket_type type, int protocol, std::error_code& ec) noexcept {
     int t = SOCK_STREAM;
     switch (type) {
-      case socket_type::stream: t = SOCK_STREAM; break;
-      case socket_type::datagram: t = SOCK_DGRAM; break;
-      case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
+    case socket_type::stream: t = SOCK_STREAM; break;
+    case socket_type::datagram: t = SOCK_DGRAM; break;
+    case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
     }
 #if defined(SOCK_CLOEXEC)
     const int h = ::socket(family, t | SOCK_CLOEXEC, protocol);
@@ -366,7 +366,9 @@ struct posix_policy : detail::posix_wakeup<posix_policy>,
   }
 
   // ---- the process (systemd.hpp) ---------------------------------------------
-  static std::int64_t current_process_id() noexcept { return static_cast<std::int64_t>(::getpid()); }
+  static std::int64_t current_process_id() noexcept {
+    return static_cast<std::int64_t>(::getpid());
+  }
   // An environment variable, or nullptr.  Not thread-safe against a change of
   // the environment (as getenv).
   static const char* environment(const char* name) noexcept { return ::getenv(name); }
@@ -386,8 +388,9 @@ struct posix_policy : detail::posix_wakeup<posix_policy>,
   }
 
  private:
-  VMSOCK_NOINLINE static std::size_t send_message(handle h, const const_buffer* bufs, std::size_t count, int f,
-                                  const void* sa, std::size_t len, std::error_code& ec) noexcept {
+  VMSOCK_NOINLINE static std::size_t send_message(handle h, const const_buffer* bufs,
+                                                  std::size_t count, int f, const void* sa,
+                                                  std::size_t len, std::error_code& ec) noexcept {
     iovec iov[max_buffers];
     const msghdr msg = message(iov, bufs, count, sa, static_cast<socklen_t>(len));
     for (;;) {
@@ -397,9 +400,10 @@ struct posix_policy : detail::posix_wakeup<posix_policy>,
     }
   }
 
-  VMSOCK_NOINLINE static std::size_t receive_message(handle h, const mutable_buffer* bufs, std::size_t count,
-                                     int f, void* sa, std::size_t& len,
-                                     std::error_code& ec) noexcept {
+  VMSOCK_NOINLINE static std::size_t receive_message(handle h, const mutable_buffer* bufs,
+                                                     std::size_t count, int f, void* sa,
+                                                     std::size_t& len,
+                                                     std::error_code& ec) noexcept {
     iovec iov[max_buffers];
     for (;;) {
       msghdr msg = message(iov, bufs, count, sa, static_cast<socklen_t>(len));
@@ -425,8 +429,8 @@ struct posix_policy : detail::posix_wakeup<posix_policy>,
   }
 
   template <class Buffer>
-  static decltype(msghdr{}.msg_iovlen) fill_iov(iovec* iov, const Buffer* bufs,
-                                                std::size_t count) noexcept {
+  static decltype(msghdr{}.msg_iovlen)
+      fill_iov(iovec* iov, const Buffer* bufs, std::size_t count) noexcept {
     const std::size_t n = count < max_buffers ? count : max_buffers;
     for (std::size_t i = 0; i < n; ++i) {
       iov[i].iov_base = const_cast<void*>(static_cast<const void*>(bufs[i].data));

@@ -107,9 +107,9 @@ struct winsock_policy : detail::win_overlapped_connect,
     if (!startup(ec)) return invalid_handle;
     int t = SOCK_STREAM;
     switch (type) {
-      case socket_type::stream: t = SOCK_STREAM; break;
-      case socket_type::datagram: t = SOCK_DGRAM; break;
-      case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
+    case socket_type::stream: t = SOCK_STREAM; break;
+    case socket_type::datagram: t = SOCK_DGRAM; break;
+    case socket_type::seqpacket: t = SOCK_SEQPACKET; break;
     }
     return made(family, t, protocol, nullptr, ec);
   }
@@ -253,12 +253,14 @@ struct winsock_policy : detail::win_overlapped_connect,
 
   static void local_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
     int l = static_cast<int>(len);
-    if (check(::getsockname(h, static_cast<sockaddr*>(sa), &l), ec)) len = static_cast<std::size_t>(l);
+    if (check(::getsockname(h, static_cast<sockaddr*>(sa), &l), ec))
+      len = static_cast<std::size_t>(l);
   }
 
   static void peer_name(handle h, void* sa, std::size_t& len, std::error_code& ec) noexcept {
     int l = static_cast<int>(len);
-    if (check(::getpeername(h, static_cast<sockaddr*>(sa), &l), ec)) len = static_cast<std::size_t>(l);
+    if (check(::getpeername(h, static_cast<sockaddr*>(sa), &l), ec))
+      len = static_cast<std::size_t>(l);
   }
 
   static void set_nonblocking(handle h, bool on, std::error_code& ec) noexcept {
@@ -274,7 +276,8 @@ struct winsock_policy : detail::win_overlapped_connect,
     DWORD ms = 0;
     int l = sizeof ms;
     if (::getsockopt(h, SOL_SOCKET, what == wait_type::readable ? SO_RCVTIMEO : SO_SNDTIMEO,
-                     reinterpret_cast<char*>(&ms), &l) != 0 || ms == 0)
+                     reinterpret_cast<char*>(&ms), &l) != 0 ||
+        ms == 0)
       return no_timeout;
     return timeout{static_cast<timeout::rep>(ms)};
   }
@@ -353,11 +356,13 @@ struct winsock_policy : detail::win_overlapped_connect,
             instance.Token.Token};
   }
   // SIO_ASSOCIATE_PORT_RESERVATION: bind() then takes its port from the reservation.
-  static void associate_port_reservation(handle h, std::uint64_t token, std::error_code& ec) noexcept {
+  static void associate_port_reservation(handle h, std::uint64_t token,
+                                         std::error_code& ec) noexcept {
     const ULONG64 t = token;
     ioctl(h, SIO_ASSOCIATE_PORT_RESERVATION, &t, sizeof t, nullptr, 0, ec);
   }
-  static void release_port_reservation(handle h, std::uint64_t token, std::error_code& ec) noexcept {
+  static void release_port_reservation(handle h, std::uint64_t token,
+                                       std::error_code& ec) noexcept {
     INET_PORT_RESERVATION_TOKEN t{};
     t.Token = token;
     ioctl(h, SIO_RELEASE_PORT_RESERVATION, &t, sizeof t, nullptr, 0, ec);
@@ -371,8 +376,8 @@ struct winsock_policy : detail::win_overlapped_connect,
   // start-up reference the caller took is given back.
   static handle made(int family, int type, int protocol, WSAPROTOCOL_INFOW* info,
                      std::error_code& ec) noexcept {
-    const SOCKET s =
-        ::WSASocketW(family, type, protocol, info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    const SOCKET s = ::WSASocketW(family, type, protocol, info, 0,
+                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
     if (s == INVALID_SOCKET) {
       ec = last_error();
       cleanup();

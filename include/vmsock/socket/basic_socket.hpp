@@ -41,8 +41,7 @@ namespace detail {
 
 // How an endpoint is written in an error message: IP endpoints get the scheme of
 // the socket type (tcp:// or udp://); the others carry their own.
-template <class E>
-std::string describe(const E& ep, socket_type type) {
+template <class E> std::string describe(const E& ep, socket_type type) {
   if constexpr (is_ip_endpoint<E>) {
     std::string s = type == socket_type::datagram ? "udp://" : "tcp://";
     s += ep.to_string();
@@ -64,8 +63,7 @@ std::string describe_failure(const E& ep, socket_type type, const std::error_cod
 }
 
 // An accepted Unix connection's peer has no name; the listener's path says more.
-template <class E>
-bool is_unnamed(const E& ep) noexcept {
+template <class E> bool is_unnamed(const E& ep) noexcept {
   if constexpr (std::is_same_v<E, unix_endpoint>)
     return ep.is_unnamed();
   else
@@ -73,15 +71,21 @@ bool is_unnamed(const E& ep) noexcept {
 }
 
 // "open IPv4 datagram socket": what an open() that failed was opening.
-template <class E>
-std::string open_what(socket_type type) {
+template <class E> std::string open_what(socket_type type) {
   std::string s = "open ";
-  if constexpr (std::is_same_v<E, inet4_endpoint>) s += "IPv4 ";
-  else if constexpr (std::is_same_v<E, inet6_endpoint>) s += "IPv6 ";
-  else if constexpr (std::is_same_v<E, unix_endpoint>) s += "Unix ";
-  else if constexpr (std::is_same_v<E, vsock_endpoint>) s += "VSOCK ";
-  else if constexpr (std::is_same_v<E, hv_endpoint>) s += "Hyper-V ";
-  s += type == socket_type::stream ? "stream" : type == socket_type::datagram ? "datagram" : "seqpacket";
+  if constexpr (std::is_same_v<E, inet4_endpoint>)
+    s += "IPv4 ";
+  else if constexpr (std::is_same_v<E, inet6_endpoint>)
+    s += "IPv6 ";
+  else if constexpr (std::is_same_v<E, unix_endpoint>)
+    s += "Unix ";
+  else if constexpr (std::is_same_v<E, vsock_endpoint>)
+    s += "VSOCK ";
+  else if constexpr (std::is_same_v<E, hv_endpoint>)
+    s += "Hyper-V ";
+  s += type == socket_type::stream     ? "stream"
+       : type == socket_type::datagram ? "datagram"
+                                       : "seqpacket";
   s += " socket";
   return s;
 }
@@ -92,18 +96,17 @@ template <class Endpoint, class Policy = default_policy>
 class basic_socket : public detail::socket_core<Policy> {
   using core = detail::socket_core<Policy>;
   // Its error messages name the socket it holds.
-  template <class>
-  friend class basic_any_stream_socket;
+  template <class> friend class basic_any_stream_socket;
 
  protected:
   using os = detail::os_address<Policy, Endpoint>;
   using os_endpoint = typename os::type;
-  using core::handle_;
-  using core::type_;
-  using core::nonblocking_;
-  using core::listening_;
   using core::cancel_;
+  using core::handle_;
+  using core::listening_;
+  using core::nonblocking_;
   using core::owned;
+  using core::type_;
   using typename core::owned_t;
 
  public:
@@ -137,9 +140,7 @@ class basic_socket : public detail::socket_core<Policy> {
     if (ec) detail::throw_error(ec, "close of", describe(n));
   }
 
-  Endpoint local_endpoint(std::error_code& ec) const noexcept {
-    return name_of(false, ec);
-  }
+  Endpoint local_endpoint(std::error_code& ec) const noexcept { return name_of(false, ec); }
   Endpoint local_endpoint() const {
     std::error_code ec;
     auto ep = local_endpoint(ec);
@@ -147,8 +148,7 @@ class basic_socket : public detail::socket_core<Policy> {
     return ep;
   }
 
-  template <class Option>
-  void set_option(const Option& opt, std::error_code& ec) noexcept {
+  template <class Option> void set_option(const Option& opt, std::error_code& ec) noexcept {
     static_assert(Option::template applies_to<Endpoint>,
                   "vmsock: this socket option does not apply to this endpoint type");
     if (const errc e = opt.validate(); e != errc{}) {
@@ -159,15 +159,13 @@ class basic_socket : public detail::socket_core<Policy> {
   }
   // The message names the option and its value: "set_option
   // receive_buffer_size=-1 on tcp://127.0.0.1:5000: ...".
-  template <class Option>
-  void set_option(const Option& opt) {
+  template <class Option> void set_option(const Option& opt) {
     std::error_code ec;
     set_option(opt, ec);
     if (ec) fail(ec, "set_option " + detail::option_text(opt) + " on");
   }
 
-  template <class Option>
-  Option get_option(std::error_code& ec) const noexcept {
+  template <class Option> Option get_option(std::error_code& ec) const noexcept {
     static_assert(Option::template applies_to<Endpoint>,
                   "vmsock: this socket option does not apply to this endpoint type");
     option_value v;
@@ -175,8 +173,7 @@ class basic_socket : public detail::socket_core<Policy> {
     if (ec) return Option{};
     return Option::template decode<Option>(v);
   }
-  template <class Option>
-  Option get_option() const {
+  template <class Option> Option get_option() const {
     std::error_code ec;
     auto o = get_option<Option>(ec);
     if (ec) fail(ec, std::string("get_option ") + Option::name + " on");
@@ -286,7 +283,8 @@ class basic_socket : public detail::socket_core<Policy> {
     }
     return true;
   }
-  static bool from_os(const void* sa, std::size_t len, Endpoint& out, std::error_code& ec) noexcept {
+  static bool from_os(const void* sa, std::size_t len, Endpoint& out,
+                      std::error_code& ec) noexcept {
     const auto native = os_endpoint::from_native(sa, len);
     if (!native) {
       ec = make_error_code(errc::address_family_mismatch);
@@ -315,7 +313,8 @@ class basic_socket : public detail::socket_core<Policy> {
       if (const auto hv = hv_endpoint::from_native(sa, len)) {
         guid rest = hv->service_id;
         rest.data1 = 0;
-        const std::uint32_t port = rest == hv::vsock_template ? hv->service_id.data1 : vsock::port_any;
+        const std::uint32_t port =
+            rest == hv::vsock_template ? hv->service_id.data1 : vsock::port_any;
         out = vsock_endpoint{vsock::cid::any, port, false};
         return true;
       }
@@ -385,7 +384,6 @@ class basic_socket : public detail::socket_core<Policy> {
   [[noreturn]] VMSOCK_NOINLINE void fail(const std::error_code& ec, std::string_view op) const {
     detail::throw_error(ec, op, describe_self());
   }
-
 };
 
 VMSOCK_END_NAMESPACE

@@ -108,8 +108,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t send(const void* data, std::size_t size, deadline when) {
     return send(const_buffer{data, size}, when);
   }
-  template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
-  std::size_t send(const R& r) {
+  template <class R, std::enable_if_t<is_const_range<R>, int> = 0> std::size_t send(const R& r) {
     return send(buffer(r));
   }
   template <class R, std::enable_if_t<is_const_range<R>, int> = 0>
@@ -186,8 +185,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   std::size_t receive(void* data, std::size_t size, deadline when) {
     return receive(mutable_buffer{data, size}, when);
   }
-  template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
-  std::size_t receive(R& r) {
+  template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0> std::size_t receive(R& r) {
     return receive(buffer(r));
   }
   template <class R, std::enable_if_t<is_mutable_range<R>, int> = 0>
@@ -225,7 +223,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   }
   // As connect, from a given local endpoint (bound first).
   static Derived connect(const Endpoint& remote, const Endpoint& local, deadline when,
-                               std::error_code& ec) noexcept {
+                         std::error_code& ec) noexcept {
     detail::setup_failure f;
     return connect_socket(remote, &local, when, ec, f);
   }
@@ -236,7 +234,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     return s;
   }
   static Derived connect(const Endpoint& remote, const Endpoint& local,
-                               deadline when = deadline::never()) {
+                         deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, local, when, ec);
     if (ec) detail::throw_error(ec, "connect to", detail::describe_failure(remote, Kind, ec));
@@ -254,8 +252,7 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   }
   template <class I, class... A,
             std::enable_if_t<detail::all_connect_items<I, A...> && !detail::is_ec<I>, int> = 0>
-  static Derived connect(const Endpoint& remote, deadline when, const I& item,
-                               const A&... items) {
+  static Derived connect(const Endpoint& remote, deadline when, const I& item, const A&... items) {
     std::error_code ec;
     detail::setup_failure f;
     detail::ready_outcome r;
@@ -269,9 +266,9 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
 
   // The peer process of a Unix stream or seqpacket socket: pid, uid, gid
   // (SO_PEERCRED).  unsupported_on_platform where the OS has no such thing.
-  template <class E = Endpoint, std::enable_if_t<std::is_same_v<E, unix_endpoint> &&
-                                                     Kind != socket_type::datagram,
-                                                 int> = 0>
+  template <
+      class E = Endpoint,
+      std::enable_if_t<std::is_same_v<E, unix_endpoint> && Kind != socket_type::datagram, int> = 0>
   credentials peer_credentials(std::error_code& ec) const noexcept {
     if (!this->is_open()) {
       ec = Policy::closed_error();
@@ -279,9 +276,9 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
     }
     return Policy::peer_credentials(this->handle_, ec);
   }
-  template <class E = Endpoint, std::enable_if_t<std::is_same_v<E, unix_endpoint> &&
-                                                     Kind != socket_type::datagram,
-                                                 int> = 0>
+  template <
+      class E = Endpoint,
+      std::enable_if_t<std::is_same_v<E, unix_endpoint> && Kind != socket_type::datagram, int> = 0>
   credentials peer_credentials() const {
     std::error_code ec;
     auto c = peer_credentials(ec);
@@ -355,11 +352,13 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   // Opens a socket of the derived type, applies the setup items, binds it to
   // `local` if given and connects it by `when`.
   template <class... A>
-  VMSOCK_NOINLINE static Derived connect_socket(const Endpoint& remote, const Endpoint* local, const deadline& when,
-                                std::error_code& ec, setup_failure& f, const A&... items) noexcept {
+  VMSOCK_NOINLINE static Derived connect_socket(const Endpoint& remote, const Endpoint* local,
+                                                const deadline& when, std::error_code& ec,
+                                                setup_failure& f, const A&... items) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(remote, native, ec)) return Derived{};
-    Derived d(base::owned, Policy::open(base::native_family, Kind, base::native_protocol, ec), Kind);
+    Derived d(base::owned, Policy::open(base::native_family, Kind, base::native_protocol, ec),
+              Kind);
     if (ec) {
       f.what = setup_failure::step::open;
       return Derived{};

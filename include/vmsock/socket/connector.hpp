@@ -18,7 +18,8 @@
 VMSOCK_BEGIN_NAMESPACE
 
 template <class Socket>
-class connector : public basic_socket<typename Socket::endpoint_type, typename Socket::policy_type> {
+class connector
+    : public basic_socket<typename Socket::endpoint_type, typename Socket::policy_type> {
   using Endpoint = typename Socket::endpoint_type;
   using Policy = typename Socket::policy_type;
   using base = basic_socket<Endpoint, Policy>;
@@ -68,7 +69,8 @@ class connector : public basic_socket<typename Socket::endpoint_type, typename S
   Socket connect(const Endpoint& remote, deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, when, ec);
-    if (ec) detail::throw_error(ec, "connect to", detail::describe_failure(remote, Socket::kind, ec));
+    if (ec)
+      detail::throw_error(ec, "connect to", detail::describe_failure(remote, Socket::kind, ec));
     return s;
   }
 };

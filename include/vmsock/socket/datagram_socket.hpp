@@ -13,16 +13,14 @@
 
 VMSOCK_BEGIN_NAMESPACE
 
-template <class Endpoint, class Policy, class Socket>
-class listener;
+template <class Endpoint, class Policy, class Socket> class listener;
 
 // A datagram socket: UDP, Unix datagram, VSOCK datagram where the transport has it.
 template <class Endpoint, class Policy = default_policy>
-class datagram_socket
-    : public detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy,
-                                  socket_type::datagram> {
+class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint,
+                                                     Policy, socket_type::datagram> {
   using base = detail::connected_ops<datagram_socket<Endpoint, Policy>, Endpoint, Policy,
-                                  socket_type::datagram>;
+                                     socket_type::datagram>;
   friend base;
   static_assert(!std::is_same_v<Endpoint, hv_endpoint>,
                 "vmsock: Hyper-V sockets have no datagrams (AF_HYPERV is stream-only, and so is "
@@ -35,8 +33,7 @@ class datagram_socket
       : base(h, type) {}
 
  private:
-  template <class, class, class>
-  friend class listener;
+  template <class, class, class> friend class listener;
   datagram_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
       : base(t, h, type) {}
 
@@ -48,10 +45,10 @@ class datagram_socket
   // (SIO_UDP_CONNRESET), as Go's net package does.  A connected one keeps it:
   // its peer's going is its own error.
   static datagram_socket open(std::error_code& ec) noexcept {
-    datagram_socket s(base::owned,
-                      Policy::open(base::native_family, socket_type::datagram,
-                                   base::native_protocol, ec),
-                      socket_type::datagram);
+    datagram_socket s(
+        base::owned,
+        Policy::open(base::native_family, socket_type::datagram, base::native_protocol, ec),
+        socket_type::datagram);
     if (ec) return datagram_socket{};
     if constexpr (detail::is_ip_endpoint<Endpoint>) {
       Policy::set_udp_connreset(s.native_handle(), false, ec);
@@ -121,9 +118,9 @@ class datagram_socket
     const auto sa = native.to_native();
     if (this->waits_in_os(when)) {
       if (this->cancelled_now(ec)) return 0;
-      return this->settled(Policy::send_to(this->handle_, &b, 1, message_flags::none, &sa,
-                                           native.native_size(), ec),
-                           ec);
+      return this->settled(
+          Policy::send_to(this->handle_, &b, 1, message_flags::none, &sa, native.native_size(), ec),
+          ec);
     }
     typename base::transfer t{base::transfer::kind::send_to, &b, 1, message_flags::none};
     t.to = &sa;
@@ -163,8 +160,8 @@ class datagram_socket
     std::size_t n = 0;
     if (this->waits_in_os(when)) {
       if (this->cancelled_now(ec)) return 0;
-      n = this->settled(Policy::receive_from(this->handle_, &b, 1, message_flags::report_full_length,
-                                             &sa, len, ec),
+      n = this->settled(Policy::receive_from(this->handle_, &b, 1,
+                                             message_flags::report_full_length, &sa, len, ec),
                         ec);
     } else {
       typename base::transfer t{base::transfer::kind::receive_from, &b, 1,

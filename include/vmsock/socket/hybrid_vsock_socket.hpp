@@ -181,14 +181,15 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
 // not OK, what came back.  (A seqpacket answer is one message: one without a
 // '\n' was not cut by a close.)
 inline std::string hybrid_failure(const hybrid_vsock_endpoint& ep, const std::error_code& ec,
-                                  const hybrid_answer& a,
-                                  socket_type kind = socket_type::stream) {
+                                  const hybrid_answer& a, socket_type kind = socket_type::stream) {
   std::string s = ep.to_string();
   if (ec == errc::hybrid_vsock_bad_answer) {
     s += " (answered ";
     s += quote(a.raw());
-    if (a.len == a.max) s += ", cut at 64 bytes";
-    else if (kind == socket_type::stream && a.raw().back() != '\n') s += ", then closed";
+    if (a.len == a.max)
+      s += ", cut at 64 bytes";
+    else if (kind == socket_type::stream && a.raw().back() != '\n')
+      s += ", then closed";
     s += ')';
   }
   return s;
@@ -196,16 +197,14 @@ inline std::string hybrid_failure(const hybrid_vsock_endpoint& ep, const std::er
 
 }  // namespace detail
 
-template <class UnixSocket>
-class basic_hybrid_vsock_listener;
+template <class UnixSocket> class basic_hybrid_vsock_listener;
 
 // A connection to (or from) a guest port through a VMM's Unix socket: a Unix
 // stream (or seqpacket) socket whose handshake is done.  Every operation of the
 // Unix socket applies: send/receive with deadlines, cancel(), shutdown,
 // peer_credentials (the VMM's process); peer_endpoint() and local_endpoint()
 // are the Unix addresses, hybrid_endpoint() the hybrid one.
-template <class UnixSocket>
-class basic_hybrid_vsock_socket : public UnixSocket {
+template <class UnixSocket> class basic_hybrid_vsock_socket : public UnixSocket {
   using policy = typename UnixSocket::policy_type;
 
  public:
@@ -281,8 +280,7 @@ class basic_hybrid_vsock_socket : public UnixSocket {
   }
 
  private:
-  template <class>
-  friend class connector;
+  template <class> friend class connector;
 
   void set_answer(const detail::hybrid_answer& a) noexcept {
     const std::string_view arg = a.argument();
@@ -482,7 +480,8 @@ class basic_hybrid_vsock_listener
 };
 
 template <class Policy = default_policy>
-using basic_hybrid_vsock_stream_socket = basic_hybrid_vsock_socket<stream_socket<unix_endpoint, Policy>>;
+using basic_hybrid_vsock_stream_socket =
+    basic_hybrid_vsock_socket<stream_socket<unix_endpoint, Policy>>;
 template <class Policy = default_policy>
 using basic_hybrid_vsock_seqpacket_socket =
     basic_hybrid_vsock_socket<seqpacket_socket<unix_endpoint, Policy>>;
@@ -491,6 +490,7 @@ using hybrid_vsock_stream_socket = basic_hybrid_vsock_stream_socket<>;
 using hybrid_vsock_listener = basic_hybrid_vsock_listener<stream_socket<unix_endpoint>>;
 // Firecracker's seqpacket vsock: SOCK_SEQPACKET Unix sockets (Linux).
 using hybrid_vsock_seqpacket_socket = basic_hybrid_vsock_seqpacket_socket<>;
-using hybrid_vsock_seqpacket_listener = basic_hybrid_vsock_listener<seqpacket_socket<unix_endpoint>>;
+using hybrid_vsock_seqpacket_listener =
+    basic_hybrid_vsock_listener<seqpacket_socket<unix_endpoint>>;
 
 VMSOCK_END_NAMESPACE

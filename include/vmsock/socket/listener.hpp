@@ -21,10 +21,8 @@ namespace detail {
 // What a Unix path listener knows of the socket file it made, so that it
 // removes that file (and no other: one that replaced it is left alone) when it
 // closes.  Nothing for the other endpoint types.
-template <class Endpoint, class Policy>
-struct socket_file_state {};
-template <class Policy>
-struct socket_file_state<unix_endpoint, Policy> {
+template <class Endpoint, class Policy> struct socket_file_state {};
+template <class Policy> struct socket_file_state<unix_endpoint, Policy> {
   typename Policy::file_id id{};
   bool owned = false;
   bool unlink = true;
@@ -33,14 +31,11 @@ struct socket_file_state<unix_endpoint, Policy> {
 // Asks a peer filter about a peer.  A filter may throw (a lambda as users
 // write them is not noexcept): one that does refuses the peer, which accept
 // counts as any other refusal.  A noexcept one is called as it is.
-template <class F, class... A>
-bool ask_peer_filter(const F& f, const A&... a) noexcept {
+template <class F, class... A> bool ask_peer_filter(const F& f, const A&... a) noexcept {
   if constexpr (std::is_nothrow_invocable_r_v<bool, const F&, const A&...>) {
     return f(a...);
   } else {
-    VMSOCK_TRY {
-      return f(a...);
-    }
+    VMSOCK_TRY { return f(a...); }
     VMSOCK_CATCH(...) {}
     return false;
   }
@@ -50,8 +45,7 @@ bool ask_peer_filter(const F& f, const A&... a) noexcept {
 // allocation per peer).  The predicate takes the peer endpoint, or the peer
 // endpoint and the accepted socket (to read, say, its credentials); given
 // both, the second.
-template <class Endpoint, class Socket>
-struct peer_filter {
+template <class Endpoint, class Socket> struct peer_filter {
   virtual ~peer_filter() = default;
   virtual bool allows(const Endpoint& peer, const Socket& s) const noexcept = 0;
 };
@@ -128,7 +122,8 @@ class listener : public basic_socket<Endpoint, Policy>,
       o.forget_file();
       delete filter_;
       filter_ = std::exchange(o.filter_, nullptr);
-      rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+      rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed),
+                      std::memory_order_relaxed);
     }
     return *this;
   }
@@ -148,8 +143,7 @@ class listener : public basic_socket<Endpoint, Policy>,
   // The filter runs in the accepting thread and vmsock allocates nothing per
   // peer; set it before accepting starts.  A peer whose name cannot be read is
   // refused.  Ready-made predicates: peer_filter.hpp.
-  template <class F>
-  void set_peer_filter(F pred) {
+  template <class F> void set_peer_filter(F pred) {
     static_assert(detail::is_peer_predicate<F, Endpoint, Socket>,
                   "vmsock: a peer filter is callable as bool(const Endpoint&) or "
                   "bool(const Endpoint&, const Socket&)");
@@ -158,7 +152,9 @@ class listener : public basic_socket<Endpoint, Policy>,
   }
   void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
   // How many connections the filter has turned away.
-  std::uint64_t rejected_peers() const noexcept { return rejected_.load(std::memory_order_relaxed); }
+  std::uint64_t rejected_peers() const noexcept {
+    return rejected_.load(std::memory_order_relaxed);
+  }
 
   // ---- the explicit form: open, set options, bind, listen ----
   //   auto l = vmsock::tcp6_listener::open();
@@ -170,7 +166,8 @@ class listener : public basic_socket<Endpoint, Policy>,
   // on every platform), before anything the caller sets.
   VMSOCK_NODISCARD(VMSOCK_STATIC_OPEN_REASON)
   static listener open(std::error_code& ec) noexcept {
-    listener l(base::owned, Policy::open(base::native_family, Socket::kind, base::native_protocol, ec),
+    listener l(base::owned,
+               Policy::open(base::native_family, Socket::kind, base::native_protocol, ec),
                Socket::kind);
     if (ec) return listener{};
     l.become_listener(ec);
@@ -283,7 +280,9 @@ class listener : public basic_socket<Endpoint, Policy>,
   Socket accept(Endpoint& peer, std::error_code& ec) noexcept {
     return accept_until(&peer, deadline::never(), ec);
   }
-  Socket accept(std::error_code& ec) noexcept { return accept_until(nullptr, deadline::never(), ec); }
+  Socket accept(std::error_code& ec) noexcept {
+    return accept_until(nullptr, deadline::never(), ec);
+  }
   Socket accept(deadline when, Endpoint& peer, std::error_code& ec) noexcept {
     return accept_until(&peer, when, ec);
   }
@@ -329,13 +328,16 @@ class listener : public basic_socket<Endpoint, Policy>,
 
   void become_listener(std::error_code& ec) noexcept {
     this->listening_ = true;
-    if constexpr (Policy::kernel_waits) Policy::set_nonblocking(this->handle_, true, ec);
-    else ec.clear();
+    if constexpr (Policy::kernel_waits)
+      Policy::set_nonblocking(this->handle_, true, ec);
+    else
+      ec.clear();
   }
 
   template <class... A>
-  VMSOCK_NOINLINE static listener listen_with(const Endpoint& local, int backlog, std::error_code& ec,
-                              detail::setup_failure& f, const A&... items) noexcept {
+  VMSOCK_NOINLINE static listener listen_with(const Endpoint& local, int backlog,
+                                              std::error_code& ec, detail::setup_failure& f,
+                                              const A&... items) noexcept {
     listener l = open(ec);
     if (ec) {
       f.what = detail::setup_failure::step::open;
@@ -361,8 +363,8 @@ class listener : public basic_socket<Endpoint, Policy>,
     auto l = listen_with(local, backlog, ec, f, items...);
     if (ec)
       detail::throw_error(
-          ec, detail::setup_message("listen on " + detail::describe_failure(local, Socket::kind, ec), f,
-                                    items...));
+          ec, detail::setup_message(
+                  "listen on " + detail::describe_failure(local, Socket::kind, ec), f, items...));
     return l;
   }
 
@@ -418,7 +420,8 @@ class listener : public basic_socket<Endpoint, Policy>,
         if (!ec && local.type() == unix_endpoint::kind::path) {
           const detail::path_buffer path(local.name());
           typename Policy::file_id now{};
-          if (Policy::socket_file(path.text, now) && now == st.id) Policy::remove_file(path.text, ec);
+          if (Policy::socket_file(path.text, now) && now == st.id)
+            Policy::remove_file(path.text, ec);
         }
       }
       st.owned = false;
@@ -441,8 +444,7 @@ struct unlink_on_close {
   bool value = true;
   static constexpr bool setup_step = true;
   static constexpr const char* name = "unlink_on_close";
-  template <class S>
-  void apply(S& s, std::error_code& ec) const noexcept {
+  template <class S> void apply(S& s, std::error_code& ec) const noexcept {
     static_assert(std::is_same_v<typename S::endpoint_type, unix_endpoint>,
                   "vmsock::unlink_on_close applies to Unix listeners only");
     s.set_unlink_on_close(value);

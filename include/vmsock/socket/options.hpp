@@ -29,24 +29,19 @@ inline constexpr bool is_ip_endpoint =
     std::is_same_v<E, inet4_endpoint> || std::is_same_v<E, inet6_endpoint>;
 
 struct every_family {
-  template <class E>
-  static constexpr bool applies = true;
+  template <class E> static constexpr bool applies = true;
 };
 struct ip_family {
-  template <class E>
-  static constexpr bool applies = is_ip_endpoint<E>;
+  template <class E> static constexpr bool applies = is_ip_endpoint<E>;
 };
 struct ip6_family {
-  template <class E>
-  static constexpr bool applies = std::is_same_v<E, inet6_endpoint>;
+  template <class E> static constexpr bool applies = std::is_same_v<E, inet6_endpoint>;
 };
 struct vsock_family {
-  template <class E>
-  static constexpr bool applies = std::is_same_v<E, vsock_endpoint>;
+  template <class E> static constexpr bool applies = std::is_same_v<E, vsock_endpoint>;
 };
 struct hv_family {
-  template <class E>
-  static constexpr bool applies = std::is_same_v<E, hv_endpoint>;
+  template <class E> static constexpr bool applies = std::is_same_v<E, hv_endpoint>;
 };
 // The options of every socket that is AF_HYPERV on Windows: hv_endpoint ones
 // and vsock_endpoint ones (on Linux, where both are AF_VSOCK, the policy
@@ -58,31 +53,29 @@ struct hyperv_socket_family {
       std::is_same_v<E, hv_endpoint> || std::is_same_v<E, vsock_endpoint>;
 };
 
-template <option_id Id, class Families>
-struct bool_option {
+template <option_id Id, class Families> struct bool_option {
   bool value = false;
   static constexpr option_id id = Id;
-  template <class E>
-  static constexpr bool applies_to = Families::template applies<E>;
+  template <class E> static constexpr bool applies_to = Families::template applies<E>;
   constexpr errc validate() const noexcept { return errc{}; }
   constexpr option_value encode() const noexcept { return {value, value ? 1 : 0}; }
-  template <class Self>
-  static constexpr Self decode(const option_value& v) noexcept { return Self{v.on}; }
+  template <class Self> static constexpr Self decode(const option_value& v) noexcept {
+    return Self{v.on};
+  }
   void append_value(std::string& out) const { out += value ? "true" : "false"; }
 };
 
-template <option_id Id, class Families, class T>
-struct int_option {
+template <option_id Id, class Families, class T> struct int_option {
   T value{};
   static constexpr option_id id = Id;
-  template <class E>
-  static constexpr bool applies_to = Families::template applies<E>;
+  template <class E> static constexpr bool applies_to = Families::template applies<E>;
   constexpr errc validate() const noexcept {
     return value < T{} ? errc::invalid_option_value : errc{};
   }
-  constexpr option_value encode() const noexcept { return {false, static_cast<std::int64_t>(value)}; }
-  template <class Self>
-  static constexpr Self decode(const option_value& v) noexcept {
+  constexpr option_value encode() const noexcept {
+    return {false, static_cast<std::int64_t>(value)};
+  }
+  template <class Self> static constexpr Self decode(const option_value& v) noexcept {
     return Self{static_cast<T>(v.value)};
   }
   void append_value(std::string& out) const {
@@ -105,18 +98,17 @@ template <option_id Id, class Families, std::int64_t MaxMs = -1, bool Forever = 
 struct timeout_option {
   timeout value = Forever ? no_timeout : timeout::zero();
   static constexpr option_id id = Id;
-  template <class E>
-  static constexpr bool applies_to = Families::template applies<E>;
+  template <class E> static constexpr bool applies_to = Families::template applies<E>;
   constexpr errc validate() const noexcept {
-    if (value < timeout::zero() && !(Forever && value == no_timeout)) return errc::invalid_option_value;
+    if (value < timeout::zero() && !(Forever && value == no_timeout))
+      return errc::invalid_option_value;
     if (MaxMs >= 0 && value.count() > MaxMs) return errc::invalid_option_value;
     return errc{};
   }
   constexpr option_value encode() const noexcept {
     return {false, value == no_timeout ? 0 : static_cast<std::int64_t>(value.count()) * 1000};
   }
-  template <class Self>
-  static constexpr Self decode(const option_value& v) noexcept {
+  template <class Self> static constexpr Self decode(const option_value& v) noexcept {
     // The OS may round up to its clock tick; whole milliseconds are kept.
     if (Forever && v.value == 0) return Self{no_timeout};
     return Self{timeout{(v.value + 999) / 1000}};
@@ -137,8 +129,7 @@ struct timeout_option {
 };
 
 // "receive_buffer_size=-1": how an option is named in an error message.
-template <class Option>
-std::string option_text(const Option& o) {
+template <class Option> std::string option_text(const Option& o) {
   std::string s = Option::name;
   s += '=';
   o.append_value(s);
@@ -146,11 +137,11 @@ std::string option_text(const Option& o) {
 }
 
 // Whether O is one of vmsock's typed options.
-template <class O, class = void>
-struct is_option : std::false_type {};
+template <class O, class = void> struct is_option : std::false_type {};
 template <class O>
-struct is_option<O, std::void_t<decltype(O::id), decltype(O::name),
-                                decltype(std::declval<const O&>().encode())>> : std::true_type {};
+struct is_option<
+    O, std::void_t<decltype(O::id), decltype(O::name), decltype(std::declval<const O&>().encode())>>
+    : std::true_type {};
 
 }  // namespace detail
 
@@ -203,14 +194,12 @@ struct linger {
   bool enabled = false;
   std::chrono::seconds time{0};
   static constexpr option_id id = option_id::linger;
-  template <class E>
-  static constexpr bool applies_to = true;
+  template <class E> static constexpr bool applies_to = true;
   constexpr errc validate() const noexcept {
     return time.count() < 0 || time.count() > 65535 ? errc::invalid_option_value : errc{};
   }
   constexpr option_value encode() const noexcept { return {enabled, time.count()}; }
-  template <class Self>
-  static constexpr Self decode(const option_value& v) noexcept {
+  template <class Self> static constexpr Self decode(const option_value& v) noexcept {
     return Self{v.on, std::chrono::seconds{v.value}};
   }
   static constexpr const char* name = "linger";
@@ -250,9 +239,8 @@ struct vsock_connect_timeout
 // HVSOCKET_CONNECT_TIMEOUT, at most 300000 ms (HVSOCKET_CONNECT_TIMEOUT_MAX); a
 // larger value (or no_timeout) is the error invalid_option_value, never
 // silently clamped.
-struct hv_connect_timeout
-    : detail::timeout_option<option_id::hv_connect_timeout, detail::hv_family,
-                             hv::connect_timeout_max_ms, false> {
+struct hv_connect_timeout : detail::timeout_option<option_id::hv_connect_timeout, detail::hv_family,
+                                                   hv::connect_timeout_max_ms, false> {
   static constexpr const char* name = "hv_connect_timeout";
 };
 // HVSOCKET_CONNECTED_SUSPEND: keep the connection over a VM pause (Windows only).

@@ -29,27 +29,23 @@ namespace detail {
 }
 }  // namespace detail
 
-template <class Endpoint, class Policy, class Socket>
-class listener;
+template <class Endpoint, class Policy, class Socket> class listener;
 
 // A connected byte stream: TCP, Unix stream, VSOCK stream, Hyper-V socket.
 template <class Endpoint, class Policy = default_policy>
-class stream_socket
-    : public detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy,
-                                  socket_type::stream> {
-  using base = detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy,
-                                  socket_type::stream>;
+class stream_socket : public detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint,
+                                                   Policy, socket_type::stream> {
+  using base =
+      detail::connected_ops<stream_socket<Endpoint, Policy>, Endpoint, Policy, socket_type::stream>;
   friend base;
 
  public:
   stream_socket() noexcept = default;
-  explicit stream_socket(typename Policy::handle h,
-                         socket_type type = socket_type::stream) noexcept
+  explicit stream_socket(typename Policy::handle h, socket_type type = socket_type::stream) noexcept
       : base(h, type) {}
 
  private:
-  template <class, class, class>
-  friend class listener;
+  template <class, class, class> friend class listener;
   stream_socket(typename base::owned_t t, typename Policy::handle h, socket_type type) noexcept
       : base(t, h, type) {}
 
@@ -126,7 +122,9 @@ class stream_socket
   std::size_t send_all(std::initializer_list<const_buffer> bufs) {
     return send_all(bufs.begin(), bufs.size());
   }
-  std::size_t send_all(const void* data, std::size_t size) { return send_all(const_buffer{data, size}); }
+  std::size_t send_all(const void* data, std::size_t size) {
+    return send_all(const_buffer{data, size});
+  }
   template <class R, std::enable_if_t<detail::is_const_range<R>, int> = 0>
   std::size_t send_all(const R& r) {
     return send_all(buffer(r));
@@ -184,7 +182,8 @@ class stream_socket
   std::size_t receive_exact(mutable_buffer b, std::error_code& ec) noexcept {
     return receive_exact(&b, 1, ec);
   }
-  std::size_t receive_exact(std::initializer_list<mutable_buffer> bufs, std::error_code& ec) noexcept {
+  std::size_t receive_exact(std::initializer_list<mutable_buffer> bufs,
+                            std::error_code& ec) noexcept {
     return receive_exact(bufs.begin(), bufs.size(), ec);
   }
   std::size_t receive_exact(void* data, std::size_t size, std::error_code& ec) noexcept {

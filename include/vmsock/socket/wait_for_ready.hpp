@@ -50,9 +50,9 @@ VMSOCK_BEGIN_NAMESPACE
 // steps, before a std::error_code&): retry until the peer is up.  See the top
 // of this file.
 struct wait_for_ready {
-  timeout first_pause{25};     // the pause after the first failed attempt
+  timeout first_pause{25};      // the pause after the first failed attempt
   timeout longest_pause{1000};  // pauses double up to this
-  double jitter = 0.2;         // each pause is randomised within +-jitter of it (0 to 1)
+  double jitter = 0.2;          // each pause is randomised within +-jitter of it (0 to 1)
   // 0: each connect draws its own pauses; another value repeats them (tests).
   std::uint64_t seed = 0;
 
@@ -66,8 +66,7 @@ namespace detail {
 // Unix (and hybrid) sockets, a reset or a kernel timeout only for VM sockets.
 enum class ready_transport : unsigned char { ip, local, vm };
 
-template <class E>
-constexpr ready_transport ready_transport_of() noexcept {
+template <class E> constexpr ready_transport ready_transport_of() noexcept {
   if constexpr (std::is_same_v<E, unix_endpoint> || std::is_same_v<E, hybrid_vsock_endpoint>)
     return ready_transport::local;
   else if constexpr (std::is_same_v<E, vsock_endpoint> || std::is_same_v<E, hv_endpoint>)
@@ -86,12 +85,9 @@ inline bool not_up_yet(const std::error_code& ec, ready_transport t) noexcept {
   // condition is connection_refused.
   if (ec == std::errc::connection_refused) return true;
   switch (t) {
-    case ready_transport::local:
-      return ec == std::errc::no_such_file_or_directory;
-    case ready_transport::vm:
-      return ec == std::errc::connection_reset || ec == std::errc::timed_out;
-    case ready_transport::ip:
-      break;
+  case ready_transport::local: return ec == std::errc::no_such_file_or_directory;
+  case ready_transport::vm: return ec == std::errc::connection_reset || ec == std::errc::timed_out;
+  case ready_transport::ip: break;
   }
   return false;
 }
@@ -145,7 +141,8 @@ class ready_backoff {
 // Waits until `until`, or until `wake` is signalled (true: woken), in the
 // policy's poll: no thread sleeps where cancel() cannot reach it.
 template <class Policy>
-bool pause_on(typename Policy::wake_handle wake, const deadline& until, std::error_code& ec) noexcept {
+bool pause_on(typename Policy::wake_handle wake, const deadline& until,
+              std::error_code& ec) noexcept {
   static_assert(std::is_same_v<typename Policy::wake_handle, typename Policy::handle>,
                 "vmsock::wait_for_ready: the policy's wake-up handle is polled as a socket");
   std::size_t ready = 0;
@@ -155,8 +152,7 @@ bool pause_on(typename Policy::wake_handle wake, const deadline& until, std::err
 
 // The pauses of a connect nobody can cancel (the static forms): a wake-up
 // handle that is never signalled, made at the first pause.
-template <class Policy>
-class ready_sleeper {
+template <class Policy> class ready_sleeper {
  public:
   ready_sleeper() noexcept = default;
   ~ready_sleeper() {
@@ -210,12 +206,10 @@ void retry_until_ready(const wait_for_ready& w, const deadline& when, ready_tran
 inline const wait_for_ready* pick_ready(const wait_for_ready* p, const wait_for_ready& w) noexcept {
   return p != nullptr ? p : &w;
 }
-template <class T>
-const wait_for_ready* pick_ready(const wait_for_ready* p, const T&) noexcept {
+template <class T> const wait_for_ready* pick_ready(const wait_for_ready* p, const T&) noexcept {
   return p;
 }
-template <class... A>
-const wait_for_ready& ready_item(const A&... a) noexcept {
+template <class... A> const wait_for_ready& ready_item(const A&... a) noexcept {
   const wait_for_ready* p = nullptr;
   ((p = pick_ready(p, a)), ...);
   return *p;
@@ -233,8 +227,9 @@ void connect_when_ready(ready_transport t, const deadline& when, ready_outcome& 
   }
   const startup_hold<Policy> hold;  // Winsock stays up from one attempt to the next
   ready_sleeper<Policy> sleeper;
-  retry_until_ready(ready_item(items...), when, t, r, ec, attempt,
-                    [&](const deadline& until, std::error_code& e) { return sleeper.pause(until, e); });
+  retry_until_ready(
+      ready_item(items...), when, t, r, ec, attempt,
+      [&](const deadline& until, std::error_code& e) { return sleeper.pause(until, e); });
 }
 
 // attempt(ec) returns a connected Socket; with wait_for_ready among `items`,
@@ -257,8 +252,9 @@ Socket connect_items_ready(ready_transport t, const deadline& when, ready_outcom
 inline std::string ready_message(std::string what, const ready_outcome& r,
                                  const std::error_code& ec) {
   if (r.no_deadline) {
-    what += ": wait_for_ready needs a deadline here (nothing can cancel this connect; give a "
-            "timeout, or connect through any_connector)";
+    what +=
+        ": wait_for_ready needs a deadline here (nothing can cancel this connect; give a "
+        "timeout, or connect through any_connector)";
   } else if (r.attempts > 1 || (r.attempts == 1 && ec == errc::timed_out && r.last != ec)) {
     what += ": waited for it to be ready: ";
     what += std::to_string(r.attempts);

@@ -62,19 +62,18 @@ int main() {
   const auto v = vmsock::vsock_endpoint::parse("vsock://2:5000");
   const auto vn = v.to_native();
   check(v.cid == vmsock::vsock::cid::host && v.port == 5000, "vsock://2:5000 parses");
-  check(static_cast<int>(vn.svm_family) == vmsock::vsock_endpoint::family &&
-            vn.svm_cid == 2 && vn.svm_port == 5000 && sizeof vn == 16,
+  check(static_cast<int>(vn.svm_family) == vmsock::vsock_endpoint::family && vn.svm_cid == 2 &&
+            vn.svm_port == 5000 && sizeof vn == 16,
         "vsock native form is a 16-byte sockaddr_vm with cid 2, port 5000");
   const auto vback = vmsock::vsock_endpoint::from_native(&vn, sizeof vn);
   check(vback && *vback == v && vback->to_string() == "vsock://2:5000",
         "sockaddr_vm -> vsock_endpoint -> text round trip");
-  check(!vmsock::vsock_endpoint::try_parse("vsock://2:").has_value(),
-        "a missing port is rejected");
+  check(!vmsock::vsock_endpoint::try_parse("vsock://2:").has_value(), "a missing port is rejected");
 
   // Hyper-V: service id of a port, the SOCKADDR_HV, and the VSOCK mapping.
-  check(vmsock::hv::service_id_from_port(1234)->to_string() ==
-            "000004d2-facb-11e6-bd58-64006a7986d3",
-        "service_id_from_port(1234) is the VSOCK template with data1 = 0x4d2");
+  check(
+      vmsock::hv::service_id_from_port(1234)->to_string() == "000004d2-facb-11e6-bd58-64006a7986d3",
+      "service_id_from_port(1234) is the VSOCK template with data1 = 0x4d2");
   const auto h = vmsock::hv_endpoint::parse("hvsock://parent/5000");
   const auto hn = h.to_native();
   check(h.vm_id == vmsock::hv::vm_id::parent && h.port() == 5000u,

@@ -67,17 +67,18 @@ class control_channel {
       if (std::chrono::steady_clock::now() > until) break;
       std::this_thread::sleep_for(200ms);
     }
-    throw std::runtime_error("control: cannot reach the host side at vsock://2:" +
-                             std::to_string(port) + " within " + seconds(limit) + ": " +
-                             ec.message());
+    throw std::runtime_error(
+        "control: cannot reach the host side at vsock://2:" + std::to_string(port) + " within " +
+        seconds(limit) + ": " + ec.message());
   }
 
   void send_line(const std::string& line) {
     std::error_code ec;
     const std::string l = line + "\n";
     s_.send_all(l.data(), l.size(), ec);
-    if (ec) fail("control: sending to the " + std::string(name_of(other(g_side))) +
-                 " side failed: " + ec.message());
+    if (ec)
+      fail("control: sending to the " + std::string(name_of(other(g_side))) +
+           " side failed: " + ec.message());
   }
 
   std::string read_line(std::chrono::milliseconds limit, const std::string& waiting_for) {
@@ -142,7 +143,8 @@ std::string planned_tests() {
     const auto& suite = *u.GetTestSuite(i);
     for (int j = 0; j < suite.total_test_count(); ++j) {
       const auto& t = *suite.GetTestInfo(j);
-      if (t.should_run()) all += std::string(all.empty() ? "" : ",") + suite.name() + "." + t.name();
+      if (t.should_run())
+        all += std::string(all.empty() ? "" : ",") + suite.name() + "." + t.name();
     }
   }
   return all;
@@ -167,7 +169,7 @@ std::uint32_t port(unsigned k) {
 }
 
 std::string meet(const std::string& point, const std::string& mine,
-                     std::chrono::milliseconds limit) {
+                 std::chrono::milliseconds limit) {
   auto& c = control();
   if (!c.open()) throw std::runtime_error("no control connection: " + c.broken());
   if (mine.find('\n') != std::string::npos) throw std::logic_error("meet: one line only");
@@ -182,8 +184,8 @@ std::string meet(const std::string& point, const std::string& mine,
   }
   const std::string want = "AT " + point + " ";
   if (!starts_with(line, want))
-    c.fail("control: out of step: this side is at '" + point + "', the " +
-           name_of(other(g_side)) + " side sent '" + line + "'");
+    c.fail("control: out of step: this side is at '" + point + "', the " + name_of(other(g_side)) +
+           " side sent '" + line + "'");
   return line.substr(want.size());
 }
 
@@ -326,12 +328,15 @@ int run_paired_gtest(int argc, char** argv, const char* program) {
     if (starts_with(a, "--side=")) side_arg = a.substr(7);
   }
   if (side_arg != "host" && side_arg != "guest") {
-    std::fprintf(stderr, "%s: say which side this is: --side=host or --side=guest "
-                 "(or VMSOCK_NESTED_SIDE)\n", program);
+    std::fprintf(stderr,
+                 "%s: say which side this is: --side=host or --side=guest "
+                 "(or VMSOCK_NESTED_SIDE)\n",
+                 program);
     return 2;
   }
   g_side = side_arg == "host" ? side::host : side::guest;
-  if (const char* c = std::getenv("VMSOCK_NESTED_CASE")) g_case = static_cast<unsigned>(std::atoi(c));
+  if (const char* c = std::getenv("VMSOCK_NESTED_CASE"))
+    g_case = static_cast<unsigned>(std::atoi(c));
   if (!vmsock_vm::in_test_guest()) {
     std::fprintf(stderr,
                  "%s: refusing to run: not inside vmsock's test guest (no vmsock_test_guest=1 "
@@ -356,8 +361,7 @@ int run_paired_gtest(int argc, char** argv, const char* program) {
     const std::string theirs = c.read_line(60s, "HELLO");
     if (theirs != std::string("HELLO ") + program + " " + mine) {
       std::fprintf(stderr, "%s: the two sides would run different tests:\n  %s: %s\n  %s: %s\n",
-                   program, name_of(g_side), mine.c_str(), name_of(other(g_side)),
-                   theirs.c_str());
+                   program, name_of(g_side), mine.c_str(), name_of(other(g_side)), theirs.c_str());
       return 1;
     }
   } catch (const std::exception& e) {

@@ -32,9 +32,10 @@ namespace vmsock_nested {
 
 using namespace std::chrono_literals;
 
-inline constexpr std::uint32_t host_cid = 2;   // vmsock::vsock::cid::host
-inline constexpr std::uint32_t guest_cid = 3;  // the inner guest (-device vhost-vsock-pci,guest-cid=3)
-inline constexpr std::uint32_t absent_cid = 4; // no VM has it
+inline constexpr std::uint32_t host_cid = 2;  // vmsock::vsock::cid::host
+inline constexpr std::uint32_t guest_cid =
+    3;  // the inner guest (-device vhost-vsock-pci,guest-cid=3)
+inline constexpr std::uint32_t absent_cid = 4;  // no VM has it
 
 enum class side { host, guest };
 
@@ -58,7 +59,7 @@ inline vmsock::vsock_endpoint any_port(std::uint32_t p) { return {vmsock::vsock:
 // when the other side ended the test early, closed, sent another point, or
 // did not come within `limit`.
 std::string meet(const std::string& point, const std::string& mine = {},
-                     std::chrono::milliseconds limit = 150s);
+                 std::chrono::milliseconds limit = 150s);
 inline void sync(const std::string& point, std::chrono::milliseconds limit = 150s) {
   (void)meet(point, {}, limit);
 }
@@ -100,8 +101,7 @@ struct failure {
   std::string what;
   double seconds = 0;
 };
-template <class F>
-failure time_failure(F&& f) {
+template <class F> failure time_failure(F&& f) {
   failure r;
   const auto t0 = std::chrono::steady_clock::now();
   r.what = vmsock_vm::system_error_of(f, r.ec);

@@ -7,6 +7,7 @@
 #include <vmsock/error.hpp>
 #include <vmsock/socket/hybrid_vsock_socket.hpp>
 #include <vmsock/socket/stream_socket.hpp>
+#include <vmsock/socket/wait_for_ready.hpp>
 
 #include <string>
 #include <system_error>
@@ -19,21 +20,15 @@ namespace detail {
 
 // The stream socket that connects to an endpoint of type E: stream_socket<E>,
 // and for a hybrid vsock endpoint the socket that makes the VMM's handshake.
-template <class E, class Policy>
-struct any_stream_of {
-  using type = stream_socket<E, Policy>;
-};
-template <class Policy>
-struct any_stream_of<hybrid_vsock_endpoint, Policy> {
+template <class E, class Policy> struct any_stream_of { using type = stream_socket<E, Policy>; };
+template <class Policy> struct any_stream_of<hybrid_vsock_endpoint, Policy> {
   using type = basic_hybrid_vsock_stream_socket<Policy>;
 };
-template <class E, class Policy>
-using any_stream_t = typename any_stream_of<E, Policy>::type;
+template <class E, class Policy> using any_stream_t = typename any_stream_of<E, Policy>::type;
 
 // What any_stream_socket holds of it: a hybrid connection is, after its
 // handshake, a Unix stream (remote() keeps the hybrid endpoint).
-template <class S>
-auto&& as_plain_stream(S&& s) noexcept {
+template <class S> auto&& as_plain_stream(S&& s) noexcept {
   if constexpr (std::is_base_of_v<stream_socket<unix_endpoint, typename S::policy_type>, S>)
     return static_cast<stream_socket<unix_endpoint, typename S::policy_type>&&>(s);
   else
@@ -41,13 +36,15 @@ auto&& as_plain_stream(S&& s) noexcept {
 }
 
 // "tcp sockets": how a family is named where an option does not apply to it.
-template <class E>
-const char* family_words() noexcept {
-  if constexpr (is_ip_endpoint<E>) return "TCP sockets";
+template <class E> const char* family_words() noexcept {
+  if constexpr (is_ip_endpoint<E>)
+    return "TCP sockets";
   else if constexpr (std::is_same_v<E, unix_endpoint> || std::is_same_v<E, hybrid_vsock_endpoint>)
     return "Unix sockets";
-  else if constexpr (std::is_same_v<E, vsock_endpoint>) return "VSOCK sockets";
-  else return "Hyper-V sockets";
+  else if constexpr (std::is_same_v<E, vsock_endpoint>)
+    return "VSOCK sockets";
+  else
+    return "Hyper-V sockets";
 }
 
 [[noreturn]] VMSOCK_NOINLINE inline void throw_empty(const char* op, const char* what,
@@ -56,6 +53,31 @@ const char* family_words() noexcept {
   msg += " an empty ";
   msg += what;
   raise(std::system_error(ec, msg));
+}
+
+// A socket's own or peer name as an any_endpoint; the error_code form when
+// `ec` is given.
+template <class Variant>
+any_endpoint name_of_any(const Variant& v, bool peer, std::error_code* ec) {
+  return visit_nothrow(
+      [&](const auto& s) -> any_endpoint {
+        if (ec)
+          return peer ? any_endpoint(s.peer_endpoint(*ec)) : any_endpoint(s.local_endpoint(*ec));
+        return peer ? any_endpoint(s.peer_endpoint()) : any_endpoint(s.local_endpoint());
+      },
+      v);
+}
+
+// An any-transport connect retried while its peer is not up yet
+// (wait_for_ready): each attempt S::connect, a fresh socket.
+template <class S>
+S connect_any_when_ready(const any_endpoint& remote, const deadline& when, const wait_for_ready& w,
+                         ready_outcome& r, std::error_code& ec) noexcept {
+  S out;
+  connect_when_ready<typename S::policy_type>(
+      ready_transport_of(remote), when, r, ec,
+      [&](std::error_code& e) { out = S::connect(remote, when, e); }, w);
+  return out;
 }
 
 }  // namespace detail

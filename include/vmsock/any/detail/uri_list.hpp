@@ -22,8 +22,7 @@ namespace detail {
 // A transport this platform (or this kernel) does not have: skipped, not failed.
 inline bool transport_unavailable(const std::error_code& ec) noexcept {
   return ec == errc::no_mapping || ec == errc::not_a_template_service_id ||
-         ec == errc::unsupported_on_platform ||
-         ec == std::errc::address_family_not_supported ||
+         ec == errc::unsupported_on_platform || ec == std::errc::address_family_not_supported ||
          ec == std::errc::protocol_not_supported;
 }
 
@@ -59,19 +58,13 @@ inline bool stream_entries(const std::vector<any_endpoint>& eps, std::error_code
 // Not a string itself, which is a range of chars.
 // (Member begin()/end() or a C array, as a range-for sees them; without
 // <iterator>, which buffer.hpp keeps out for its compile time.)
-template <class R, class = void>
-struct uri_range_entry {
-  using type = void;
-};
+template <class R, class = void> struct uri_range_entry { using type = void; };
 template <class R>
-struct uri_range_entry<R, std::void_t<decltype(std::declval<const R&>().begin() !=
-                                               std::declval<const R&>().end())>> {
+struct uri_range_entry<
+    R, std::void_t<decltype(std::declval<const R&>().begin() != std::declval<const R&>().end())>> {
   using type = decltype(*std::declval<const R&>().begin());
 };
-template <class T, std::size_t N>
-struct uri_range_entry<T[N], void> {
-  using type = const T&;
-};
+template <class T, std::size_t N> struct uri_range_entry<T[N], void> { using type = const T&; };
 template <class R>
 inline constexpr bool is_uri_range_v =
     !std::is_void_v<typename uri_range_entry<R>::type> &&
@@ -79,8 +72,7 @@ inline constexpr bool is_uri_range_v =
     !std::is_convertible_v<const R&, std::string_view>;
 
 // One entry's text; a null char* (an argv read one past its end) is "".
-template <class T>
-std::string_view uri_text(const T& entry) noexcept {
+template <class T> std::string_view uri_text(const T& entry) noexcept {
   if constexpr (std::is_pointer_v<T>)
     return entry != nullptr ? std::string_view(entry) : std::string_view();
   else
@@ -89,8 +81,7 @@ std::string_view uri_text(const T& entry) noexcept {
 
 // Every URI of a list parsed before anything is done with any of them; a bad
 // one is a parse_error naming the entry: "<who>: entry 2 of 3: endpoint URI ...".
-template <class R>
-std::vector<any_endpoint> parse_uri_list(const char* who, const R& uris) {
+template <class R> std::vector<any_endpoint> parse_uri_list(const char* who, const R& uris) {
   std::vector<std::string_view> texts;
   for (const auto& entry : uris) texts.push_back(uri_text(entry));
   std::vector<any_endpoint> eps;
@@ -99,7 +90,8 @@ std::vector<any_endpoint> parse_uri_list(const char* who, const R& uris) {
     const auto r = any_endpoint::parse_detail(uri);
     if (!r) {
       std::string why = "endpoint URI " + quote(uri) + ": " + r.error;
-      if (r.position != std::string_view::npos) why += " (at offset " + std::to_string(r.position) + ')';
+      if (r.position != std::string_view::npos)
+        why += " (at offset " + std::to_string(r.position) + ')';
       throw_entry_error(who, eps.size(), texts.size(), why);
     }
     eps.push_back(r.value);

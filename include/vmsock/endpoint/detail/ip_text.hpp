@@ -120,8 +120,8 @@ inline void append_ipv6(std::string& out, const ipv6_bytes& a) {
   std::uint16_t g[8];
   for (std::size_t k = 0; k < 8; ++k)
     g[k] = static_cast<std::uint16_t>((a[2 * k] << 8) | a[2 * k + 1]);
-  const bool mapped = g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 0 && g[4] == 0 &&
-                      g[5] == 0xffff;
+  const bool mapped =
+      g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 0 && g[4] == 0 && g[5] == 0xffff;
   if (mapped) {
     out += "::ffff:";
     append_ipv4(out, ipv4_bytes{a[12], a[13], a[14], a[15]});

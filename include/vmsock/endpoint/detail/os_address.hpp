@@ -14,8 +14,7 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-template <class Policy, class Endpoint, class = void>
-struct os_address {
+template <class Policy, class Endpoint, class = void> struct os_address {
   using type = Endpoint;
   static constexpr errc to_os(const Endpoint& ep, type& out) noexcept {
     out = ep;

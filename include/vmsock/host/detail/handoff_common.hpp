@@ -21,32 +21,38 @@ VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
 // SCM_RIGHTS (posix_policy) or WSADuplicateSocketW (winsock_policy).
-template <class P, class = void>
-struct passes_descriptors : std::false_type {};
+template <class P, class = void> struct passes_descriptors : std::false_type {};
 template <class P>
-struct passes_descriptors<P, std::void_t<decltype(P::send_handle(P::invalid_handle, P::invalid_handle,
-                                                                 message_flags::none,
-                                                                 std::declval<std::error_code&>()))>>
+struct passes_descriptors<
+    P, std::void_t<decltype(P::send_handle(P::invalid_handle, P::invalid_handle,
+                                           message_flags::none, std::declval<std::error_code&>()))>>
     : std::true_type {};
-template <class P, class = void>
-struct duplicates_sockets : std::false_type {};
+template <class P, class = void> struct duplicates_sockets : std::false_type {};
 template <class P>
-struct duplicates_sockets<P, std::void_t<decltype(P::open_duplicate(nullptr, std::size_t{0},
-                                                                    std::declval<std::error_code&>()))>>
+struct duplicates_sockets<P, std::void_t<decltype(P::open_duplicate(
+                                 nullptr, std::size_t{0}, std::declval<std::error_code&>()))>>
     : std::true_type {};
 // A policy whose handles hold a start-up reference (Winsock).
-template <class P, class = void>
-struct handoff_startup : std::false_type {};
+template <class P, class = void> struct handoff_startup : std::false_type {};
 template <class P>
 struct handoff_startup<P, std::void_t<decltype(P::cleanup())>> : std::true_type {};
 
 // What went wrong, for the throwing forms' messages.
 struct handoff_report {
-  enum class problem { none, no_descriptor, several, truncated, mismatch, ended, bad_frame, bad_size };
+  enum class problem {
+    none,
+    no_descriptor,
+    several,
+    truncated,
+    mismatch,
+    ended,
+    bad_frame,
+    bad_size
+  };
   problem what = problem::none;
-  std::size_t count = 0;  // descriptors that came (several, truncated), or the frame's size
+  std::size_t count = 0;     // descriptors that came (several, truncated), or the frame's size
   std::size_t expected = 0;  // the size a frame must have (bad_size)
-  int family = 0;         // what came (mismatch)
+  int family = 0;            // what came (mismatch)
   socket_type type = socket_type::stream;
   bool listening = false;
 };
@@ -59,7 +65,8 @@ Socket adopt_received(typename P::handle h, std::error_code& ec, handoff_report&
   socket_type type = socket_type::stream;
   bool listening = false;
   P::socket_identity(h, family, type, listening, ec);
-  if (!ec && (family != Socket::native_family || type != target::type || listening != target::listening)) {
+  if (!ec &&
+      (family != Socket::native_family || type != target::type || listening != target::listening)) {
     r.what = handoff_report::problem::mismatch;
     r.family = family;
     r.type = type;

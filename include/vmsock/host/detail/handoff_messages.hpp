@@ -22,8 +22,7 @@ namespace detail {
 
 // How a throwing form names the channel: its peer, else its own address,
 // else its handle.
-template <class E, class P>
-std::string channel_text(const stream_socket<E, P>& ch) {
+template <class E, class P> std::string channel_text(const stream_socket<E, P>& ch) {
   if (!ch.is_open()) return "a closed socket";
   std::error_code ec;
   const E peer = ch.peer_endpoint(ec);
@@ -40,40 +39,33 @@ std::string channel_text(const stream_socket<E, P>& ch) {
                                                        const std::string& expected) {
   using problem = handoff_report::problem;
   switch (r.what) {
-    case problem::none:
-      break;
-    case problem::no_descriptor:
-      what += ": the message carried no descriptor";
-      break;
-    case problem::several:
-      what += ": the message carried ";
-      append_decimal(what, r.count);
-      what += " descriptors, one expected (all were closed)";
-      break;
-    case problem::truncated:
-      what += ": the message carried more descriptors than one message is read with (";
-      append_decimal(what, r.count);
-      what += " arrived, the kernel dropped the rest: MSG_CTRUNC; all were closed)";
-      break;
-    case problem::mismatch:
-      what += ": received ";
-      what += socket_text(r.family, r.type, r.listening);
-      what += ", expected ";
-      what += expected;
-      what += " (it was closed)";
-      break;
-    case problem::ended:
-      what += ": the channel's stream ended before a socket came";
-      break;
-    case problem::bad_frame:
-      what += ": not a vmsock hand-off frame (it starts with \"vmsh\")";
-      break;
-    case problem::bad_size:
-      what += ": the hand-off frame carries ";
-      append_decimal(what, r.count);
-      what += " bytes, a WSAPROTOCOL_INFOW has ";
-      append_decimal(what, r.expected);
-      break;
+  case problem::none: break;
+  case problem::no_descriptor: what += ": the message carried no descriptor"; break;
+  case problem::several:
+    what += ": the message carried ";
+    append_decimal(what, r.count);
+    what += " descriptors, one expected (all were closed)";
+    break;
+  case problem::truncated:
+    what += ": the message carried more descriptors than one message is read with (";
+    append_decimal(what, r.count);
+    what += " arrived, the kernel dropped the rest: MSG_CTRUNC; all were closed)";
+    break;
+  case problem::mismatch:
+    what += ": received ";
+    what += socket_text(r.family, r.type, r.listening);
+    what += ", expected ";
+    what += expected;
+    what += " (it was closed)";
+    break;
+  case problem::ended: what += ": the channel's stream ended before a socket came"; break;
+  case problem::bad_frame: what += ": not a vmsock hand-off frame (it starts with \"vmsh\")"; break;
+  case problem::bad_size:
+    what += ": the hand-off frame carries ";
+    append_decimal(what, r.count);
+    what += " bytes, a WSAPROTOCOL_INFOW has ";
+    append_decimal(what, r.expected);
+    break;
   }
   throw_error(ec, what);
 }
@@ -98,15 +90,14 @@ std::string send_text(const stream_socket<E, P>& ch, const S& s) {
   what += channel_text(ch);
   return what;
 }
-template <class S, class = void>
-struct has_peer_endpoint : std::false_type {};
+template <class S, class = void> struct has_peer_endpoint : std::false_type {};
 template <class S>
 struct has_peer_endpoint<S, std::void_t<decltype(std::declval<const S&>().peer_endpoint(
                                 std::declval<std::error_code&>()))>> : std::true_type {};
 
 template <class S, class E, class P>
-[[noreturn]] VMSOCK_NOINLINE void throw_send(const std::error_code& ec, const stream_socket<E, P>& ch,
-                                             const S& s) {
+[[noreturn]] VMSOCK_NOINLINE void throw_send(const std::error_code& ec,
+                                             const stream_socket<E, P>& ch, const S& s) {
   if constexpr (has_peer_endpoint<S>::value) {
     throw_error(ec, send_text(ch, s));
   } else {

@@ -19,7 +19,6 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-
 template <class P, class H>
 void send_descriptor(stream_socket<unix_endpoint, P>& ch, H h, const deadline& when,
                      std::error_code& ec) noexcept {
@@ -67,8 +66,8 @@ typename P::handle receive_descriptor(stream_socket<unix_endpoint, P>& ch, const
     typename P::handle h = P::invalid_handle;
     std::size_t count = 0;
     bool truncated = false;
-    const std::size_t n = P::receive_handle(ch.native_handle(), h, count, truncated,
-                                            message_flags::dont_wait, ec);
+    const std::size_t n =
+        P::receive_handle(ch.native_handle(), h, count, truncated, message_flags::dont_wait, ec);
     if (ec) {
       if (!would_block(ec)) {
         if (ch.is_cancelled()) ec = canceled();

@@ -21,13 +21,11 @@ VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
 // What a received socket must be to become a Socket.
-template <class S>
-struct handoff_target {
+template <class S> struct handoff_target {
   static constexpr socket_type type = S::kind;
   static constexpr bool listening = false;
 };
-template <class E, class P, class S>
-struct handoff_target<listener<E, P, S>> {
+template <class E, class P, class S> struct handoff_target<listener<E, P, S>> {
   static constexpr socket_type type = S::kind;
   static constexpr bool listening = true;
 };
@@ -56,17 +54,19 @@ inline std::string socket_text(int family, socket_type type, bool listening) {
     append_decimal(s, static_cast<std::uint64_t>(family < 0 ? 0 : family));
     s += ", ";
   } else {
-    if (s.empty()) s += family == inet4_endpoint::family || family == inet6_endpoint::family ? "an " : "a ";
+    if (s.empty())
+      s += family == inet4_endpoint::family || family == inet6_endpoint::family ? "an " : "a ";
     s += f;
     s += ' ';
   }
-  s += type == socket_type::stream ? "stream" : type == socket_type::datagram ? "datagram" : "seqpacket";
+  s += type == socket_type::stream     ? "stream"
+       : type == socket_type::datagram ? "datagram"
+                                       : "seqpacket";
   s += " socket";
   return s;
 }
 
-template <class Socket>
-std::string target_text() {
+template <class Socket> std::string target_text() {
   return socket_text(Socket::native_family, handoff_target<Socket>::type,
                      handoff_target<Socket>::listening);
 }

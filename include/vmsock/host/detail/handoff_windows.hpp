@@ -18,7 +18,6 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-
 inline constexpr unsigned char handoff_magic[4] = {'v', 'm', 's', 'h'};
 inline constexpr std::size_t handoff_header = 8;
 

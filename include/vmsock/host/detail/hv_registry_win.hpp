@@ -56,23 +56,18 @@ class win32_category_impl final : public std::error_category {
 
   std::error_condition default_error_condition(int code) const noexcept override {
     switch (code) {
-      case ERROR_ACCESS_DENIED:
-        return std::make_error_condition(std::errc::permission_denied);
-      case ERROR_FILE_NOT_FOUND:
-      case ERROR_PATH_NOT_FOUND:
-        return std::make_error_condition(std::errc::no_such_file_or_directory);
-      case ERROR_NOT_ENOUGH_MEMORY:
-      case ERROR_OUTOFMEMORY:
-        return std::make_error_condition(std::errc::not_enough_memory);
-      case ERROR_INVALID_PARAMETER:
-      case ERROR_INVALID_HANDLE:
-        return std::make_error_condition(std::errc::invalid_argument);
-      case ERROR_CANTOPEN:
-      case ERROR_CANTREAD:
-      case ERROR_CANTWRITE:
-        return std::make_error_condition(std::errc::io_error);
-      default:
-        return {code, *this};
+    case ERROR_ACCESS_DENIED: return std::make_error_condition(std::errc::permission_denied);
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+      return std::make_error_condition(std::errc::no_such_file_or_directory);
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY: return std::make_error_condition(std::errc::not_enough_memory);
+    case ERROR_INVALID_PARAMETER:
+    case ERROR_INVALID_HANDLE: return std::make_error_condition(std::errc::invalid_argument);
+    case ERROR_CANTOPEN:
+    case ERROR_CANTREAD:
+    case ERROR_CANTWRITE: return std::make_error_condition(std::errc::io_error);
+    default: return {code, *this};
     }
   }
 };
@@ -244,9 +239,8 @@ inline void register_service(const guid& service_id, std::string_view element_na
       if (disposition == REG_CREATED_NEW_KEY)
         ::RegDeleteKeyExW(HKEY_LOCAL_MACHINE, path.text, detail::view, 0);
     }
-  } VMSOCK_CATCH(const std::bad_alloc&) {
-    ec = std::make_error_code(std::errc::not_enough_memory);
   }
+  VMSOCK_CATCH(const std::bad_alloc&) { ec = std::make_error_code(std::errc::not_enough_memory); }
 }
 
 inline void register_service(std::uint32_t port, std::string_view element_name,
@@ -265,10 +259,10 @@ inline bool unregister_service(const guid& service_id, std::error_code& ec) noex
   for (const bool braces : {false, true}) {
     const auto path = detail::make_service_path(service_id, braces);
     detail::registry_key key;
-    LONG r = ::RegOpenKeyExW(HKEY_LOCAL_MACHINE, path.text, 0,
-                             DELETE | KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE | KEY_SET_VALUE |
-                                 detail::view,
-                             key.out());
+    LONG r = ::RegOpenKeyExW(
+        HKEY_LOCAL_MACHINE, path.text, 0,
+        DELETE | KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE | KEY_SET_VALUE | detail::view,
+        key.out());
     if (detail::gone(r)) continue;
     if (r != ERROR_SUCCESS) {
       ec = detail::make_win32_error(r);
@@ -300,8 +294,8 @@ inline bool is_service_registered(const guid& service_id, std::error_code& ec) n
   for (const bool braces : {false, true}) {
     const auto path = detail::make_service_path(service_id, braces);
     detail::registry_key key;
-    const LONG r =
-        ::RegOpenKeyExW(HKEY_LOCAL_MACHINE, path.text, 0, KEY_QUERY_VALUE | detail::view, key.out());
+    const LONG r = ::RegOpenKeyExW(HKEY_LOCAL_MACHINE, path.text, 0, KEY_QUERY_VALUE | detail::view,
+                                   key.out());
     if (r == ERROR_SUCCESS) return true;
     if (detail::gone(r)) continue;
     ec = detail::make_win32_error(r);
@@ -366,7 +360,8 @@ inline std::vector<registered_service> list_services(std::vector<std::string>* s
       list.push_back(std::move(entry));
     }
     return list;
-  } VMSOCK_CATCH(const std::bad_alloc&) {
+  }
+  VMSOCK_CATCH(const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }

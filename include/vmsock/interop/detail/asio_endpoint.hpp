@@ -45,39 +45,31 @@ namespace detail {
 
 // What each carries: its vmsock endpoint type, socket type, and the vmsock
 // socket and listener its handles are handed over from and to.
-template <class E, socket_type Type>
-struct asio_kind {
+template <class E, socket_type Type> struct asio_kind {
   using value_type = E;
   static constexpr socket_type type = Type;
   template <class P>
-  using vmsock_socket = std::conditional_t<Type == socket_type::stream, stream_socket<E, P>,
-                                           seqpacket_socket<E, P>>;
-  template <class P>
-  using vmsock_listener = listener<E, P, vmsock_socket<P>>;
+  using vmsock_socket =
+      std::conditional_t<Type == socket_type::stream, stream_socket<E, P>, seqpacket_socket<E, P>>;
+  template <class P> using vmsock_listener = listener<E, P, vmsock_socket<P>>;
 };
 using asio_vsock_stream_kind = asio_kind<vsock_endpoint, socket_type::stream>;
 using asio_vsock_seqpacket_kind = asio_kind<vsock_endpoint, socket_type::seqpacket>;
 using asio_hv_stream_kind = asio_kind<hv_endpoint, socket_type::stream>;
 
 // What the OS sees for a kind's endpoints (the synchronous layer's mapping).
-template <class Kind>
-using asio_os_address = os_address<default_policy, typename Kind::value_type>;
+template <class Kind> using asio_os_address = os_address<default_policy, typename Kind::value_type>;
 
-template <class Lib, class Kind>
-class asio_protocol;
-template <class Lib, class Kind>
-class asio_endpoint;
-template <class Lib, class Base>
-class asio_socket;
+template <class Lib, class Kind> class asio_protocol;
+template <class Lib, class Kind> class asio_endpoint;
+template <class Lib, class Base> class asio_socket;
 
-template <class T>
-inline constexpr bool asio_always_false = false;
+template <class T> inline constexpr bool asio_always_false = false;
 
 // Endpoints of other families, refused at compile time with a reason: vmsock's
 // own endpoint types and any type with a nested protocol_type (asio's ip,
 // local and generic endpoints, the other protocols here).
-template <class T, class = void>
-struct has_protocol_type : std::false_type {};
+template <class T, class = void> struct has_protocol_type : std::false_type {};
 template <class T>
 struct has_protocol_type<T, std::void_t<typename T::protocol_type>> : std::true_type {};
 
@@ -95,8 +87,7 @@ inline constexpr bool is_foreign_endpoint =
 // (sockaddr_vm or SOCKADDR_HV), converting to and from vmsock's endpoint type
 // (value_type) implicitly.  Every 32-bit VSOCK port and the to_host flag are
 // kept.  See the top of this file for endpoints without a mapping.
-template <class Lib, class Kind>
-class asio_endpoint {
+template <class Lib, class Kind> class asio_endpoint {
   using os = asio_os_address<Kind>;
   using os_value = typename os::type;                // vsock_endpoint or hv_endpoint
   using os_native = typename os_value::native_type;  // sockaddr_vm or SOCKADDR_HV
@@ -155,7 +146,9 @@ class asio_endpoint {
     return ep;
   }
   // The endpoint's text form (vsock://CID:PORT, hvsock://VM/SERVICE).
-  static asio_endpoint parse(std::string_view text) { return asio_endpoint(value_type::parse(text)); }
+  static asio_endpoint parse(std::string_view text) {
+    return asio_endpoint(value_type::parse(text));
+  }
 
   // ---- asio's Endpoint requirements ----
   protocol_type protocol() const noexcept { return protocol_type{}; }
@@ -248,7 +241,7 @@ class asio_endpoint {
 
   template <class Elem, class Traits>
   friend std::basic_ostream<Elem, Traits>& operator<<(std::basic_ostream<Elem, Traits>& out,
-                                                       const asio_endpoint& ep) {
+                                                      const asio_endpoint& ep) {
     return out << ep.to_string().c_str();
   }
 

@@ -30,36 +30,35 @@ inline constexpr bool asio_is_vmsock_of =
 template <class V>
 using asio_kind_for = std::conditional_t<
     asio_is_vmsock_of<V, asio_vsock_stream_kind>, asio_vsock_stream_kind,
-    std::conditional_t<asio_is_vmsock_of<V, asio_vsock_seqpacket_kind>, asio_vsock_seqpacket_kind,
-                       std::conditional_t<asio_is_vmsock_of<V, asio_hv_stream_kind>,
-                                          asio_hv_stream_kind, void>>>;
+    std::conditional_t<
+        asio_is_vmsock_of<V, asio_vsock_seqpacket_kind>, asio_vsock_seqpacket_kind,
+        std::conditional_t<asio_is_vmsock_of<V, asio_hv_stream_kind>, asio_hv_stream_kind, void>>>;
 
 // Which asio object a vmsock socket becomes (`type`), and the protocol value
 // its handle is assigned with.  No specialisation: to_asio does not compile.
-template <class Lib, class V, class = void>
-struct asio_counterpart {};
+template <class Lib, class V, class = void> struct asio_counterpart {};
 
 // VSOCK and Hyper-V sockets and listeners: the protocols of asio_protocols.hpp.
 template <class Lib, class V>
 struct asio_counterpart<Lib, V, std::enable_if_t<!std::is_void_v<asio_kind_for<V>>>> {
   using kind = asio_kind_for<V>;
   using protocol_type = asio_protocol<Lib, kind>;
-  using type = std::conditional_t<
-      std::is_same_v<V, typename kind::template vmsock_listener<default_policy>>,
-      typename protocol_type::acceptor, typename protocol_type::socket>;
+  using type =
+      std::conditional_t<std::is_same_v<V, typename kind::template vmsock_listener<default_policy>>,
+                         typename protocol_type::acceptor, typename protocol_type::socket>;
   static protocol_type protocol(const V&) noexcept { return protocol_type{}; }
 };
 
 // A stream socket or a stream listener of endpoint type E.
 template <class V, class E>
-inline constexpr bool asio_is_stream_of =
-    std::is_same_v<V, stream_socket<E, default_policy>> ||
-    std::is_same_v<V, listener<E, default_policy>>;
+inline constexpr bool asio_is_stream_of = std::is_same_v<V, stream_socket<E, default_policy>> ||
+                                          std::is_same_v<V, listener<E, default_policy>>;
 
 // IP stream sockets and listeners become asio::ip::tcp's.
 template <class Lib, class V>
-struct asio_counterpart<Lib, V, std::enable_if_t<asio_is_stream_of<V, inet4_endpoint> ||
-                                                 asio_is_stream_of<V, inet6_endpoint>>> {
+struct asio_counterpart<Lib, V,
+                        std::enable_if_t<asio_is_stream_of<V, inet4_endpoint> ||
+                                         asio_is_stream_of<V, inet6_endpoint>>> {
   static constexpr bool is_listener =
       std::is_same_v<V, listener<typename V::endpoint_type, default_policy>>;
   using type =
@@ -75,18 +74,18 @@ struct asio_counterpart<Lib, V, std::enable_if_t<asio_is_stream_of<V, inet4_endp
 // Unix stream sockets and listeners become asio::local::stream_protocol's
 // (where asio has local sockets).
 template <class Lib, class V>
-struct asio_counterpart<Lib, V, std::enable_if_t<asio_is_stream_of<V, unix_endpoint> &&
-                                                 std::is_class_v<typename Lib::local_stream>>> {
-  using type = std::conditional_t<std::is_same_v<V, listener<unix_endpoint, default_policy>>,
-                                  typename Lib::local_stream::acceptor,
-                                  typename Lib::local_stream::socket>;
+struct asio_counterpart<Lib, V,
+                        std::enable_if_t<asio_is_stream_of<V, unix_endpoint> &&
+                                         std::is_class_v<typename Lib::local_stream>>> {
+  using type =
+      std::conditional_t<std::is_same_v<V, listener<unix_endpoint, default_policy>>,
+                         typename Lib::local_stream::acceptor, typename Lib::local_stream::socket>;
   static typename Lib::local_stream protocol(const V&) noexcept { return {}; }
 };
 
 // A connection of any family (connect_first's) becomes asio's generic stream
 // socket, of the family that won.
-template <class Lib>
-struct asio_counterpart<Lib, any_stream_socket> {
+template <class Lib> struct asio_counterpart<Lib, any_stream_socket> {
   using type = typename Lib::generic_stream::socket;
   static typename Lib::generic_stream protocol(const any_stream_socket& s) noexcept {
     return std::visit(
@@ -101,8 +100,7 @@ struct asio_counterpart<Lib, any_stream_socket> {
 // And back: the vmsock socket or listener an asio object of asio_protocols.hpp's
 // protocols becomes (asio_socket, the plain asio socket of the protocol, or
 // its acceptor).
-template <class Lib, class Object, class = void>
-struct asio_vmsock_counterpart {};
+template <class Lib, class Object, class = void> struct asio_vmsock_counterpart {};
 template <class Lib, class Object>
 struct asio_vmsock_counterpart<
     Lib, Object,
@@ -111,10 +109,11 @@ struct asio_vmsock_counterpart<
                      std::is_class_v<typename Object::executor_type>>> {
   using kind = typename Object::protocol_type::kind;
   static constexpr bool is_acceptor =
-      std::is_same_v<Object, typename Lib::template socket_acceptor<typename Object::protocol_type,
-                                                                     typename Object::executor_type>>;
-  using type = std::conditional_t<is_acceptor, typename kind::template vmsock_listener<default_policy>,
-                                  typename kind::template vmsock_socket<default_policy>>;
+      std::is_same_v<Object, typename Lib::template socket_acceptor<
+                                 typename Object::protocol_type, typename Object::executor_type>>;
+  using type =
+      std::conditional_t<is_acceptor, typename kind::template vmsock_listener<default_policy>,
+                         typename kind::template vmsock_socket<default_policy>>;
 };
 
 // On Windows a handle vmsock gives away carries one WSAStartup reference
@@ -131,13 +130,11 @@ inline void asio_return_startup_reference() noexcept {
 // answer, a hybrid listener's endpoint): a counterpart with
 // state(const V&) has it read before the handle is released and given to
 // restore(object, state) once asio holds the handle.
-template <class C, class V, class = void>
-struct asio_carries_state : std::false_type {};
+template <class C, class V, class = void> struct asio_carries_state : std::false_type {};
 template <class C, class V>
 struct asio_carries_state<C, V, std::void_t<decltype(C::state(std::declval<const V&>()))>>
     : std::true_type {};
-template <class C, class V>
-auto asio_state_of(const V& s) noexcept {
+template <class C, class V> auto asio_state_of(const V& s) noexcept {
   if constexpr (asio_carries_state<C, V>::value)
     return C::state(s);
   else
@@ -148,8 +145,7 @@ auto asio_state_of(const V& s) noexcept {
 // The handle moves into the asio object of its protocol and the vmsock socket
 // is left closed; a closed vmsock socket gives a closed asio object.  If asio
 // refuses the handle (assign fails) the handle is closed and ec says why.
-template <class Lib>
-struct asio_to_asio_fn {
+template <class Lib> struct asio_to_asio_fn {
   template <class Ctx, class V, class C = asio_counterpart<Lib, std::decay_t<V>>,
             class Object = typename C::type,
             std::enable_if_t<!std::is_lvalue_reference_v<V>, int> = 0>
@@ -187,9 +183,9 @@ struct asio_to_asio_fn {
 // the asio object's non_blocking() says (asio may have made it non-blocking
 // for itself), and the vmsock socket adopts it (on Windows with a WSAStartup
 // reference of its own).
-template <class Lib>
-struct asio_to_vmsock_fn {
-  template <class Object, class V = typename asio_vmsock_counterpart<Lib, std::decay_t<Object>>::type,
+template <class Lib> struct asio_to_vmsock_fn {
+  template <class Object,
+            class V = typename asio_vmsock_counterpart<Lib, std::decay_t<Object>>::type,
             std::enable_if_t<!std::is_lvalue_reference_v<Object>, int> = 0>
   V operator()(Object&& object, std::error_code& ec) const {
     if (!object.is_open()) {
@@ -208,7 +204,8 @@ struct asio_to_vmsock_fn {
     ec.clear();
     return V(h);
   }
-  template <class Object, class V = typename asio_vmsock_counterpart<Lib, std::decay_t<Object>>::type,
+  template <class Object,
+            class V = typename asio_vmsock_counterpart<Lib, std::decay_t<Object>>::type,
             std::enable_if_t<!std::is_lvalue_reference_v<Object>, int> = 0>
   V operator()(Object&& object) const {
     std::error_code ec;

@@ -44,19 +44,15 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-template <class Lib>
-class asio_hybrid_endpoint;
-template <class Lib, class Base>
-class asio_hybrid_socket;
-template <class Lib, class Base>
-class asio_hybrid_acceptor;  // detail/asio_hybrid_acceptor.hpp
+template <class Lib> class asio_hybrid_endpoint;
+template <class Lib, class Base> class asio_hybrid_socket;
+template <class Lib, class Base> class asio_hybrid_acceptor;  // detail/asio_hybrid_acceptor.hpp
 
 // ---- the protocol ----------------------------------------------------------------
 
 // asio's Protocol and AcceptableProtocol: an AF_UNIX stream, as the VMM's
 // socket is.
-template <class Lib>
-class asio_hybrid_protocol {
+template <class Lib> class asio_hybrid_protocol {
  public:
   using endpoint = asio_hybrid_endpoint<Lib>;
   using socket = asio_hybrid_socket<
@@ -86,8 +82,7 @@ class asio_hybrid_protocol {
 // address the OS reports (local_endpoint(), remote_endpoint(), an accepted
 // peer) is a Unix address alone: has_port() is false, to_string() is its
 // unix:// text and value() fails (std::errc::invalid_argument).
-template <class Lib>
-class asio_hybrid_endpoint {
+template <class Lib> class asio_hybrid_endpoint {
   using native = unix_endpoint::native_type;
 
  public:
@@ -199,7 +194,7 @@ class asio_hybrid_endpoint {
 
   template <class Elem, class Traits>
   friend std::basic_ostream<Elem, Traits>& operator<<(std::basic_ostream<Elem, Traits>& out,
-                                                       const asio_hybrid_endpoint& ep) {
+                                                      const asio_hybrid_endpoint& ep) {
     return out << ep.to_string().c_str();
   }
 
@@ -222,13 +217,11 @@ class asio_hybrid_endpoint {
 
 // Whether a composed operation's `self` has a cancellation state (asio 1.19+,
 // Boost 1.77+), and whether it was cancelled.
-template <class Self, class = void>
-struct has_cancellation_state : std::false_type {};
+template <class Self, class = void> struct has_cancellation_state : std::false_type {};
 template <class Self>
 struct has_cancellation_state<Self, std::void_t<decltype(std::declval<const Self&>().cancelled())>>
     : std::true_type {};
-template <class Self>
-bool asio_was_cancelled(const Self& self) noexcept {
+template <class Self> bool asio_was_cancelled(const Self& self) noexcept {
   if constexpr (has_cancellation_state<Self>::value)
     return self.cancelled() != decltype(self.cancelled()){};
   else
@@ -249,16 +242,14 @@ inline std::error_code hybrid_verdict(const hybrid_answer& a) noexcept {
 // Base's (not virtual): asio's range connect calls Base's, a Unix connect
 // with no handshake.  On failure the socket is closed (a later connect opens
 // it again).  answer() is what followed "OK " once connected.
-template <class Lib, class Base>
-class asio_hybrid_socket : public Base {
+template <class Lib, class Base> class asio_hybrid_socket : public Base {
  public:
   using typename Base::endpoint_type;
   using typename Base::executor_type;
   using typename Base::protocol_type;
   using error_code = typename Lib::error_code;
 
-  template <class Executor1>
-  struct rebind_executor {
+  template <class Executor1> struct rebind_executor {
     using other =
         asio_hybrid_socket<Lib, typename Base::template rebind_executor<Executor1>::other>;
   };
@@ -273,9 +264,9 @@ class asio_hybrid_socket : public Base {
     return *this;
   }
   // From this socket type with another executor.
-  template <class Base1, std::enable_if_t<!std::is_same_v<Base1, Base> &&
-                                              std::is_constructible_v<Base, Base1&&>,
-                                          int> = 0>
+  template <class Base1,
+            std::enable_if_t<!std::is_same_v<Base1, Base> && std::is_constructible_v<Base, Base1&&>,
+                             int> = 0>
   asio_hybrid_socket(asio_hybrid_socket<Lib, Base1>&& o)  // NOLINT(google-explicit-constructor)
       : Base(static_cast<Base1&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
 
@@ -302,7 +293,7 @@ class asio_hybrid_socket : public Base {
       std::error_code no_port;
       const auto v = peer.value(no_port);
       Lib::throw_error(ec, "connect to " + (no_port ? peer.to_string()
-                                                     : hybrid_failure(v, Lib::to_std(ec), got)));
+                                                    : hybrid_failure(v, Lib::to_std(ec), got)));
     }
   }
   void connect(const endpoint_type& peer, error_code& ec) {
@@ -321,10 +312,8 @@ class asio_hybrid_socket : public Base {
   }
 
  private:
-  template <class, class>
-  friend class asio_hybrid_socket;
-  template <class, class, class>
-  friend struct asio_counterpart;
+  template <class, class> friend class asio_hybrid_socket;
+  template <class, class, class> friend struct asio_counterpart;
 
   void fail(error_code& ec, const error_code& why) noexcept {
     ec = why;
@@ -372,57 +361,55 @@ class asio_hybrid_socket : public Base {
     std::size_t request_size = 0;
     std::size_t sent = 0;
 
-    template <class Self>
-    void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+    template <class Self> void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
       asio_hybrid_socket& s = *socket;
       hybrid_answer& a = s.answer_;  // stays put while the operation runs
       switch (at) {
-        case step::start: {
-          at = step::connecting;
+      case step::start: {
+        at = step::connecting;
+        a = hybrid_answer{};
+        const endpoint_type to = peer;  // `self`, and this object in it, moves below
+        s.Base::async_connect(to, std::move(self));
+        return;
+      }
+      case step::connecting:
+        if (ec) return finish(self, ec);
+        // The request is sent from the answer's buffer, which is empty until it is.
+        request_size = hybrid_request(a.text, peer.port());
+        at = step::sending;
+        break;
+      case step::sending:
+        // A VMM that closed before it read the request: a close without a word.
+        if (ec && hybrid_closed_by_vmm(Lib::to_std(ec)))
+          return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_refused)));
+        if (ec) return finish(self, ec);
+        sent += n;
+        if (sent == request_size) {
           a = hybrid_answer{};
-          const endpoint_type to = peer;  // `self`, and this object in it, moves below
-          s.Base::async_connect(to, std::move(self));
-          return;
+          at = step::receiving;
         }
-        case step::connecting:
-          if (ec) return finish(self, ec);
-          // The request is sent from the answer's buffer, which is empty until it is.
-          request_size = hybrid_request(a.text, peer.port());
-          at = step::sending;
-          break;
-        case step::sending:
-          // A VMM that closed before it read the request: a close without a word.
-          if (ec && hybrid_closed_by_vmm(Lib::to_std(ec)))
-            return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_refused)));
-          if (ec) return finish(self, ec);
-          sent += n;
-          if (sent == request_size) {
-            a = hybrid_answer{};
-            at = step::receiving;
-          }
-          break;
-        case step::receiving:
-          if (ec && !Lib::is_eof(ec) && !hybrid_closed_by_vmm(Lib::to_std(ec)))
-            return finish(self, ec);
-          a.len = static_cast<std::uint8_t>(a.len + n);
-          if (ec || (a.len != 0 && a.text[a.len - 1] == '\n'))
-            return finish(self, Lib::from_std(hybrid_verdict(a)));
-          if (a.len == a.max)
-            return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_bad_answer)));
-          break;
+        break;
+      case step::receiving:
+        if (ec && !Lib::is_eof(ec) && !hybrid_closed_by_vmm(Lib::to_std(ec)))
+          return finish(self, ec);
+        a.len = static_cast<std::uint8_t>(a.len + n);
+        if (ec || (a.len != 0 && a.text[a.len - 1] == '\n'))
+          return finish(self, Lib::from_std(hybrid_verdict(a)));
+        if (a.len == a.max)
+          return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_bad_answer)));
+        break;
       }
       // An operation that completed just as a cancellation was asked for.
       if (asio_was_cancelled(self)) return finish(self, Lib::operation_aborted());
       if (at == step::sending)
-        s.Base::async_write_some(
-            typename Lib::const_buffer(a.text + sent, request_size - sent), std::move(self));
+        s.Base::async_write_some(typename Lib::const_buffer(a.text + sent, request_size - sent),
+                                 std::move(self));
       else
         s.Base::async_read_some(typename Lib::mutable_buffer(a.text + a.len, a.next_read()),
                                 std::move(self));
     }
 
-    template <class Self>
-    void finish(Self& self, const error_code& ec) {
+    template <class Self> void finish(Self& self, const error_code& ec) {
       if (ec) {
         error_code ignored;
         socket->fail(ignored, ec);

@@ -30,8 +30,7 @@ namespace detail {
 // listener made.  Base's open/bind would bind to an endpoint's address, which
 // is the VMM's own socket: listen with the constructor or listen(ep).
 // accept() and async_accept() give hybrid_vsock_stream sockets (answer() empty).
-template <class Lib, class Base>
-class asio_hybrid_acceptor : public Base {
+template <class Lib, class Base> class asio_hybrid_acceptor : public Base {
  public:
   using typename Base::endpoint_type;
   using typename Base::executor_type;
@@ -39,8 +38,7 @@ class asio_hybrid_acceptor : public Base {
   using error_code = typename Lib::error_code;
   static constexpr int default_backlog = hybrid_vsock_listener::default_backlog;
 
-  template <class Executor1>
-  struct rebind_executor {
+  template <class Executor1> struct rebind_executor {
     using other =
         asio_hybrid_acceptor<Lib, typename Base::template rebind_executor<Executor1>::other>;
   };
@@ -131,10 +129,8 @@ class asio_hybrid_acceptor : public Base {
   const hybrid_vsock_endpoint& hybrid_endpoint() const noexcept { return ep_; }
 
  private:
-  template <class, class>
-  friend class asio_hybrid_acceptor;
-  template <class, class, class>
-  friend struct asio_counterpart;
+  template <class, class> friend class asio_hybrid_acceptor;
+  template <class, class, class> friend struct asio_counterpart;
 
   // The socket file this acceptor listens on, as it is now: the one to remove.
   void own_file(const hybrid_vsock_endpoint& ep) noexcept {
@@ -162,8 +158,7 @@ class asio_hybrid_acceptor : public Base {
 
 // A hybrid vsock listener becomes the acceptor above, which then removes its
 // socket file.
-template <class Lib>
-struct asio_counterpart<Lib, hybrid_vsock_listener> {
+template <class Lib> struct asio_counterpart<Lib, hybrid_vsock_listener> {
   using type = typename asio_hybrid_protocol<Lib>::acceptor;
   static asio_hybrid_protocol<Lib> protocol(const hybrid_vsock_listener&) noexcept { return {}; }
   static hybrid_vsock_endpoint state(const hybrid_vsock_listener& l) noexcept {
@@ -173,8 +168,7 @@ struct asio_counterpart<Lib, hybrid_vsock_listener> {
 };
 
 // A connected hybrid vsock socket becomes the socket above, with its answer().
-template <class Lib>
-struct asio_counterpart<Lib, hybrid_vsock_stream_socket> {
+template <class Lib> struct asio_counterpart<Lib, hybrid_vsock_stream_socket> {
   using type = typename asio_hybrid_protocol<Lib>::socket;
   static asio_hybrid_protocol<Lib> protocol(const hybrid_vsock_stream_socket&) noexcept {
     return {};

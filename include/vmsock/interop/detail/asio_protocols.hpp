@@ -50,17 +50,17 @@ namespace detail {
 
 // asio's Protocol and AcceptableProtocol: an empty value whose family is the
 // OS family of the kind's endpoints.
-template <class Lib, class Kind>
-class asio_protocol {
+template <class Lib, class Kind> class asio_protocol {
   using os_value = typename asio_os_address<Kind>::type;
   static constexpr bool is_stream = Kind::type == socket_type::stream;
 
  public:
   using endpoint = asio_endpoint<Lib, Kind>;
   using socket = asio_socket<
-      Lib, std::conditional_t<
-               is_stream, typename Lib::template stream_socket<asio_protocol, typename Lib::executor>,
-               typename Lib::template seq_packet_socket<asio_protocol, typename Lib::executor>>>;
+      Lib,
+      std::conditional_t<
+          is_stream, typename Lib::template stream_socket<asio_protocol, typename Lib::executor>,
+          typename Lib::template seq_packet_socket<asio_protocol, typename Lib::executor>>>;
   using acceptor = typename Lib::template socket_acceptor<asio_protocol, typename Lib::executor>;
   using kind = Kind;
 
@@ -86,21 +86,18 @@ class asio_protocol {
 // ECONNRESET.  Everything else is Base's.
 // Whether a protocol is AF_VSOCK in the OS (the protocols here say so in
 // native_family; asio's own are not).
-template <class P, class = void>
-struct is_vsock_family : std::false_type {};
+template <class P, class = void> struct is_vsock_family : std::false_type {};
 template <class P>
 struct is_vsock_family<P, std::void_t<decltype(P::native_family)>>
     : std::bool_constant<P::native_family == vsock::address_family> {};
 
 // An endpoint's text for a message: to_string(), else what operator<< writes
 // (asio's ip endpoints, when asio_socket wraps their sockets).
-template <class E, class = void>
-struct has_to_string : std::false_type {};
+template <class E, class = void> struct has_to_string : std::false_type {};
 template <class E>
 struct has_to_string<E, std::void_t<decltype(std::declval<const E&>().to_string())>>
     : std::true_type {};
-template <class E>
-std::string text_of(const E& ep) {
+template <class E> std::string text_of(const E& ep) {
   if constexpr (has_to_string<E>::value) {
     return ep.to_string();
   } else {
@@ -110,16 +107,14 @@ std::string text_of(const E& ep) {
   }
 }
 
-template <class Lib, class Base>
-class asio_socket : public Base {
+template <class Lib, class Base> class asio_socket : public Base {
  public:
   using typename Base::endpoint_type;
   using typename Base::executor_type;
   using typename Base::protocol_type;
   using error_code = typename Lib::error_code;
 
-  template <class Executor1>
-  struct rebind_executor {
+  template <class Executor1> struct rebind_executor {
     using other = asio_socket<Lib, typename Base::template rebind_executor<Executor1>::other>;
   };
 
@@ -127,9 +122,9 @@ class asio_socket : public Base {
   // From the plain asio socket of the same protocol (asio::basic_stream_socket<vsock_stream>).
   explicit asio_socket(Base&& plain) noexcept : Base(std::move(plain)) {}
   // From this socket type with another executor.
-  template <class Base1, std::enable_if_t<!std::is_same_v<Base1, Base> &&
-                                              std::is_constructible_v<Base, Base1&&>,
-                                          int> = 0>
+  template <class Base1,
+            std::enable_if_t<!std::is_same_v<Base1, Base> && std::is_constructible_v<Base, Base1&&>,
+                             int> = 0>
   asio_socket(asio_socket<Lib, Base1>&& other) : Base(static_cast<Base1&&>(other)) {}
 
   // Throws asio's system_error naming the peer: "connect to vsock://1:5000: ...".
@@ -167,8 +162,7 @@ class asio_socket : public Base {
     endpoint_type peer;
     bool started = false;
 
-    template <class Self>
-    void operator()(Self& self, error_code ec = {}) {
+    template <class Self> void operator()(Self& self, error_code ec = {}) {
       if (!started) {
         started = true;
         const endpoint_type to = peer;  // `self`, and this object in it, moves below

@@ -38,11 +38,11 @@ struct posix_calls {
   static std::error_code closed_error() noexcept { return os_error(EBADF); }
 
  protected:
-#if defined(MSG_NOSIGNAL)
+#  if defined(MSG_NOSIGNAL)
   static constexpr int no_sigpipe = MSG_NOSIGNAL;
-#else
+#  else
   static constexpr int no_sigpipe = 0;  // SO_NOSIGPIPE would be set at open()
-#endif
+#  endif
 
   // The success and failure ends of a transfer.  ec is cleared only when set:
   // clearing calls std::system_category(), out of line, on every transfer.

@@ -76,11 +76,11 @@ struct posix_handoff : posix_calls {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-#if defined(MSG_CMSG_CLOEXEC)
+#  if defined(MSG_CMSG_CLOEXEC)
     const int f = native_flags(flags) | MSG_CMSG_CLOEXEC;
-#else
+#  else
     const int f = native_flags(flags);
-#endif
+#  endif
     ssize_t n = 0;
     for (;;) {
       n = ::recvmsg(channel, &msg, f);
@@ -96,9 +96,9 @@ struct posix_handoff : posix_calls {
       for (std::size_t i = 0; i + sizeof(int) <= bytes; i += sizeof(int)) {
         int fd = -1;
         std::memcpy(&fd, data + i, sizeof fd);
-#if !defined(MSG_CMSG_CLOEXEC)
+#  if !defined(MSG_CMSG_CLOEXEC)
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-#endif
+#  endif
         if (++count == 1)
           first = fd;
         else
@@ -120,22 +120,22 @@ struct posix_handoff : posix_calls {
                               std::error_code& ec) noexcept {
     int v = 0;
     socklen_t l = sizeof v;
-#if defined(SO_DOMAIN)
+#  if defined(SO_DOMAIN)
     if (!check(::getsockopt(h, SOL_SOCKET, SO_DOMAIN, &v, &l), ec)) return;
     family = v;
-#else
+#  else
     sockaddr_storage ss{};
     socklen_t sl = sizeof ss;
     if (!check(::getsockname(h, reinterpret_cast<sockaddr*>(&ss), &sl), ec)) return;
     family = ss.ss_family;
-#endif
+#  endif
     l = sizeof v;
     if (!check(::getsockopt(h, SOL_SOCKET, SO_TYPE, &v, &l), ec)) return;
     switch (v) {
-      case SOCK_STREAM: type = socket_type::stream; break;
-      case SOCK_DGRAM: type = socket_type::datagram; break;
-      case SOCK_SEQPACKET: type = socket_type::seqpacket; break;
-      default: ec = os_error(EPROTOTYPE); return;
+    case SOCK_STREAM: type = socket_type::stream; break;
+    case SOCK_DGRAM: type = socket_type::datagram; break;
+    case SOCK_SEQPACKET: type = socket_type::seqpacket; break;
+    default: ec = os_error(EPROTOTYPE); return;
     }
     l = sizeof v;
     v = 0;

@@ -68,7 +68,8 @@ struct posix_waits : posix_calls {
  protected:
   // poll(2) until something is ready or `when` passes, resuming after EINTR
   // with the time left.  The count of ready entries, 0 on timeout, -1 on error.
-  static int wait(pollfd* p, std::size_t count, const deadline& when, std::error_code& ec) noexcept {
+  static int wait(pollfd* p, std::size_t count, const deadline& when,
+                  std::error_code& ec) noexcept {
     for (;;) {
       const timeout left = when.remaining();
       bool clamped = false;

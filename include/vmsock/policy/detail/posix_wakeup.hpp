@@ -27,15 +27,14 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-template <class Policy>
-struct posix_wakeup : posix_calls {
+template <class Policy> struct posix_wakeup : posix_calls {
   // ---- wake-ups for cancel() ------------------------------------------------
   // A wake handle is polled beside a socket; signal_wake makes it readable for
   // good (cancel() is final).  Linux: an eventfd.  Elsewhere: a UDP socket on
   // 127.0.0.1 connected to itself, which a one-byte send makes readable.
 
   static wake_handle open_wake(std::error_code& ec) noexcept {
-#if VMSOCK_LINUX
+#  if VMSOCK_LINUX
     const int w = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w < 0) {
       ec = last_error();
@@ -43,7 +42,7 @@ struct posix_wakeup : posix_calls {
     }
     ec.clear();
     return w;
-#else
+#  else
     const int w = Policy::open(AF_INET, socket_type::datagram, 0, ec);
     if (ec) return invalid_wake;
     sockaddr_in sa{};
@@ -59,16 +58,16 @@ struct posix_wakeup : posix_calls {
     }
     Policy::set_nonblocking(w, true, ec);
     return w;
-#endif
+#  endif
   }
   static void signal_wake(wake_handle w) noexcept {
-#if VMSOCK_LINUX
+#  if VMSOCK_LINUX
     const std::uint64_t one = 1;
     (void)!::write(w, &one, sizeof one);
-#else
+#  else
     const char one = 1;
     (void)!::send(w, &one, 1, no_sigpipe);
-#endif
+#  endif
   }
   static void close_wake(wake_handle w) noexcept { ::close(w); }
   // Lets another thread run (close() waiting for a cancel() in progress).
@@ -85,11 +84,11 @@ struct posix_wakeup : posix_calls {
   // stays, so a poll that starts later returns at once.  A VSOCK listener's
   // poll is not woken: AF_VSOCK keeps the eventfd.
   static constexpr bool shutdown_wakes_poll(int family) noexcept {
-#if VMSOCK_LINUX
+#  if VMSOCK_LINUX
     return family == AF_INET || family == AF_INET6 || family == AF_UNIX;
-#else
+#  else
     return (void)family, false;
-#endif
+#  endif
   }
 };
 

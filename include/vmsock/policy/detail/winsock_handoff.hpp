@@ -21,8 +21,7 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-template <class Policy>
-struct winsock_handoff : winsock_calls {
+template <class Policy> struct winsock_handoff : winsock_calls {
   // ---- handing sockets to another process (handoff.hpp) --------------------
   // Microsoft's lpProtocolInfo path: WSADuplicateSocketW fills a
   // WSAPROTOCOL_INFOW for one target process, whose bytes travel to it over
@@ -68,18 +67,20 @@ struct winsock_handoff : winsock_calls {
                               std::error_code& ec) noexcept {
     WSAPROTOCOL_INFOW info{};
     int l = sizeof info;
-    if (!check(::getsockopt(h, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&info), &l), ec))
+    if (!check(::getsockopt(h, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&info), &l),
+               ec))
       return;
     family = info.iAddressFamily;
     switch (info.iSocketType) {
-      case SOCK_STREAM: type = socket_type::stream; break;
-      case SOCK_DGRAM: type = socket_type::datagram; break;
-      case SOCK_SEQPACKET: type = socket_type::seqpacket; break;
-      default: ec = os_error(WSAEPROTOTYPE); return;
+    case SOCK_STREAM: type = socket_type::stream; break;
+    case SOCK_DGRAM: type = socket_type::datagram; break;
+    case SOCK_SEQPACKET: type = socket_type::seqpacket; break;
+    default: ec = os_error(WSAEPROTOTYPE); return;
     }
     BOOL on = FALSE;
     l = sizeof on;
-    if (!check(::getsockopt(h, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&on), &l), ec)) return;
+    if (!check(::getsockopt(h, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&on), &l), ec))
+      return;
     listening = on != FALSE;
   }
 };

@@ -22,7 +22,8 @@ VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
 struct winsock_options : winsock_calls {
-  static void set_option(handle h, option_id id, const option_value& v, std::error_code& ec) noexcept {
+  static void set_option(handle h, option_id id, const option_value& v,
+                         std::error_code& ec) noexcept {
     native_option o;
     if (!lookup(id, o, ec)) return;
     // A VSOCK connect timeout is HVSOCKET_CONNECT_TIMEOUT here: its limit too.
@@ -32,26 +33,26 @@ struct winsock_options : winsock_calls {
       return;
     }
     switch (o.kind) {
-      case value_kind::boolean:
-      case value_kind::integer:
-      case value_kind::duration_ms: {
-        DWORD x = 0;
-        if (o.kind == value_kind::boolean)
-          x = v.on ? 1 : 0;
-        else if (o.kind == value_kind::integer)
-          x = static_cast<DWORD>(v.value);
-        else  // microseconds -> milliseconds, rounded up so a tiny timeout is not "none"
-          x = static_cast<DWORD>((v.value + 999) / 1000);
-        check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&x), sizeof x), ec);
-        return;
-      }
-      case value_kind::linger: {
-        ::linger l{};
-        l.l_onoff = static_cast<u_short>(v.on ? 1 : 0);
-        l.l_linger = static_cast<u_short>(v.value);
-        check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&l), sizeof l), ec);
-        return;
-      }
+    case value_kind::boolean:
+    case value_kind::integer:
+    case value_kind::duration_ms: {
+      DWORD x = 0;
+      if (o.kind == value_kind::boolean)
+        x = v.on ? 1 : 0;
+      else if (o.kind == value_kind::integer)
+        x = static_cast<DWORD>(v.value);
+      else  // microseconds -> milliseconds, rounded up so a tiny timeout is not "none"
+        x = static_cast<DWORD>((v.value + 999) / 1000);
+      check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&x), sizeof x), ec);
+      return;
+    }
+    case value_kind::linger: {
+      ::linger l{};
+      l.l_onoff = static_cast<u_short>(v.on ? 1 : 0);
+      l.l_linger = static_cast<u_short>(v.value);
+      check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&l), sizeof l), ec);
+      return;
+    }
     }
   }
 
@@ -60,25 +61,25 @@ struct winsock_options : winsock_calls {
     if (!lookup(id, o, ec)) return;
     v = option_value{};
     switch (o.kind) {
-      case value_kind::boolean:
-      case value_kind::integer:
-      case value_kind::duration_ms: {
-        DWORD x = 0;
-        int l = sizeof x;
-        if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&x), &l), ec)) return;
-        v.on = x != 0;
-        v.value = o.kind == value_kind::duration_ms ? static_cast<std::int64_t>(x) * 1000
-                                                    : static_cast<std::int64_t>(x);
-        return;
-      }
-      case value_kind::linger: {
-        ::linger lg{};
-        int l = sizeof lg;
-        if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&lg), &l), ec)) return;
-        v.on = lg.l_onoff != 0;
-        v.value = lg.l_linger;
-        return;
-      }
+    case value_kind::boolean:
+    case value_kind::integer:
+    case value_kind::duration_ms: {
+      DWORD x = 0;
+      int l = sizeof x;
+      if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&x), &l), ec)) return;
+      v.on = x != 0;
+      v.value = o.kind == value_kind::duration_ms ? static_cast<std::int64_t>(x) * 1000
+                                                  : static_cast<std::int64_t>(x);
+      return;
+    }
+    case value_kind::linger: {
+      ::linger lg{};
+      int l = sizeof lg;
+      if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&lg), &l), ec)) return;
+      v.on = lg.l_onoff != 0;
+      v.value = lg.l_linger;
+      return;
+    }
     }
   }
 
@@ -95,26 +96,30 @@ struct winsock_options : winsock_calls {
 
   static bool lookup(option_id id, native_option& o, std::error_code& ec) noexcept {
     switch (id) {
-      case option_id::reuse_address: o = {SOL_SOCKET, SO_REUSEADDR, value_kind::boolean}; return true;
-      case option_id::keep_alive: o = {SOL_SOCKET, SO_KEEPALIVE, value_kind::boolean}; return true;
-      case option_id::linger: o = {SOL_SOCKET, SO_LINGER, value_kind::linger}; return true;
-      case option_id::receive_buffer_size: o = {SOL_SOCKET, SO_RCVBUF, value_kind::integer}; return true;
-      case option_id::send_buffer_size: o = {SOL_SOCKET, SO_SNDBUF, value_kind::integer}; return true;
-      case option_id::receive_timeout: o = {SOL_SOCKET, SO_RCVTIMEO, value_kind::duration_ms}; return true;
-      case option_id::send_timeout: o = {SOL_SOCKET, SO_SNDTIMEO, value_kind::duration_ms}; return true;
-      case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
-      case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
-      case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
-      // A VSOCK socket on Windows is an AF_HYPERV socket: its connect timeout is
-      // HVSOCKET_CONNECT_TIMEOUT.
-      case option_id::vsock_connect_timeout:
-      case option_id::hv_connect_timeout: o = {hv_level, 0x01, value_kind::duration_ms}; return true;
-      case option_id::hv_container_passthru: o = {hv_level, 0x02, value_kind::boolean}; return true;
-      case option_id::hv_connected_suspend: o = {hv_level, 0x04, value_kind::boolean}; return true;
-      case option_id::hv_high_vtl: o = {hv_level, 0x08, value_kind::boolean}; return true;
-      default:
-        ec = make_error_code(errc::unsupported_on_platform);
-        return false;
+    case option_id::reuse_address: o = {SOL_SOCKET, SO_REUSEADDR, value_kind::boolean}; return true;
+    case option_id::keep_alive: o = {SOL_SOCKET, SO_KEEPALIVE, value_kind::boolean}; return true;
+    case option_id::linger: o = {SOL_SOCKET, SO_LINGER, value_kind::linger}; return true;
+    case option_id::receive_buffer_size:
+      o = {SOL_SOCKET, SO_RCVBUF, value_kind::integer};
+      return true;
+    case option_id::send_buffer_size: o = {SOL_SOCKET, SO_SNDBUF, value_kind::integer}; return true;
+    case option_id::receive_timeout:
+      o = {SOL_SOCKET, SO_RCVTIMEO, value_kind::duration_ms};
+      return true;
+    case option_id::send_timeout:
+      o = {SOL_SOCKET, SO_SNDTIMEO, value_kind::duration_ms};
+      return true;
+    case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
+    case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
+    case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
+    // A VSOCK socket on Windows is an AF_HYPERV socket: its connect timeout is
+    // HVSOCKET_CONNECT_TIMEOUT.
+    case option_id::vsock_connect_timeout:
+    case option_id::hv_connect_timeout: o = {hv_level, 0x01, value_kind::duration_ms}; return true;
+    case option_id::hv_container_passthru: o = {hv_level, 0x02, value_kind::boolean}; return true;
+    case option_id::hv_connected_suspend: o = {hv_level, 0x04, value_kind::boolean}; return true;
+    case option_id::hv_high_vtl: o = {hv_level, 0x08, value_kind::boolean}; return true;
+    default: ec = make_error_code(errc::unsupported_on_platform); return false;
     }
   }
 };

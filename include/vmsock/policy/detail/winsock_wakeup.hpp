@@ -18,8 +18,7 @@
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
-template <class Policy>
-struct winsock_wakeup : winsock_calls {
+template <class Policy> struct winsock_wakeup : winsock_calls {
   // ---- wake-ups for cancel() ------------------------------------------------
   // A UDP socket on 127.0.0.1 connected to itself: select() sees it readable
   // once signal_wake has sent it a byte, and for good (nobody reads it).  It

@@ -28,8 +28,7 @@ inline std::error_code canceled() noexcept {
 // What cancel(), in any thread, shares with the socket's calls.  The handles
 // are copies of the socket's, atomic so that cancel() can read them while
 // close() runs; close() waits for a cancel() in progress before it closes them.
-template <class Policy>
-struct cancel_state {
+template <class Policy> struct cancel_state {
   using handle = typename Policy::handle;
   using wake_handle = typename Policy::wake_handle;
   std::atomic<bool> cancelled{false};
@@ -66,7 +65,8 @@ struct cancel_state {
 
   void take_state(cancel_state& o) noexcept {
     shutdown_wakes = o.shutdown_wakes;
-    cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed), std::memory_order_relaxed);
+    cancelled.store(o.cancelled.exchange(false, std::memory_order_relaxed),
+                    std::memory_order_relaxed);
     os_handle.store(o.os_handle.exchange(Policy::invalid_handle, std::memory_order_relaxed),
                     std::memory_order_relaxed);
     wake.store(o.wake.exchange(Policy::invalid_wake, std::memory_order_relaxed),

@@ -20,8 +20,7 @@ namespace detail {
 
 // The Hyper-V address of an endpoint that travels as AF_HYPERV on Windows (an
 // hv_endpoint, or a vsock_endpoint mapped to one), or nothing.
-template <class E>
-constexpr std::optional<hv_endpoint> hyperv_address_of(const E& ep) noexcept {
+template <class E> constexpr std::optional<hv_endpoint> hyperv_address_of(const E& ep) noexcept {
   if constexpr (std::is_same_v<E, hv_endpoint>) {
     return ep;
   } else if constexpr (std::is_same_v<E, vsock_endpoint>) {
@@ -41,8 +40,9 @@ constexpr std::optional<hv_endpoint> hyperv_address_of(const E& ep) noexcept {
 // hint.  Empty where no hint applies.
 inline std::string hv_access_denied_hint(const hv_endpoint& ep) {
   if (ep.vm_id == hv::vm_id::parent) return {};
-  std::string s = " (hint: Windows denied access: the user may not be allowed to use that VM, or, "
-                  "on a host, Hyper-V service ";
+  std::string s =
+      " (hint: Windows denied access: the user may not be allowed to use that VM, or, "
+      "on a host, Hyper-V service ";
   s += ep.service_id.to_string();
   s += " may need registering under ";
   s += hv::services_key;

@@ -18,21 +18,18 @@ namespace detail {
 
 // Policies that must account for a handle the user hands over (Winsock's
 // start-up reference) provide adopt(); for the others it is nothing.
-template <class Policy, class = void>
-struct has_adopt : std::false_type {};
+template <class Policy, class = void> struct has_adopt : std::false_type {};
 template <class Policy>
 struct has_adopt<Policy, std::void_t<decltype(Policy::adopt(Policy::invalid_handle))>>
     : std::true_type {};
 
 // Whether cancel()'s shutdown ends a poll() on a socket of `family` (see
 // policy/posix.hpp); policies that do not say keep a wake-up handle.
-template <class Policy, class = void>
-struct has_shutdown_wakes : std::false_type {};
+template <class Policy, class = void> struct has_shutdown_wakes : std::false_type {};
 template <class Policy>
 struct has_shutdown_wakes<Policy, std::void_t<decltype(Policy::shutdown_wakes_poll(0))>>
     : std::true_type {};
-template <class Policy>
-constexpr bool shutdown_wakes_poll(int family) noexcept {
+template <class Policy> constexpr bool shutdown_wakes_poll(int family) noexcept {
   if constexpr (has_shutdown_wakes<Policy>::value) {
     return Policy::shutdown_wakes_poll(family);
   } else {
@@ -42,8 +39,7 @@ constexpr bool shutdown_wakes_poll(int family) noexcept {
 
 // Adopts `h`: true when the policy took what it needs for it (Winsock's
 // start-up reference), so that closing it may give that back.
-template <class Policy>
-bool adopt_handle(typename Policy::handle h) noexcept {
+template <class Policy> bool adopt_handle(typename Policy::handle h) noexcept {
   if constexpr (has_adopt<Policy>::value) {
     return Policy::adopt(h);
   } else {
@@ -53,8 +49,7 @@ bool adopt_handle(typename Policy::handle h) noexcept {
 }
 
 // Policies with a start-up reference count (Winsock) provide startup/cleanup.
-template <class Policy, class = void>
-struct has_startup : std::false_type {};
+template <class Policy, class = void> struct has_startup : std::false_type {};
 template <class Policy>
 struct has_startup<Policy, std::void_t<decltype(Policy::startup(std::declval<std::error_code&>())),
                                        decltype(Policy::cleanup())>> : std::true_type {};
@@ -62,8 +57,7 @@ struct has_startup<Policy, std::void_t<decltype(Policy::startup(std::declval<std
 // Holds one start-up reference for as long as it lives, so that an operation
 // of several attempts (connect_first, listen_all) does not start and stop
 // Winsock between them.  Nothing where there is no such thing.
-template <class Policy>
-class startup_hold {
+template <class Policy> class startup_hold {
  public:
   startup_hold() noexcept {
     if constexpr (has_startup<Policy>::value) {

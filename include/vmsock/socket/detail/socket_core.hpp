@@ -37,17 +37,14 @@
 
 VMSOCK_BEGIN_NAMESPACE
 
-template <class Policy>
-class basic_any_stream_socket;
+template <class Policy> class basic_any_stream_socket;
 class connection_group;
 
 namespace detail {
 
-template <class Policy>
-class socket_core {
+template <class Policy> class socket_core {
   // It moves bytes through the core of whichever socket it holds.
-  template <class>
-  friend class vmsock::basic_any_stream_socket;
+  template <class> friend class vmsock::basic_any_stream_socket;
   // It links the socket's cancel state to the group (and nothing else).
   friend class vmsock::connection_group;
 
@@ -243,8 +240,7 @@ class socket_core {
   // With no deadline, the socket's own receive/send timeout
   // (SO_RCVTIMEO/SO_SNDTIMEO) bounds the wait.  The deadline's expiry is
   // errc::timed_out.
-  template <class When>
-  bool waits_in_os(const When& when) const noexcept {
+  template <class When> bool waits_in_os(const When& when) const noexcept {
     if constexpr (Policy::kernel_waits)
       return !nonblocking_ && when.is_never();
     else
@@ -279,27 +275,27 @@ class socket_core {
     const void* bufs;
     std::size_t count;
     message_flags flags;
-    const void* to = nullptr;      // send_to: the address
+    const void* to = nullptr;  // send_to: the address
     std::size_t to_len = 0;
-    void* from = nullptr;          // receive_from: where the sender goes,
-    std::size_t from_cap = 0;      // the room there is for it,
+    void* from = nullptr;             // receive_from: where the sender goes,
+    std::size_t from_cap = 0;         // the room there is for it,
     std::size_t* from_len = nullptr;  // and how much it took
   };
 
   std::size_t attempt(const transfer& t, message_flags extra, std::error_code& ec) const noexcept {
     const message_flags f = t.flags | extra;
     switch (t.what) {
-      case transfer::kind::send:
-        return Policy::send(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, ec);
-      case transfer::kind::receive:
-        return Policy::receive(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f, ec);
-      case transfer::kind::send_to:
-        return Policy::send_to(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, t.to,
-                               t.to_len, ec);
-      case transfer::kind::receive_from:
-        *t.from_len = t.from_cap;
-        return Policy::receive_from(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f,
-                                    t.from, *t.from_len, ec);
+    case transfer::kind::send:
+      return Policy::send(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, ec);
+    case transfer::kind::receive:
+      return Policy::receive(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f, ec);
+    case transfer::kind::send_to:
+      return Policy::send_to(handle_, static_cast<const const_buffer*>(t.bufs), t.count, f, t.to,
+                             t.to_len, ec);
+    case transfer::kind::receive_from:
+      *t.from_len = t.from_cap;
+      return Policy::receive_from(handle_, static_cast<const mutable_buffer*>(t.bufs), t.count, f,
+                                  t.from, *t.from_len, ec);
     }
     return 0;
   }
@@ -307,11 +303,10 @@ class socket_core {
   VMSOCK_NOINLINE std::size_t io_waiting(wait_type what, const deadline& when, const transfer& t,
                                          std::error_code& ec) noexcept;
 
-  // Connects this open socket to the OS address `sa` (of `family`), waiting at most until `when` (and
-  // for cancel()).  The connect is non-blocking in the OS whatever the socket's
-  // mode, so that cancel() reaches it and the deadline is exact; expiry is
-  // errc::timed_out.  A full Unix backlog fails at once (EAGAIN: Linux gives
-  // a non-blocking connect no way to wait for room).
+  // Connects this open socket to the OS address `sa` (of `family`), waiting at most until `when`
+  // (and for cancel()).  The connect is non-blocking in the OS whatever the socket's mode, so that
+  // cancel() reaches it and the deadline is exact; expiry is errc::timed_out.  A full Unix backlog
+  // fails at once (EAGAIN: Linux gives a non-blocking connect no way to wait for room).
   VMSOCK_NOINLINE void connect_native(const void* sa, std::size_t len, int family,
                                       const deadline& when, std::error_code& ec) noexcept;
 
@@ -454,8 +449,8 @@ class socket_core {
 
   native_handle_type handle_ = Policy::invalid_handle;
   socket_type type_ = socket_type::stream;
-  bool nonblocking_ = false;  // what the user asked for
-  bool listening_ = false;    // a listener: non-blocking in the OS, accept waits in poll
+  bool nonblocking_ = false;   // what the user asked for
+  bool listening_ = false;     // a listener: non-blocking in the OS, accept waits in poll
   bool unreferenced_ = false;  // adopted without the policy's start-up reference
   mutable detail::cancel_state<Policy> cancel_;
 };

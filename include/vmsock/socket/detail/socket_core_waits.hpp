@@ -93,7 +93,8 @@ void socket_core<Policy>::connect_native(const void* sa, std::size_t len, int fa
 
 template <class Policy>
 inline void socket_core<Policy>::connect_overlapped(const void* sa, std::size_t len,
-                                                    const deadline& when, std::error_code& ec) noexcept {
+                                                    const deadline& when,
+                                                    std::error_code& ec) noexcept {
   const auto h = handle_;
   if (!when.is_never()) {
     const timeout left = when.remaining();
@@ -110,8 +111,8 @@ inline void socket_core<Policy>::connect_overlapped(const void* sa, std::size_t 
   if (Policy::start_connect(h, sa, len, p, ec)) {
     // A cancel() that came before the connect started had nothing to end:
     // its flag is seen here (it is set before cancel() interrupts).
-    const wait_result r = cancel_.cancelled.load() ? wait_result::woken
-                                                   : Policy::wait_connect(h, p, when, ec);
+    const wait_result r =
+        cancel_.cancelled.load() ? wait_result::woken : Policy::wait_connect(h, p, when, ec);
     if (r == wait_result::ready && !ec) {
       Policy::finish_connect(h, p, ec);
     } else {
@@ -124,7 +125,8 @@ inline void socket_core<Policy>::connect_overlapped(const void* sa, std::size_t 
 
 template <class Policy>
 typename socket_core<Policy>::native_handle_type socket_core<Policy>::accept_native(
-    void* sa, std::size_t cap, std::size_t& len, const deadline& when, std::error_code& ec) noexcept {
+    void* sa, std::size_t cap, std::size_t& len, const deadline& when,
+    std::error_code& ec) noexcept {
   if (!usable(ec)) return Policy::invalid_handle;
   deadline limit = when;
   bool first = true;

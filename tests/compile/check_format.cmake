@@ -1,0 +1,37 @@
+# The tree's C++ is formatted as .clang-format says: clang-format --dry-run
+# --Werror over every .hpp and .cpp of include/, tests/, tools/, examples/ and
+# benchmarks/.  To format a change: clang-format -i <files>.
+#
+#   cmake -D SOURCE=<source dir> -P check_format.cmake
+cmake_minimum_required(VERSION 3.20)
+find_program(clang_format NAMES clang-format clang-format-14)
+if(NOT clang_format)
+  if(DEFINED ENV{VMSOCK_REQUIRE_SUITES})
+    message(FATAL_ERROR "clang-format is not installed (Debian: apt-get install clang-format)")
+  endif()
+  message("vmsock-compile-skip: clang-format is not installed (Debian: apt-get install clang-format)")
+  return()
+endif()
+set(patterns)
+foreach(dir include tests tools examples benchmarks)
+  list(APPEND patterns "${SOURCE}/${dir}/*.hpp" "${SOURCE}/${dir}/*.cpp")
+endforeach()
+file(GLOB_RECURSE files RELATIVE "${SOURCE}" ${patterns})
+list(SORT files)
+list(LENGTH files n)
+execute_process(COMMAND "${clang_format}" --dry-run --Werror ${files}
+  WORKING_DIRECTORY "${SOURCE}" RESULT_VARIABLE rc ERROR_VARIABLE out OUTPUT_VARIABLE out2)
+execute_process(COMMAND "${clang_format}" --version OUTPUT_VARIABLE version)
+string(STRIP "${version}" version)
+if(NOT rc EQUAL 0)
+  string(REGEX MATCHALL "[^\n]*: error: code should be clang-formatted" lines "${out}")
+  set(bad)
+  foreach(l IN LISTS lines)
+    string(REGEX REPLACE ":[0-9]+:[0-9]+: error:.*" "" f "${l}")
+    list(APPEND bad "${f}")
+  endforeach()
+  list(REMOVE_DUPLICATES bad)
+  list(JOIN bad "\n  " text)
+  message(FATAL_ERROR "${version}: not formatted as .clang-format says (clang-format -i them):\n  ${text}")
+endif()
+message(STATUS "${version}: ${n} files formatted as .clang-format says")
