@@ -2,6 +2,7 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/policy/interface.hpp>
 
 #if VMSOCK_WINDOWS
 #  include <vmsock/policy/winsock.hpp>
@@ -14,3 +15,7 @@ VMSOCK_BEGIN_NAMESPACE
 using default_policy = posix_policy;
 VMSOCK_END_NAMESPACE
 #endif
+
+VMSOCK_BEGIN_NAMESPACE
+static_assert(is_socket_policy_v<default_policy>, "the platform's policy keeps the contract");
+VMSOCK_END_NAMESPACE
