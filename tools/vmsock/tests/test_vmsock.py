@@ -15,6 +15,7 @@ only the tests that say they work there run (class attribute `emulated`).
 """
 
 import argparse
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -49,6 +50,13 @@ def run(*args, stdin=b"", timeout=30):
     if IS_WINDOWS_TOOL:  # text mode on Windows writes \r\n
         out, err = out.replace("\r\n", "\n"), err.replace("\r\n", "\n")
     return p.returncode, out, err
+
+
+def run_many(arg_lists, timeout=30):
+    """run() for each argument list, four at a time (under Wine one start of
+    the tool costs about a second, mostly waiting); the results in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda args: run(*args, timeout=timeout), arg_lists))
 
 
 def free_port():
@@ -185,20 +193,19 @@ class Translate(ToolTest):
                (0x7FFFFFFF, "7fffffff")]
 
     def test_port2guid_vectors(self):
-        for port, first in self.vectors:
-            for text in (str(port), hex(port)):
-                code, out, err = run("port2guid", text)
-                self.assertEqual((code, out, err), (0, first + self.template + "\n", ""), text)
+        cases = [(text, first) for port, first in self.vectors for text in (str(port), hex(port))]
+        for (text, first), result in zip(cases, run_many([("port2guid", text) for text, _ in cases])):
+            self.assertEqual(result, (0, first + self.template + "\n", ""), text)
 
     def test_guid2port_vectors(self):
-        for port, first in self.vectors:
-            for text in (first + self.template, "{" + (first + self.template).upper() + "}"):
-                code, out, err = run("guid2port", text)
-                self.assertEqual((code, out, err), (0, "%d\n" % port, ""), text)
+        cases = [(text, port) for port, first in self.vectors
+                 for text in (first + self.template, "{" + (first + self.template).upper() + "}")]
+        for (text, port), result in zip(cases, run_many([("guid2port", text) for text, _ in cases])):
+            self.assertEqual(result, (0, "%d\n" % port, ""), text)
 
     def test_port_0x80000000_is_rejected(self):
-        for text in ("0x80000000", "2147483648", "4294967295", "0x100000000"):
-            code, out, err = run("port2guid", text)
+        texts = ("0x80000000", "2147483648", "4294967295", "0x100000000")
+        for text, (code, out, err) in zip(texts, run_many([("port2guid", text) for text in texts])):
             self.assertEqual(code, 1, text)
             self.assertEqual(out, "")
             self.assertRegex(err, r"^vmsock port2guid: port .* is above 0x7fffffff \(hv::max_port\): "
@@ -341,20 +348,23 @@ class Usage(ToolTest):
     ]
 
     def test_each_usage_error(self):
-        for args, message in self.cases:
-            code, out, err = run(*args)
+        results = run_many([args for args, _ in self.cases])
+        for (args, message), (code, out, err) in zip(self.cases, results):
             self.assertEqual(code, 2, "%s: %s" % (args, err))
             self.assertEqual(out, "", args)
             self.assertTrue(err.endswith("\n") and err.count("\n") == 1, "not one line: %r" % err)
             self.assertTrue(err.startswith(message), "%s:\n  got:  %r\n  want: %r" % (args, err, message))
 
     def test_help(self):
-        for cmd in ("cat", "mux", "port2guid", "guid2port", "cid", "parse", "service"):
+        commands = ("cat", "mux", "port2guid", "guid2port", "cid", "parse", "service")
+        forms = [(cmd, flag) for cmd in commands for flag in ("--help", "-h")] + [("help", cmd) for cmd in commands]
+        results = dict(zip(forms, run_many(forms)))
+        for cmd in commands:
             for flag in ("--help", "-h"):
-                code, out, err = run(cmd, flag)
+                code, out, err = results[(cmd, flag)]
                 self.assertEqual((code, err), (0, ""), cmd)
                 self.assertTrue(out.startswith("usage: vmsock " + cmd), out)
-            self.assertEqual(run("help", cmd)[1], run(cmd, "--help")[1])
+            self.assertEqual(results[("help", cmd)][1], results[(cmd, "--help")][1])
         code, out, err = run("--help")
         self.assertEqual((code, err), (0, ""))
         self.assertIn("commands:", out)
@@ -1606,8 +1616,7 @@ class MuxUsage(ToolTest):
             (["mux", "--verbose=yes", nowhere, "tcp://127.0.0.1"], "vmsock mux: option --verbose takes no value"),
             (["mux", "--frob", nowhere, "tcp://127.0.0.1"], "vmsock mux: unknown option '--frob'"),
         ]
-        for args, message in cases:
-            code, out, err = run(*args)
+        for (args, message), (code, out, err) in zip(cases, run_many([args for args, _ in cases])):
             self.assertEqual(code, 2, "%s: %s" % (args, err))
             self.assertEqual(out, "", args)
             self.assertTrue(err.endswith("\n") and err.count("\n") == 1, "not one line: %r" % err)
