@@ -3,7 +3,7 @@
 // sends a checksummed pattern while it takes the echo back, half-closes and
 // waits for the agent to close.
 //
-//   asio_agent_client URI [URI...] [--connections K] [--each] [--timeout MS]
+//   asio_agent_client URI [URI...] [--connections K] [--each | --async] [--timeout MS]
 //                     [--bytes N] [--chunk N] [--pings N]
 //
 //   (default)      each of the K connections is made by vmsock::connect_first
@@ -12,6 +12,9 @@
 //                  (vmsock::asio::to_asio: an asio::generic::stream_protocol
 //                  socket) and run asynchronously: connect with vmsock, then
 //                  go async
+//   --async        each of the K connections made asynchronously from the URIs,
+//                  by vmsock::asio::async_connect_first (the same order, the
+//                  same listing of the attempts that failed)
 //   --each         K connections to every URI, all at once, made with asio's
 //                  async_connect (vmsock::asio::vsock_stream / hv_stream for
 //                  vsock:// and hvsock://, vmsock::asio::hybrid_vsock_stream
@@ -56,7 +59,7 @@ using namespace ::asio::experimental::awaitable_operators;
 namespace vasio = vmsock::asio;
 
 constexpr std::string_view usage_head =
-    "usage: asio_agent_client URI [URI...] [--connections K] [--each] [--timeout MS]\n"
+    "usage: asio_agent_client URI [URI...] [--connections K] [--each | --async] [--timeout MS]\n"
     "                         [--bytes N] [--chunk N] [--pings N]\n"
     "  URI: vsock://CID:PORT, hvsock://VM/SERVICE, tcp://127.0.0.1:PORT, unix:///PATH,\n"
     "       hybrid-vsock:///PATH:PORT (guest port PORT behind a Firecracker-style VMM socket), "
@@ -64,12 +67,14 @@ constexpr std::string_view usage_head =
     "  --connections K  connections at once (default 1)\n"
     "  --each           K connections to every URI (asio's async_connect), instead of\n"
     "                   K made by vmsock::connect_first over the URIs in order\n"
+    "  --async          K made by vmsock::asio::async_connect_first over the URIs\n"
     "  --timeout MS     per connect (default 2000)\n";
 
 struct options {
   std::vector<std::string> uris;
   std::uint64_t connections = 1;
   bool each = false;
+  bool async = false;
   std::chrono::milliseconds timeout{2000};
   examples::transfer_options transfer;
 };
@@ -86,6 +91,8 @@ options parse_options(int argc, char** argv) {
         throw examples::usage_error("--connections must be 1 .. 10000");
     } else if (a == "--each") {
       o.each = true;
+    } else if (a == "--async") {
+      o.async = true;
     } else if (a == "--timeout") {
       o.timeout =
           std::chrono::milliseconds(examples::parse_size(a, examples::option_value(argc, argv, i)));
@@ -233,6 +240,25 @@ awaitable<void> each_connection(::asio::io_context& io, vmsock::any_endpoint ep,
   }
 }
 
+// One connection made by async_connect_first over the whole list.
+awaitable<void> first_of(::asio::io_context& io, std::vector<vmsock::any_endpoint> endpoints,
+                         std::uint64_t n, const options& o, outcome& out) {
+  std::vector<vmsock::connect_attempt> failed;
+  std::error_code ec;
+  auto socket = co_await vasio::async_connect_first(io, std::move(endpoints), o.timeout, failed,
+                                                    ::asio::redirect_error(use_awaitable, ec));
+  for (const auto& f : failed) fmt::print("{}: {}\n", f.endpoint.to_string(), f.error.message());
+  if (ec) {
+    fmt::print(stderr, "asio_agent_client: connection {}: {}\n", n,
+               vmsock::make_connect_error(vasio::to_std(ec), failed).what());
+    ++out.failures;
+    co_return;
+  }
+  const std::string what =
+      fmt::format("connection {} (async_connect_first, after {} failed)", n, failed.size());
+  co_await run_exchange(std::move(socket), o.transfer, what, out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,7 +270,11 @@ int main(int argc, char** argv) {
     ::asio::io_context io;
     outcome out;
     const auto start = examples::clock::now();
-    if (o.each) {
+    if (o.each && o.async) throw examples::usage_error("--each and --async exclude each other");
+    if (o.async) {
+      for (std::uint64_t i = 1; i <= o.connections; ++i)
+        ::asio::co_spawn(io, first_of(io, endpoints, i, o, out), ::asio::detached);
+    } else if (o.each) {
       for (const auto& ep : endpoints)
         for (std::uint64_t i = 1; i <= o.connections; ++i)
           ::asio::co_spawn(io, each_connection(io, ep, i, o, out), ::asio::detached);

@@ -10,6 +10,7 @@
 //   vsock_stream, vsock_seqpacket, hv_stream   the flavour's protocols
 //   lib_error_code, lib_system_error, to_std(ec)
 //   ASIO_SUITE(X)  AsioX or BoostAsioX, the test suite names
+//   temp_dir       a fresh directory, removed with what is in it
 #pragma once
 
 #if VMSOCK_TEST_BOOST_ASIO
@@ -40,10 +41,31 @@ inline const char* flavour_name() { return "asio"; }
 #  define ASIO_SUITE(name) Asio##name
 #endif
 
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <system_error>
 
 namespace vmsock_test {
+// A fresh directory, removed with what is in it.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    static int counter = 0;
+    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+    path = std::filesystem::temp_directory_path() /
+           ("vmsock-asio-" + std::to_string(stamp) + "-" + std::to_string(++counter));
+    std::filesystem::create_directories(path);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
 using vsock_stream = flavour::vsock_stream;
 using vsock_seqpacket = flavour::vsock_seqpacket;
 using hv_stream = flavour::hv_stream;

@@ -116,22 +116,6 @@ TEST(ASIO_SUITE(HybridEndpoint), ResizeTakesUnixAddressesWithoutAPort) {
 
 // ---- a fake VMM ------------------------------------------------------------------------
 
-// A fresh directory, removed with what is in it.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static int counter = 0;
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = fs::temp_directory_path() /
-           ("vmsock-asio-hybrid-" + std::to_string(stamp) + "-" + std::to_string(++counter));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
 // Why Unix sockets cannot be used here (Wine has none), or empty.
 std::string unix_unavailable() {
   temp_dir d;

@@ -257,12 +257,13 @@ TEST(HyperVConnect, BeyondThreeHundredSecondsIsAClearErrorBeforeAnyCall) {
   EXPECT_FALSE(ec) << ec.message();
 }
 
-// ---- SIO_UDP_CONNRESET ---------------------------------------------------------
+// ---- SIO_UDP_CONNRESET, SIO_UDP_NETRESET
+// ---------------------------------------------------------
 
 struct udp_recording_policy : default_policy {
-  static void set_udp_connreset(handle h, bool on, std::error_code& ec) noexcept {
-    calls().push_back({on ? "connreset on" : "connreset off", 0});
-    default_policy::set_udp_connreset(h, on, ec);
+  static void set_udp_icmp_errors(handle h, bool on, std::error_code& ec) noexcept {
+    calls().push_back({on ? "icmp errors on" : "icmp errors off", 0});
+    default_policy::set_udp_icmp_errors(h, on, ec);
   }
 };
 
@@ -270,13 +271,28 @@ TEST(UdpConnReset, UnconnectedUdpSocketsTurnItOffConnectedOnesKeepIt) {
   calls().clear();
   auto a = datagram_socket<inet4_endpoint, udp_recording_policy>::open();
   ASSERT_EQ(calls().size(), 1u);
-  EXPECT_EQ(calls()[0].what, "connreset off");
+  EXPECT_EQ(calls()[0].what, "icmp errors off");
   auto b = datagram_socket<inet6_endpoint, udp_recording_policy>::open(inet6_endpoint::loopback(0));
   EXPECT_EQ(calls().size(), 2u);
   calls().clear();
   auto c =
       datagram_socket<inet4_endpoint, udp_recording_policy>::connect(inet4_endpoint::loopback(9));
   EXPECT_TRUE(calls().empty()) << "a connected socket keeps the OS's default";
+}
+
+// Adoption is also how a handed-off socket and one from asio become vmsock's.
+TEST(UdpConnReset, AnAdoptedUnconnectedSocketIsMadeAsOpenMakesItAConnectedOneKeepsItsOwn) {
+  using recorded4 = datagram_socket<inet4_endpoint, udp_recording_policy>;
+  calls().clear();
+  recorded4 unconnected(udp4_socket::open(inet4_endpoint::loopback(0)).release());
+  ASSERT_EQ(calls().size(), 1u);
+  EXPECT_EQ(calls()[0].what, "icmp errors off");
+  calls().clear();
+  recorded4 connected(udp4_socket::connect(inet4_endpoint::loopback(9)).release());
+  EXPECT_TRUE(calls().empty()) << "a connected socket keeps what it has";
+  recorded4 closed(default_policy::invalid_handle);
+  EXPECT_TRUE(calls().empty());
+  EXPECT_NE(unconnected.local_endpoint().port, 0u);
 }
 
 // The OS's own answer, and (on Windows) the ioctl's.
@@ -295,7 +311,7 @@ TEST(UdpConnReset, AnIcmpUnreachableIsNoErrorForAnUnconnectedSocket) {
   EXPECT_EQ(ec, std::errc::timed_out) << ec.message() << " (SIO_UDP_CONNRESET still on?)";
 #if VMSOCK_WINDOWS
   std::error_code io;
-  winsock_policy::set_udp_connreset(u.native_handle(), false, io);
+  winsock_policy::set_udp_icmp_errors(u.native_handle(), false, io);
   EXPECT_FALSE(io) << "WSAIoctl(SIO_UDP_CONNRESET): " << io.message();
 #endif
 }
@@ -354,6 +370,56 @@ TEST(StartupHold, ConnectFirstAndListenAllHoldOneReferenceAcrossTheirAttempts) {
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(startup_counting_policy::starts(), 2);
   EXPECT_EQ(startup_counting_policy::stops(), 2);
+}
+
+// A handle adopted when WSAStartup failed holds no reference; the one release()
+// hands back must carry one, since its caller gives one back.
+struct adopt_failing_policy : startup_counting_policy {
+  static int& unreferenced_closes() {
+    static int n = 0;
+    return n;
+  }
+  static bool& adopt_succeeds() {
+    static bool ok = false;
+    return ok;
+  }
+  static bool adopt(handle) noexcept { return adopt_succeeds(); }
+  static void close_unreferenced(handle h, std::error_code& ec) noexcept {
+    ++unreferenced_closes();
+    default_policy::close(h, ec);
+  }
+};
+
+TEST(StartupHold, ReleaseOfASocketAdoptedWithoutAReferenceTakesOne) {
+  using adopted4 = datagram_socket<inet4_endpoint, adopt_failing_policy>;
+  using counts = startup_counting_policy;
+  const int starts = counts::starts();
+  const int stops = counts::stops();
+  adopt_failing_policy::adopt_succeeds() = false;
+  adopted4 s(udp4_socket::open().release());
+  ASSERT_TRUE(s.is_open());
+  EXPECT_EQ(counts::starts(), starts);
+  const auto h = s.release();
+  EXPECT_EQ(counts::starts(), starts + 1) << "the caller's WSACleanup() needs one to give back";
+  EXPECT_FALSE(s.is_open());
+  std::error_code ec;
+  default_policy::close(h, ec);
+  EXPECT_FALSE(ec) << ec.message();
+
+  // Closed by vmsock instead: no reference was taken, none is given back.
+  adopted4 t(udp4_socket::open().release());
+  t.close();
+  EXPECT_EQ(counts::starts(), starts + 1);
+  EXPECT_EQ(counts::stops(), stops);
+  EXPECT_EQ(adopt_failing_policy::unreferenced_closes(), 1);
+
+  // Adopted with its reference: release() hands that one on and takes no other.
+  adopt_failing_policy::adopt_succeeds() = true;
+  adopted4 u(udp4_socket::open().release());
+  const auto hu = u.release();
+  EXPECT_EQ(counts::starts(), starts + 1);
+  default_policy::close(hu, ec);
+  EXPECT_FALSE(ec) << ec.message();
 }
 
 // ---- port reservations: the association comes before bind ------------------------

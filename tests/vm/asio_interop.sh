@@ -6,7 +6,8 @@
 #      every one of them at the same time (40, one agent thread)
 #   2. socat VSOCK-CONNECT as the client of asio_agent (an asio server)
 #   3. socat VSOCK-LISTEN ... EXEC:cat as the server of asio_agent_client (an
-#      asio client); its connect_first falls back over a dead port first
+#      asio client); its connect_first falls back over a dead port first,
+#      and then its async_connect_first (--async) does the same
 # Usage: asio_interop.sh [PORT]   (uses PORT .. PORT+4; default 30000)
 # Every wait is bounded; prints ok / not ok lines, exits 1 on any failure.
 set -u
@@ -103,6 +104,15 @@ else
   bad "asio_agent_client -> socat:"
 fi
 cat "$dir/client3.log"
+# The same list made asynchronously: vmsock::asio::async_connect_first.
+if asio_agent_client --async "vsock://1:$dead" "vsock://1:$p3" --bytes 1M --pings 10 \
+    >"$dir/client4.log" 2>&1 && grep -q "checksums match" "$dir/client4.log" &&
+    grep -q "vsock://1:$dead: connection refused" "$dir/client4.log"; then
+  ok "asio_agent_client --async (async_connect_first) -> socat VSOCK-LISTEN:$p3 (after vsock://1:$dead, refused)"
+else
+  bad "asio_agent_client --async -> socat:"
+fi
+cat "$dir/client4.log"
 kill "$listener" 2>/dev/null
 wait "$listener" 2>/dev/null
 

@@ -73,8 +73,14 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
                                     });
 }
 
-[[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(
-    std::error_code last, std::vector<connect_attempt> attempts) {
+}  // namespace detail
+
+// The connect_error the throwing connect_first throws for these attempts (its
+// what() lists every attempt and why; `last` is the code): for a caller of an
+// error_code form, or of the asio adapters' async_connect_first, that wants
+// the same listing.
+VMSOCK_NOINLINE inline connect_error make_connect_error(std::error_code last,
+                                                        std::vector<connect_attempt> attempts) {
   std::string what = "connect_first: ";
   if (attempts.empty()) what += "no endpoints given";
   for (std::size_t i = 0; i < attempts.size(); ++i) {
@@ -87,7 +93,14 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
       what += attempts[i].error.message();
     }
   }
-  raise(connect_error(last, what, std::move(attempts)));
+  return connect_error(last, what, std::move(attempts));
+}
+
+namespace detail {
+
+[[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(
+    std::error_code last, std::vector<connect_attempt> attempts) {
+  raise(make_connect_error(last, std::move(attempts)));
 }
 
 // The throwing connect_first, each attempt made by connect_one: `failed` gets

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -39,7 +40,7 @@ template <class Policy = default_policy> class basic_any_listener {
         local_(std::move(o.local_)),
         next_(o.next_),
         cancel_(std::move(o.cancel_)),
-        filter_(std::exchange(o.filter_, nullptr)),
+        filter_(std::move(o.filter_)),
         rejected_(o.rejected_.exchange(0, std::memory_order_relaxed)) {}
   basic_any_listener& operator=(basic_any_listener&& o) noexcept {
     if (this != &o) {
@@ -48,17 +49,13 @@ template <class Policy = default_policy> class basic_any_listener {
       local_ = std::move(o.local_);
       next_ = o.next_;
       cancel_ = std::move(o.cancel_);
-      delete filter_;
-      filter_ = std::exchange(o.filter_, nullptr);
+      filter_ = std::move(o.filter_);
       rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed),
                       std::memory_order_relaxed);
     }
     return *this;
   }
-  ~basic_any_listener() {
-    cancel_.detach();
-    delete filter_;
-  }
+  ~basic_any_listener() { cancel_.detach(); }
 
   // Who may connect, on every transport: `pred` is any callable taking
   // (const any_endpoint& peer) or (const any_endpoint& peer, const
@@ -73,11 +70,11 @@ template <class Policy = default_policy> class basic_any_listener {
     static_assert(detail::is_peer_predicate<F, any_endpoint, basic_any_stream_socket<Policy>>,
                   "vmsock: an any_listener's peer filter is callable as bool(const any_endpoint&) "
                   "or bool(const any_endpoint&, const any_stream_socket&)");
-    auto* made = new detail::peer_filter_of<any_endpoint, basic_any_stream_socket<Policy>, F>(
-        std::move(pred));
-    delete std::exchange(filter_, made);
+    filter_ =
+        std::make_unique<detail::peer_filter_of<any_endpoint, basic_any_stream_socket<Policy>, F>>(
+            std::move(pred));
   }
-  void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
+  void clear_peer_filter() noexcept { filter_.reset(); }
   std::uint64_t rejected_peers() const noexcept {
     return rejected_.load(std::memory_order_relaxed);
   }
@@ -366,7 +363,7 @@ template <class Policy = default_policy> class basic_any_listener {
   // any_listener's own wake-up for its poll over every listener; os_handle
   // is the first listener's (what cancel() needs to see the listener is live).
   detail::cancel_state<Policy> cancel_;
-  detail::peer_filter<any_endpoint, basic_any_stream_socket<Policy>>* filter_ = nullptr;
+  std::unique_ptr<detail::peer_filter<any_endpoint, basic_any_stream_socket<Policy>>> filter_;
   std::atomic<std::uint64_t> rejected_{0};
 };
 

@@ -62,6 +62,7 @@
 
 #if !defined(VMSOCK_ASIO_CLASHES_WITH_BOOST_ASIO)
 
+#  include <vmsock/interop/detail/asio_connect_first.hpp>
 #  include <vmsock/interop/detail/asio_hybrid.hpp>
 #  include <vmsock/interop/detail/asio_hybrid_acceptor.hpp>
 #  include <vmsock/interop/detail/asio_handover.hpp>
@@ -119,6 +120,15 @@ struct standalone_asio {
   using mutable_buffer = ::asio::mutable_buffer;
   static bool is_eof(const error_code& ec) noexcept { return ec == ::asio::error::eof; }
   static error_code operation_aborted() noexcept { return ::asio::error::operation_aborted; }
+  // For async_connect_first (detail/asio_connect_first.hpp).
+  using steady_timer = ::asio::steady_timer;
+  template <class Handler> static void post(Handler&& h) { ::asio::post(std::forward<Handler>(h)); }
+  // `f`, to run on the executor `handler` runs on (else `fallback`).
+  template <class Handler, class Executor, class F>
+  static auto bind_executor_of(const Handler& handler, const Executor& fallback, F&& f) {
+    return ::asio::bind_executor(::asio::get_associated_executor(handler, fallback),
+                                 std::forward<F>(f));
+  }
   // asio's own throw, so that a build with ASIO_NO_EXCEPTIONS reaches its hook.
   [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
     ::asio::detail::throw_error(ec, what.c_str());
@@ -142,6 +152,13 @@ using hybrid_vsock_stream = detail::asio_hybrid_protocol<detail::standalone_asio
 // or acceptor; to_vmsock(std::move(asio_object)[, ec]) -> the vmsock one.
 inline constexpr detail::asio_to_asio_fn<detail::standalone_asio> to_asio{};
 inline constexpr detail::asio_to_vmsock_fn<detail::standalone_asio> to_vmsock{};
+
+// async_connect_first(context or executor, endpoints or URIs[, per_attempt][,
+// failed], token): the first that connects, as asio::generic::stream_protocol::socket;
+// completion void(error_code, socket).  listen_all(context, endpoints or
+// URIs[, backlog]): a generic acceptor for each.  See detail/asio_connect_first.hpp.
+inline constexpr detail::asio_connect_first_fn<detail::standalone_asio> async_connect_first{};
+inline constexpr detail::asio_listen_all_fn<detail::standalone_asio> listen_all{};
 
 // asio's code as vmsock reports OS errors: asio's own OS codes (category
 // "asio.system", which asio 1.22 relates to no std::errc condition) become

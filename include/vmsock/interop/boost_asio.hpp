@@ -40,6 +40,7 @@
 
 #if !defined(VMSOCK_BOOST_ASIO_MISSING) && !defined(VMSOCK_BOOST_ASIO_CLASHES_WITH_ASIO)
 
+#  include <vmsock/interop/detail/asio_connect_first.hpp>
 #  include <vmsock/interop/detail/asio_hybrid.hpp>
 #  include <vmsock/interop/detail/asio_hybrid_acceptor.hpp>
 #  include <vmsock/interop/detail/asio_handover.hpp>
@@ -126,6 +127,17 @@ struct boost_asio {
   using mutable_buffer = boost::asio::mutable_buffer;
   static bool is_eof(const error_code& ec) noexcept { return ec == boost::asio::error::eof; }
   static error_code operation_aborted() noexcept { return boost::asio::error::operation_aborted; }
+  // For async_connect_first (detail/asio_connect_first.hpp).
+  using steady_timer = boost::asio::steady_timer;
+  template <class Handler> static void post(Handler&& h) {
+    boost::asio::post(std::forward<Handler>(h));
+  }
+  // `f`, to run on the executor `handler` runs on (else `fallback`).
+  template <class Handler, class Executor, class F>
+  static auto bind_executor_of(const Handler& handler, const Executor& fallback, F&& f) {
+    return boost::asio::bind_executor(boost::asio::get_associated_executor(handler, fallback),
+                                      std::forward<F>(f));
+  }
   // Boost.Asio's own throw (BOOST_ASIO_NO_EXCEPTIONS reaches its hook).
   [[noreturn]] static void throw_error(const error_code& ec, const std::string& what) {
     boost::asio::detail::throw_error(ec, what.c_str());
@@ -145,6 +157,8 @@ using hybrid_vsock_stream = detail::asio_hybrid_protocol<detail::boost_asio>;
 
 inline constexpr detail::asio_to_asio_fn<detail::boost_asio> to_asio{};
 inline constexpr detail::asio_to_vmsock_fn<detail::boost_asio> to_vmsock{};
+inline constexpr detail::asio_connect_first_fn<detail::boost_asio> async_connect_first{};
+inline constexpr detail::asio_listen_all_fn<detail::boost_asio> listen_all{};
 
 // vmsock's own codes as Boost.System ones, and back.
 inline const boost::system::error_category& error_category() noexcept {

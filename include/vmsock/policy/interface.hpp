@@ -36,7 +36,7 @@
 //                            the same by WSADuplicateSocketW (the same)
 //   environment, unset_environment, current_process_id, socket_file
 //                            socket activation (host/systemd.hpp)
-//   acquire/associate/release_port_reservation, set_udp_connreset
+//   acquire/associate/release_port_reservation, set_udp_icmp_errors
 //                            Windows' port reservations and UDP resets
 //   peer_credentials, local_vsock_cid         SO_PEERCRED, the local CID
 //

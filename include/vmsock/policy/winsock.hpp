@@ -316,14 +316,23 @@ struct winsock_policy : detail::win_overlapped_connect,
       ec.clear();
   }
 
-  // SIO_UDP_CONNRESET: whether a UDP socket's receive reports an earlier
-  // send's ICMP port-unreachable as WSAECONNRESET (Windows' default: on).
-  static void set_udp_connreset(handle h, bool on, std::error_code& ec) noexcept {
+  // Whether a UDP socket's receive reports what an earlier send drew: an ICMP
+  // port-unreachable as WSAECONNRESET (SIO_UDP_CONNRESET) and a time-exceeded
+  // as WSAENETRESET (SIO_UDP_NETRESET); Windows' default is both on.  A
+  // Windows without SIO_UDP_NETRESET (Wine answers WSAEOPNOTSUPP) has no such
+  // report to turn off.
+  static void set_udp_icmp_errors(handle h, bool on, std::error_code& ec) noexcept {
 #if !defined(SIO_UDP_CONNRESET)
     constexpr DWORD SIO_UDP_CONNRESET = _WSAIOW(IOC_VENDOR, 12);
 #endif
+#if !defined(SIO_UDP_NETRESET)
+    constexpr DWORD SIO_UDP_NETRESET = _WSAIOW(IOC_VENDOR, 15);
+#endif
     const BOOL value = on ? TRUE : FALSE;
     ioctl(h, SIO_UDP_CONNRESET, &value, sizeof value, nullptr, 0, ec);
+    if (ec) return;
+    ioctl(h, SIO_UDP_NETRESET, &value, sizeof value, nullptr, 0, ec);
+    if (ec == std::errc::operation_not_supported || ec == std::errc::invalid_argument) ec.clear();
   }
 
   // Windows has no SO_PEERCRED for its AF_UNIX sockets.

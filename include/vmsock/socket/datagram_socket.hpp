@@ -28,9 +28,22 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
 
  public:
   datagram_socket() noexcept = default;
+  // Adopts `h` (also what hand-off and the asio hand-over do).  An
+  // unconnected IP socket is made what open() makes it (below: on Windows,
+  // no ICMP reports to receive_from); a connected one keeps its own.  Best
+  // effort: a constructor cannot fail, and a socket that keeps the reports
+  // still works.
   explicit datagram_socket(typename Policy::handle h,
                            socket_type type = socket_type::datagram) noexcept
-      : base(h, type) {}
+      : base(h, type) {
+    if constexpr (detail::is_ip_endpoint<Endpoint>) {
+      if (this->is_open()) {
+        std::error_code ec;
+        static_cast<void>(this->peer_endpoint(ec));
+        if (ec) Policy::set_udp_icmp_errors(h, false, ec);
+      }
+    }
+  }
 
  private:
   template <class, class, class> friend class listener;
@@ -40,10 +53,11 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
  public:
   // An unbound datagram socket (the OS binds it on first send).  On Windows
   // an unconnected UDP socket would fail its next receive_from with
-  // WSAECONNRESET once a send_to drew an ICMP port-unreachable (Linux reports
-  // no such thing to unconnected sockets): vmsock turns that off
-  // (SIO_UDP_CONNRESET), as Go's net package does.  A connected one keeps it:
-  // its peer's going is its own error.
+  // WSAECONNRESET once a send_to drew an ICMP port-unreachable, or
+  // WSAENETRESET after a time-exceeded (Linux reports no such thing to
+  // unconnected sockets): vmsock turns both off (SIO_UDP_CONNRESET,
+  // SIO_UDP_NETRESET), as Go's net package does the first.  A connected one
+  // keeps them: its peer's going is its own error.
   static datagram_socket open(std::error_code& ec) noexcept {
     datagram_socket s(
         base::owned,
@@ -51,7 +65,7 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
         socket_type::datagram);
     if (ec) return datagram_socket{};
     if constexpr (detail::is_ip_endpoint<Endpoint>) {
-      Policy::set_udp_connreset(s.native_handle(), false, ec);
+      Policy::set_udp_icmp_errors(s.native_handle(), false, ec);
       if (ec) return datagram_socket{};
     }
     return s;
@@ -86,14 +100,14 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
   // the only source receive takes datagrams from.  For a socket that must
   // receive first and then answer one sender (socat's UDP-LISTEN): open(local),
   // receive_from, set_peer(sender).  Nothing waits.  On Windows the socket
-  // reports its peer's going as a connected one does (SIO_UDP_CONNRESET back on).
+  // reports its peer's going as a connected one does (both reports back on).
   void set_peer(const Endpoint& remote, std::error_code& ec) noexcept {
     typename base::os_endpoint native;
     if (!base::to_os(remote, native, ec)) return;
     this->connect_to(native, deadline::never(), ec);
     if (ec) return;
     if constexpr (detail::is_ip_endpoint<Endpoint>)
-      Policy::set_udp_connreset(this->native_handle(), true, ec);
+      Policy::set_udp_icmp_errors(this->native_handle(), true, ec);
   }
   void set_peer(const Endpoint& remote) {
     std::error_code ec;

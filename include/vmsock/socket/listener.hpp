@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -110,7 +111,7 @@ class listener : public basic_socket<Endpoint, Policy>,
   listener(listener&& o) noexcept
       : base(std::move(o)),
         file_state(o.files()),
-        filter_(std::exchange(o.filter_, nullptr)),
+        filter_(std::move(o.filter_)),
         rejected_(o.rejected_.exchange(0, std::memory_order_relaxed)) {
     o.forget_file();
   }
@@ -120,17 +121,13 @@ class listener : public basic_socket<Endpoint, Policy>,
       base::operator=(std::move(o));
       files() = o.files();
       o.forget_file();
-      delete filter_;
-      filter_ = std::exchange(o.filter_, nullptr);
+      filter_ = std::move(o.filter_);
       rejected_.store(o.rejected_.exchange(0, std::memory_order_relaxed),
                       std::memory_order_relaxed);
     }
     return *this;
   }
-  ~listener() {
-    unlink_file();
-    delete filter_;
-  }
+  ~listener() { unlink_file(); }
 
   // ---- who may connect ----
   // accept() hands out only connections whose peer `pred` allows: `pred` is
@@ -147,10 +144,9 @@ class listener : public basic_socket<Endpoint, Policy>,
     static_assert(detail::is_peer_predicate<F, Endpoint, Socket>,
                   "vmsock: a peer filter is callable as bool(const Endpoint&) or "
                   "bool(const Endpoint&, const Socket&)");
-    auto* made = new detail::peer_filter_of<Endpoint, Socket, F>(std::move(pred));
-    delete std::exchange(filter_, made);
+    filter_ = std::make_unique<detail::peer_filter_of<Endpoint, Socket, F>>(std::move(pred));
   }
-  void clear_peer_filter() noexcept { delete std::exchange(filter_, nullptr); }
+  void clear_peer_filter() noexcept { filter_.reset(); }
   // How many connections the filter has turned away.
   std::uint64_t rejected_peers() const noexcept {
     return rejected_.load(std::memory_order_relaxed);
@@ -431,7 +427,7 @@ class listener : public basic_socket<Endpoint, Policy>,
     if constexpr (is_unix) files().owned = false;
   }
 
-  detail::peer_filter<Endpoint, Socket>* filter_ = nullptr;
+  std::unique_ptr<detail::peer_filter<Endpoint, Socket>> filter_;
   std::atomic<std::uint64_t> rejected_{0};
 };
 

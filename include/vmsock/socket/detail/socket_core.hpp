@@ -61,6 +61,16 @@ template <class Policy> class socket_core {
   // vmsock did with it inside.
   VMSOCK_NOINLINE native_handle_type release() noexcept {
     if (!is_open()) return Policy::invalid_handle;
+    if constexpr (has_adopt<Policy>::value && has_startup<Policy>::value) {
+      // Adopted when WSAStartup failed, it holds no reference, and the
+      // caller's WSACleanup() would give back one it never had: take it now.
+      // (Should WSAStartup fail again, Winsock is not started at all, and
+      // that WSACleanup() only fails with WSANOTINITIALISED.)
+      if (std::exchange(unreferenced_, false)) {
+        std::error_code ignored;
+        Policy::startup(ignored);
+      }
+    }
     const bool restore = os_nonblocking() && !nonblocking_;
     cancel_.detach();
     const native_handle_type h = std::exchange(handle_, Policy::invalid_handle);
