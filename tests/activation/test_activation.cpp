@@ -40,10 +40,15 @@ using namespace vmsock;
 
 const std::string ssa = VMSOCK_SYSTEMD_SOCKET_ACTIVATE;
 
+// A path of this run's own: process ids come round again (pid_max is 32768
+// here), and a file an earlier run left under the same name must never pass
+// for this run's.
 std::string unique(const char* what) {
   static std::atomic<int> n{0};
+  static const auto stamp =
+      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000000;
   return std::string("/tmp/vmsock-activation-") + what + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(n++);
+         std::to_string(stamp) + "-" + std::to_string(n++);
 }
 
 // A TCP port that was free a moment ago (systemd-socket-activate refuses port
@@ -92,6 +97,8 @@ struct run {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
+    ::unlink(log.c_str());
+    ::unlink(report.c_str());
   }
   std::string read(const std::string& path) const {
     std::ifstream in(path);
