@@ -4,7 +4,9 @@
 // as told: OK, OK with the guest's first bytes in the same write (they must
 // come through the asio socket intact: the answer is never read past), a
 // silent close (connection refused), junk (bad answer), nothing at all
-// (cancel, close, per-operation cancellation); a missing socket file; the
+// (cancel, close, per-operation cancellation); a missing socket file; a
+// connect with wait_for_ready (a late socket file, silent closes, the
+// deadline, another error, cancel in a pause, an open socket); the
 // acceptor on "<path>_<port>"; the hand-over from vmsock's hybrid sockets.
 #include "flavour.hpp"
 
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <future>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <type_traits>
@@ -131,6 +134,18 @@ std::string unix_unavailable() {
     if (!why.empty()) GTEST_SKIP() << why;      \
   } while (0)
 
+// The request line a VMM reads (up to its '\n', at most 64 bytes, 10 s).
+template <class Connection> std::string read_request(Connection& c) {
+  std::error_code ec;
+  std::string line;
+  char ch = 0;
+  while (line.size() < 64 && c.receive(vmsock::mutable_buffer{&ch, 1}, 10s, ec) == 1 && !ec) {
+    line += ch;
+    if (ch == '\n') break;
+  }
+  return line;
+}
+
 // What the VMM does after its reply (drop: closes at once, reading nothing,
 // as Firecracker past its connection limit does).
 enum class then { echo, close, wait_for_close, drop };
@@ -166,13 +181,7 @@ class fake_vmm {
     auto c = listener_.accept(10s, ec);
     if (ec) return;
     if (after_ == then::drop) return;
-    std::string line;
-    char ch = 0;
-    while (line.size() < 64 && c.receive(vmsock::mutable_buffer{&ch, 1}, 10s, ec) == 1 && !ec) {
-      line += ch;
-      if (ch == '\n') break;
-    }
-    requests_.push_back(line);
+    requests_.push_back(read_request(c));
     if (!reply_.empty()) c.send_all(vmsock::const_buffer{reply_.data(), reply_.size()}, ec);
     if (after_ == then::close) return;
     char buf[4096];
@@ -318,15 +327,17 @@ TEST(ASIO_SUITE(HybridConnect), AnythingButOkIsABadAnswer) {
 
 // A VMM that never answers: cancel(), close() and a cancellation slot end
 // the connect with operation_aborted, and the socket is closed.
-TEST(ASIO_SUITE(HybridConnect), NoAnswerEndsWithCancelAndClose) {
-  REQUIRE_UNIX_SOCKETS();
-  fake_vmm vmm("", then::wait_for_close, 2);
-  lib::io_context io;
+// On a fresh socket each, start(s, handler) starts an operation that
+// cancel(), then close(), `after` that must end with operation_aborted,
+// leaving the socket closed.
+template <class Start>
+void expect_cancel_and_close_end_it(lib::io_context& io, std::chrono::milliseconds after,
+                                    Start&& start) {
   for (const bool by_close : {false, true}) {
     hybrid::socket s(io);
     lib_error_code result = lib::error::would_block;
-    lib::steady_timer timer(io, 50ms);
-    s.async_connect(vmm.endpoint(5000), [&](const lib_error_code& ec) {
+    lib::steady_timer timer(io, after);
+    start(s, [&](const lib_error_code& ec) {
       result = ec;
       timer.cancel();
     });
@@ -342,24 +353,41 @@ TEST(ASIO_SUITE(HybridConnect), NoAnswerEndsWithCancelAndClose) {
         << (by_close ? "close: " : "cancel: ") << result.message();
     EXPECT_FALSE(s.is_open());
   }
+}
+
+TEST(ASIO_SUITE(HybridConnect), NoAnswerEndsWithCancelAndClose) {
+  REQUIRE_UNIX_SOCKETS();
+  fake_vmm vmm("", then::wait_for_close, 2);
+  lib::io_context io;
+  expect_cancel_and_close_end_it(io, 50ms, [&](hybrid::socket& s, auto handler) {
+    s.async_connect(vmm.endpoint(5000), std::move(handler));
+  });
   EXPECT_EQ(vmm.requests(), (std::vector<std::string>{"CONNECT 5000\n", "CONNECT 5000\n"}));
 }
 
 #if (VMSOCK_TEST_BOOST_ASIO && BOOST_ASIO_VERSION >= 101900) || \
     (!VMSOCK_TEST_BOOST_ASIO && ASIO_VERSION >= 101900)
+// start(handler) starts an operation; its handler's cancellation slot is
+// emitted (terminal) `after` that; the operation's result.
+template <class Start>
+lib_error_code ended_by_a_slot(lib::io_context& io, std::chrono::milliseconds after,
+                               Start&& start) {
+  lib::cancellation_signal signal;
+  lib_error_code result = lib::error::would_block;
+  start(lib::bind_cancellation_slot(signal.slot(), [&](const lib_error_code& ec) { result = ec; }));
+  lib::steady_timer timer(io, after);
+  timer.async_wait([&](const lib_error_code&) { signal.emit(lib::cancellation_type::terminal); });
+  run_io(io);
+  return result;
+}
+
 TEST(ASIO_SUITE(HybridConnect), NoAnswerEndsWithACancellationSlot) {
   REQUIRE_UNIX_SOCKETS();
   fake_vmm vmm("", then::wait_for_close);
   lib::io_context io;
   hybrid::socket s(io);
-  lib::cancellation_signal signal;
-  lib_error_code result = lib::error::would_block;
-  s.async_connect(
-      vmm.endpoint(5000),
-      lib::bind_cancellation_slot(signal.slot(), [&](const lib_error_code& ec) { result = ec; }));
-  lib::steady_timer timer(io, 50ms);
-  timer.async_wait([&](const lib_error_code&) { signal.emit(lib::cancellation_type::terminal); });
-  run_io(io);
+  const lib_error_code result = ended_by_a_slot(
+      io, 50ms, [&](auto handler) { s.async_connect(vmm.endpoint(5000), std::move(handler)); });
   EXPECT_EQ(result, lib::error::operation_aborted) << result.message();
   EXPECT_FALSE(s.is_open());
 }
@@ -387,6 +415,159 @@ TEST(ASIO_SUITE(HybridConnect), MissingSocketFileIsTheOsError) {
     EXPECT_NE(std::string(e.what()).find("connect to " + nowhere.to_string()), std::string::npos)
         << e.what();
   }
+}
+
+// ---- connect with wait_for_ready ------------------------------------------------------
+
+// A VMM that is not up yet: its socket file appears `after` the start, then it
+// closes its first `refusals` connections without a word (the guest's agent
+// not listening yet) before it answers OK and echoes.
+class late_vmm {
+ public:
+  late_vmm(std::chrono::milliseconds after, int refusals)
+      : thread_([this, after, refusals] { run(after, refusals); }) {}
+  ~late_vmm() { join(); }
+
+  hybrid_vsock_endpoint endpoint(std::uint32_t port) const {
+    return {(dir_.path / "vmm.sock").string(), port};
+  }
+  // The connections it took, once it is done.
+  int connections() {
+    join();
+    return connections_;
+  }
+
+ private:
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void run(std::chrono::milliseconds after, int refusals) {
+    std::this_thread::sleep_for(after);
+    std::error_code ec;
+    auto l = vmsock::unix_listener::listen(endpoint(0).uds(), ec);
+    if (ec) return;
+    for (int i = 0; i <= refusals; ++i) {
+      auto c = l.accept(10s, ec);
+      if (ec) return;
+      ++connections_;
+      static_cast<void>(read_request(c));
+      if (i < refusals) continue;  // closed with nothing sent
+      const std::string ok = "OK 1073741824\n";
+      c.send_all(vmsock::const_buffer{ok.data(), ok.size()}, ec);
+      char buf[256];
+      for (std::size_t n;
+           !ec && (n = c.receive(vmsock::mutable_buffer{buf, sizeof buf}, 10s, ec)) != 0;)
+        c.send_all(vmsock::const_buffer{buf, n}, ec);
+    }
+  }
+
+  temp_dir dir_;
+  int connections_ = 0;
+  std::thread thread_;
+};
+
+// async_connect(ep, within, wait_for_ready, callback), run to completion.  It
+// never completes inside the initiating call.
+lib_error_code connect_when_ready(lib::io_context& io, hybrid::socket& s,
+                                  const hybrid::endpoint& ep, vmsock::timeout within,
+                                  const vmsock::wait_for_ready& w) {
+  lib_error_code result = lib::error::would_block;
+  s.async_connect(ep, within, w, [&](const lib_error_code& ec) { result = ec; });
+  EXPECT_EQ(result, lib::error::would_block) << "completed inside the initiating call";
+  run_io(io);
+  return result;
+}
+
+TEST(ASIO_SUITE(HybridConnectWhenReady), WaitsForTheSocketFileAndThroughSilentCloses) {
+  REQUIRE_UNIX_SOCKETS();
+  late_vmm vmm(150ms, 2);
+  lib::io_context io;
+  hybrid::socket s(io);
+  const lib_error_code ec =
+      connect_when_ready(io, s, vmm.endpoint(5000), 10s, vmsock::wait_for_ready{5ms, 20ms});
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(s.answer_port(), 1073741824u);
+  std::string back(4, '\0');
+  lib::write(s, lib::buffer(std::string_view("ping")));
+  lib::read(s, lib::buffer(back));
+  EXPECT_EQ(back, "ping");
+  s.close();
+  EXPECT_EQ(vmm.connections(), 3);  // two refusals, then the one that answered
+}
+
+TEST(ASIO_SUITE(HybridConnectWhenReady), TheDeadlineEndsItWithTimedOut) {
+  REQUIRE_UNIX_SOCKETS();
+  temp_dir d;
+  lib::io_context io;
+  hybrid::socket s(io);
+  const lib_error_code ec =
+      connect_when_ready(io, s, hybrid_vsock_endpoint{(d.path / "vmm.sock").string(), 5000}, 200ms,
+                         vmsock::wait_for_ready{10ms, 50ms});
+  EXPECT_EQ(to_std(ec), std::errc::timed_out) << ec.message();
+  EXPECT_EQ(to_std(ec), vmsock::errc::timed_out);
+  EXPECT_FALSE(s.is_open());
+}
+
+TEST(ASIO_SUITE(HybridConnectWhenReady), AnyOtherErrorEndsItAtOnce) {
+  REQUIRE_UNIX_SOCKETS();
+  fake_vmm vmm("NO\n", then::close);
+  lib::io_context io;
+  hybrid::socket s(io);
+  // Had it tried again, the VMM would take that connection and never answer:
+  // the 10 s would end it with timed_out.
+  const lib_error_code ec =
+      connect_when_ready(io, s, vmm.endpoint(5000), 10s, vmsock::wait_for_ready{5ms, 20ms});
+  EXPECT_EQ(to_std(ec), vmsock::errc::hybrid_vsock_bad_answer) << ec.message();
+  EXPECT_FALSE(s.is_open());
+  EXPECT_EQ(vmm.requests(), std::vector<std::string>{"CONNECT 5000\n"});
+}
+
+TEST(ASIO_SUITE(HybridConnectWhenReady), CancelOrCloseEndsItDuringAPause) {
+  REQUIRE_UNIX_SOCKETS();
+  temp_dir d;
+  const hybrid_vsock_endpoint missing{(d.path / "vmm.sock").string(), 5000};
+  lib::io_context io;
+  // After the first attempt (no file) it pauses 30 s: only the cancel or the
+  // close can end it within run_io's 10 s.
+  expect_cancel_and_close_end_it(io, 100ms, [&](hybrid::socket& s, auto handler) {
+    s.async_connect(missing, vmsock::no_timeout, vmsock::wait_for_ready{30s, 30s},
+                    std::move(handler));
+  });
+}
+
+#if (VMSOCK_TEST_BOOST_ASIO && BOOST_ASIO_VERSION >= 101900) || \
+    (!VMSOCK_TEST_BOOST_ASIO && ASIO_VERSION >= 101900)
+TEST(ASIO_SUITE(HybridConnectWhenReady), ACancellationSlotEndsItDuringAPause) {
+  REQUIRE_UNIX_SOCKETS();
+  temp_dir d;
+  lib::io_context io;
+  hybrid::socket s(io);
+  const lib_error_code result = ended_by_a_slot(io, 100ms, [&](auto handler) {
+    s.async_connect(hybrid_vsock_endpoint{(d.path / "vmm.sock").string(), 5000}, 60s,
+                    vmsock::wait_for_ready{30s, 30s}, std::move(handler));
+  });
+  EXPECT_EQ(result, lib::error::operation_aborted) << result.message();
+  EXPECT_FALSE(s.is_open());
+}
+#endif
+
+TEST(ASIO_SUITE(HybridConnectWhenReady), AnOpenSocketIsRefused) {
+  REQUIRE_UNIX_SOCKETS();
+  fake_vmm vmm("OK 1\n", then::close);
+  lib::io_context io;
+  hybrid::socket s(io);
+  s.open(hybrid());
+  // What was set on it would hold for the first attempt only.
+  const lib_error_code ec =
+      connect_when_ready(io, s, vmm.endpoint(5000), 10s, vmsock::wait_for_ready{});
+  EXPECT_EQ(ec, lib::error::already_open) << ec.message();
+  EXPECT_TRUE(s.is_open());
+  s.close();
+  // The VMM's connection, for it to end.
+  hybrid::socket t(io);
+  EXPECT_FALSE(connect_async(io, t, vmm.endpoint(5000)));
+  t.close();
+  EXPECT_EQ(vmm.requests(), std::vector<std::string>{"CONNECT 5000\n"});
 }
 
 // The asynchronous and the synchronous handshakes agree, answer by answer.

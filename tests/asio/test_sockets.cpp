@@ -87,6 +87,24 @@ TEST(ASIO_SUITE(Acceptor), VsockOpenBindListen) {
   c.open(vsock_stream());
   c.bind(vsock_endpoint{cid::any, local.port}, ec);
   EXPECT_EQ(ec, lib::error::address_in_use) << ec.message();
+  // The throwing forms name the address, as vmsock's listeners do.
+  const vsock_endpoint taken{cid::any, local.port};
+  for (const bool one_call : {true, false}) {
+    try {
+      if (one_call) {
+        vsock_stream::acceptor d(io, taken);
+      } else {
+        vsock_stream::acceptor d(io);
+        d.open(vsock_stream());
+        d.bind(taken);
+      }
+      ADD_FAILURE() << "bound twice to " << taken.to_string();
+    } catch (const lib_system_error& e) {
+      EXPECT_EQ(e.code(), lib::error::address_in_use) << e.what();
+      EXPECT_NE(std::string(e.what()).find("bind to " + taken.to_string()), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(ASIO_SUITE(Acceptor), SeqpacketAndHyperVThroughTheMapping) {

@@ -41,8 +41,10 @@ static_assert(std::is_base_of_v<plain_stream<vsock_stream>, vsock_stream::socket
 static_assert(std::is_base_of_v<plain_stream<hv_stream>, hv_stream::socket>);
 static_assert(std::is_base_of_v<lib::basic_seq_packet_socket<vsock_seqpacket, lib::any_io_executor>,
                                 vsock_seqpacket::socket>);
-static_assert(std::is_same_v<vsock_stream::acceptor,
-                             lib::basic_socket_acceptor<vsock_stream, lib::any_io_executor>>);
+static_assert(std::is_base_of_v<lib::basic_socket_acceptor<vsock_stream, lib::any_io_executor>,
+                                vsock_stream::acceptor>);
+static_assert(std::is_same_v<vsock_stream::acceptor::rebind_executor<lib::any_io_executor>::other,
+                             vsock_stream::acceptor>);
 static_assert(std::is_same_v<vsock_stream::socket::protocol_type, vsock_stream>);
 static_assert(std::is_same_v<vsock_stream::socket::endpoint_type, vsock_stream::endpoint>);
 static_assert(std::is_same_v<vsock_stream::endpoint::protocol_type, vsock_stream>);

@@ -14,6 +14,10 @@
 
 #include <gtest/gtest.h>
 
+#if !defined(_WIN32)
+#  include <unistd.h>
+#endif
+
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -385,6 +389,27 @@ TEST(ASIO_SUITE(ListenAll), AnAcceptorForEachAndTheirConnections) {
   run_io(io);
   EXPECT_EQ(accepted, uris.size());
 }
+
+#if !defined(_WIN32)
+// A VSOCK listener among them (AF_VSOCK listens on this machine; nothing
+// connects to it here: real VSOCK traffic is the test guest's, vm_asio).
+TEST(ASIO_SUITE(ListenAll), AVsockEntryIsAnAfVsockAcceptor) {
+  const std::uint32_t port = 20000 + static_cast<std::uint32_t>(::getpid()) % 30000;
+  lib::io_context io;
+  std::vector<decltype(flavour::listen_all(io, {"tcp://127.0.0.1:0"}))::value_type> acceptors;
+  try {
+    acceptors = flavour::listen_all(
+        io, {std::string("tcp://127.0.0.1:0"), "vsock://any:" + std::to_string(port)});
+  } catch (const std::system_error& e) {
+    if (e.code() == std::errc::address_family_not_supported)
+      GTEST_SKIP() << "no AF_VSOCK in this kernel: " << e.what();
+    throw;
+  }
+  ASSERT_EQ(acceptors.size(), 2u);
+  EXPECT_EQ(acceptors[1].local_endpoint().protocol().family(), vmsock::vsock::address_family);
+  EXPECT_TRUE(acceptors[1].is_open());
+}
+#endif
 
 TEST(ASIO_SUITE(ListenAll), AnAddressInUseIsNamedAndNothingStaysOpen) {
   auto taken = vmsock::tcp4_listener::listen(vmsock::inet4_endpoint::loopback(0));

@@ -208,9 +208,6 @@ struct fault_policy {
   static void finish_connect(handle h, pending_connect& p, std::error_code& ec) noexcept {
     base_policy::finish_connect(h, p, ec);
   }
-  static void set_udp_icmp_errors(handle h, bool on, std::error_code& ec) noexcept {
-    base_policy::set_udp_icmp_errors(h, on, ec);
-  }
   static vmsock::credentials peer_credentials(handle h, std::error_code& ec) noexcept {
     return base_policy::peer_credentials(h, ec);
   }

@@ -2,7 +2,8 @@
 // CID 1), once per asio flavour (tests/asio/flavour.hpp; C++20 coroutines):
 // async echo on 100 connections at once, 64 MiB checksummed each way,
 // SOCK_SEQPACKET boundaries through async_send/async_receive, a connect to a
-// port nobody listens on (connection_refused), cancellation of a pending
+// port nobody listens on (connection_refused) and one that waits for a late
+// listener (wait_for_ready), cancellation of a pending
 // accept and read, hv_stream through the hv_sock mapping, and the hand-over
 // from vmsock's connect_first.  socat and the asio_agent example are run by
 // asio_interop.sh in the same boot.
@@ -20,7 +21,9 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -256,6 +259,38 @@ TEST(ASIO_SUITE(GuestConnect), NothingListeningIsConnectionRefused) {
               std::string::npos)
         << e.what();
   }
+}
+
+// wait_for_ready: a connect made before anything listens (VSOCK's refusal,
+// an ECONNRESET, retried) reaches the listener that comes up 300 ms later;
+// over hv_stream (the hv_sock mapping) too.
+TEST(ASIO_SUITE(GuestConnect), WaitForReadyReachesALateListener) {
+  lib::io_context io;
+  const std::uint32_t p1 = next_port(), p2 = next_port();
+  const vmsock::wait_for_ready quick{10ms, 100ms};
+  std::vector<std::string> echoed;
+  run(io, [&]() -> awaitable<void> {
+    std::optional<vsock_stream::acceptor> a1, a2;
+    lib::steady_timer later(io, 300ms);
+    later.async_wait([&](const lib_error_code&) {
+      a1.emplace(io, any_cid(p1));
+      a2.emplace(io, any_cid(p2));
+      lib::co_spawn(io, serve(*a1, 1), lib::detached);
+      lib::co_spawn(io, serve(*a2, 1), lib::detached);
+    });
+    vsock_stream::socket v(io);
+    co_await v.async_connect(local(p1), 20s, quick, use_awaitable);
+    hv_stream::socket h(io);
+    co_await h.async_connect(hv_endpoint::for_port(vm_id::loopback, p2), 20s, quick, use_awaitable);
+    std::string back(4, '\0');
+    co_await lib::async_write(v, lib::buffer(std::string_view("ping")), use_awaitable);
+    co_await lib::async_read(v, lib::buffer(back), use_awaitable);
+    echoed.push_back(back);
+    co_await lib::async_write(h, lib::buffer(std::string_view("pong")), use_awaitable);
+    co_await lib::async_read(h, lib::buffer(back), use_awaitable);
+    echoed.push_back(back);
+  });
+  EXPECT_EQ(echoed, (std::vector<std::string>{"ping", "pong"}));
 }
 
 TEST(ASIO_SUITE(GuestCancel), PendingAcceptAndRead) {

@@ -120,6 +120,7 @@ struct standalone_asio {
   using mutable_buffer = ::asio::mutable_buffer;
   static bool is_eof(const error_code& ec) noexcept { return ec == ::asio::error::eof; }
   static error_code operation_aborted() noexcept { return ::asio::error::operation_aborted; }
+  static error_code already_open() noexcept { return ::asio::error::already_open; }
   // For async_connect_first (detail/asio_connect_first.hpp).
   using steady_timer = ::asio::steady_timer;
   template <class Handler> static void post(Handler&& h) { ::asio::post(std::forward<Handler>(h)); }

@@ -127,6 +127,7 @@ struct boost_asio {
   using mutable_buffer = boost::asio::mutable_buffer;
   static bool is_eof(const error_code& ec) noexcept { return ec == boost::asio::error::eof; }
   static error_code operation_aborted() noexcept { return boost::asio::error::operation_aborted; }
+  static error_code already_open() noexcept { return boost::asio::error::already_open; }
   // For async_connect_first (detail/asio_connect_first.hpp).
   using steady_timer = boost::asio::steady_timer;
   template <class Handler> static void post(Handler&& h) {

@@ -36,8 +36,10 @@
 //                            the same by WSADuplicateSocketW (the same)
 //   environment, unset_environment, current_process_id, socket_file
 //                            socket activation (host/systemd.hpp)
-//   acquire/associate/release_port_reservation, set_udp_icmp_errors
-//                            Windows' port reservations and UDP resets
+//   acquire/associate/release_port_reservation
+//                            Windows' port reservations
+//   udp_icmp_errors, set_udp_icmp_errors      UDP receives that report an
+//                            earlier send's ICMP errors (Winsock; the same)
 //   peer_credentials, local_vsock_cid         SO_PEERCRED, the local CID
 //
 // The policies themselves are built from parts in policy/detail (the calls

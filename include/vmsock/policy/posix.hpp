@@ -344,10 +344,6 @@ struct posix_policy : detail::posix_wakeup<posix_policy>,
 #endif
   }
 
-  // Windows' SIO_UDP_CONNRESET and SIO_UDP_NETRESET: POSIX never reports ICMP
-  // errors to an unconnected UDP socket, so there is nothing to turn off.
-  static void set_udp_icmp_errors(handle, bool, std::error_code& ec) noexcept { ec.clear(); }
-
   // SO_PEERCRED (Linux): the credentials of a Unix socket's peer.
   static credentials peer_credentials(handle h, std::error_code& ec) noexcept {
     credentials out;

@@ -316,6 +316,7 @@ struct winsock_policy : detail::win_overlapped_connect,
       ec.clear();
   }
 
+  static constexpr bool udp_icmp_errors = true;
   // Whether a UDP socket's receive reports what an earlier send drew: an ICMP
   // port-unreachable as WSAECONNRESET (SIO_UDP_CONNRESET) and a time-exceeded
   // as WSAENETRESET (SIO_UDP_NETRESET); Windows' default is both on.  A

@@ -28,6 +28,10 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
 
  public:
   datagram_socket() noexcept = default;
+  // On Windows an unconnected UDP socket's receive would report an earlier
+  // send's ICMP errors (see open() below); elsewhere there is nothing to ask.
+  static constexpr bool reports_icmp_errors =
+      detail::is_ip_endpoint<Endpoint> && detail::reports_udp_icmp_errors<Policy>::value;
   // Adopts `h` (also what hand-off and the asio hand-over do).  An
   // unconnected IP socket is made what open() makes it (below: on Windows,
   // no ICMP reports to receive_from); a connected one keeps its own.  Best
@@ -36,7 +40,7 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
   explicit datagram_socket(typename Policy::handle h,
                            socket_type type = socket_type::datagram) noexcept
       : base(h, type) {
-    if constexpr (detail::is_ip_endpoint<Endpoint>) {
+    if constexpr (reports_icmp_errors) {
       if (this->is_open()) {
         std::error_code ec;
         static_cast<void>(this->peer_endpoint(ec));
@@ -64,7 +68,7 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
         Policy::open(base::native_family, socket_type::datagram, base::native_protocol, ec),
         socket_type::datagram);
     if (ec) return datagram_socket{};
-    if constexpr (detail::is_ip_endpoint<Endpoint>) {
+    if constexpr (reports_icmp_errors) {
       Policy::set_udp_icmp_errors(s.native_handle(), false, ec);
       if (ec) return datagram_socket{};
     }
@@ -106,8 +110,7 @@ class datagram_socket : public detail::connected_ops<datagram_socket<Endpoint, P
     if (!base::to_os(remote, native, ec)) return;
     this->connect_to(native, deadline::never(), ec);
     if (ec) return;
-    if constexpr (detail::is_ip_endpoint<Endpoint>)
-      Policy::set_udp_icmp_errors(this->native_handle(), true, ec);
+    if constexpr (reports_icmp_errors) Policy::set_udp_icmp_errors(this->native_handle(), true, ec);
   }
   void set_peer(const Endpoint& remote) {
     std::error_code ec;

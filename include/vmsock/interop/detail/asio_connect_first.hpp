@@ -139,11 +139,8 @@ template <class Lib> class asio_connect_first_op {
         record_failure(make_error_code(std::errc::operation_canceled));
         return self.complete(Lib::operation_aborted(), closed(s));
       }
-      std::error_code why = timed_out ? make_error_code(errc::timed_out) : Lib::to_std(ec);
-      // Linux VSOCK answers a port nobody listens on with ECONNRESET.
-      if (s.family == vsock::address_family && Lib::is_connection_reset(ec))
-        why = make_error_code(errc::vsock_connection_refused);
-      record_failure(why);
+      asio_map_vsock_refusal<Lib>(s.family, ec);
+      record_failure(timed_out ? make_error_code(errc::timed_out) : Lib::to_std(ec));
       break;
     }
     }
@@ -364,18 +361,14 @@ template <class Lib> struct asio_listen_all_fn {
       std::visit(
           [&](auto& l) {
             using L = std::decay_t<decltype(l)>;
-            const typename Lib::generic_stream protocol(L::native_family, L::native_protocol);
-            const auto h = l.release();
             out.emplace_back(context);
             typename Lib::error_code ec;
-            out.back().assign(protocol, h, ec);
-            if (ec) {
-              std::error_code ignored;
-              default_policy::close(h, ignored);
+            asio_take_handle(out.back(),
+                             typename Lib::generic_stream(L::native_family, L::native_protocol), l,
+                             ec);
+            if (ec)
               Lib::throw_error(
                   ec, "listen_all: hand-over to asio of " + all.local_endpoints()[i].to_string());
-            }
-            asio_return_startup_reference();
           },
           all.listener_at(i));
     }

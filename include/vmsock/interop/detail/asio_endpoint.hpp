@@ -63,6 +63,7 @@ template <class Kind> using asio_os_address = os_address<default_policy, typenam
 template <class Lib, class Kind> class asio_protocol;
 template <class Lib, class Kind> class asio_endpoint;
 template <class Lib, class Base> class asio_socket;
+template <class Lib, class Base> class asio_acceptor;
 
 template <class T> inline constexpr bool asio_always_false = false;
 

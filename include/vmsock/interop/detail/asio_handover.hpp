@@ -108,9 +108,10 @@ struct asio_vmsock_counterpart<
                                     asio_protocol<Lib, typename Object::protocol_type::kind>> &&
                      std::is_class_v<typename Object::executor_type>>> {
   using kind = typename Object::protocol_type::kind;
-  static constexpr bool is_acceptor =
-      std::is_same_v<Object, typename Lib::template socket_acceptor<
-                                 typename Object::protocol_type, typename Object::executor_type>>;
+  using plain_acceptor = typename Lib::template socket_acceptor<typename Object::protocol_type,
+                                                                typename Object::executor_type>;
+  static constexpr bool is_acceptor = std::is_same_v<Object, plain_acceptor> ||
+                                      std::is_same_v<Object, asio_acceptor<Lib, plain_acceptor>>;
   using type =
       std::conditional_t<is_acceptor, typename kind::template vmsock_listener<default_policy>,
                          typename kind::template vmsock_socket<default_policy>>;
@@ -124,6 +125,21 @@ inline void asio_return_startup_reference() noexcept {
 #if VMSOCK_WINDOWS
   default_policy::cleanup();
 #endif
+}
+
+// Moves vmsock object `s`'s handle into asio object `object` (of `protocol`).
+// If asio refuses it (assign fails), the handle is closed and ec says why;
+// else vmsock's WSAStartup reference goes back, asio holding its own.
+template <class Object, class Protocol, class V, class EC>
+void asio_take_handle(Object& object, const Protocol& protocol, V& s, EC& ec) {
+  const auto h = s.release();
+  object.assign(protocol, h, ec);
+  if (ec) {
+    std::error_code ignored;
+    default_policy::close(h, ignored);  // gives back the WSAStartup reference too
+    return;
+  }
+  asio_return_startup_reference();
 }
 
 // What a vmsock object carries besides its handle (a hybrid vsock socket's
@@ -155,14 +171,8 @@ template <class Lib> struct asio_to_asio_fn {
     if (!s.is_open()) return object;
     const auto protocol = C::protocol(s);
     [[maybe_unused]] const auto state = asio_state_of<C>(s);
-    const auto h = s.release();
-    object.assign(protocol, h, ec);
-    if (ec) {
-      std::error_code ignored;
-      default_policy::close(h, ignored);  // gives back the WSAStartup reference too
-      return object;
-    }
-    asio_return_startup_reference();
+    asio_take_handle(object, protocol, s, ec);
+    if (ec) return object;
     if constexpr (asio_carries_state<C, std::decay_t<V>>::value) C::restore(object, state);
     return object;
   }

@@ -215,19 +215,6 @@ template <class Lib> class asio_hybrid_endpoint {
 
 // ---- the socket ------------------------------------------------------------------
 
-// Whether a composed operation's `self` has a cancellation state (asio 1.19+,
-// Boost 1.77+), and whether it was cancelled.
-template <class Self, class = void> struct has_cancellation_state : std::false_type {};
-template <class Self>
-struct has_cancellation_state<Self, std::void_t<decltype(std::declval<const Self&>().cancelled())>>
-    : std::true_type {};
-template <class Self> bool asio_was_cancelled(const Self& self) noexcept {
-  if constexpr (has_cancellation_state<Self>::value)
-    return self.cancelled() != decltype(self.cancelled()){};
-  else
-    return false;
-}
-
 // The verdict on a finished answer (the VMM closed, or its '\n' came):
 // hybrid_handshake's for a stream.
 inline std::error_code hybrid_verdict(const hybrid_answer& a) noexcept {
@@ -242,7 +229,9 @@ inline std::error_code hybrid_verdict(const hybrid_answer& a) noexcept {
 // Base's (not virtual): asio's range connect calls Base's, a Unix connect
 // with no handshake.  On failure the socket is closed (a later connect opens
 // it again).  answer() is what followed "OK " once connected.
-template <class Lib, class Base> class asio_hybrid_socket : public Base {
+template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_socket<Lib, Base> {
+  using layer = asio_ready_socket<Lib, Base>;
+
  public:
   using typename Base::endpoint_type;
   using typename Base::executor_type;
@@ -254,12 +243,12 @@ template <class Lib, class Base> class asio_hybrid_socket : public Base {
         asio_hybrid_socket<Lib, typename Base::template rebind_executor<Executor1>::other>;
   };
 
-  using Base::Base;
-  explicit asio_hybrid_socket(Base&& plain) noexcept : Base(std::move(plain)) {}
+  using layer::layer;
+  explicit asio_hybrid_socket(Base&& plain) noexcept : layer(std::move(plain)) {}
   asio_hybrid_socket(asio_hybrid_socket&& o) noexcept
-      : Base(static_cast<Base&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
+      : layer(static_cast<layer&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
   asio_hybrid_socket& operator=(asio_hybrid_socket&& o) noexcept {
-    Base::operator=(static_cast<Base&&>(o));
+    layer::operator=(static_cast<layer&&>(o));
     answer_ = std::exchange(o.answer_, hybrid_answer{});
     return *this;
   }
@@ -268,7 +257,7 @@ template <class Lib, class Base> class asio_hybrid_socket : public Base {
             std::enable_if_t<!std::is_same_v<Base1, Base> && std::is_constructible_v<Base, Base1&&>,
                              int> = 0>
   asio_hybrid_socket(asio_hybrid_socket<Lib, Base1>&& o)  // NOLINT(google-explicit-constructor)
-      : Base(static_cast<Base1&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
+      : layer(static_cast<Base1&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
 
   // What followed "OK " in the VMM's answer (Firecracker and Cloud
   // Hypervisor: the host-side port; vhost-device-vsock: the guest port;
@@ -309,6 +298,16 @@ template <class Lib, class Base> class asio_hybrid_socket : public Base {
   auto async_connect(const endpoint_type& peer,
                      Token&& token = typename Lib::template default_token<executor_type>()) {
     return Lib::template compose<void(error_code), Token>(connect_op{this, peer}, token, *this);
+  }
+  // With vmsock::wait_for_ready{}: again while the VMM's socket file is missing
+  // or the VMM closes without a word, until `within` (errc::timed_out;
+  // no_timeout: until a cancel); the socket must be closed at the call (see
+  // detail/asio_ready_connect.hpp).
+  template <class Token = typename Lib::template default_token<executor_type>>
+  auto async_connect(const endpoint_type& peer, timeout within, const wait_for_ready& w,
+                     Token&& token = typename Lib::template default_token<executor_type>()) {
+    return asio_async_connect_when_ready<Lib>(*this, peer, within, w, ready_transport::local,
+                                              token);
   }
 
  private:

@@ -35,6 +35,8 @@
 #include <vmsock/endpoint/vsock.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/interop/detail/asio_endpoint.hpp>
+#include <vmsock/interop/detail/asio_ready_connect.hpp>
+#include <vmsock/socket/wait_for_ready.hpp>
 #include <vmsock/socket_types.hpp>
 
 #include <sstream>
@@ -61,7 +63,9 @@ template <class Lib, class Kind> class asio_protocol {
       std::conditional_t<
           is_stream, typename Lib::template stream_socket<asio_protocol, typename Lib::executor>,
           typename Lib::template seq_packet_socket<asio_protocol, typename Lib::executor>>>;
-  using acceptor = typename Lib::template socket_acceptor<asio_protocol, typename Lib::executor>;
+  using acceptor =
+      asio_acceptor<Lib,
+                    typename Lib::template socket_acceptor<asio_protocol, typename Lib::executor>>;
   using kind = Kind;
 
   // AF_VSOCK or AF_HYPERV, as the OS sees this kind's endpoints.
@@ -107,7 +111,17 @@ template <class E> std::string text_of(const E& ep) {
   }
 }
 
-template <class Lib, class Base> class asio_socket : public Base {
+// Linux VSOCK answers a connect to a port nobody listens on with ECONNRESET:
+// it becomes errc::vsock_connection_refused, as the synchronous layer has it.
+template <class Lib>
+void asio_map_vsock_refusal(int family, typename Lib::error_code& ec) noexcept {
+  if (family == vsock::address_family && ec && Lib::is_connection_reset(ec))
+    ec = Lib::from_std(make_error_code(errc::vsock_connection_refused));
+}
+
+template <class Lib, class Base> class asio_socket : public asio_ready_socket<Lib, Base> {
+  using layer = asio_ready_socket<Lib, Base>;
+
  public:
   using typename Base::endpoint_type;
   using typename Base::executor_type;
@@ -118,14 +132,14 @@ template <class Lib, class Base> class asio_socket : public Base {
     using other = asio_socket<Lib, typename Base::template rebind_executor<Executor1>::other>;
   };
 
-  using Base::Base;
+  using layer::layer;
   // From the plain asio socket of the same protocol (asio::basic_stream_socket<vsock_stream>).
-  explicit asio_socket(Base&& plain) noexcept : Base(std::move(plain)) {}
+  explicit asio_socket(Base&& plain) noexcept : layer(std::move(plain)) {}
   // From this socket type with another executor.
   template <class Base1,
             std::enable_if_t<!std::is_same_v<Base1, Base> && std::is_constructible_v<Base, Base1&&>,
                              int> = 0>
-  asio_socket(asio_socket<Lib, Base1>&& other) : Base(static_cast<Base1&&>(other)) {}
+  asio_socket(asio_socket<Lib, Base1>&& other) : layer(static_cast<Base1&&>(other)) {}
 
   // Throws asio's system_error naming the peer: "connect to vsock://1:5000: ...".
   void connect(const endpoint_type& peer) {
@@ -145,15 +159,22 @@ template <class Lib, class Base> class asio_socket : public Base {
                      Token&& token = typename Lib::template default_token<executor_type>()) {
     return Lib::template compose<void(error_code), Token>(connect_op{this, peer}, token, *this);
   }
+  // With vmsock::wait_for_ready{}: again while nothing listens yet, until
+  // `within` (errc::timed_out; no_timeout: until a cancel); the socket must be
+  // closed at the call (see detail/asio_ready_connect.hpp).
+  template <class Token = typename Lib::template default_token<executor_type>>
+  auto async_connect(const endpoint_type& peer, timeout within, const wait_for_ready& w,
+                     Token&& token = typename Lib::template default_token<executor_type>()) {
+    return asio_async_connect_when_ready<Lib>(
+        *this, peer, within, w, ready_transport_of<typename endpoint_type::value_type>(), token);
+  }
 
   // ECONNRESET from a VSOCK connect: nothing listens there.
   static void map_connect_error(error_code& ec) noexcept {
-    if constexpr (is_vsock_family<protocol_type>::value) {
-      if (ec && Lib::is_connection_reset(ec))
-        ec = Lib::from_std(make_error_code(errc::vsock_connection_refused));
-    } else {
+    if constexpr (is_vsock_family<protocol_type>::value)
+      asio_map_vsock_refusal<Lib>(vsock::address_family, ec);
+    else
       (void)ec;
-    }
   }
 
  private:
@@ -173,6 +194,59 @@ template <class Lib, class Base> class asio_socket : public Base {
       self.complete(ec);
     }
   };
+};
+
+// asio's basic_socket_acceptor of a VSOCK or Hyper-V protocol (Base) whose
+// throwing bind and one-call constructor name the address, as vmsock's
+// listeners do: "bind to vsock://-1:5000: Address already in use".
+template <class Lib, class Base> class asio_acceptor : public Base {
+ public:
+  using typename Base::endpoint_type;
+  using typename Base::protocol_type;
+  using error_code = typename Lib::error_code;
+
+  template <class Executor1> struct rebind_executor {
+    using other = asio_acceptor<Lib, typename Base::template rebind_executor<Executor1>::other>;
+  };
+
+  // Closed, on an execution context or an executor.
+  template <class Ctx, std::enable_if_t<std::is_constructible_v<Base, Ctx&>, int> = 0>
+  explicit asio_acceptor(Ctx&& context) : Base(context) {}
+  // Open (not bound), or adopting a listening handle, as asio's are.
+  template <class Ctx, std::enable_if_t<std::is_constructible_v<Base, Ctx&>, int> = 0>
+  asio_acceptor(Ctx&& context, const protocol_type& protocol) : Base(context, protocol) {}
+  template <class Ctx, std::enable_if_t<std::is_constructible_v<Base, Ctx&>, int> = 0>
+  asio_acceptor(Ctx&& context, const protocol_type& protocol,
+                const typename Base::native_handle_type& handle)
+      : Base(context, protocol, handle) {}
+  explicit asio_acceptor(Base&& plain) noexcept : Base(std::move(plain)) {}
+  template <class Base1,
+            std::enable_if_t<!std::is_same_v<Base1, Base> && std::is_constructible_v<Base, Base1&&>,
+                             int> = 0>
+  asio_acceptor(asio_acceptor<Lib, Base1>&& other) : Base(static_cast<Base1&&>(other)) {}
+
+  // Open, bind and listen, as asio's constructor does (SO_REUSEADDR first
+  // when `reuse`); an error names the step and the address.
+  template <class Ctx, std::enable_if_t<std::is_constructible_v<Base, Ctx&>, int> = 0>
+  asio_acceptor(Ctx&& context, const endpoint_type& local, bool reuse = true) : Base(context) {
+    error_code ec;
+    Base::open(local.protocol(), ec);
+    if (ec) Lib::throw_error(ec, "open for " + text_of(local));
+    if (reuse) {
+      Base::set_option(typename Base::reuse_address(true), ec);
+      if (ec) Lib::throw_error(ec, "SO_REUSEADDR for " + text_of(local));
+    }
+    bind(local);
+    Base::listen(Base::max_listen_connections, ec);
+    if (ec) Lib::throw_error(ec, "listen on " + text_of(local));
+  }
+
+  void bind(const endpoint_type& local) {
+    error_code ec;
+    Base::bind(local, ec);
+    if (ec) Lib::throw_error(ec, "bind to " + text_of(local));
+  }
+  using Base::bind;  // bind(ep, ec)
 };
 
 }  // namespace detail

@@ -48,6 +48,15 @@ template <class Policy> bool adopt_handle(typename Policy::handle h) noexcept {
   }
 }
 
+// Policies whose UDP sockets report what an earlier send drew (an ICMP
+// port-unreachable, a time-exceeded) to a later receive unless told not to
+// (Winsock) say udp_icmp_errors = true and provide set_udp_icmp_errors; for
+// the others nothing is asked.
+template <class Policy, class = void> struct reports_udp_icmp_errors : std::false_type {};
+template <class Policy>
+struct reports_udp_icmp_errors<Policy, std::void_t<decltype(Policy::udp_icmp_errors)>>
+    : std::bool_constant<Policy::udp_icmp_errors> {};
+
 // Policies with a start-up reference count (Winsock) provide startup/cleanup.
 template <class Policy, class = void> struct has_startup : std::false_type {};
 template <class Policy>
