@@ -10,6 +10,7 @@
 
 #include <vmsock/config.hpp>
 #include <vmsock/socket/basic_socket.hpp>
+#include <vmsock/socket/detail/setup.hpp>
 #include <vmsock/socket/stream_socket.hpp>
 
 #include <system_error>
@@ -72,6 +73,19 @@ class connector
     if (ec)
       detail::throw_error(ec, "connect to", detail::describe_failure(remote, Socket::kind, ec));
     return s;
+  }
+
+  // No wait_for_ready here: it makes each attempt on a fresh socket, and a
+  // connector's one socket carries what its user set on it (options, a bind,
+  // calls on native_handle()) that no fresh socket would have.
+  template <class... A, std::enable_if_t<detail::has_ready_wait<A...>, int> = 0>
+  Socket connect(const Endpoint&, deadline, const A&...) {
+    static_assert(!detail::has_ready_wait<A...>,
+                  "vmsock::connector makes one attempt on the one socket it holds: for "
+                  "wait_for_ready use Socket::connect(ep, deadline, wait_for_ready{}, "
+                  "options...) (options as trailing items, applied to each attempt's fresh "
+                  "socket) or any_connector (cancellable)");
+    return Socket{};
   }
 };
 
