@@ -1103,6 +1103,12 @@ TEST(HybridUris, AnyStreamSocketConnectsAndKeepsTheHybridEndpoint) {
   EXPECT_EQ(s.scheme(), uri_scheme::hybrid_vsock);
   EXPECT_EQ(s.remote().to_string(), uri);
   ASSERT_NE(s.get_if<unix_endpoint>(), nullptr) << "a Unix stream after the handshake";
+  // The VMM's answer is kept: Firecracker's host-side port.
+  const auto port = s.hybrid_answer_port();
+  ASSERT_TRUE(port.has_value()) << s.hybrid_answer();
+  EXPECT_GE(*port, 1u << 30);
+  EXPECT_EQ(s.hybrid_answer(), std::to_string(*port));
+  EXPECT_TRUE(any_stream_socket().hybrid_answer().empty());
   s.send_all(std::string_view("echo"), 10s);
   char buf[4];
   mutable_buffer b{buf, 4};
@@ -1133,6 +1139,7 @@ TEST(HybridUris, ConnectFirstFallsBackAndNamesEachAttempt) {
   });
   ASSERT_TRUE(s.is_open());
   EXPECT_EQ(s.remote().to_string(), good);
+  EXPECT_GE(s.hybrid_answer_port().value_or(0), 1u << 30) << s.hybrid_answer();
   ASSERT_EQ(failed.size(), 2u);
   EXPECT_EQ(failed[0].error, std::errc::no_such_file_or_directory) << failed[0].error.message();
   EXPECT_EQ(failed[1].error, errc::hybrid_vsock_refused) << failed[1].error.message();
@@ -1146,6 +1153,10 @@ TEST(HybridUris, ConnectFirstFallsBackAndNamesEachAttempt) {
     s = c.connect_first({any_endpoint::parse(missing), any_endpoint::parse(good)}, 10s);
   });
   EXPECT_EQ(s.remote().to_string(), good);
+  EXPECT_GE(s.hybrid_answer_port().value_or(0), 1u << 30) << s.hybrid_answer();
+  // And its one-endpoint connect.
+  bounded([&] { s = c.connect(any_endpoint::parse(good), 10s); });
+  EXPECT_GE(s.hybrid_answer_port().value_or(0), 1u << 30) << s.hybrid_answer();
 }
 
 TEST(HybridUris, ListenAllTakesAHybridEndpoint) {

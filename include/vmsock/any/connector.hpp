@@ -56,7 +56,7 @@ template <class Policy = default_policy> class basic_any_connector {
           auto s = c.connect(ep, when, ec);
           leave();
           if (ec) return {};
-          return basic_any_stream_socket<Policy>(detail::as_plain_stream(std::move(s)), remote);
+          return basic_any_stream_socket<Policy>(std::move(s), remote);
         },
         remote.value());
   }

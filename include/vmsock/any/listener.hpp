@@ -2,6 +2,7 @@
 // accepting any_stream_sockets, with the typed listeners' peer filters.
 #pragma once
 
+#include <vmsock/any/detail/stream_options.hpp>
 #include <vmsock/any/detail/uri_list.hpp>
 #include <vmsock/any/stream_socket.hpp>
 #include <vmsock/config.hpp>
@@ -243,15 +244,7 @@ template <class Policy = default_policy> class basic_any_listener {
       return;
     }
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
-      detail::visit_nothrow(
-          [&](auto& l) {
-            using E = typename std::decay_t<decltype(l)>::endpoint_type;
-            if constexpr (Option::template applies_to<E>)
-              l.set_option(opt, ec);
-            else
-              ec = make_error_code(errc::option_not_applicable);
-          },
-          listeners_[i]);
+      detail::any_set_option(listeners_[i], opt, ec);
       if (ec) {
         if (failed) *failed = i;
         return;

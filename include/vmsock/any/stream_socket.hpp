@@ -4,6 +4,7 @@
 
 #include <vmsock/any/detail/stream_errors.hpp>
 #include <vmsock/any/detail/stream_of.hpp>
+#include <vmsock/any/detail/stream_options.hpp>
 #include <vmsock/endpoint/any_endpoint.hpp>
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
@@ -13,7 +14,9 @@
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -39,6 +42,13 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   template <class E>
   basic_any_stream_socket(stream_socket<E, Policy>&& s, const any_endpoint& remote) noexcept
       : socket_(std::move(s)), remote_(remote), empty_(false) {}
+  // A hybrid vsock connection: a Unix stream after its handshake, with the
+  // VMM's answer kept (hybrid_answer(); only the Unix stream was moved from).
+  basic_any_stream_socket(basic_hybrid_vsock_stream_socket<Policy>&& s,
+                          const any_endpoint& remote) noexcept
+      : basic_any_stream_socket(static_cast<stream_socket<unix_endpoint, Policy>&&>(s), remote) {
+    answer_len_ = static_cast<std::uint8_t>(s.answer().copy(answer_, sizeof answer_));
+  }
 
   // Connects to one endpoint of a stream scheme (udp:// is wrong_protocol_type),
   // by `when`.
@@ -53,7 +63,7 @@ template <class Policy = default_policy> class basic_any_stream_socket {
           using E = std::decay_t<decltype(ep)>;
           auto s = detail::any_stream_t<E, Policy>::connect(ep, when, ec);
           if (ec) return {};
-          return basic_any_stream_socket(detail::as_plain_stream(std::move(s)), remote);
+          return basic_any_stream_socket(std::move(s), remote);
         },
         remote.value());
   }
@@ -96,6 +106,14 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   }
   // Never connected (default-constructed), as opposed to closed.
   bool empty() const noexcept { return empty_; }
+  // What followed "OK " in the VMM's answer when remote() is hybrid vsock
+  // (Firecracker's host-side port, vhost-device-vsock's guest port, OpenVMM's
+  // GUID); empty otherwise.  hybrid_answer_port(): that, when it is a number.
+  std::string_view hybrid_answer() const noexcept { return {answer_, answer_len_}; }
+  std::optional<std::uint32_t> hybrid_answer_port() const noexcept {
+    const auto p = detail::parse_decimal(hybrid_answer(), 0xFFFFFFFFu, "");
+    return p ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(p.value)) : std::nullopt;
+  }
 
   bool is_open() const noexcept {
     return detail::visit_nothrow([](const auto& s) { return s.is_open(); }, socket_);
@@ -126,16 +144,7 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   // errc::option_not_applicable (a VSOCK option on a TCP connection), never
   // a silent no-op.
   template <class Option> void set_option(const Option& opt, std::error_code& ec) noexcept {
-    if (!usable(ec)) return;
-    detail::visit_nothrow(
-        [&](auto& s) {
-          using E = typename std::decay_t<decltype(s)>::endpoint_type;
-          if constexpr (Option::template applies_to<E>)
-            s.set_option(opt, ec);
-          else
-            ec = make_error_code(errc::option_not_applicable);
-        },
-        socket_);
+    if (usable(ec)) detail::any_set_option(socket_, opt, ec);
   }
   template <class Option> void set_option(const Option& opt) {
     std::error_code ec;
@@ -143,18 +152,7 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     if (ec) detail::throw_any_option(ec, "set_option " + detail::option_text(opt), *this);
   }
   template <class Option> Option get_option(std::error_code& ec) const noexcept {
-    if (!usable(ec)) return Option{};
-    return detail::visit_nothrow(
-        [&](const auto& s) -> Option {
-          using E = typename std::decay_t<decltype(s)>::endpoint_type;
-          if constexpr (Option::template applies_to<E>) {
-            return s.template get_option<Option>(ec);
-          } else {
-            ec = make_error_code(errc::option_not_applicable);
-            return Option{};
-          }
-        },
-        socket_);
+    return usable(ec) ? detail::any_get_option<Option>(socket_, ec) : Option{};
   }
   template <class Option> Option get_option() const {
     std::error_code ec;
@@ -492,6 +490,8 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   variant_type socket_;
   any_endpoint remote_;
   bool empty_ = true;
+  std::uint8_t answer_len_ = 0;
+  char answer_[detail::hybrid_answer::max] = {};
 };
 
 using any_stream_socket = basic_any_stream_socket<>;

@@ -26,15 +26,6 @@ template <class Policy> struct any_stream_of<hybrid_vsock_endpoint, Policy> {
 };
 template <class E, class Policy> using any_stream_t = typename any_stream_of<E, Policy>::type;
 
-// What any_stream_socket holds of it: a hybrid connection is, after its
-// handshake, a Unix stream (remote() keeps the hybrid endpoint).
-template <class S> auto&& as_plain_stream(S&& s) noexcept {
-  if constexpr (std::is_base_of_v<stream_socket<unix_endpoint, typename S::policy_type>, S>)
-    return static_cast<stream_socket<unix_endpoint, typename S::policy_type>&&>(s);
-  else
-    return std::move(s);
-}
-
 // "tcp sockets": how a family is named where an option does not apply to it.
 template <class E> const char* family_words() noexcept {
   if constexpr (is_ip_endpoint<E>)
