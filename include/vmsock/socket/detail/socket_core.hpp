@@ -42,11 +42,14 @@ class connection_group;
 
 namespace detail {
 
+struct core_access;
+
 template <class Policy> class socket_core {
   // It moves bytes through the core of whichever socket it holds.
   template <class> friend class vmsock::basic_any_stream_socket;
   // It links the socket's cancel state to the group (and nothing else).
   friend class vmsock::connection_group;
+  friend struct core_access;
 
  public:
   using native_handle_type = typename Policy::handle;
@@ -233,6 +236,19 @@ template <class Policy> class socket_core {
     if (r == wait_result::woken) ec = detail::canceled();
     return r;
   }
+
+  // The one wait loop of the calls that wait in poll() beside the wake-up
+  // (sends and receives, accept, hand-off's descriptors): attempt(ec) until
+  // it reports anything but would_block.  Between tries it waits for `what`
+  // until `when`, or with none until the socket's own SO_RCVTIMEO/SO_SNDTIMEO
+  // (read at the first wait, not before: a call that need not wait makes no
+  // extra system call); the expiry is errc::timed_out, with `failed`
+  // returned.  A non-blocking socket does not wait unless the call has a
+  // deadline: its would_block is returned.  An error after cancel(), which
+  // shuts the socket down under the call, is operation_canceled.
+  template <class R, class Attempt>
+  R wait_loop(wait_type what, const deadline& when, R failed, std::error_code& ec,
+              Attempt&& attempt) noexcept;
 
   bool wait_ready(wait_type what, const deadline& when, std::error_code& ec) const noexcept {
     if (!usable(ec)) return false;

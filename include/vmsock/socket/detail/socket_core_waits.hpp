@@ -1,9 +1,9 @@
 // The bodies of socket_core's calls that wait in poll()/select() beside the
 // wake-up handle (or the overlapped Hyper-V connect) rather than in the OS:
-// a send or receive that must wait (io_waiting), connect_native and its
-// Hyper-V form, accept_native.  Out of the class so that socket_core.hpp
-// reads as what a socket is; socket_core.hpp includes this file at its end,
-// and this file includes socket_core.hpp, so either one alone is whole.
+// a send or receive that must wait (io_waiting) and accept_native, both in
+// wait_loop (socket_core.hpp), connect_native and its Hyper-V form.  Out of the class so that
+// socket_core.hpp reads as what a socket is; socket_core.hpp includes this file at its end, and
+// this file includes socket_core.hpp, so either one alone is whole.
 #pragma once
 
 #include <vmsock/config.hpp>
@@ -23,18 +23,17 @@ VMSOCK_BEGIN_NAMESPACE
 namespace detail {
 
 template <class Policy>
-std::size_t socket_core<Policy>::io_waiting(wait_type what, const deadline& when, const transfer& t,
-                                            std::error_code& ec) noexcept {
-  if (!usable(ec)) return 0;
+template <class R, class Attempt>
+R socket_core<Policy>::wait_loop(wait_type what, const deadline& when, R failed,
+                                 std::error_code& ec, Attempt&& attempt) noexcept {
+  if (!usable(ec)) return failed;
   deadline limit = when;
   bool first = true;
   for (;;) {
-    const std::size_t n = attempt(t, message_flags::dont_wait, ec);
-    // A non-blocking socket does not wait, unless the call has a deadline:
-    // that asks to wait until then.
+    R r = attempt(ec);
     if (!ec || !detail::would_block(ec) || (nonblocking_ && when.is_never())) {
-      if (ec && cancel_.cancelled.load()) ec = detail::canceled();  // shut down under it
-      return n;
+      if (ec && cancel_.cancelled.load()) ec = detail::canceled();
+      return r;
     }
     if (first && when.is_never()) {
       const timeout tm = Policy::blocking_timeout(handle_, what);
@@ -43,15 +42,22 @@ std::size_t socket_core<Policy>::io_waiting(wait_type what, const deadline& when
     first = false;
     if (limit.expired()) {  // a deadline already passed: that was the one try
       ec = make_error_code(errc::timed_out);
-      return 0;
+      return failed;
     }
-    const wait_result r = wait_for(what, limit, ec);
-    if (ec) return 0;
-    if (r == wait_result::timed_out) {
+    const wait_result w = wait_for(what, limit, ec);
+    if (ec) return failed;
+    if (w == wait_result::timed_out) {
       ec = make_error_code(errc::timed_out);
-      return 0;
+      return failed;
     }
   }
+}
+
+template <class Policy>
+std::size_t socket_core<Policy>::io_waiting(wait_type what, const deadline& when, const transfer& t,
+                                            std::error_code& ec) noexcept {
+  return wait_loop(what, when, std::size_t{0}, ec,
+                   [&](std::error_code& e) { return attempt(t, message_flags::dont_wait, e); });
 }
 
 template <class Policy>
@@ -127,36 +133,25 @@ template <class Policy>
 typename socket_core<Policy>::native_handle_type socket_core<Policy>::accept_native(
     void* sa, std::size_t cap, std::size_t& len, const deadline& when,
     std::error_code& ec) noexcept {
-  if (!usable(ec)) return Policy::invalid_handle;
-  deadline limit = when;
-  bool first = true;
-  for (;;) {
+  // A cancel() that shut the listener down between the wait and the accept
+  // (Linux then answers EINVAL) is the cancellation: wait_loop says so.
+  return wait_loop(wait_type::readable, when, Policy::invalid_handle, ec, [&](std::error_code& e) {
     len = cap;
-    const auto h = Policy::accept(handle_, sa, len, ec);
-    if (!ec) return h;
-    if (!detail::would_block(ec) || (nonblocking_ && when.is_never())) {
-      // cancel() shut the listener down between the wait and the accept
-      // (Linux then answers EINVAL): that is the cancellation.
-      if (cancel_.cancelled.load()) ec = detail::canceled();
-      return Policy::invalid_handle;
-    }
-    if (first && when.is_never()) {
-      const timeout t = Policy::blocking_timeout(handle_, wait_type::readable);
-      if (t != no_timeout) limit = deadline(t);
-    }
-    first = false;
-    if (limit.expired()) {  // a deadline already passed: that was the one try
-      ec = make_error_code(errc::timed_out);
-      return Policy::invalid_handle;
-    }
-    const wait_result r = wait_for(wait_type::readable, limit, ec);
-    if (ec) return Policy::invalid_handle;
-    if (r == wait_result::timed_out) {
-      ec = make_error_code(errc::timed_out);
-      return Policy::invalid_handle;
-    }
-  }
+    const auto h = Policy::accept(handle_, sa, len, e);
+    return e ? Policy::invalid_handle : h;
+  });
 }
+
+// What the layers above may use of a socket's core besides its public calls:
+// the wait loop, for a call of their own on the socket (hand-off's SCM_RIGHTS
+// messages), so that it waits, times out and is cancelled as every call does.
+struct core_access {
+  template <class Policy, class R, class Attempt>
+  static R wait_loop(socket_core<Policy>& s, wait_type what, const deadline& when, R failed,
+                     std::error_code& ec, Attempt&& attempt) noexcept {
+    return s.wait_loop(what, when, failed, ec, std::forward<Attempt>(attempt));
+  }
+};
 
 }  // namespace detail
 VMSOCK_END_NAMESPACE
