@@ -409,8 +409,10 @@ TEST_F(WaitForReadyFaults, ANonRetryableErrorFailsAtOnceAfterOneAttempt) {
   }
 }
 
-TEST_F(WaitForReadyFaults, VsocksResetAndTimeoutAtConnectAreRetried) {
-  // The connect never reaches the OS: every one of them is scripted.
+TEST_F(WaitForReadyFaults, VsocksResetTimeoutAndNoDeviceAtConnectAreRetried) {
+  // The connect never reaches the OS: every one of them is scripted.  ENODEV
+  // is a host's answer while the VM with that CID is down (a restart).
+  fault_policy::fail(call::connect, std::errc::no_such_device, 1);
   fault_policy::fail(call::connect, std::errc::connection_reset, 2);
   fault_policy::fail(call::connect, std::errc::timed_out, 1);
   fault_policy::fail(call::connect, std::errc::permission_denied, -1);
@@ -420,7 +422,7 @@ TEST_F(WaitForReadyFaults, VsocksResetAndTimeoutAtConnectAreRetried) {
   });
   if (fault_policy::calls(call::connect) == 0) GTEST_SKIP() << "no AF_VSOCK here: " << ec.message();
   EXPECT_EQ(ec, std::errc::permission_denied);
-  EXPECT_EQ(fault_policy::calls(call::connect), 4u);
+  EXPECT_EQ(fault_policy::calls(call::connect), 5u);
 
   fault_policy::clear();
   fault_policy::fail(call::connect, std::errc::connection_reset, 1);

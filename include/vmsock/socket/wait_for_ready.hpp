@@ -15,8 +15,10 @@
 //   - connection refused (Windows' WSAECONNREFUSED too);
 //   - a Unix socket file (or a hybrid VMM's) that does not exist yet (ENOENT);
 //   - VSOCK's refusal, ECONNRESET at connect (errc::vsock_connection_refused),
-//     and a VSOCK or Hyper-V connect that timed out in the kernel (a VM that
-//     does not answer yet);
+//     a VSOCK or Hyper-V connect that timed out in the kernel (a VM that
+//     does not answer yet), and ENODEV, a host's vhost_vsock with no VM of
+//     that CID (one that is booting, or being restarted, and has not started
+//     its device yet);
 //   - a hybrid VMM's silent close (errc::hybrid_vsock_refused).
 // Any other error ends the connect at once with that error.  When the
 // deadline ends it, the error is errc::timed_out (== std::errc::timed_out),
@@ -86,7 +88,9 @@ inline bool not_up_yet(const std::error_code& ec, ready_transport t) noexcept {
   if (ec == std::errc::connection_refused) return true;
   switch (t) {
   case ready_transport::local: return ec == std::errc::no_such_file_or_directory;
-  case ready_transport::vm: return ec == std::errc::connection_reset || ec == std::errc::timed_out;
+  case ready_transport::vm:
+    return ec == std::errc::connection_reset || ec == std::errc::timed_out ||
+           ec == std::errc::no_such_device;
   case ready_transport::ip: break;
   }
   return false;

@@ -29,6 +29,10 @@ namespace {
 
 side g_side = side::host;
 unsigned g_case = 0;
+const char* g_program = "";
+// What this side said first (HELLO), said again to a restarted guest side:
+// its program is then where this one was when it said it.
+std::string g_hello;
 
 std::string current_test_name() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -41,12 +45,15 @@ class control_channel {
   bool open() const { return s_.is_open() && broken_.empty(); }
   const std::string& broken() const { return broken_; }
 
-  // Host: listen on `port` and take the guest's connection.
+  // Host: listen on `port` and take the guest's connection (a new one, in
+  // place of a connection the guest's restart broke).
   void accept_from_guest(std::uint32_t port, std::chrono::milliseconds limit) {
     auto l = vmsock::vsock_listener::listen(any_port(port));
     vmsock::vsock_endpoint peer;
     std::error_code ec;
     s_ = l.accept(limit, peer, ec);
+    buf_.clear();
+    broken_.clear();
     if (ec)
       throw std::runtime_error("control: the guest side never connected to vsock://any:" +
                                std::to_string(port) + " within " + seconds(limit) + " (" +
@@ -150,9 +157,46 @@ std::string planned_tests() {
   return all;
 }
 
+std::uint32_t control_port() { return 9000 + g_case; }
+
+// Both sides say which program and tests they run; false (and why, on
+// stderr) when they differ.
+bool exchange_hello(control_channel& c) {
+  if (g_hello.empty()) g_hello = std::string("HELLO ") + g_program + " " + planned_tests();
+  const std::string& mine = g_hello;
+  c.send_line(mine);
+  const std::string theirs = c.read_line(60s, "HELLO");
+  if (theirs == mine) return true;
+  std::fprintf(stderr, "%s: the two sides would run different tests:\n  %s: %s\n  %s: %s\n",
+               g_program, name_of(g_side), mine.c_str(), name_of(other(g_side)), theirs.c_str());
+  return false;
+}
+
+void exchange_begin(control_channel& c, std::chrono::milliseconds limit) {
+  c.send_line("BEGIN " + c.test);
+  const std::string line = c.read_line(limit, "the start of " + c.test);
+  if (line != "BEGIN " + c.test)
+    c.fail("control: out of step: this side begins " + c.test + ", the " + name_of(other(g_side)) +
+           " side sent '" + line + "'");
+}
+
 }  // namespace
 
 side this_side() { return g_side; }
+
+bool restarted_boot() {
+  std::ifstream f("/proc/cmdline");
+  const std::string cmdline((std::istreambuf_iterator<char>(f)), {});
+  return cmdline.find("vmsock_run_from=") != std::string::npos;
+}
+
+void await_restarted_guest(std::chrono::milliseconds limit) {
+  if (g_side != side::host) throw std::logic_error("await_restarted_guest: on the host side only");
+  auto& c = control();
+  c.accept_from_guest(control_port(), limit);
+  if (!exchange_hello(c)) c.fail("control: the restarted guest side runs other tests");
+  exchange_begin(c, limit);
+}
 
 std::uint32_t port(unsigned k) {
   if (k >= 32) throw std::logic_error("vmsock_nested::port: at most 32 ports per test");
@@ -201,11 +245,7 @@ void paired_test::SetUp() {
   c.peer_verdict.clear();
   ASSERT_TRUE(c.open()) << "no control connection to the other side: " << c.broken();
   try {
-    c.send_line("BEGIN " + c.test);
-    const std::string line = c.read_line(150s, "the start of " + c.test);
-    if (line != "BEGIN " + c.test)
-      c.fail("control: out of step: this side begins " + c.test + ", the " +
-             name_of(other(g_side)) + " side sent '" + line + "'");
+    exchange_begin(c, 150s);
   } catch (const std::exception& e) {
     FAIL() << e.what();
   }
@@ -349,27 +389,21 @@ int run_paired_gtest(int argc, char** argv, const char* program) {
   // limit for the whole case.
   ::alarm(240);
 
-  const std::uint32_t control_port = 9000 + g_case;
+  g_program = program;
   auto& c = control();
   try {
     if (g_side == side::host)
-      c.accept_from_guest(control_port, 120s);
+      c.accept_from_guest(control_port(), 120s);
     else
-      c.connect_to_host(control_port, 120s);
-    const std::string mine = planned_tests();
-    c.send_line(std::string("HELLO ") + program + " " + mine);
-    const std::string theirs = c.read_line(60s, "HELLO");
-    if (theirs != std::string("HELLO ") + program + " " + mine) {
-      std::fprintf(stderr, "%s: the two sides would run different tests:\n  %s: %s\n  %s: %s\n",
-                   program, name_of(g_side), mine.c_str(), name_of(other(g_side)), theirs.c_str());
-      return 1;
-    }
+      c.connect_to_host(control_port(), 120s);
+    if (!exchange_hello(c)) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s (%s side): %s\n", program, name_of(g_side), e.what());
     return 1;
   }
-  std::printf("[ nested   ] %s side, control connection on port %u, case %u\n", name_of(g_side),
-              static_cast<unsigned>(control_port), g_case);
+  std::printf("[ nested   ] %s side, control connection on port %u, case %u%s\n", name_of(g_side),
+              static_cast<unsigned>(control_port()), g_case,
+              g_side == side::guest && restarted_boot() ? ", in a restarted guest" : "");
   std::fflush(stdout);
   return RUN_ALL_TESTS();
 }

@@ -65,6 +65,16 @@ inline void sync(const std::string& point, std::chrono::milliseconds limit = 150
 }
 std::uint64_t meet_number(const std::string& point, std::uint64_t mine);
 
+// A test that restarts the inner guest (tests/vm/test_nested_restart.cpp):
+// the host side kills the guest's qemu, runs `nested-outer.sh restart
+// <case>`, and the restarted guest runs this program again, which resumes
+// the test on its side (restarted_boot() tells it so: the kernel command line
+// has vmsock_run_from=<case>).  await_restarted_guest() takes that program's
+// new control connection, HELLO and BEGIN, within `limit`; after it the two
+// halves meet as before and end the test as usual.
+bool restarted_boot();
+void await_restarted_guest(std::chrono::milliseconds limit);
+
 // The fixture of every paired test: BEGIN in SetUp, END in TearDown.
 class paired_test : public ::testing::Test {
  protected:

@@ -27,7 +27,9 @@
 #   vm_nested        the paired tests (test_nested_*.cpp, one binary run on
 #                    both sides): addressing, the kernel's vsock_test cases,
 #                    the connect timeout of a paused guest, the examples and
-#                    socat both ways, and the throughput figures.
+#                    socat both ways, the throughput figures, and a host
+#                    agent across its guest's kill and reboot (a second
+#                    inner boot).
 
 get_property(_vmsock_nested_off GLOBAL PROPERTY VMSOCK_VM_OFF)
 
@@ -94,7 +96,8 @@ if(NOT _vmsock_nested_off)
   add_executable(vm_nested_tests
     nested/nested_support.cpp nested/nested_support.hpp
     test_nested_addressing.cpp test_nested_stream.cpp test_nested_timeout.cpp
-    test_nested_interop.cpp test_nested_bench.cpp test_nested_harness.cpp)
+    test_nested_interop.cpp test_nested_bench.cpp test_nested_harness.cpp
+    test_nested_restart.cpp)
   target_compile_definitions(vm_nested_tests PRIVATE VMSOCK_NESTED_PROGRAM="vm_nested_tests")
   _vmsock_guest_program(vm_nested_tests)
   # guest_support.hpp and nested/ (_vmsock_guest_program adds the directory of
@@ -125,6 +128,11 @@ if(NOT _vmsock_nested_off)
   endif()
   list(APPEND _vmsock_nested_cases
     throughput "${_vmsock_nested_run}'Throughput.*'" "${_vmsock_nested_run}'Throughput.*'")
+  # Last: its host side kills the inner guest and boots it again (which
+  # resumes its list at this case); a second boot that fails then takes no
+  # other case's result with it.
+  list(APPEND _vmsock_nested_cases
+    restart "${_vmsock_nested_run}'Restart.*'" "${_vmsock_nested_run}'Restart.*'")
 
   vmsock_add_nested_vm_test(NAME vm_nested
     CASES ${_vmsock_nested_cases}

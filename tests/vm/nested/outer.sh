@@ -10,6 +10,12 @@
 #   nested-outer.sh case I NAME run case I's host command (line I of
 #                               /nested/host-commands) and wait for the guest
 #                               side's result (the inner guest's I-th RESULT)
+#   nested-outer.sh restart I   (run by case I's host side, which killed the
+#                               inner guest on purpose) wait for the old qemu
+#                               to be gone, boot the inner guest again with
+#                               vmsock_run_from=I (guest-init.sh: it resumes
+#                               its list at case I's guest side) and wait
+#                               for its BOOTED line
 #   nested-outer.sh stop        wait for the inner guest's DONE and its
 #                               power-off, stop the streams
 #
@@ -29,7 +35,11 @@
 # the case's).  /nested/config sets the limits (seconds):
 # BOOT_LIMIT, CASE_LIMIT, RESULT_LIMIT, INNER_LIMIT, INNER_MEMORY, INNER_CPU;
 # after the boot, RESULT_LIMIT becomes at least three times the inner boot
-# as measured here (a slower machine boots slower and runs slower alike).
+# as measured here (a slower machine boots slower and runs slower alike); a
+# restart waits that long for the second boot, and host sides get it as
+# VMSOCK_NESTED_RESULT_LIMIT.  A host side that kills the inner guest on
+# purpose creates $dir/restarting first (`restart` removes it), so that the
+# watch below does not take the dead qemu for a guest that died.
 set -u
 . /nested/config
 [ -f /tmp/nested/limits ] && . /tmp/nested/limits
@@ -53,6 +63,48 @@ console_tail() {
   tail -n 30 $dir/console.log | sed "s/$cr\$//; s/^/[inner console] /"
   say "----"
 }
+# Starts the inner guest's qemu (the extra kernel command-line words in $1)
+# and waits up to $2 s for one more BOOTED line than $dir/status.log had.
+# The serial files are appended to, so that a restarted guest's lines follow
+# the first boot's: its RESULT lines then count on from the first boot's, and
+# the streams below go on reading the same files.
+boot_inner() { # extra-append limit
+  before=$(grep -c '^VMSOCK-VM BOOTED ' $dir/status.log)
+  t0=$(up)
+  # -M pc, one vCPU, TCG: the outer guest has no KVM of its own.  Serial
+  # ports as in run-in-vm.sh: console, test output, status lines.
+  setsid timeout -s KILL "$INNER_LIMIT" /usr/bin/qemu-system-x86_64 \
+    -M pc -accel tcg -cpu "$INNER_CPU" -smp 1 -m "$INNER_MEMORY" -nodefaults -display none -no-reboot \
+    -kernel /nested/vmlinuz -initrd /nested/inner.cpio.gz \
+    -append "console=ttyS0 panic=-1 rdinit=/init random.trust_cpu=on vmsock_test_guest=1$1" \
+    -chardev file,id=ser0,path=$dir/console.log,append=on \
+    -chardev file,id=ser1,path=$dir/out.log,append=on \
+    -chardev file,id=ser2,path=$dir/status.log,append=on \
+    -serial chardev:ser0 -serial chardev:ser1 -serial chardev:ser2 \
+    -device vhost-vsock-pci,guest-cid=3 \
+    -monitor unix:$dir/monitor.sock,server=on,wait=off \
+    </dev/null >$dir/qemu.log 2>&1 &
+  echo $! >$dir/qemu.pid
+  say "inner guest starting (qemu pid $(cat $dir/qemu.pid), limit ${INNER_LIMIT}s, waiting ${2}s for it to boot)"
+  while [ "$(grep -c '^VMSOCK-VM BOOTED ' $dir/status.log)" -le "$before" ]; do
+    if ! qemu_running; then
+      sed 's/^/[nested] qemu: /' $dir/qemu.log
+      inner_dead "the inner guest never answered: its qemu exited before it booted ($(since "$t0") s)"
+      console_tail
+      return 124
+    fi
+    if [ "$(awk -v a="$t0" -v b="$(up)" -v l="$2" 'BEGIN { print (b - a > l) }')" = 1 ]; then
+      inner_dead "the inner guest never answered: no BOOTED line within ${2}s"
+      console_tail
+      return 124
+    fi
+    sleep 0.5
+  done
+  booted=$(grep '^VMSOCK-VM BOOTED ' $dir/status.log | tail -n 1 | sed -n 's/^VMSOCK-VM BOOTED [^ ]* \([0-9.]*\).*/\1/p' | tr -d '\r')
+  boot_s=$(since "$t0")
+  return 0
+}
+
 # A stream of a file's lines as they come, labelled, in a session of its own
 # (so that `kill -- -PID` ends the tail and the sed).
 stream() { # file label
@@ -71,35 +123,7 @@ start)
   say "local CID of this (outer) guest: host side, vhost_vsock; inner guest: CID 3"
   stream $dir/out.log guest
   stream $dir/console.log "inner console"
-  t0=$(up)
-  # -M pc, one vCPU, TCG: the outer guest has no KVM of its own.  Serial
-  # ports as in run-in-vm.sh: console, test output, status lines.
-  setsid timeout -s KILL "$INNER_LIMIT" /usr/bin/qemu-system-x86_64 \
-    -M pc -accel tcg -cpu "$INNER_CPU" -smp 1 -m "$INNER_MEMORY" -nodefaults -display none -no-reboot \
-    -kernel /nested/vmlinuz -initrd /nested/inner.cpio.gz \
-    -append "console=ttyS0 panic=-1 rdinit=/init random.trust_cpu=on vmsock_test_guest=1" \
-    -serial file:$dir/console.log -serial file:$dir/out.log -serial file:$dir/status.log \
-    -device vhost-vsock-pci,guest-cid=3 \
-    -monitor unix:$dir/monitor.sock,server=on,wait=off \
-    </dev/null >$dir/qemu.log 2>&1 &
-  echo $! >$dir/qemu.pid
-  say "inner guest starting (qemu pid $(cat $dir/qemu.pid), limit ${INNER_LIMIT}s, waiting ${BOOT_LIMIT}s for it to boot)"
-  while ! grep -q '^VMSOCK-VM BOOTED ' $dir/status.log; do
-    if ! qemu_running; then
-      sed 's/^/[nested] qemu: /' $dir/qemu.log
-      inner_dead "the inner guest never answered: its qemu exited before it booted ($(since "$t0") s)"
-      console_tail
-      exit 124
-    fi
-    if [ "$(awk -v a="$t0" -v b="$(up)" -v l="$BOOT_LIMIT" 'BEGIN { print (b - a > l) }')" = 1 ]; then
-      inner_dead "the inner guest never answered: no BOOTED line within ${BOOT_LIMIT}s"
-      console_tail
-      exit 124
-    fi
-    sleep 0.5
-  done
-  booted=$(sed -n 's/^VMSOCK-VM BOOTED [^ ]* \([0-9.]*\).*/\1/p' $dir/status.log | tr -d '\r')
-  boot_s=$(since "$t0")
+  boot_inner "" "$BOOT_LIMIT" || exit $?
   RESULT_LIMIT=$(awk -v r="$RESULT_LIMIT" -v b="$boot_s" 'BEGIN { l = int(3 * b + 0.5); print (l > r ? l : r) }')
   echo "RESULT_LIMIT=$RESULT_LIMIT" >$dir/limits
   say "inner guest booted: $boot_s s after qemu started (its own uptime ${booted} s); a guest side's result is awaited ${RESULT_LIMIT}s after its host side ends"
@@ -119,7 +143,8 @@ case)
   rm -f $dir/host-rc.$i $dir/host-pid.$i
   # In a session of its own, so that one kill ends it with its children.
   (
-    export VMSOCK_NESTED_SIDE=host VMSOCK_NESTED_CASE="$i" VMSOCK_NESTED_MONITOR=$dir/monitor.sock
+    export VMSOCK_NESTED_SIDE=host VMSOCK_NESTED_CASE="$i" VMSOCK_NESTED_MONITOR=$dir/monitor.sock \
+      VMSOCK_NESTED_RESULT_LIMIT="$RESULT_LIMIT"
     cd /tmp || exit 1
     setsid timeout -s KILL "$CASE_LIMIT" sh -c "$cmd" 2>&1 &
     echo $! >$dir/host-pid.$i
@@ -139,7 +164,7 @@ case)
       if [ "$(awk -v a="$guest_done_at" -v b="$(up)" 'BEGIN { print (b - a > 30) }')" = 1 ]; then
         ended_by="the guest side ended ($(guest_result | cut -d' ' -f3-4)) 30 s ago and the host side still ran"
       fi
-    elif ! qemu_running; then
+    elif ! qemu_running && [ ! -f $dir/restarting ]; then
       sleep 5
       if [ -z "$(guest_result)" ] && [ ! -f $dir/host-rc.$i ]; then
         inner_dead "the inner guest never answered: its qemu ended during case $i ($name), before the guest side reported"
@@ -190,6 +215,27 @@ case)
   exit "$guest_rc"
   ;;
 
+restart)
+  i=${2:?case number}
+  # The host side killed qemu with SIGKILL: it is gone as soon as the kernel
+  # has torn it down (its memory freed, its vhost device released).
+  t0=$(up)
+  while qemu_running; do
+    if [ "$(awk -v a="$t0" -v b="$(up)" 'BEGIN { print (b - a > 30) }')" = 1 ]; then
+      say "restart: the inner guest's qemu still runs 30 s after it was killed"
+      rm -f $dir/restarting
+      exit 1
+    fi
+    sleep 0.1
+  done
+  say "restart: the old inner guest is gone ($(since "$t0") s); booting it again to run case $i's guest side"
+  rc=0
+  boot_inner " vmsock_run_from=$i" "$RESULT_LIMIT" || rc=$?
+  rm -f $dir/restarting
+  [ $rc = 0 ] && say "inner guest booted again: $boot_s s after qemu started (its own uptime ${booted} s)"
+  exit $rc
+  ;;
+
 stop)
   t0=$(up)
   rc=0
@@ -215,7 +261,7 @@ stop)
   ;;
 
 *)
-  echo "usage: nested-outer.sh start | case I NAME | stop" >&2
+  echo "usage: nested-outer.sh start | case I NAME | restart I | stop" >&2
   exit 2
   ;;
 esac
