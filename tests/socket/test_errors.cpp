@@ -22,15 +22,7 @@ namespace {
 
 using namespace vmsock;
 using namespace std::chrono_literals;
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::system_error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using vmsock_test::message_of;
 
 // A port with nothing listening on it: bound once, then released.
 inet4_endpoint closed_port() {

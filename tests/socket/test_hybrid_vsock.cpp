@@ -50,14 +50,16 @@
 namespace {
 
 using namespace std::chrono_literals;
+using vmsock_test::bounded_call;
+using vmsock_test::file_exists;
+using vmsock_test::message_of;
 using namespace vmsock;
 using clock_type = std::chrono::steady_clock;
 
-// How long a fake VMM waits for its client at most, and how long a client
-// call may take before the test calls it a hang.  Generous: the machine is
+// How long a fake VMM waits for its client at most (a client call that takes
+// longer than bounded_call's 30 s is a hang).  Generous: the machine is
 // shared, and nothing here measures speed.
 constexpr auto fake_patience = 10s;
-constexpr auto hang_bound = std::chrono::seconds(30);
 
 // ---- plain POSIX sockets, for the fakes ------------------------------------------
 
@@ -174,10 +176,6 @@ void hold_until_closed(int fd, const std::atomic<bool>* stop) {
   }
 }
 
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
 bool is_socket_file(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
@@ -204,50 +202,6 @@ struct scratch_dir {
   scratch_dir(const scratch_dir&) = delete;
   scratch_dir& operator=(const scratch_dir&) = delete;
   std::string file(const char* name) const { return path + "/" + name; }
-};
-
-// Runs `f` in a thread; finish() waits for it at most `bound`.  A call that
-// does not return by then is a hang: the program says so and exits.
-class bounded_call {
- public:
-  explicit bounded_call(std::function<void()> f)
-      : thread_([this, f = std::move(f)] {
-          try {
-            f();
-          } catch (const std::exception& e) {
-            ADD_FAILURE() << "exception in a test thread: " << e.what();
-          }
-          std::lock_guard<std::mutex> g(m_);
-          done_ = true;
-          cv_.notify_all();
-        }) {}
-  ~bounded_call() { finish(); }
-  bounded_call(const bounded_call&) = delete;
-  bounded_call& operator=(const bounded_call&) = delete;
-
-  void finish(std::chrono::seconds bound = hang_bound) {
-    if (!thread_.joinable()) return;
-    std::unique_lock<std::mutex> l(m_);
-    if (!cv_.wait_for(l, bound, [&] { return done_; })) {
-      std::fprintf(stderr, "FAILED: a blocked call did not return within %lld s: %s\n",
-                   static_cast<long long>(bound.count()),
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-      std::fflush(stderr);
-      std::_Exit(3);
-    }
-    l.unlock();
-    thread_.join();
-  }
-  bool done() {
-    std::lock_guard<std::mutex> g(m_);
-    return done_;
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
 };
 
 // Runs a client call bounded, and says how long it took.
@@ -444,15 +398,6 @@ fake_vmm scripted_vmm(const std::string& path, std::function<void(fd_t&, fake_vm
     vmm.record(read_line(fd.get(), vmm.stopping()));
     then(fd, vmm);
   });
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 std::string receive_some(hybrid_vsock_stream_socket& s, std::size_t n) {

@@ -34,56 +34,12 @@
 namespace {
 
 using namespace std::chrono_literals;
+using vmsock_test::bounded_call;
 using namespace vmsock;
 using vmsock_test::random_bytes;
 using clock_type = std::chrono::steady_clock;
 
 const std::error_code closed_code = default_policy::closed_error();
-
-// Runs `f` in a thread; `finish()` waits for it at most `bound`.  A call that
-// does not return by then is a hang: the test program says so and exits, so
-// that ctest reports the failure instead of waiting for its timeout.
-class bounded_call {
- public:
-  explicit bounded_call(std::function<void()> f)
-      : thread_([this, f = std::move(f)] {
-          try {
-            f();
-          } catch (const std::exception& e) {
-            ADD_FAILURE() << "exception in a test thread: " << e.what();
-          }
-          std::lock_guard<std::mutex> g(m_);
-          done_ = true;
-          cv_.notify_all();
-        }) {}
-  ~bounded_call() { finish(); }
-  bounded_call(const bounded_call&) = delete;
-  bounded_call& operator=(const bounded_call&) = delete;
-
-  void finish(std::chrono::seconds bound = 20s) {
-    if (!thread_.joinable()) return;
-    std::unique_lock<std::mutex> l(m_);
-    if (!cv_.wait_for(l, bound, [&] { return done_; })) {
-      std::fprintf(stderr, "FAILED: a blocked call did not return within %lld s: %s\n",
-                   static_cast<long long>(bound.count()),
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-      std::fflush(stderr);
-      std::_Exit(3);
-    }
-    l.unlock();
-    thread_.join();
-  }
-  bool done() {
-    std::lock_guard<std::mutex> g(m_);
-    return done_;
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // Lets the other thread get into its wait, then cancels `s` and returns how
 // long the blocked call took to return after that.
@@ -958,10 +914,7 @@ TEST(Messages, ConnectionRefusedOnEveryTransportHere) {
 // ---- Unix socket files -------------------------------------------------------------
 
 #if VMSOCK_POSIX
-bool file_exists(const std::string& p) {
-  struct stat st {};
-  return ::lstat(p.c_str(), &st) == 0;
-}
+using vmsock_test::file_exists;
 
 TEST(UnixFiles, AListenerRemovesItsSocketFileWhenItCloses) {
   vmsock_test::temp_socket_path p;

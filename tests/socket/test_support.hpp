@@ -12,16 +12,23 @@
 // <windows.h> came with vmsock (detail/native.hpp).
 #else
 #  include <fcntl.h>
+#  include <sys/stat.h>
 #  include <unistd.h>
 #endif
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -178,6 +185,68 @@ inline std::vector<unsigned char> random_bytes(std::size_t n, std::uint64_t seed
   }
   return v;
 }
+
+// What the exception that `f` throws says; "(no exception)" when it throws none.
+inline std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+// Runs `f` in a thread; finish() waits for it at most `bound`.  A call that
+// does not return by then is a hang: the program says so and exits, so that
+// ctest reports the failure instead of waiting for its timeout.
+class bounded_call {
+ public:
+  explicit bounded_call(std::function<void()> f)
+      : thread_([this, f = std::move(f)] {
+          try {
+            f();
+          } catch (const std::exception& e) {
+            ADD_FAILURE() << "exception in a test thread: " << e.what();
+          }
+          std::lock_guard<std::mutex> g(m_);
+          done_ = true;
+          cv_.notify_all();
+        }) {}
+  ~bounded_call() { finish(); }
+  bounded_call(const bounded_call&) = delete;
+  bounded_call& operator=(const bounded_call&) = delete;
+
+  void finish(std::chrono::seconds bound = std::chrono::seconds(30)) {
+    if (!thread_.joinable()) return;
+    std::unique_lock<std::mutex> l(m_);
+    if (!cv_.wait_for(l, bound, [&] { return done_; })) {
+      std::fprintf(stderr, "FAILED: a blocked call did not return within %lld s: %s\n",
+                   static_cast<long long>(bound.count()),
+                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+    l.unlock();
+    thread_.join();
+  }
+  bool done() {
+    std::lock_guard<std::mutex> g(m_);
+    return done_;
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+#if VMSOCK_POSIX
+inline bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+#endif
 
 // The families the typed tests run over.  On Windows only the IP ones: Wine 8
 // has no AF_UNIX at all (it answers WSAEAFNOSUPPORT, which test_errors.cpp's

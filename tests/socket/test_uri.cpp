@@ -26,10 +26,10 @@ using namespace std::chrono_literals;
 // A VM endpoint of the family that is not native here, with no mapping to the
 // native one: skipped by connect_first on either platform.
 #if VMSOCK_WINDOWS
-constexpr const char* unmapped_vm = "vsock://99:5000";  // CID 99: no Hyper-V VM id
+constexpr const char* unmapped_vm_uri = "vsock://99:5000";  // CID 99: no Hyper-V VM id
 #else
 // A VM GUID that is none of the well-known ones: no VSOCK mapping on Linux.
-constexpr const char* unmapped_vm = "hvsock://6e5a1a7c-55a2-4b4b-9f2c-9d3e5a1c2b7f/5000";
+constexpr const char* unmapped_vm_uri = "hvsock://6e5a1a7c-55a2-4b4b-9f2c-9d3e5a1c2b7f/5000";
 #endif
 
 std::vector<any_endpoint> parse_all(const std::vector<std::string>& uris) {
@@ -189,7 +189,7 @@ TEST(ConnectFirst, FallsBackInOrderAndSaysWhichTransportWon) {
   const std::string live = "tcp://" + l.local_endpoint().to_string();
   const std::string dead = closed_tcp_uri();
 
-  auto s = connect_first({unmapped_vm, dead, live}, 2s);
+  auto s = connect_first({unmapped_vm_uri, dead, live}, 2s);
   EXPECT_EQ(s.scheme(), uri_scheme::tcp);
   EXPECT_EQ(s.remote(), any_endpoint::parse(live));
   auto conn = l.accept(2s);
@@ -205,10 +205,10 @@ TEST(ConnectFirst, FallsBackInOrderAndSaysWhichTransportWon) {
 
   // Why the fallback was taken: the attempts before the winner.
   std::vector<connect_attempt> failed;
-  auto again = connect_first(parse_all({unmapped_vm, dead, live}), 2s, failed);
+  auto again = connect_first(parse_all({unmapped_vm_uri, dead, live}), 2s, failed);
   EXPECT_EQ(again.remote(), any_endpoint::parse(live));
   ASSERT_EQ(failed.size(), 2u);
-  EXPECT_EQ(failed[0].endpoint, any_endpoint::parse(unmapped_vm));
+  EXPECT_EQ(failed[0].endpoint, any_endpoint::parse(unmapped_vm_uri));
   EXPECT_TRUE(failed[0].skipped);
   EXPECT_EQ(failed[1].endpoint, any_endpoint::parse(dead));
   EXPECT_FALSE(failed[1].skipped);
@@ -220,7 +220,7 @@ TEST(ConnectFirst, FallsBackInOrderAndSaysWhichTransportWon) {
 TEST(ConnectFirst, WhenAllFailTheErrorListsEveryAttempt) {
   const std::string dead = closed_tcp_uri();
   vmsock_test::temp_socket_path missing;
-  std::vector<std::string> uris = {unmapped_vm, dead};
+  std::vector<std::string> uris = {unmapped_vm_uri, dead};
   // The last attempt's error is the exception's code: a missing socket file
   // where there are Unix sockets, else the refused TCP connect.
 #if VMSOCK_POSIX
@@ -234,7 +234,7 @@ TEST(ConnectFirst, WhenAllFailTheErrorListsEveryAttempt) {
     FAIL() << "nothing listens";
   } catch (const connect_error& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find(std::string(unmapped_vm) +
+    EXPECT_NE(what.find(std::string(unmapped_vm_uri) +
                         ": skipped: " + make_error_code(errc::no_mapping).message()),
               std::string::npos)
         << what;

@@ -39,6 +39,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using vmsock_test::message_of;
 using namespace vmsock;
 
 // A connect that has not returned by then is a hang, not a slow machine.
@@ -56,15 +57,6 @@ template <class F> auto bounded(F f) {
     std::_Exit(3);
   }
   return fut.get();
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 // A loopback port nothing listens on (the OS gave it, then it was closed).

@@ -60,13 +60,13 @@ TEST(HvRegistry, Constants) {
 }
 
 TEST(HvRegistry, NameCheck) {
-  struct row {
+  struct name_case {
     std::string name;
     name_problem problem;
     std::size_t offset;  // for embedded_nul and invalid_utf8
     std::size_t units;   // for none and too_long
   };
-  const std::vector<row> rows = {
+  const std::vector<name_case> rows = {
       {"a", name_problem::none, 0, 1},
       {"D\xc3\xa9mo \xe2\x98\x83", name_problem::none, 0, 6},
       {"\xf0\x9d\x84\x9e\xf4\x8f\xbf\xbf", name_problem::none, 0, 4},
