@@ -1,7 +1,8 @@
 // posix_options: posix_policy's socket options (policy/posix.hpp): the table
 // from vmsock's option ids to a level, a name and the encoding of the value
 // (int, 64-bit, timeval, linger), and set_option/get_option, which encode and
-// decode by it.  A new option is a row here (and in socket/options.hpp).
+// decode by it.  The rows Winsock spells alike are option_rows.hpp's; a new
+// option is a row there or here (and in socket/options.hpp).
 #pragma once
 
 #include <vmsock/config.hpp>
@@ -10,11 +11,10 @@
 
 #  include <vmsock/detail/native.hpp>
 #  include <vmsock/error.hpp>
+#  include <vmsock/policy/detail/option_rows.hpp>
 #  include <vmsock/policy/detail/posix_calls.hpp>
 #  include <vmsock/policy/types.hpp>
 
-#  include <netinet/in.h>
-#  include <netinet/tcp.h>
 #  include <sys/socket.h>
 #  include <sys/time.h>
 
@@ -30,25 +30,25 @@ struct posix_options : posix_calls {
     native_option o;
     if (!lookup(id, o, ec)) return;
     switch (o.kind) {
-    case value_kind::boolean:
-    case value_kind::integer: {
-      const int x = o.kind == value_kind::boolean ? (v.on ? 1 : 0) : static_cast<int>(v.value);
+    case option_kind::boolean:
+    case option_kind::integer: {
+      const int x = o.kind == option_kind::boolean ? (v.on ? 1 : 0) : static_cast<int>(v.value);
       check(::setsockopt(h, o.level, o.name, &x, sizeof x), ec);
       return;
     }
-    case value_kind::u64: {
+    case option_kind::u64: {
       const unsigned long long x = static_cast<unsigned long long>(v.value);
       check(::setsockopt(h, o.level, o.name, &x, sizeof x), ec);
       return;
     }
-    case value_kind::duration_us: {
+    case option_kind::duration: {
       timeval tv{};
       tv.tv_sec = static_cast<decltype(tv.tv_sec)>(v.value / 1000000);
       tv.tv_usec = static_cast<decltype(tv.tv_usec)>(v.value % 1000000);
       check(::setsockopt(h, o.level, o.name, &tv, sizeof tv), ec);
       return;
     }
-    case value_kind::linger: {
+    case option_kind::linger: {
       ::linger l{};
       l.l_onoff = v.on ? 1 : 0;
       l.l_linger = static_cast<int>(v.value);
@@ -63,8 +63,8 @@ struct posix_options : posix_calls {
     if (!lookup(id, o, ec)) return;
     v = option_value{};
     switch (o.kind) {
-    case value_kind::boolean:
-    case value_kind::integer: {
+    case option_kind::boolean:
+    case option_kind::integer: {
       int x = 0;
       socklen_t l = sizeof x;
       if (!check(::getsockopt(h, o.level, o.name, &x, &l), ec)) return;
@@ -72,21 +72,21 @@ struct posix_options : posix_calls {
       v.value = x;
       return;
     }
-    case value_kind::u64: {
+    case option_kind::u64: {
       unsigned long long x = 0;
       socklen_t l = sizeof x;
       if (!check(::getsockopt(h, o.level, o.name, &x, &l), ec)) return;
       v.value = static_cast<std::int64_t>(x);
       return;
     }
-    case value_kind::duration_us: {
+    case option_kind::duration: {
       timeval tv{};
       socklen_t l = sizeof tv;
       if (!check(::getsockopt(h, o.level, o.name, &tv, &l), ec)) return;
       v.value = static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
       return;
     }
-    case value_kind::linger: {
+    case option_kind::linger: {
       ::linger lg{};
       socklen_t l = sizeof lg;
       if (!check(::getsockopt(h, o.level, o.name, &lg, &l), ec)) return;
@@ -98,49 +98,27 @@ struct posix_options : posix_calls {
   }
 
  private:
-  enum class value_kind { boolean, integer, u64, duration_us, linger };
-  struct native_option {
-    int level = 0;
-    int name = 0;
-    value_kind kind = value_kind::integer;
-  };
-
   static bool lookup(option_id id, native_option& o, std::error_code& ec) noexcept {
+    if (shared_option_row(id, o)) return true;
     switch (id) {
-    case option_id::reuse_address: o = {SOL_SOCKET, SO_REUSEADDR, value_kind::boolean}; return true;
-    case option_id::keep_alive: o = {SOL_SOCKET, SO_KEEPALIVE, value_kind::boolean}; return true;
-    case option_id::linger: o = {SOL_SOCKET, SO_LINGER, value_kind::linger}; return true;
-    case option_id::receive_buffer_size:
-      o = {SOL_SOCKET, SO_RCVBUF, value_kind::integer};
-      return true;
-    case option_id::send_buffer_size: o = {SOL_SOCKET, SO_SNDBUF, value_kind::integer}; return true;
-    case option_id::receive_timeout:
-      o = {SOL_SOCKET, SO_RCVTIMEO, value_kind::duration_us};
-      return true;
-    case option_id::send_timeout:
-      o = {SOL_SOCKET, SO_SNDTIMEO, value_kind::duration_us};
-      return true;
-    case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
-    case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
-    case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
 #  if defined(SO_REUSEPORT)
-    case option_id::reuse_port: o = {SOL_SOCKET, SO_REUSEPORT, value_kind::boolean}; return true;
+    case option_id::reuse_port: o = {SOL_SOCKET, SO_REUSEPORT, option_kind::boolean}; return true;
 #  endif
 #  if VMSOCK_LINUX
     case option_id::vsock_buffer_size:
-      o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, value_kind::u64};
+      o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, option_kind::u64};
       return true;
     case option_id::vsock_buffer_min_size:
-      o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MIN_SIZE, value_kind::u64};
+      o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MIN_SIZE, option_kind::u64};
       return true;
     case option_id::vsock_buffer_max_size:
-      o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, value_kind::u64};
+      o = {AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, option_kind::u64};
       return true;
     // On Linux a Hyper-V socket is an AF_VSOCK socket (hv_sock transport), so
     // HVSOCKET_CONNECT_TIMEOUT becomes the VSOCK connect timeout.
     case option_id::vsock_connect_timeout:
     case option_id::hv_connect_timeout:
-      o = {AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, value_kind::duration_us};
+      o = {AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, option_kind::duration};
       return true;
 #  endif
     default: ec = make_error_code(errc::unsupported_on_platform); return false;

@@ -1,8 +1,9 @@
 // winsock_options: winsock_policy's socket options (policy/winsock.hpp): the
 // table from vmsock's option ids to a level, a name and the encoding of the
 // value (DWORD, milliseconds, linger), the Hyper-V ones (HVSOCKET_*) among
-// them, and set_option/get_option, which encode and decode by it.  A new
-// option is a row here (and in socket/options.hpp).
+// them, and set_option/get_option, which encode and decode by it.  The rows
+// BSD sockets spell alike are option_rows.hpp's; a new option is a row there
+// or here (and in socket/options.hpp).
 #pragma once
 
 #include <vmsock/config.hpp>
@@ -12,6 +13,7 @@
 #  include <vmsock/detail/native.hpp>
 #  include <vmsock/endpoint/hyperv.hpp>
 #  include <vmsock/error.hpp>
+#  include <vmsock/policy/detail/option_rows.hpp>
 #  include <vmsock/policy/detail/winsock_calls.hpp>
 #  include <vmsock/policy/types.hpp>
 
@@ -33,20 +35,25 @@ struct winsock_options : winsock_calls {
       return;
     }
     switch (o.kind) {
-    case value_kind::boolean:
-    case value_kind::integer:
-    case value_kind::duration_ms: {
+    case option_kind::boolean:
+    case option_kind::integer:
+    case option_kind::duration: {
       DWORD x = 0;
-      if (o.kind == value_kind::boolean)
+      if (o.kind == option_kind::boolean)
         x = v.on ? 1 : 0;
-      else if (o.kind == value_kind::integer)
+      else if (o.kind == option_kind::integer)
         x = static_cast<DWORD>(v.value);
       else  // microseconds -> milliseconds, rounded up so a tiny timeout is not "none"
         x = static_cast<DWORD>((v.value + 999) / 1000);
       check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&x), sizeof x), ec);
       return;
     }
-    case value_kind::linger: {
+    case option_kind::u64: {  // no Winsock row yet; encoded as POSIX does
+      const unsigned long long x = static_cast<unsigned long long>(v.value);
+      check(::setsockopt(h, o.level, o.name, reinterpret_cast<const char*>(&x), sizeof x), ec);
+      return;
+    }
+    case option_kind::linger: {
       ::linger l{};
       l.l_onoff = static_cast<u_short>(v.on ? 1 : 0);
       l.l_linger = static_cast<u_short>(v.value);
@@ -61,18 +68,25 @@ struct winsock_options : winsock_calls {
     if (!lookup(id, o, ec)) return;
     v = option_value{};
     switch (o.kind) {
-    case value_kind::boolean:
-    case value_kind::integer:
-    case value_kind::duration_ms: {
+    case option_kind::boolean:
+    case option_kind::integer:
+    case option_kind::duration: {
       DWORD x = 0;
       int l = sizeof x;
       if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&x), &l), ec)) return;
       v.on = x != 0;
-      v.value = o.kind == value_kind::duration_ms ? static_cast<std::int64_t>(x) * 1000
-                                                  : static_cast<std::int64_t>(x);
+      v.value = o.kind == option_kind::duration ? static_cast<std::int64_t>(x) * 1000
+                                                : static_cast<std::int64_t>(x);
       return;
     }
-    case value_kind::linger: {
+    case option_kind::u64: {
+      unsigned long long x = 0;
+      int l = sizeof x;
+      if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&x), &l), ec)) return;
+      v.value = static_cast<std::int64_t>(x);
+      return;
+    }
+    case option_kind::linger: {
       ::linger lg{};
       int l = sizeof lg;
       if (!check(::getsockopt(h, o.level, o.name, reinterpret_cast<char*>(&lg), &l), ec)) return;
@@ -84,41 +98,19 @@ struct winsock_options : winsock_calls {
   }
 
  private:
-  enum class value_kind { boolean, integer, duration_ms, linger };
-  struct native_option {
-    int level = 0;
-    int name = 0;
-    value_kind kind = value_kind::integer;
-  };
-
   // HV_PROTOCOL_RAW and the HVSOCKET_* names, as hyperv.hpp defines them.
   static constexpr int hv_level = 1;
 
   static bool lookup(option_id id, native_option& o, std::error_code& ec) noexcept {
+    if (shared_option_row(id, o)) return true;
     switch (id) {
-    case option_id::reuse_address: o = {SOL_SOCKET, SO_REUSEADDR, value_kind::boolean}; return true;
-    case option_id::keep_alive: o = {SOL_SOCKET, SO_KEEPALIVE, value_kind::boolean}; return true;
-    case option_id::linger: o = {SOL_SOCKET, SO_LINGER, value_kind::linger}; return true;
-    case option_id::receive_buffer_size:
-      o = {SOL_SOCKET, SO_RCVBUF, value_kind::integer};
-      return true;
-    case option_id::send_buffer_size: o = {SOL_SOCKET, SO_SNDBUF, value_kind::integer}; return true;
-    case option_id::receive_timeout:
-      o = {SOL_SOCKET, SO_RCVTIMEO, value_kind::duration_ms};
-      return true;
-    case option_id::send_timeout:
-      o = {SOL_SOCKET, SO_SNDTIMEO, value_kind::duration_ms};
-      return true;
-    case option_id::tcp_no_delay: o = {IPPROTO_TCP, TCP_NODELAY, value_kind::boolean}; return true;
-    case option_id::socket_error: o = {SOL_SOCKET, SO_ERROR, value_kind::integer}; return true;
-    case option_id::v6_only: o = {IPPROTO_IPV6, IPV6_V6ONLY, value_kind::boolean}; return true;
     // A VSOCK socket on Windows is an AF_HYPERV socket: its connect timeout is
     // HVSOCKET_CONNECT_TIMEOUT.
     case option_id::vsock_connect_timeout:
-    case option_id::hv_connect_timeout: o = {hv_level, 0x01, value_kind::duration_ms}; return true;
-    case option_id::hv_container_passthru: o = {hv_level, 0x02, value_kind::boolean}; return true;
-    case option_id::hv_connected_suspend: o = {hv_level, 0x04, value_kind::boolean}; return true;
-    case option_id::hv_high_vtl: o = {hv_level, 0x08, value_kind::boolean}; return true;
+    case option_id::hv_connect_timeout: o = {hv_level, 0x01, option_kind::duration}; return true;
+    case option_id::hv_container_passthru: o = {hv_level, 0x02, option_kind::boolean}; return true;
+    case option_id::hv_connected_suspend: o = {hv_level, 0x04, option_kind::boolean}; return true;
+    case option_id::hv_high_vtl: o = {hv_level, 0x08, option_kind::boolean}; return true;
     default: ec = make_error_code(errc::unsupported_on_platform); return false;
     }
   }
