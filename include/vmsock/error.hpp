@@ -227,6 +227,16 @@ inline std::string quote(std::string_view text) {
   throw_parse_error(what, text, w);
 }
 
+// "connect_first: entry 2 of 3": which entry of a list a message is about.
+inline std::string entry_of(std::string_view who, std::size_t i, std::size_t n) {
+  std::string s(who);
+  s += ": entry ";
+  s += std::to_string(i + 1);
+  s += " of ";
+  s += std::to_string(n);
+  return s;
+}
+
 // "connect to vsock://2:5000: Connection refused"
 [[noreturn]] VMSOCK_NOINLINE inline void throw_error(const std::error_code& ec,
                                                      std::string_view operation,

@@ -94,13 +94,8 @@ template <class S> credentials credentials_of(const S& s, bool& ok) noexcept {
 [[noreturn]] VMSOCK_NOINLINE inline void throw_entry(const char* who, std::size_t i, std::size_t n,
                                                      std::string_view text,
                                                      const vmsock::detail::parsed<ip_network>& r) {
-  std::string what(who);
-  what += ": entry ";
-  what += std::to_string(i + 1);
-  what += " of ";
-  what += std::to_string(n);
-  what += ": IP network";
-  vmsock::detail::throw_parse_error(what, text, ip_network::reason(r), r.position);
+  vmsock::detail::throw_parse_error(vmsock::detail::entry_of(who, i, n) + ": IP network", text,
+                                    ip_network::reason(r), r.position);
 }
 
 }  // namespace detail

@@ -28,8 +28,7 @@ inline bool transport_unavailable(const std::error_code& ec) noexcept {
 
 [[noreturn]] VMSOCK_NOINLINE inline void throw_entry_error(const char* who, std::size_t i,
                                                            std::size_t n, const std::string& why) {
-  raise(parse_error(std::string(who) + ": entry " + std::to_string(i + 1) + " of " +
-                    std::to_string(n) + ": " + why));
+  raise(parse_error(entry_of(who, i, n) + ": " + why));
 }
 
 // Stream endpoints only: udp:// in a list of connect_first or listen_all is a
