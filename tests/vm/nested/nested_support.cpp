@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -337,6 +338,11 @@ void child::stop() {
   }
 }
 
+int child::terminate(std::chrono::milliseconds limit) {
+  if (pid_ > 0) ::kill(pid_, SIGTERM);
+  return wait(limit);
+}
+
 std::vector<unsigned char> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::vector<unsigned char>(std::istreambuf_iterator<char>(f), {});
@@ -347,14 +353,29 @@ void write_file(const std::string& path, const std::vector<unsigned char>& data)
   f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
 }
 
-bool wait_for_file(const std::string& path, child& owner, std::chrono::milliseconds limit) {
+namespace {
+// Polls `there` while `owner` runs, at most `limit`.
+template <class There>
+bool wait_while_running(child& owner, std::chrono::milliseconds limit, There there) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
-    if (!read_file(path).empty()) return true;
+    if (there()) return true;
     if (!owner.running()) return false;
     std::this_thread::sleep_for(25ms);
   }
   return false;
+}
+}  // namespace
+
+bool wait_for_file(const std::string& path, child& owner, std::chrono::milliseconds limit) {
+  return wait_while_running(owner, limit, [&] { return !read_file(path).empty(); });
+}
+
+bool wait_for_socket(const std::string& path, child& owner, std::chrono::milliseconds limit) {
+  return wait_while_running(owner, limit, [&] {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+  });
 }
 
 // ---- main ----------------------------------------------------------------------------

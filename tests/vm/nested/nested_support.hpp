@@ -134,6 +134,8 @@ class child {
   // be killed, 128 + N when signal N ended it.
   int wait(std::chrono::milliseconds limit);
   void stop();  // SIGTERM, then reap
+  // SIGTERM, then wait(limit): its exit status, -1 when it had to be killed.
+  int terminate(std::chrono::milliseconds limit);
 
  private:
   void reap(int status);
@@ -144,6 +146,9 @@ class child {
 // Waits until the file at `path` is non-empty (an example's --ready-file)
 // while `owner` runs; false if it never is within `limit`.
 bool wait_for_file(const std::string& path, child& owner, std::chrono::milliseconds limit = 60s);
+// Waits until there is a socket file at `path` (a program's bound Unix
+// socket) while `owner` runs; false if there never is within `limit`.
+bool wait_for_socket(const std::string& path, child& owner, std::chrono::milliseconds limit = 60s);
 std::vector<unsigned char> read_file(const std::string& path);
 void write_file(const std::string& path, const std::vector<unsigned char>& data);
 

@@ -27,9 +27,11 @@
 #   vm_nested        the paired tests (test_nested_*.cpp, one binary run on
 #                    both sides): addressing, the kernel's vsock_test cases,
 #                    the connect timeout of a paused guest, the examples and
-#                    socat both ways, the throughput figures, and a host
-#                    agent across its guest's kill and reboot (a second
-#                    inner boot).
+#                    socat both ways, the throughput figures, `vmsock mux`
+#                    in front of the inner guest (vmsock's hybrid client and
+#                    listener through it, both ways), and a host agent
+#                    across its guest's kill and reboot (a second inner
+#                    boot).
 
 get_property(_vmsock_nested_off GLOBAL PROPERTY VMSOCK_VM_OFF)
 
@@ -97,7 +99,7 @@ if(NOT _vmsock_nested_off)
     nested/nested_support.cpp nested/nested_support.hpp
     test_nested_addressing.cpp test_nested_stream.cpp test_nested_timeout.cpp
     test_nested_interop.cpp test_nested_bench.cpp test_nested_harness.cpp
-    test_nested_restart.cpp)
+    test_nested_restart.cpp test_nested_mux.cpp)
   target_compile_definitions(vm_nested_tests PRIVATE VMSOCK_NESTED_PROGRAM="vm_nested_tests")
   _vmsock_guest_program(vm_nested_tests)
   # guest_support.hpp and nested/ (_vmsock_guest_program adds the directory of
@@ -119,6 +121,7 @@ if(NOT _vmsock_nested_off)
       "${_vmsock_nested_run}'${filter}'")
   endforeach()
   set(_vmsock_nested_files $<TARGET_FILE:vm_nested_tests>)
+  set(_vmsock_nested_host_files "")
   # The examples (built after tests/, so named by generator expression only)
   # on both sides, and socat against them.
   if(VMSOCK_BUILD_EXAMPLES)
@@ -128,6 +131,14 @@ if(NOT _vmsock_nested_off)
   endif()
   list(APPEND _vmsock_nested_cases
     throughput "${_vmsock_nested_run}'Throughput.*'" "${_vmsock_nested_run}'Throughput.*'")
+  # `vmsock mux` on the host side in front of the inner guest (tools/, also
+  # built after tests/: named by generator expression only); the guest side
+  # needs only the test program.
+  if(VMSOCK_BUILD_TOOLS)
+    list(APPEND _vmsock_nested_cases
+      mux "${_vmsock_nested_run}'Mux.*'" "${_vmsock_nested_run}'Mux.*'")
+    set(_vmsock_nested_host_files $<TARGET_FILE:vmsock-cli>)
+  endif()
   # Last: its host side kills the inner guest and boots it again (which
   # resumes its list at this case); a second boot that fails then takes no
   # other case's result with it.
@@ -137,5 +148,6 @@ if(NOT _vmsock_nested_off)
   vmsock_add_nested_vm_test(NAME vm_nested
     CASES ${_vmsock_nested_cases}
     FILES ${_vmsock_nested_files}
+    HOST_FILES ${_vmsock_nested_host_files}
     WITH_SOCAT)
 endif()
