@@ -109,9 +109,9 @@ Socket receive_any(stream_socket<E, P>& ch, const deadline& when, std::error_cod
     static_assert(
         std::is_same_v<E, unix_endpoint>,
         "vmsock::receive_socket: on POSIX the channel is a Unix stream socket (SCM_RIGHTS)");
-    const auto h = receive_descriptor(ch, when, ec, r);
+    auto h = receive_descriptor(ch, when, ec, r);
     if (ec) return Socket{};
-    return adopt_received<Socket, P>(h, ec, r);
+    return adopt_received<Socket, P>(std::move(h), ec, r);
   } else {
     static_assert(duplicates_sockets<P>::value,
                   "vmsock::receive_socket: this policy cannot take sockets from other processes");
@@ -233,10 +233,10 @@ Socket open_shared_socket(const void* data, std::size_t size, std::error_code& e
       ec = std::make_error_code(std::errc::invalid_argument);
       return Socket{};
     }
-    const auto h = P::open_duplicate(data, size, ec);
+    detail::unique_handle<P> h(P::open_duplicate(data, size, ec));
     if (ec) return Socket{};
     detail::handoff_report r;
-    return detail::adopt_received<Socket, P>(h, ec, r);
+    return detail::adopt_received<Socket, P>(std::move(h), ec, r);
   } else {
     (void)data, (void)size;
     ec = make_error_code(errc::unsupported_on_platform);
@@ -254,10 +254,10 @@ template <class Socket> Socket open_shared_socket(const void* data, std::size_t 
       detail::append_decimal(what, P::protocol_info_size);
       detail::throw_error(std::make_error_code(std::errc::invalid_argument), what);
     }
-    const auto h = P::open_duplicate(data, size, ec);
+    detail::unique_handle<P> h(P::open_duplicate(data, size, ec));
     if (ec) detail::throw_error(ec, "open_shared_socket");
     detail::handoff_report r;
-    auto s = detail::adopt_received<Socket, P>(h, ec, r);
+    auto s = detail::adopt_received<Socket, P>(std::move(h), ec, r);
     if (ec) detail::throw_handoff(ec, "open_shared_socket", r, detail::target_text<Socket>());
     return s;
   } else {

@@ -8,6 +8,7 @@
 #include <vmsock/deadline.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/host/detail/handoff_target.hpp>
+#include <vmsock/policy/detail/unique_handle.hpp>
 #include <vmsock/socket/options.hpp>
 #include <vmsock/socket/stream_socket.hpp>
 #include <vmsock/socket_types.hpp>
@@ -57,14 +58,15 @@ struct handoff_report {
   bool listening = false;
 };
 
-// Checks what `h` is against Socket and adopts it; closes it on a mismatch.
+// Checks what `h` is against Socket and adopts it; on a mismatch it is closed
+// (with `h`, when this returns).
 template <class Socket, class P>
-Socket adopt_received(typename P::handle h, std::error_code& ec, handoff_report& r) noexcept {
+Socket adopt_received(unique_handle<P> h, std::error_code& ec, handoff_report& r) noexcept {
   using target = handoff_target<Socket>;
   int family = 0;
   socket_type type = socket_type::stream;
   bool listening = false;
-  P::socket_identity(h, family, type, listening, ec);
+  P::socket_identity(h.get(), family, type, listening, ec);
   if (!ec &&
       (family != Socket::native_family || type != target::type || listening != target::listening)) {
     r.what = handoff_report::problem::mismatch;
@@ -74,12 +76,8 @@ Socket adopt_received(typename P::handle h, std::error_code& ec, handoff_report&
     ec = family != Socket::native_family ? make_error_code(errc::address_family_mismatch)
                                          : std::make_error_code(std::errc::wrong_protocol_type);
   }
-  if (ec) {
-    std::error_code ignored;
-    P::close(h, ignored);
-    return Socket{};
-  }
-  Socket s(h, target::type);
+  if (ec) return Socket{};
+  Socket s(h.release(), target::type);
   if constexpr (handoff_startup<P>::value) P::cleanup();  // the adopting socket took its own
   std::error_code ignored;
   s.set_nonblocking(false, ignored);

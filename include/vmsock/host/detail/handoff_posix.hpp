@@ -31,18 +31,19 @@ void send_descriptor(stream_socket<unix_endpoint, P>& ch, H h, const deadline& w
 }
 
 template <class P>
-typename P::handle receive_descriptor(stream_socket<unix_endpoint, P>& ch, const deadline& when,
-                                      std::error_code& ec, handoff_report& r) noexcept {
+unique_handle<P> receive_descriptor(stream_socket<unix_endpoint, P>& ch, const deadline& when,
+                                    std::error_code& ec, handoff_report& r) noexcept {
   using problem = handoff_report::problem;
-  typename P::handle h = P::invalid_handle;
+  typename P::handle got = P::invalid_handle;
   std::size_t count = 0;
   bool truncated = false;
   const std::size_t n = core_access::wait_loop(
       ch, wait_type::readable, when, std::size_t{0}, ec, [&](std::error_code& e) {
-        return P::receive_handle(ch.native_handle(), h, count, truncated, message_flags::dont_wait,
-                                 e);
+        return P::receive_handle(ch.native_handle(), got, count, truncated,
+                                 message_flags::dont_wait, e);
       });
-  if (ec) return P::invalid_handle;
+  unique_handle<P> h(got);
+  if (ec) return {};
   if (n == 0) {  // cancel() shuts the channel down: that reads as its end
     if (ch.is_cancelled()) {
       ec = canceled();
@@ -50,19 +51,19 @@ typename P::handle receive_descriptor(stream_socket<unix_endpoint, P>& ch, const
       ec = make_error_code(errc::end_of_stream);
       r.what = problem::ended;
     }
-    return P::invalid_handle;
+    return {};
   }
   if (truncated) {
     r.what = problem::truncated;
     r.count = count;
     ec = make_error_code(errc::message_truncated);
-    return P::invalid_handle;
+    return {};
   }
   if (count != 1) {
     r.what = count == 0 ? problem::no_descriptor : problem::several;
     r.count = count;
     ec = std::make_error_code(std::errc::bad_message);
-    return P::invalid_handle;
+    return {};
   }
   return h;
 }

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
+#include <utility>
 
 VMSOCK_BEGIN_NAMESPACE
 namespace detail {
@@ -70,9 +71,9 @@ Socket receive_duplicate(stream_socket<E, P>& ch, const deadline& when, std::err
     if (ec == errc::end_of_stream) r.what = problem::ended;
     return Socket{};
   }
-  const auto h = P::open_duplicate(frame + handoff_header, size, ec);
+  unique_handle<P> h(P::open_duplicate(frame + handoff_header, size, ec));
   if (ec) return Socket{};
-  return adopt_received<Socket, P>(h, ec, r);
+  return adopt_received<Socket, P>(std::move(h), ec, r);
 }
 
 }  // namespace detail
