@@ -508,6 +508,51 @@ TEST(ASIO_SUITE(HybridConnectWhenReady), TheDeadlineEndsItWithTimedOut) {
   EXPECT_FALSE(s.is_open());
 }
 
+TEST(ASIO_SUITE(HybridConnectWhenReady), AReportTellsTheAttemptsAndTheLastError) {
+  REQUIRE_UNIX_SOCKETS();
+  temp_dir d;
+  const hybrid_vsock_endpoint missing{(d.path / "vmm.sock").string(), 5000};
+  lib::io_context io;
+  hybrid::socket s(io);
+  vmsock::ready_report report{7, make_error_code(vmsock::errc::timed_out)};  // reset by the call
+  lib_error_code ec = lib::error::would_block;
+  s.async_connect(missing, 200ms, vmsock::wait_for_ready{10ms, 50ms}, report,
+                  [&](const lib_error_code& e) { ec = e; });
+  run_io(io);
+  ASSERT_EQ(to_std(ec), vmsock::errc::timed_out) << ec.message();
+  EXPECT_GE(report.attempts, 2u);
+  EXPECT_EQ(report.last, std::errc::no_such_file_or_directory) << report.last.message();
+  // Worded as the synchronous form words the same wait.
+  const std::string what = vmsock::make_ready_error(to_std(ec), missing, report).what();
+  EXPECT_EQ(what.rfind("connect to " + missing.to_string() +
+                           ": waited for it to be ready: " + std::to_string(report.attempts) +
+                           " attempts, the last: " + report.last.message(),
+                       0),
+            0u)
+      << what;
+  try {
+    static_cast<void>(vmsock::hybrid_vsock_stream_socket::connect(
+        missing, 200ms, vmsock::wait_for_ready{10ms, 50ms}));
+    ADD_FAILURE() << "connected to a missing file";
+  } catch (const std::system_error& e) {
+    const std::string sync = e.what();
+    const auto tail = [](const std::string& t) { return t.substr(t.find(" attempts, ")); };
+    EXPECT_EQ(tail(what), tail(sync)) << what << "\n" << sync;
+  }
+
+  // Through VMM refusals to an answer: every attempt counted, the last one good.
+  late_vmm vmm(50ms, 2);
+  hybrid::socket t(io);
+  t.async_connect(vmm.endpoint(5000), 10s, vmsock::wait_for_ready{5ms, 20ms}, report,
+                  [&](const lib_error_code& e) { ec = e; });
+  run_io(io);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_GE(report.attempts, 3u);  // the missing file's, then two refusals, then OK
+  EXPECT_FALSE(report.last) << report.last.message();
+  t.close();
+  EXPECT_EQ(vmm.connections(), 3);
+}
+
 TEST(ASIO_SUITE(HybridConnectWhenReady), AnyOtherErrorEndsItAtOnce) {
   REQUIRE_UNIX_SOCKETS();
   fake_vmm vmm("NO\n", then::close);
@@ -561,6 +606,14 @@ TEST(ASIO_SUITE(HybridConnectWhenReady), AnOpenSocketIsRefused) {
   const lib_error_code ec =
       connect_when_ready(io, s, vmm.endpoint(5000), 10s, vmsock::wait_for_ready{});
   EXPECT_EQ(ec, lib::error::already_open) << ec.message();
+  EXPECT_TRUE(s.is_open());
+  vmsock::ready_report report{3, {}};
+  lib_error_code again = lib::error::would_block;
+  s.async_connect(vmm.endpoint(5000), 10s, vmsock::wait_for_ready{}, report,
+                  [&](const lib_error_code& e) { again = e; });
+  run_io(io);
+  EXPECT_EQ(again, lib::error::already_open) << again.message();
+  EXPECT_EQ(report.attempts, 0u) << "no attempt on an open socket";
   EXPECT_TRUE(s.is_open());
   s.close();
   // The VMM's connection, for it to end.

@@ -62,6 +62,14 @@ struct wait_for_ready {
   static constexpr bool ready_wait = true;
 };
 
+// How an asynchronous wait for ready went (the synchronous forms say it in
+// their exception's message): the attempts made and the last one's error.
+// make_ready_error turns it into that message.
+struct ready_report {
+  std::size_t attempts = 0;
+  std::error_code last;
+};
+
 namespace detail {
 
 // What "not up yet" means depends on the transport: a missing file only for
@@ -283,4 +291,18 @@ std::string ready_setup_message(std::string what, const setup_failure& f, const 
 }
 
 }  // namespace detail
+
+// The exception a synchronous wait-for-ready connect to `peer` would have
+// thrown, for an asynchronous one that ended with `ec` after `r`:
+//   connect to vsock://2:5000: waited for it to be ready: 4 attempts, the
+//   last: Connection refused: operation timed out
+template <class Endpoint>
+std::system_error make_ready_error(const std::error_code& ec, const Endpoint& peer,
+                                   const ready_report& r) {
+  detail::ready_outcome o;
+  o.attempts = r.attempts;
+  o.last = r.last;
+  return std::system_error(ec, detail::ready_message("connect to " + peer.to_string(), o, ec));
+}
+
 VMSOCK_END_NAMESPACE

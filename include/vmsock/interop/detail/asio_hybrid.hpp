@@ -307,7 +307,15 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
   auto async_connect(const endpoint_type& peer, timeout within, const wait_for_ready& w,
                      Token&& token = typename Lib::template default_token<executor_type>()) {
     return asio_async_connect_when_ready<Lib>(*this, peer, within, w, ready_transport::local,
-                                              token);
+                                              nullptr, token);
+  }
+  // The same, telling `report` the attempts made and the last one's error.
+  template <class Token = typename Lib::template default_token<executor_type>>
+  auto async_connect(const endpoint_type& peer, timeout within, const wait_for_ready& w,
+                     ready_report& report,
+                     Token&& token = typename Lib::template default_token<executor_type>()) {
+    return asio_async_connect_when_ready<Lib>(*this, peer, within, w, ready_transport::local,
+                                              &report, token);
   }
 
  private:

@@ -166,7 +166,17 @@ template <class Lib, class Base> class asio_socket : public asio_ready_socket<Li
   auto async_connect(const endpoint_type& peer, timeout within, const wait_for_ready& w,
                      Token&& token = typename Lib::template default_token<executor_type>()) {
     return asio_async_connect_when_ready<Lib>(
-        *this, peer, within, w, ready_transport_of<typename endpoint_type::value_type>(), token);
+        *this, peer, within, w, ready_transport_of<typename endpoint_type::value_type>(), nullptr,
+        token);
+  }
+  // The same, telling `report` the attempts made and the last one's error.
+  template <class Token = typename Lib::template default_token<executor_type>>
+  auto async_connect(const endpoint_type& peer, timeout within, const wait_for_ready& w,
+                     ready_report& report,
+                     Token&& token = typename Lib::template default_token<executor_type>()) {
+    return asio_async_connect_when_ready<Lib>(
+        *this, peer, within, w, ready_transport_of<typename endpoint_type::value_type>(), &report,
+        token);
   }
 
   // ECONNRESET from a VSOCK connect: nothing listens there.

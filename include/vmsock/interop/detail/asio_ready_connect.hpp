@@ -14,6 +14,8 @@
 // the first attempt only).  cancel(), close() and a cancellation slot end it
 // with operation_aborted, also during a pause between attempts.  It never
 // completes inside the initiating call.  On failure the socket is closed.
+// With a vmsock::ready_report, it is told the attempts made and the last
+// one's error (vmsock::make_ready_error words them as the synchronous form).
 #pragma once
 
 #include <vmsock/config.hpp>
@@ -21,6 +23,7 @@
 #include <vmsock/error.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <system_error>
 #include <type_traits>
@@ -111,8 +114,9 @@ template <class Lib, class Socket> class asio_ready_connect_op {
   using endpoint_type = typename Socket::endpoint_type;
 
   asio_ready_connect_op(Socket& s, const endpoint_type& peer, timeout within,
-                        const wait_for_ready& w, ready_transport t)
-      : socket_(&s),
+                        const wait_for_ready& w, ready_transport t, ready_report* report)
+      : report_(report),
+        socket_(&s),
         peer_(peer),
         when_(within == no_timeout ? deadline::never() : deadline(within)),
         backoff_(w),
@@ -124,16 +128,17 @@ template <class Lib, class Socket> class asio_ready_connect_op {
     switch (at_) {
     case step::start:
       // Never complete inside the initiating call: go on from the executor.
-      at_ = step::attempt;
-      socket_->ready_wait_ = wait_;
+      if (report_ != nullptr) *report_ = ready_report{};
       if (socket_->is_open()) {
         at_ = step::refused;
-        Lib::post(std::move(self));
-        return;
+      } else {
+        at_ = step::attempt;
+        socket_->ready_wait_ = wait_;
       }
       Lib::post(std::move(self));
       return;
-    case step::refused: return finish(self, Lib::already_open());
+    case step::refused:  // the open socket, and any wait of its own, are left alone
+      return self.complete(Lib::already_open());
     case step::attempt:  // after the first post or a pause
       if (asio_was_cancelled(self) || w.stopped || ec == Lib::operation_aborted())
         return finish(self, Lib::operation_aborted());
@@ -145,6 +150,10 @@ template <class Lib, class Socket> class asio_ready_connect_op {
     ++w.attempt;  // a deadline that already fired for this attempt does nothing now
     w.timer.cancel();
     const bool timed_out = std::exchange(w.timed_out, false);
+    if (report_ != nullptr) {
+      ++report_->attempts;
+      report_->last = timed_out ? make_error_code(errc::timed_out) : Lib::to_std(ec);
+    }
     if (!ec) return finish(self, ec);
     if (asio_was_cancelled(self) || w.stopped || (ec == Lib::operation_aborted() && !timed_out))
       return finish(self, Lib::operation_aborted());
@@ -156,8 +165,8 @@ template <class Lib, class Socket> class asio_ready_connect_op {
     socket_->asio_base::close(ignored);  // the next attempt opens it afresh
     at_ = step::attempt;
     timeout pause = backoff_.next();
-    if (!when_.is_never() && when_.remaining() < pause) pause = when_.remaining();
-    w.timer.expires_after(pause < timeout::zero() ? timeout::zero() : pause);
+    if (!when_.is_never()) pause = (std::min)(pause, when_.remaining());
+    w.timer.expires_after((std::max)(pause, timeout::zero()));
     auto& timer = w.timer;
     timer.async_wait(std::move(self));
   }
@@ -189,13 +198,14 @@ template <class Lib, class Socket> class asio_ready_connect_op {
 
   template <class Self> void finish(Self& self, const error_code& ec) {
     socket_->ready_wait_.reset();
-    if (ec && ec != Lib::already_open()) {
+    if (ec) {
       error_code ignored;
       socket_->asio_base::close(ignored);
     }
     self.complete(ec);
   }
 
+  ready_report* report_;  // the caller's, or none
   Socket* socket_;
   endpoint_type peer_;
   deadline when_;
@@ -208,9 +218,9 @@ template <class Lib, class Socket> class asio_ready_connect_op {
 template <class Lib, class Socket, class Token>
 auto asio_async_connect_when_ready(Socket& s, const typename Socket::endpoint_type& peer,
                                    timeout within, const wait_for_ready& w, ready_transport t,
-                                   Token& token) {
+                                   ready_report* report, Token& token) {
   return Lib::template compose<void(typename Lib::error_code), Token>(
-      asio_ready_connect_op<Lib, Socket>(s, peer, within, w, t), token, s);
+      asio_ready_connect_op<Lib, Socket>(s, peer, within, w, t, report), token, s);
 }
 
 }  // namespace detail
