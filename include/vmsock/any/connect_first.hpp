@@ -9,6 +9,7 @@
 #include <vmsock/config.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/socket/detail/policy_traits.hpp>
+#include <vmsock/any/detail/ready_of.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <atomic>

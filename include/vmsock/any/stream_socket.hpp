@@ -11,6 +11,7 @@
 #include <vmsock/socket/hybrid_vsock_socket.hpp>
 #include <vmsock/socket/listener.hpp>
 #include <vmsock/socket/stream_socket.hpp>
+#include <vmsock/any/detail/ready_of.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <cstddef>

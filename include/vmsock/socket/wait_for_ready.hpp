@@ -32,8 +32,8 @@
 // they retry until cancel(), which also ends a pause between attempts at once.
 #pragma once
 
-#include <vmsock/endpoint/any_endpoint.hpp>
 #include <vmsock/config.hpp>
+#include <vmsock/endpoint/fwd.hpp>
 #include <vmsock/socket/detail/setup.hpp>
 #include <vmsock/socket/detail/policy_traits.hpp>
 #include <vmsock/error.hpp>
@@ -83,11 +83,6 @@ template <class E> constexpr ready_transport ready_transport_of() noexcept {
     return ready_transport::vm;
   else
     return ready_transport::ip;
-}
-
-inline ready_transport ready_transport_of(const any_endpoint& ep) noexcept {
-  return visit_nothrow(
-      [](const auto& e) { return ready_transport_of<std::decay_t<decltype(e)>>(); }, ep.value());
 }
 
 inline bool not_up_yet(const std::error_code& ec, ready_transport t) noexcept {
@@ -277,12 +272,6 @@ inline std::string ready_message(std::string what, const ready_outcome& r,
     }
   }
   return what;
-}
-// "connect to <uri>" with how the wait went (any_stream_socket, any_connector).
-[[noreturn]] VMSOCK_NOINLINE inline void throw_ready_error(const std::error_code& ec,
-                                                           const any_endpoint& remote,
-                                                           const ready_outcome& r) {
-  throw_error(ec, ready_message("connect to " + remote.to_string(), r, ec));
 }
 template <class... A>
 std::string ready_setup_message(std::string what, const setup_failure& f, const ready_outcome& r,

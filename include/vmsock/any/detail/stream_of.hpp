@@ -7,6 +7,7 @@
 #include <vmsock/error.hpp>
 #include <vmsock/socket/hybrid_vsock_socket.hpp>
 #include <vmsock/socket/stream_socket.hpp>
+#include <vmsock/any/detail/ready_of.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <string>
