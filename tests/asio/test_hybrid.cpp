@@ -647,6 +647,115 @@ TEST(ASIO_SUITE(HybridConnect), SameResultsAsTheSynchronousLayer) {
   }
 }
 
+// What the synchronous connect to `ep` throws (its what()), or "" if it connects.
+std::string sync_message(const hybrid_vsock_endpoint& ep, vmsock::deadline when) {
+  try {
+    static_cast<void>(vmsock::hybrid_vsock_stream_socket::connect(ep, when));
+  } catch (const std::system_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// A junk answer stays readable after the failed connect (last_answer(); not
+// answer()), and make_hybrid_error words it as the synchronous exception does.
+TEST(ASIO_SUITE(HybridConnect), AFailedConnectKeepsWhatTheVmmAnswered) {
+  REQUIRE_UNIX_SOCKETS();
+  for (const std::string& junk :
+       std::vector<std::string>{"ERR nope\n", "OK 12", "KO 1\n", std::string(70, 'x')}) {
+    SCOPED_TRACE(junk);
+    fake_vmm vmm(junk, then::close, 3);
+    const std::string sync = sync_message(vmm.endpoint(5000), 10s);
+    EXPECT_NE(sync.find(" (answered \""), std::string::npos) << sync;
+    lib::io_context io;
+    hybrid::socket s(io);
+    const lib_error_code ec = connect_async(io, s, vmm.endpoint(5000));
+    ASSERT_EQ(to_std(ec), vmsock::errc::hybrid_vsock_bad_answer) << ec.message();
+    EXPECT_TRUE(s.answer().empty()) << s.answer();
+    EXPECT_FALSE(s.answer_port());
+    EXPECT_EQ(s.last_answer().raw(), junk.substr(0, 64));
+    EXPECT_EQ(vmsock::make_hybrid_error(to_std(ec), vmm.endpoint(5000), s).what(), sync);
+    // The blocking form keeps it too.
+    hybrid::socket b(io);
+    lib_error_code bec;
+    b.connect(vmm.endpoint(5000), bec);
+    EXPECT_EQ(to_std(bec), vmsock::errc::hybrid_vsock_bad_answer) << bec.message();
+    EXPECT_EQ(b.last_answer().raw(), junk.substr(0, 64));
+    EXPECT_EQ(vmsock::make_hybrid_error(to_std(bec), vmm.endpoint(5000), b).what(), sync);
+  }
+}
+
+// An answer from an earlier connect is not answer() once a later one failed.
+TEST(ASIO_SUITE(HybridConnect), AFailedConnectAfterAGoodOneHasNoAnswer) {
+  REQUIRE_UNIX_SOCKETS();
+  fake_vmm ok("OK 1073741824\n", then::close);
+  fake_vmm junk("OK 7", then::close);
+  lib::io_context io;
+  hybrid::socket s(io);
+  ASSERT_FALSE(connect_async(io, s, ok.endpoint(5000)));
+  EXPECT_EQ(s.answer(), "1073741824");
+  EXPECT_EQ(s.last_answer().raw(), "OK 1073741824\n");
+  s.close();
+  EXPECT_EQ(s.answer(), "1073741824") << "a close keeps it";
+  const lib_error_code ec = connect_async(io, s, junk.endpoint(5000));
+  EXPECT_EQ(to_std(ec), vmsock::errc::hybrid_vsock_bad_answer) << ec.message();
+  EXPECT_TRUE(s.answer().empty()) << s.answer();
+  EXPECT_EQ(s.last_answer().raw(), "OK 7");
+}
+
+// A VMM that takes the connection and never answers (or never ends its
+// line): the deadline's timed_out says so, in both layers, in the same words.
+TEST(ASIO_SUITE(HybridConnectWhenReady), ASilentVmmIsWordedAsTheSynchronousTimeout) {
+  REQUIRE_UNIX_SOCKETS();
+  for (const std::string& partial : {std::string(), std::string("OK 12")}) {
+    SCOPED_TRACE(partial);
+    fake_vmm vmm(partial, then::wait_for_close, 3);
+    const std::string sync = sync_message(vmm.endpoint(5000), 200ms);
+    const std::string note = partial.empty()
+                                 ? " (the VMM took the connection and sent no answer): "
+                                 : " (the VMM took the connection and answered \"OK 12\" with "
+                                   "no end of line): ";
+    EXPECT_EQ(sync, "connect to " + vmm.endpoint(5000).to_string() + note +
+                        make_error_code(vmsock::errc::timed_out).message());
+    // The synchronous wait for ready says the same (a timeout is not retried).
+    std::string ready;
+    try {
+      static_cast<void>(vmsock::hybrid_vsock_stream_socket::connect(
+          vmm.endpoint(5000), 200ms, vmsock::wait_for_ready{10ms, 50ms}));
+    } catch (const std::system_error& e) {
+      ready = e.what();
+    }
+    EXPECT_EQ(ready, sync);
+    lib::io_context io;
+    hybrid::socket s(io);
+    vmsock::ready_report report;
+    lib_error_code ec = lib::error::would_block;
+    s.async_connect(vmm.endpoint(5000), 200ms, vmsock::wait_for_ready{10ms, 50ms}, report,
+                    [&](const lib_error_code& e) { ec = e; });
+    run_io(io);
+    ASSERT_EQ(to_std(ec), vmsock::errc::timed_out) << ec.message();
+    EXPECT_EQ(report.attempts, 1u);
+    EXPECT_TRUE(s.answer().empty());
+    EXPECT_EQ(s.last_answer().raw(), partial);
+    EXPECT_EQ(vmsock::make_hybrid_error(to_std(ec), vmm.endpoint(5000), s, report).what(), sync);
+    EXPECT_EQ(vmsock::make_hybrid_error(to_std(ec), vmm.endpoint(5000), s).what(), sync);
+  }
+  // A missing socket file is no silence: no such words.
+  temp_dir d;
+  const hybrid_vsock_endpoint missing{(d.path / "vmm.sock").string(), 5000};
+  lib::io_context io;
+  hybrid::socket s(io);
+  vmsock::ready_report report;
+  lib_error_code ec = lib::error::would_block;
+  s.async_connect(missing, 100ms, vmsock::wait_for_ready{10ms, 50ms}, report,
+                  [&](const lib_error_code& e) { ec = e; });
+  run_io(io);
+  ASSERT_EQ(to_std(ec), vmsock::errc::timed_out) << ec.message();
+  const std::string what = vmsock::make_hybrid_error(to_std(ec), missing, s, report).what();
+  EXPECT_EQ(what, vmsock::make_ready_error(to_std(ec), missing, report).what());
+  EXPECT_EQ(what.find("took the connection"), std::string::npos) << what;
+}
+
 // The blocking connect, and its message for a bad answer.
 TEST(ASIO_SUITE(HybridConnect), BlockingConnect) {
   REQUIRE_UNIX_SOCKETS();

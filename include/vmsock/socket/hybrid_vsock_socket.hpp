@@ -50,6 +50,10 @@ struct hybrid_answer {
   static constexpr std::size_t max = 64;
   char text[max] = {};
   std::uint8_t len = 0;
+  // The VMM took the Unix connection and its answer had not ended (no '\n',
+  // no close) when the handshake stopped: a timeout there is the VMM's
+  // silence, not a socket file that is missing or a VMM that refused.
+  bool awaited = false;
 
   std::string_view raw() const noexcept { return {text, len}; }
   // The line without its '\n'.
@@ -121,6 +125,7 @@ template <socket_type Kind, class SendAll, class Receive>
 void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec, SendAll send_all,
                       Receive receive) noexcept {
   a = hybrid_answer{};
+  a.awaited = true;
   char request[24];
   const std::size_t n = hybrid_request(request, port);
   if constexpr (Kind == socket_type::seqpacket) {
@@ -141,13 +146,17 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
     send_all(const_buffer{request, n}, ec);
   }
   if (ec) {
-    if (hybrid_closed_by_vmm(ec)) ec = make_error_code(errc::hybrid_vsock_refused);
+    if (hybrid_closed_by_vmm(ec)) {
+      a.awaited = false;
+      ec = make_error_code(errc::hybrid_vsock_refused);
+    }
     return;
   }
   if constexpr (Kind == socket_type::seqpacket) {
     const std::size_t got = receive(mutable_buffer{a.text, a.max}, ec);
     if (ec == errc::message_truncated) {
       a.len = static_cast<std::uint8_t>(a.max);
+      a.awaited = false;
       ec = make_error_code(errc::hybrid_vsock_bad_answer);
       return;
     }
@@ -156,6 +165,7 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
   } else {
     while (a.len == 0 || a.text[a.len - 1] != '\n') {
       if (a.len == a.max) {
+        a.awaited = false;
         ec = make_error_code(errc::hybrid_vsock_bad_answer);
         return;
       }
@@ -166,6 +176,7 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
       a.len = static_cast<std::uint8_t>(a.len + got);
     }
   }
+  a.awaited = false;  // it ended: a '\n', or the VMM closed
   if (a.len == 0) {
     ec = make_error_code(errc::hybrid_vsock_refused);
     return;
@@ -177,9 +188,11 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
   ec.clear();
 }
 
-// "connect to hybrid-vsock:///run/fc.vsock:5000" and, for an answer that is
-// not OK, what came back.  (A seqpacket answer is one message: one without a
-// '\n' was not cut by a close.)
+// "hybrid-vsock:///run/fc.vsock:5000" (after "connect to") and, for an answer
+// that is not OK, what came back; for a timeout while the VMM held the
+// connection, that it did not answer (so that nobody looks for a missing
+// socket file or a stopped VMM).  (A seqpacket answer is one message: one
+// without a '\n' was not cut by a close.)
 inline std::string hybrid_failure(const hybrid_vsock_endpoint& ep, const std::error_code& ec,
                                   const hybrid_answer& a, socket_type kind = socket_type::stream) {
   std::string s = ep.to_string();
@@ -191,6 +204,14 @@ inline std::string hybrid_failure(const hybrid_vsock_endpoint& ep, const std::er
     else if (kind == socket_type::stream && a.raw().back() != '\n')
       s += ", then closed";
     s += ')';
+  } else if (ec == std::errc::timed_out && a.awaited) {
+    if (a.len == 0) {
+      s += " (the VMM took the connection and sent no answer)";
+    } else {
+      s += " (the VMM took the connection and answered ";
+      s += quote(a.raw());
+      s += " with no end of line)";
+    }
   }
   return s;
 }

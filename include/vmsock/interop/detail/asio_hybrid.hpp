@@ -246,10 +246,13 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
   using layer::layer;
   explicit asio_hybrid_socket(Base&& plain) noexcept : layer(std::move(plain)) {}
   asio_hybrid_socket(asio_hybrid_socket&& o) noexcept
-      : layer(static_cast<layer&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
+      : layer(static_cast<layer&&>(o)),
+        answer_(std::exchange(o.answer_, hybrid_answer{})),
+        connected_(std::exchange(o.connected_, false)) {}
   asio_hybrid_socket& operator=(asio_hybrid_socket&& o) noexcept {
     layer::operator=(static_cast<layer&&>(o));
     answer_ = std::exchange(o.answer_, hybrid_answer{});
+    connected_ = std::exchange(o.connected_, false);
     return *this;
   }
   // From this socket type with another executor.
@@ -257,38 +260,43 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
             std::enable_if_t<!std::is_same_v<Base1, Base> && std::is_constructible_v<Base, Base1&&>,
                              int> = 0>
   asio_hybrid_socket(asio_hybrid_socket<Lib, Base1>&& o)  // NOLINT(google-explicit-constructor)
-      : layer(static_cast<Base1&&>(o)), answer_(std::exchange(o.answer_, hybrid_answer{})) {}
+      : layer(static_cast<Base1&&>(o)),
+        answer_(std::exchange(o.answer_, hybrid_answer{})),
+        connected_(std::exchange(o.connected_, false)) {}
 
   // What followed "OK " in the VMM's answer (Firecracker and Cloud
   // Hypervisor: the host-side port; vhost-device-vsock: the guest port;
   // OpenVMM: a GUID); empty before a connect, after a failed one and for an
   // accepted connection.  Read it once the connect completed.
-  std::string_view answer() const noexcept { return answer_.argument(); }
+  std::string_view answer() const noexcept {
+    return connected_ ? answer_.argument() : std::string_view();
+  }
   // answer() as a port number, when it is one.
   std::optional<std::uint32_t> answer_port() const noexcept {
     const auto p = parse_decimal(answer(), 0xFFFFFFFFu, "");
     if (!p) return std::nullopt;
     return static_cast<std::uint32_t>(p.value);
   }
+  // The answer of the last connect as it came (raw(): its '\n' included when
+  // it came), kept after a failed one: what a junk answer said, or that the
+  // VMM took the connection and said nothing.  vmsock::make_hybrid_error words
+  // it as the synchronous connect's exception.
+  const hybrid_answer& last_answer() const noexcept { return answer_; }
 
   // The blocking form, through detail::hybrid_handshake itself.  Throws
   // asio's system_error: "connect to hybrid-vsock:///run/fc.vsock:5000: ..."
   // (and what the VMM answered, for a bad answer).
   void connect(const endpoint_type& peer) {
     error_code ec;
-    hybrid_answer got;
-    connect_sync(peer, ec, got);
+    connect_sync(peer, ec);
     if (ec) {
       std::error_code no_port;
       const auto v = peer.value(no_port);
       Lib::throw_error(ec, "connect to " + (no_port ? peer.to_string()
-                                                    : hybrid_failure(v, Lib::to_std(ec), got)));
+                                                    : hybrid_failure(v, Lib::to_std(ec), answer_)));
     }
   }
-  void connect(const endpoint_type& peer, error_code& ec) {
-    hybrid_answer got;
-    connect_sync(peer, ec, got);
-  }
+  void connect(const endpoint_type& peer, error_code& ec) { connect_sync(peer, ec); }
 
   // Connect and handshake as one composed operation (async_compose: the
   // handler's executor, allocator and cancellation slot are kept; per-operation
@@ -322,21 +330,23 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
   template <class, class> friend class asio_hybrid_socket;
   template <class, class, class> friend struct asio_counterpart;
 
+  // The answer stays for last_answer(); answer() no longer gives it.
   void fail(error_code& ec, const error_code& why) noexcept {
     ec = why;
-    answer_ = hybrid_answer{};
+    connected_ = false;
     error_code ignored;
     Base::close(ignored);
   }
 
-  void connect_sync(const endpoint_type& peer, error_code& ec, hybrid_answer& got) {
+  void connect_sync(const endpoint_type& peer, error_code& ec) {
     answer_ = hybrid_answer{};
+    connected_ = false;
     Base::connect(peer, ec);
     if (ec) return fail(ec, ec);
     error_code os;  // the OS's error as asio reported it
     std::error_code hec;
     hybrid_handshake<socket_type::stream>(
-        peer.port(), got, hec,
+        peer.port(), answer_, hec,
         [&](const_buffer b, std::error_code& e) {
           const char* p = static_cast<const char*>(b.data);
           std::size_t left = b.size;
@@ -357,7 +367,7 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
         });
     // The OS's error as asio reported it, when the handshake passed it on.
     if (hec) return fail(ec, os && hec == Lib::to_std(os) ? os : Lib::from_std(hec));
-    answer_ = got;
+    connected_ = true;
     ec = {};
   }
 
@@ -375,6 +385,7 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
       case step::start: {
         at = step::connecting;
         a = hybrid_answer{};
+        s.connected_ = false;
         const endpoint_type to = peer;  // `self`, and this object in it, moves below
         s.Base::async_connect(to, std::move(self));
         return;
@@ -383,27 +394,37 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
         if (ec) return finish(self, ec);
         // The request is sent from the answer's buffer, which is empty until it is.
         request_size = hybrid_request(a.text, peer.port());
+        a.awaited = true;
         at = step::sending;
         break;
       case step::sending:
         // A VMM that closed before it read the request: a close without a word.
-        if (ec && hybrid_closed_by_vmm(Lib::to_std(ec)))
+        if (ec && hybrid_closed_by_vmm(Lib::to_std(ec))) {
+          a = hybrid_answer{};
           return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_refused)));
+        }
         if (ec) return finish(self, ec);
         sent += n;
         if (sent == request_size) {
           a = hybrid_answer{};
+          a.awaited = true;
           at = step::receiving;
         }
         break;
       case step::receiving:
+        // (An error here but the VMM's close, a cancel among them, leaves the
+        // answer awaited.)
         if (ec && !Lib::is_eof(ec) && !hybrid_closed_by_vmm(Lib::to_std(ec)))
           return finish(self, ec);
         a.len = static_cast<std::uint8_t>(a.len + n);
-        if (ec || (a.len != 0 && a.text[a.len - 1] == '\n'))
+        if (ec || (a.len != 0 && a.text[a.len - 1] == '\n')) {
+          a.awaited = false;
           return finish(self, Lib::from_std(hybrid_verdict(a)));
-        if (a.len == a.max)
+        }
+        if (a.len == a.max) {
+          a.awaited = false;
           return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_bad_answer)));
+        }
         break;
       }
       // An operation that completed just as a cancellation was asked for.
@@ -420,13 +441,42 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
       if (ec) {
         error_code ignored;
         socket->fail(ignored, ec);
+      } else {
+        socket->connected_ = true;
       }
       self.complete(ec);
     }
   };
 
-  hybrid_answer answer_;
+  hybrid_answer answer_;    // the last connect's, as received
+  bool connected_ = false;  // that connect succeeded: answer() gives it
 };
 
 }  // namespace detail
+
+// The exception the synchronous connect to `peer` would have thrown, for an
+// asio hybrid_vsock_stream connect of `s` that ended with `ec` (its
+// std::error_code: vmsock::asio::to_std), from s.last_answer():
+//   connect to hybrid-vsock:///run/fc.vsock:5000 (answered "ERR nope\x0a"): ...
+//   connect to hybrid-vsock:///run/fc.vsock:5000 (the VMM took the connection
+//   and sent no answer): operation timed out
+// With the ready_report of a wait-for-ready connect, how the wait went too
+// (as vmsock::make_ready_error words it).
+template <class Lib, class Base>
+std::system_error make_hybrid_error(const std::error_code& ec, const hybrid_vsock_endpoint& peer,
+                                    const detail::asio_hybrid_socket<Lib, Base>& s) {
+  return std::system_error(ec, "connect to " + detail::hybrid_failure(peer, ec, s.last_answer()));
+}
+template <class Lib, class Base>
+std::system_error make_hybrid_error(const std::error_code& ec, const hybrid_vsock_endpoint& peer,
+                                    const detail::asio_hybrid_socket<Lib, Base>& s,
+                                    const ready_report& r) {
+  detail::ready_outcome o;
+  o.attempts = r.attempts;
+  o.last = r.last;
+  return std::system_error(
+      ec, detail::ready_message("connect to " + detail::hybrid_failure(peer, ec, s.last_answer()),
+                                o, ec));
+}
+
 VMSOCK_END_NAMESPACE

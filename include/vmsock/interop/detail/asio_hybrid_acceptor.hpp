@@ -183,7 +183,10 @@ template <class Lib> struct asio_counterpart<Lib, hybrid_vsock_stream_socket> {
     a.text[a.len++] = '\n';
     return a;
   }
-  static void restore(type& s, const hybrid_answer& a) noexcept { s.answer_ = a; }
+  static void restore(type& s, const hybrid_answer& a) noexcept {
+    s.answer_ = a;
+    s.connected_ = true;
+  }
 };
 
 }  // namespace detail
