@@ -151,13 +151,16 @@ template <class Connection> std::string read_request(Connection& c) {
 enum class then { echo, close, wait_for_close, drop };
 
 // Listens on <dir>/vmm.sock; for each of `connections` connections reads
-// the request line, sends `reply` in one write (nothing when empty), then
-// echoes, closes or waits for the host to close.  Every wait is bounded (10 s).
+// the request line, sends `reply` in one write (nothing when empty), or its
+// `parts` in as many writes a few milliseconds apart, then echoes, closes or
+// waits for the host to close.  Every wait is bounded (10 s).
 class fake_vmm {
  public:
   fake_vmm(std::string reply, then after, int connections = 1)
+      : fake_vmm(std::vector<std::string>{std::move(reply)}, after, connections) {}
+  fake_vmm(std::vector<std::string> parts, then after, int connections = 1)
       : listener_(vmsock::unix_listener::listen(vmsock::unix_endpoint::path(path()))),
-        reply_(std::move(reply)),
+        parts_(std::move(parts)),
         after_(after),
         thread_([this, connections] {
           for (int i = 0; i < connections; ++i) serve();
@@ -182,7 +185,11 @@ class fake_vmm {
     if (ec) return;
     if (after_ == then::drop) return;
     requests_.push_back(read_request(c));
-    if (!reply_.empty()) c.send_all(vmsock::const_buffer{reply_.data(), reply_.size()}, ec);
+    for (std::size_t i = 0; i < parts_.size() && !ec; ++i) {
+      if (i != 0) std::this_thread::sleep_for(20ms);  // separate segments, most likely
+      if (!parts_[i].empty())
+        c.send_all(vmsock::const_buffer{parts_[i].data(), parts_[i].size()}, ec);
+    }
     if (after_ == then::close) return;
     char buf[4096];
     for (;;) {
@@ -194,7 +201,7 @@ class fake_vmm {
 
   temp_dir dir_;
   vmsock::unix_listener listener_;
-  std::string reply_;
+  std::vector<std::string> parts_;
   then after_;
   std::vector<std::string> requests_;
   std::thread thread_;
@@ -276,6 +283,31 @@ TEST(ASIO_SUITE(HybridConnect), GuestBytesInTheAnswersWriteArriveIntact) {
     EXPECT_EQ(c, 'x');
     s.close();
     EXPECT_EQ(vmm.requests(), std::vector<std::string>{"CONNECT 4294967295\n"});
+  }
+}
+
+// The answer split over several writes, the guest's bytes right after its
+// '\n' in the last: the same answer and every guest byte, async and blocking.
+TEST(ASIO_SUITE(HybridConnect), AnAnswerInSeveralSegmentsStopsAtItsNewline) {
+  REQUIRE_UNIX_SOCKETS();
+  const std::string data = guest_bytes(300);
+  for (const auto& parts : std::vector<std::vector<std::string>>{
+           {"O", "K 10", "73741824", "\n" + data}, {"OK 1073741824", "\n" + data}}) {
+    SCOPED_TRACE(parts[1]);
+    fake_vmm vmm(parts, then::echo, 2);
+    lib::io_context io;
+    for (const bool blocking : {false, true}) {
+      hybrid::socket s(io);
+      if (blocking)
+        s.connect(vmm.endpoint(5000));
+      else
+        ASSERT_FALSE(connect_async(io, s, vmm.endpoint(5000)));
+      EXPECT_EQ(s.answer(), "1073741824");
+      std::string got(data.size(), '\0');
+      lib::read(s, lib::buffer(got));
+      EXPECT_EQ(got, data);
+      s.close();
+    }
   }
 }
 

@@ -659,6 +659,29 @@ TEST(HybridAnswers, GuestBytesAfterTheAnswerAreNotReadAway) {
   }
 }
 
+// The answer split over several writes, the guest's bytes right after its
+// '\n' in the last: the answer, and the guest's bytes whole, for the socket.
+TEST(HybridAnswers, AnAnswerInSeveralSegmentsStopsAtItsNewline) {
+  scratch_dir dir;
+  for (const auto& parts : std::vector<std::vector<std::string>>{
+           {"O", "K 10", "73741824", "\nguest says hi"}, {"OK 1073741824", "\nguest says hi"}}) {
+    SCOPED_TRACE(parts[0]);
+    auto vmm = scripted_vmm(dir.file("split.vsock"), [parts](fd_t& fd, fake_vmm& v) {
+      for (const auto& p : parts) {
+        send_all_raw(fd.get(), p);
+        std::this_thread::sleep_for(20ms);  // separate segments, most likely
+      }
+      v.keep(fd);
+    });
+    hybrid_vsock_stream_socket s;
+    bounded([&] { s = hybrid_vsock_stream_socket::connect({vmm.path(), 5000}, 10s); });
+    ASSERT_TRUE(s.is_open());
+    EXPECT_EQ(s.answer(), "1073741824");
+    EXPECT_EQ(receive_some(s, 13), "guest says hi");
+    vmm.stop();
+  }
+}
+
 TEST(HybridAnswers, JunkIsABadAnswerAndTheMessageQuotesIt) {
   scratch_dir dir;
   auto vmm = scripted_vmm(dir.file("junk.vsock"), [](fd_t& fd, fake_vmm& v) {

@@ -20,10 +20,10 @@
 // hybrid_vsock_stream_socket to hybrid-vsock://UDS:P (each mux: the Unix
 // connect, "CONNECT P", the mux's own VSOCK connect, "OK n").
 //
-// `--peek-client NAME=UDS` adds a client of that mux that reads the answer
-// with MSG_PEEK (one look, then one read of exactly the line: three system
-// calls) instead of the library's one byte at a time after the first five;
-// the difference is what the library's way costs a connect.
+// `--peek-client NAME=UDS` adds a client of that mux that reads the answer by
+// hand with MSG_PEEK (a wait, one look, then one read of exactly the line).
+// The library's client reads it the same way now (detail::read_line; it used
+// to read 3 bytes, 2, then one byte at a time): the two should cost the same.
 //
 // Throughput: R rounds; each round runs direct and every mux once, in a
 // random order (each kind's time is touched by what the one before it left

@@ -501,8 +501,22 @@ void serve_client(std::uint64_t id, vmsock::any_stream_socket s, place& held,
     s.close(ignored);
   };
 
-  const mux::request_line line =
-      mux::read_request_line(s, vmsock::deadline(clock::now() + o.request_timeout));
+  const vmsock::deadline line_by(clock::now() + o.request_timeout);
+  const mux::request_line line = mux::read_request_line(
+      [&](vmsock::mutable_buffer b, vmsock::message_flags f, std::error_code& ec) -> std::size_t {
+        if (f == vmsock::message_flags::none) return s.receive(b.data, b.size, line_by, ec);
+        // A peek needs the Unix stream itself (the client's side always is one).
+        auto* u = s.get_if<vmsock::unix_endpoint>();
+        if (u == nullptr) {
+          ec = std::make_error_code(std::errc::operation_not_supported);
+          return 0;
+        }
+        if (!u->wait_readable(line_by, ec)) {
+          if (!ec) ec = make_error_code(vmsock::errc::timed_out);
+          return 0;
+        }
+        return u->receive(b, f, ec);
+      });
   switch (line.end) {
   case mux::line_end::complete: break;
   case mux::line_end::too_long:

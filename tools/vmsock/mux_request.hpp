@@ -3,10 +3,13 @@
 // reads it from its Unix socket, so that a client written for Firecracker
 // sees the same answers:
 //
-//   - at most 32 bytes; first as many as the shortest valid line needs
-//     ("CONNECT 0\n", 10 bytes), then one byte at a time up to the '\n', so
-//     that nothing the client sends after its line is taken: those bytes stay
-//     in the socket and are relayed to the guest;
+//   - at most 32 bytes, and nothing the client sends after its line is
+//     taken: those bytes stay in the socket and are relayed to the guest.
+//     Firecracker reads as many as the shortest valid line needs ("CONNECT
+//     0\n", 10 bytes), then one byte per read up to the '\n'; the mux peeks
+//     at what came and takes exactly the line, up to and with its '\n'
+//     (vmsock::detail::read_line: two receives for a line that came whole),
+//     and reads as Firecracker does where the socket refuses the peek;
 //   - words separated by ASCII white space; the first is "connect" in any
 //     case, the second a decimal port that fits in 32 bits (an optional '+'
 //     and leading zeros allowed); words after the port are ignored;
@@ -16,11 +19,16 @@
 // Where this differs from Firecracker (deliberately): a line that has no '\n'
 // within 32 bytes is refused (Firecracker parses the 32 bytes it has and
 // passes the rest of the line to the guest), a byte above 0x7f is refused
-// (Firecracker refuses invalid UTF-8 only), and the line has a deadline
-// (Firecracker has none).
+// (Firecracker refuses invalid UTF-8 only), the line has a deadline
+// (Firecracker has none), and a line shorter than 10 bytes is taken alone
+// (Firecracker's first read takes what follows it too; such a line is
+// refused either way).
 #pragma once
 
-#include <vmsock/policy/types.hpp>
+#include <vmsock/buffer.hpp>
+#include <vmsock/detail/read_line.hpp>
+#include <vmsock/error.hpp>
+#include <vmsock/socket_types.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -54,41 +62,30 @@ struct request_line {
   std::string_view raw() const noexcept { return {text, read}; }
 };
 
-// Reads the line from `s` (anything with receive(void*, size, deadline, ec)
-// that returns one call's worth, as vmsock's stream sockets do) by `when`.
-// A valid line is at least request_min bytes long, so the first read of up
-// to request_min bytes never takes a byte after a valid line's '\n'; only a
-// line already too short to be valid can have bytes after its '\n' read.
-template <class Socket>
-request_line read_request_line(Socket& s, const vmsock::deadline& when) noexcept {
+// Reads the line through receive(mutable_buffer, message_flags, ec): one
+// call's worth of the client's socket by the line's deadline (timed_out
+// after it), 0 at the end of the stream; message_flags::peek looks without
+// taking, and a socket that refuses it (operation_not_supported,
+// invalid_argument) is read in Firecracker's pieces: request_min bytes, then
+// one at a time.  Read that way, only a line already too short to be valid
+// can have bytes after its '\n' taken.
+template <class Receive> request_line read_request_line(Receive&& receive) noexcept {
   request_line r;
-  for (;;) {
-    if (r.read == request_max) {
-      r.end = line_end::too_long;
-      return r;
-    }
-    const std::size_t want = r.read < request_min ? request_min - r.read : 1;
-    std::error_code ec;
-    const std::size_t n = s.receive(r.text + r.read, want, when, ec);
-    if (ec) {
-      r.ec = ec;
-      r.end = ec == std::errc::timed_out ? line_end::timed_out : line_end::failed;
-      return r;
-    }
-    if (n == 0) {
-      r.end = line_end::closed;
-      return r;
-    }
-    const std::size_t before = r.read;
-    r.read += n;
-    for (std::size_t i = before; i < r.read; ++i) {
-      if (r.text[i] == '\n') {
-        r.line_len = i + 1;
-        r.end = line_end::complete;
-        return r;
-      }
-    }
+  const auto end = vmsock::detail::read_line(
+      r.text, request_max, r.read, receive,
+      [&r] { return r.read < request_min ? request_min - r.read : std::size_t{1}; }, r.ec);
+  switch (end) {
+  case vmsock::detail::line_read::complete:
+    r.line_len = vmsock::detail::line_part(r.text, r.read);
+    r.end = line_end::complete;
+    break;
+  case vmsock::detail::line_read::full: r.end = line_end::too_long; break;
+  case vmsock::detail::line_read::closed: r.end = line_end::closed; break;
+  case vmsock::detail::line_read::failed:
+    r.end = r.ec == std::errc::timed_out ? line_end::timed_out : line_end::failed;
+    break;
   }
+  return r;
 }
 
 // What a complete line asks for: a port, or why it is refused.

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/detail/read_line.hpp>
 #include <vmsock/socket/connector.hpp>
 #include <vmsock/endpoint/hybrid_vsock.hpp>
 #include <vmsock/socket/listener.hpp>
@@ -63,10 +64,10 @@ struct hybrid_answer {
     return l;
   }
   bool is_ok() const noexcept { return starts_ok(line()); }
-  // How many bytes a stream asks for next, so that it never takes one past
-  // the answer's '\n' (the guest's bytes may follow in the same write): up to
-  // the shortest line the bytes so far can start, "OK\n" (3), or "OK 0\n" (5)
-  // once "OK " came; then one at a time.
+  // How many bytes a stream that cannot peek asks for next, so that it never
+  // takes one past the answer's '\n' (the guest's bytes may follow in the same
+  // write): up to the shortest line the bytes so far can start, "OK\n" (3), or
+  // "OK 0\n" (5) once "OK " came; then one at a time.
   std::size_t next_read() const noexcept {
     if (len < 3) return 3u - len;
     if (len < 5 && text[0] == 'O' && text[1] == 'K' && text[2] == ' ') return 5u - len;
@@ -119,8 +120,10 @@ inline bool hybrid_closed_by_vmm(const std::error_code& ec) noexcept {
 
 // The handshake on a connected Unix socket `s` (a socket_core of a class that
 // grants access: the callers pass their own send and receive), by `when`.
-// SendAll(const_buffer, ec) sends every byte; Receive(mutable_buffer, ec) one
-// call's worth.  On failure `a` holds what came back.
+// SendAll(const_buffer, ec) sends every byte; Receive(mutable_buffer,
+// message_flags, ec) one call's worth.  A stream's answer is read with
+// detail::read_line (a peek, then exactly the line); on failure `a` holds what
+// came back.
 template <socket_type Kind, class SendAll, class Receive>
 void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec, SendAll send_all,
                       Receive receive) noexcept {
@@ -153,7 +156,7 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
     return;
   }
   if constexpr (Kind == socket_type::seqpacket) {
-    const std::size_t got = receive(mutable_buffer{a.text, a.max}, ec);
+    const std::size_t got = receive(mutable_buffer{a.text, a.max}, message_flags::none, ec);
     if (ec == errc::message_truncated) {
       a.len = static_cast<std::uint8_t>(a.max);
       a.awaited = false;
@@ -163,18 +166,22 @@ void hybrid_handshake(std::uint32_t port, hybrid_answer& a, std::error_code& ec,
     if (ec && !hybrid_closed_by_vmm(ec)) return;
     a.len = static_cast<std::uint8_t>(ec ? 0 : got);
   } else {
-    while (a.len == 0 || a.text[a.len - 1] != '\n') {
-      if (a.len == a.max) {
-        a.awaited = false;
-        ec = make_error_code(errc::hybrid_vsock_bad_answer);
-        return;
-      }
-      const std::size_t got = receive(mutable_buffer{a.text + a.len, a.next_read()}, ec);
-      if (ec && hybrid_closed_by_vmm(ec)) break;  // the VMM closed (before reading it all)
-      if (ec) return;
-      if (got == 0) break;  // the VMM closed
-      a.len = static_cast<std::uint8_t>(a.len + got);
+    std::size_t len = 0;
+    const line_read r = read_line(
+        a.text, a.max, len, receive,
+        [&] {
+          a.len = static_cast<std::uint8_t>(len);
+          return a.next_read();
+        },
+        ec);
+    a.len = static_cast<std::uint8_t>(len);
+    if (r == line_read::full) {
+      a.awaited = false;
+      ec = make_error_code(errc::hybrid_vsock_bad_answer);
+      return;
     }
+    // (A VMM that closed before reading it all: ECONNRESET rather than an end.)
+    if (r == line_read::failed && !hybrid_closed_by_vmm(ec)) return;
   }
   a.awaited = false;  // it ended: a '\n', or the VMM closed
   if (a.len == 0) {
@@ -390,10 +397,9 @@ class connector<basic_hybrid_vsock_socket<UnixSocket>>
           else
             this->template transfer_all<true>(&b, 1, when, e);
         },
-        [&](mutable_buffer b, std::error_code& e) {
-          const auto flags = UnixSocket::kind == socket_type::seqpacket
-                                 ? message_flags::report_full_length
-                                 : message_flags::none;
+        [&](mutable_buffer b, message_flags flags, std::error_code& e) {
+          if (UnixSocket::kind == socket_type::seqpacket)
+            flags = flags | message_flags::report_full_length;
           const std::size_t n = this->receive_until(&b, 1, flags, when, e);
           if (!e && n > b.size) e = make_error_code(errc::message_truncated);
           return n;

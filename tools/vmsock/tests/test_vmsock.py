@@ -1397,6 +1397,35 @@ class MuxProtocol(HybridTest):
                       r"tcp://127.0.0.1:%d, 300000 bytes back \(copy/splice\)$" % echo.port)
         self.stop(mux)
 
+    def test_a_line_in_pieces_with_bytes_right_after_it(self):
+        # The mux peeks and takes exactly the line: what follows its '\n' in
+        # the same write, after pieces that came apart, goes to the guest.
+        echo = self.echo()
+        mux, path = self.mux()
+        data = pattern(5000, 4)
+        for pieces in ([b"C", b"ONNECT %d" % echo.port, b"\n" + data],
+                       [b"CONNECT %d" % echo.port, b"\n" + data],
+                       [b"X\n" + data]):  # shorter than "CONNECT 0\n": taken alone, refused
+            s = self.unix_client(path)
+            for p in pieces:
+                s.sendall(p)
+                time.sleep(0.02)  # separate segments, most likely
+            if pieces[0] == b"X\n" + data:
+                self.assert_closed_silently(s, pieces[0])
+                mux.wait_line(re.escape('malformed request "X\\n"'))
+                continue
+            answer = read_line(s)
+            self.assertTrue(re.match(rb"^OK \d+\n$", answer), "answer %r" % answer)
+            got = b""
+            while len(got) < len(data):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            self.assertEqual(got, data)
+            s.close()
+        self.stop(mux)
+
     def test_vmsock_cat_through_the_mux(self):
         echo = self.echo()
         mux, path = self.mux()

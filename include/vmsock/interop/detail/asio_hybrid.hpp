@@ -14,8 +14,10 @@
 //
 // The handshake is detail::hybrid_handshake's (hybrid_vsock_socket.hpp), with
 // its helpers: the request from hybrid_request in one send, the answer read
-// in pieces of hybrid_answer::next_read() (the shortest answer it can still
-// be, then one byte at a time), so that no byte of the guest's that follows
+// as detail::read_line reads it (an async_receive with message_peek, then an
+// async_read_some of exactly the bytes up to and with the '\n', which are
+// queued and come at once; where the peek is refused, pieces of
+// hybrid_answer::next_read()), so that no byte of the guest's that follows
 // the answer's '\n' is taken; the same errors (hybrid_vsock_refused, also for
 // a VMM that closed before it read the request: hybrid_closed_by_vmm;
 // hybrid_vsock_bad_answer; the OS's), as asio error codes (Lib::from_std).
@@ -357,9 +359,12 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
           }
           e = Lib::to_std(os);
         },
-        [&](mutable_buffer b, std::error_code& e) -> std::size_t {
+        [&](mutable_buffer b, message_flags f, std::error_code& e) -> std::size_t {
           error_code r;
-          const std::size_t n = Base::read_some(typename Lib::mutable_buffer(b.data, b.size), r);
+          const typename Lib::mutable_buffer into(b.data, b.size);
+          const std::size_t n = has_flag(f, message_flags::peek)
+                                    ? Base::receive(into, Base::message_peek, r)
+                                    : Base::read_some(into, r);
           if (Lib::is_eof(r)) r = {};
           os = r;
           e = Lib::to_std(r);
@@ -374,9 +379,12 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
   struct connect_op {
     asio_hybrid_socket* socket;
     endpoint_type peer;
-    enum class step { start, connecting, sending, receiving } at = step::start;
+    // peeking: what the VMM sent so far; taking: `take` of those bytes (up to
+    // and with a '\n'); reading: in pieces, where the peek is refused.
+    enum class step { start, connecting, sending, peeking, taking, reading } at = step::start;
     std::size_t request_size = 0;
     std::size_t sent = 0;
+    std::size_t take = 0;
 
     template <class Self> void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
       asio_hybrid_socket& s = *socket;
@@ -408,33 +416,55 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
         if (sent == request_size) {
           a = hybrid_answer{};
           a.awaited = true;
-          at = step::receiving;
+          at = step::peeking;
         }
         break;
-      case step::receiving:
-        // (An error here but the VMM's close, a cancel among them, leaves the
-        // answer awaited.)
-        if (ec && !Lib::is_eof(ec) && !hybrid_closed_by_vmm(Lib::to_std(ec)))
-          return finish(self, ec);
+      case step::peeking:
+        if (ec && peek_refused(Lib::to_std(ec))) {
+          at = step::reading;
+          break;
+        }
+        if (!ec && n != 0) {
+          take = line_part(a.text + a.len, n);
+          at = step::taking;
+          break;
+        }
+        return ended(self, ec);
+      case step::taking:
+      case step::reading:
+        if (ec || n == 0) return ended(self, ec);
         a.len = static_cast<std::uint8_t>(a.len + n);
-        if (ec || (a.len != 0 && a.text[a.len - 1] == '\n')) {
-          a.awaited = false;
-          return finish(self, Lib::from_std(hybrid_verdict(a)));
+        if (at == step::taking) {
+          take -= n;
+          if (take != 0) break;  // (the rest is queued too)
+          at = step::peeking;
         }
-        if (a.len == a.max) {
-          a.awaited = false;
-          return finish(self, Lib::from_std(make_error_code(errc::hybrid_vsock_bad_answer)));
-        }
+        if (a.text[a.len - 1] == '\n' || a.len == a.max) return ended(self, ec);
         break;
       }
       // An operation that completed just as a cancellation was asked for.
       if (asio_was_cancelled(self)) return finish(self, Lib::operation_aborted());
+      char* const room = a.text + a.len;
       if (at == step::sending)
         s.Base::async_write_some(typename Lib::const_buffer(a.text + sent, request_size - sent),
                                  std::move(self));
+      else if (at == step::peeking)
+        s.Base::async_receive(typename Lib::mutable_buffer(room, a.max - a.len), Base::message_peek,
+                              std::move(self));
       else
-        s.Base::async_read_some(typename Lib::mutable_buffer(a.text + a.len, a.next_read()),
-                                std::move(self));
+        s.Base::async_read_some(
+            typename Lib::mutable_buffer(room, at == step::taking ? take : a.next_read()),
+            std::move(self));
+    }
+
+    // The answer ended (its '\n', 64 bytes, the VMM's close) or a receive
+    // failed: the verdict.  (An error but the VMM's close, a cancel among
+    // them, leaves the answer awaited.)
+    template <class Self> void ended(Self& self, const error_code& ec) {
+      hybrid_answer& a = socket->answer_;
+      if (ec && !Lib::is_eof(ec) && !hybrid_closed_by_vmm(Lib::to_std(ec))) return finish(self, ec);
+      a.awaited = false;
+      finish(self, Lib::from_std(hybrid_verdict(a)));
     }
 
     template <class Self> void finish(Self& self, const error_code& ec) {
