@@ -4,6 +4,7 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/endpoint/fwd.hpp>
 #include <vmsock/detail/native.hpp>
 #include <vmsock/endpoint/detail/os_address.hpp>
 #include <vmsock/detail/text.hpp>
@@ -58,11 +59,11 @@ inline constexpr guid vsock_template{
 inline constexpr std::uint32_t max_port = 0x7FFFFFFFu;
 
 // HVSOCKET_* socket options (level HV_PROTOCOL_RAW).
-inline constexpr int option_connect_timeout = 0x01;              // HVSOCKET_CONNECT_TIMEOUT
-inline constexpr int option_container_passthru = 0x02;           // HVSOCKET_CONTAINER_PASSTHRU
-inline constexpr int option_connected_suspend = 0x04;            // HVSOCKET_CONNECTED_SUSPEND
-inline constexpr int option_high_vtl = 0x08;                     // HVSOCKET_HIGH_VTL
-inline constexpr std::uint32_t connect_timeout_max_ms = 300000;  // HVSOCKET_CONNECT_TIMEOUT_MAX
+inline constexpr int option_connect_timeout = 0x01;     // HVSOCKET_CONNECT_TIMEOUT
+inline constexpr int option_container_passthru = 0x02;  // HVSOCKET_CONTAINER_PASSTHRU
+inline constexpr int option_connected_suspend = 0x04;   // HVSOCKET_CONNECTED_SUSPEND
+inline constexpr int option_high_vtl = 0x08;            // HVSOCKET_HIGH_VTL
+// (connect_timeout_max_ms, HVSOCKET_CONNECT_TIMEOUT_MAX, is in endpoint/fwd.hpp.)
 
 constexpr std::optional<guid> service_id_from_port(std::uint32_t port) noexcept {
   if (port > max_port) return std::nullopt;
@@ -380,6 +381,14 @@ template <> struct os_address<winsock_policy, vsock_endpoint, void> {
   // Names Windows reports keep whatever port they carry (name_to_vsock).
   static constexpr errc from_os(const type& os, vsock_endpoint& out) noexcept {
     return name_to_vsock(os, out);
+  }
+  // An accepted peer's name that has no CID (a VM by its own GUID): cid::any,
+  // with the port its service id carries (port_any if none).
+  static constexpr vsock_endpoint peer_name_of(const type& os) noexcept {
+    guid rest = os.service_id;
+    rest.data1 = 0;
+    const std::uint32_t port = rest == hv::vsock_template ? os.service_id.data1 : vsock::port_any;
+    return vsock_endpoint{vsock::cid::any, port, false};
   }
 };
 }  // namespace detail

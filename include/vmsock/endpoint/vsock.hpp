@@ -3,6 +3,7 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/endpoint/fwd.hpp>
 #include <vmsock/detail/native.hpp>
 #include <vmsock/detail/text.hpp>
 #include <vmsock/error.hpp>
@@ -32,7 +33,7 @@ inline constexpr std::uint32_t port_any = 0xFFFFFFFFu;  // bind: kernel picks a 
 inline constexpr std::uint8_t flag_to_host = 0x01;
 
 #if VMSOCK_LINUX
-inline constexpr int address_family = AF_VSOCK;
+static_assert(address_family == AF_VSOCK, "endpoint/fwd.hpp spells AF_VSOCK as Linux does");
 using native_sockaddr = ::sockaddr_vm;
 // Kernel headers before Linux 5.11 have no svm_flags: its byte is the first of
 // svm_zero there (the layout is the same), and vmsock uses that.
@@ -42,9 +43,8 @@ using native_sockaddr = ::sockaddr_vm;
 #    define VMSOCK_SVM_FLAGS svm_zero[0]
 #  endif
 #else
-// AF_VSOCK is 40 on Linux; other systems have no VSOCK family.  The mirror lets
-// the endpoint exist (and map to Hyper-V) everywhere.
-inline constexpr int address_family = 40;
+// Other systems have no VSOCK family: the mirror of sockaddr_vm lets the
+// endpoint exist (and map to Hyper-V) everywhere.
 struct native_sockaddr {
   std::uint16_t svm_family;
   std::uint16_t svm_reserved1;

@@ -14,17 +14,16 @@
 
 #include <vmsock/buffer.hpp>
 #include <vmsock/config.hpp>
+#include <vmsock/endpoint/fwd.hpp>
 #include <vmsock/endpoint/detail/os_address.hpp>
 #include <vmsock/socket/detail/socket_core.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/endpoint/hyperv.hpp>
-#include <vmsock/endpoint/inet.hpp>
-#include <vmsock/socket/detail/hv_access_hint.hpp>
 #include <vmsock/socket/options.hpp>
 #include <vmsock/policy/default.hpp>
 #include <vmsock/policy/types.hpp>
-#include <vmsock/endpoint/unix.hpp>
-#include <vmsock/endpoint/vsock.hpp>
+#if VMSOCK_WINDOWS
+#  include <vmsock/socket/detail/hv_access_hint.hpp>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -54,11 +53,16 @@ template <class E> std::string describe(const E& ep, socket_type type) {
 
 // The same in the message of a failed bind, listen or connect; a Hyper-V
 // socket that Windows refused with WSAEACCES gets a hint at the likely causes
-// (detail/hv_access_hint.hpp).
+// (detail/hv_access_hint.hpp: only Windows has AF_HYPERV, so only Windows
+// parses it).
 template <class E>
 std::string describe_failure(const E& ep, socket_type type, const std::error_code& ec) {
   std::string s = describe(ep, type);
+#if VMSOCK_WINDOWS
   append_hv_access_hint(s, ep, ec);
+#else
+  (void)ec;
+#endif
   return s;
 }
 
@@ -310,12 +314,8 @@ class basic_socket : public detail::socket_core<Policy> {
     if (from_os(sa, len, out, ec)) return true;
     if constexpr (std::is_same_v<Endpoint, vsock_endpoint> &&
                   std::is_same_v<os_endpoint, hv_endpoint>) {
-      if (const auto hv = hv_endpoint::from_native(sa, len)) {
-        guid rest = hv->service_id;
-        rest.data1 = 0;
-        const std::uint32_t port =
-            rest == hv::vsock_template ? hv->service_id.data1 : vsock::port_any;
-        out = vsock_endpoint{vsock::cid::any, port, false};
+      if (const auto hv = os_endpoint::from_native(sa, len)) {
+        out = os::peer_name_of(*hv);
         return true;
       }
     }

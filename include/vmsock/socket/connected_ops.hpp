@@ -292,7 +292,10 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
   template <class E = Endpoint,
             std::enable_if_t<std::is_same_v<E, vsock_endpoint> || std::is_same_v<E, hv_endpoint>,
                              int> = 0>
-  hv_endpoint peer_hv_endpoint(std::error_code& ec) const noexcept {
+  detail::dependent_t<hv_endpoint, E> peer_hv_endpoint(std::error_code& ec) const noexcept {
+    // Spelled through E, so that this header needs no Hyper-V definitions:
+    // the program that calls it has included them.
+    using hv_type = detail::dependent_t<hv_endpoint, E>;
     if (!this->is_open()) {
       ec = Policy::closed_error();
       return {};
@@ -302,23 +305,26 @@ class connected_ops : public basic_socket<Endpoint, Policy> {
       std::size_t len = sizeof sa;
       Policy::peer_name(this->handle_, &sa, len, ec);
       if (ec) return {};
-      if (const auto hv = hv_endpoint::from_native(&sa, len)) return *hv;
+      if (const auto hv = hv_type::from_native(&sa, len)) return *hv;
       ec = make_error_code(errc::address_family_mismatch);
       return {};
     } else if constexpr (std::is_same_v<E, hv_endpoint>) {
       return this->peer_endpoint(ec);
     } else {
-      const vsock_endpoint v = this->peer_endpoint(ec);
-      hv_endpoint out{};
+      // The VSOCK name through the mapping that carries Hyper-V addresses
+      // over AF_VSOCK (the names the kernel reports keep any port).
+      const E v = this->peer_endpoint(ec);
+      hv_type out{};
       if (ec) return out;
-      if (const errc e = detail::name_to_hyperv(v, out); e != errc{}) ec = make_error_code(e);
+      if (const errc e = detail::os_address<posix_policy, hv_type>::from_os(v, out); e != errc{})
+        ec = make_error_code(e);
       return out;
     }
   }
   template <class E = Endpoint,
             std::enable_if_t<std::is_same_v<E, vsock_endpoint> || std::is_same_v<E, hv_endpoint>,
                              int> = 0>
-  hv_endpoint peer_hv_endpoint() const {
+  detail::dependent_t<hv_endpoint, E> peer_hv_endpoint() const {
     std::error_code ec;
     auto ep = peer_hv_endpoint(ec);
     if (ec) this->fail(ec, "peer_hv_endpoint of");

@@ -69,9 +69,10 @@ inline constexpr bool is_peer_predicate =
 
 // A Unix path as a NUL-terminated string for the file calls.
 struct path_buffer {
-  char text[unix_endpoint::capacity + 1] = {};
+  static constexpr std::size_t capacity = sizeof(unix_sockaddr{}.sun_path);  // unix_endpoint's
+  char text[capacity + 1] = {};
   explicit path_buffer(std::string_view p) noexcept {
-    const std::size_t n = p.size() < unix_endpoint::capacity ? p.size() : unix_endpoint::capacity;
+    const std::size_t n = p.size() < capacity ? p.size() : capacity;
     for (std::size_t i = 0; i < n; ++i) text[i] = p[i];
   }
 };
@@ -198,7 +199,7 @@ class listener : public basic_socket<Endpoint, Policy>,
   void bind(const Endpoint& local, std::error_code& ec) noexcept {
     base::bind(local, ec);
     if constexpr (is_unix) {
-      if (local.type() != unix_endpoint::kind::path) return;
+      if (local.type() != Endpoint::kind::path) return;
       const detail::path_buffer path(local.name());
       if (ec == std::errc::address_in_use && stale(local, path.text)) {
         std::error_code removed;
@@ -413,7 +414,7 @@ class listener : public basic_socket<Endpoint, Policy>,
       if (st.owned && st.unlink && this->is_open()) {
         std::error_code ec;
         const Endpoint local = this->local_endpoint(ec);
-        if (!ec && local.type() == unix_endpoint::kind::path) {
+        if (!ec && local.type() == Endpoint::kind::path) {
           const detail::path_buffer path(local.name());
           typename Policy::file_id now{};
           if (Policy::socket_file(path.text, now) && now == st.id)

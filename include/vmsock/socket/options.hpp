@@ -7,12 +7,9 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/endpoint/fwd.hpp>
 #include <vmsock/error.hpp>
-#include <vmsock/endpoint/hyperv.hpp>
-#include <vmsock/endpoint/inet.hpp>
 #include <vmsock/policy/types.hpp>
-#include <vmsock/endpoint/unix.hpp>
-#include <vmsock/endpoint/vsock.hpp>
 
 #include <vmsock/detail/text.hpp>
 

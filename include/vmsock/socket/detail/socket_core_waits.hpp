@@ -7,9 +7,8 @@
 #pragma once
 
 #include <vmsock/config.hpp>
+#include <vmsock/endpoint/fwd.hpp>
 #include <vmsock/deadline.hpp>
-#include <vmsock/endpoint/hyperv.hpp>
-#include <vmsock/endpoint/vsock.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/policy/types.hpp>
 #include <vmsock/socket/detail/cancel_state.hpp>
