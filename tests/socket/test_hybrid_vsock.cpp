@@ -1093,6 +1093,50 @@ TEST(HybridUris, AnyStreamSocketConnectsAndKeepsTheHybridEndpoint) {
   EXPECT_NE(what.find("connect to " + missing + ": "), std::string::npos) << what;
 }
 
+// Through any_stream_socket and any_connector, a VMM's junk or silence is
+// worded as the hybrid socket's own connect words it.
+TEST(HybridUris, AnyTransportConnectsQuoteTheVmmAsTheHybridSocketDoes) {
+  scratch_dir dir;
+  auto junk = scripted_vmm(dir.file("junk.vsock"), [](fd_t& fd, fake_vmm& v) {
+    send_all_raw(fd.get(), "ERR nope\n");
+    hold_until_closed(fd.get(), v.stopping());
+  });
+  auto mute = mute_vmm(dir.file("mute.vsock"));
+  for (const std::string& path : {junk.path(), mute.path()}) {
+    SCOPED_TRACE(path);
+    const hybrid_vsock_endpoint ep{path, 5000};
+    // A fresh deadline for each connect (a shared one would expire first).
+    const std::chrono::milliseconds t = path == junk.path() ? 10000ms : 300ms;
+    std::string typed, any, via_connector, ready, ready_typed;
+    bounded([&] {
+      typed = message_of([&] { (void)hybrid_vsock_stream_socket::connect(ep, t); });
+      any = message_of([&] { (void)any_stream_socket::connect(any_endpoint(ep), t); });
+      via_connector = message_of([&] {
+        any_connector c;
+        (void)c.connect(any_endpoint(ep), t);
+      });
+    });
+    ASSERT_FALSE(typed.empty());
+    EXPECT_NE(typed.find(path == junk.path() ? "(answered \"ERR nope\\x0a\")"
+                                             : "(the VMM took the connection and sent no answer)"),
+              std::string::npos)
+        << typed;
+    EXPECT_EQ(any, typed);
+    EXPECT_EQ(via_connector, typed);
+    // With wait_for_ready: junk is not "not up yet" (one attempt, the same
+    // words); silence lasts to the deadline.  Both as the typed connect says.
+    bounded([&] {
+      ready_typed = message_of(
+          [&] { (void)hybrid_vsock_stream_socket::connect(ep, 300ms, wait_for_ready{}); });
+      ready = message_of(
+          [&] { (void)any_stream_socket::connect(any_endpoint(ep), 300ms, wait_for_ready{}); });
+    });
+    EXPECT_EQ(ready, ready_typed);
+    EXPECT_NE(ready.find(path == junk.path() ? "(answered" : "sent no answer"), std::string::npos)
+        << ready;
+  }
+}
+
 TEST(HybridUris, ConnectFirstFallsBackAndNamesEachAttempt) {
   scratch_dir dir;
   firecracker fc;

@@ -52,10 +52,12 @@ template <class Policy = default_policy> class basic_any_connector {
         [&](const auto& ep) -> basic_any_stream_socket<Policy> {
           using E = std::decay_t<decltype(ep)>;
           auto c = connector<detail::any_stream_t<E, Policy>>::open(ec);
+          answer_ = detail::hybrid_answer{};
           if (ec) return {};
           if (!enter(c, ec)) return {};
           auto s = c.connect(ep, when, ec);
           leave();
+          if constexpr (std::is_same_v<E, hybrid_vsock_endpoint>) answer_ = c.last_answer();
           if (ec) return {};
           return basic_any_stream_socket<Policy>(std::move(s), remote);
         },
@@ -65,7 +67,7 @@ template <class Policy = default_policy> class basic_any_connector {
                                           deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, when, ec);
-    if (ec) detail::throw_error(ec, "connect to", remote.to_string());
+    if (ec) detail::throw_connect_error(ec, remote, answer_);
     return s;
   }
 
@@ -117,7 +119,7 @@ template <class Policy = default_policy> class basic_any_connector {
     std::error_code ec;
     detail::ready_outcome r;
     auto s = connect_ready(remote, when, w, r, ec);
-    if (ec) detail::throw_ready_error(ec, remote, r);
+    if (ec) detail::throw_ready_error(ec, remote, r, answer_);
     return s;
   }
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
@@ -223,6 +225,8 @@ template <class Policy = default_policy> class basic_any_connector {
   typename Policy::wake_handle wake_ = Policy::invalid_wake;  // wait_for_ready's pauses
   std::atomic<bool> busy_{false};
   std::atomic<bool> cancelled_{false};
+  // A hybrid vsock VMM's answer to the last connect, for its message.
+  detail::hybrid_answer answer_;
 };
 
 using any_connector = basic_any_connector<>;

@@ -7,8 +7,6 @@
 #include <vmsock/error.hpp>
 #include <vmsock/socket/hybrid_vsock_socket.hpp>
 #include <vmsock/socket/stream_socket.hpp>
-#include <vmsock/any/detail/ready_of.hpp>
-#include <vmsock/socket/wait_for_ready.hpp>
 
 #include <string>
 #include <system_error>
@@ -58,18 +56,6 @@ any_endpoint name_of_any(const Variant& v, bool peer, std::error_code* ec) {
         return peer ? any_endpoint(s.peer_endpoint()) : any_endpoint(s.local_endpoint());
       },
       v);
-}
-
-// An any-transport connect retried while its peer is not up yet
-// (wait_for_ready): each attempt S::connect, a fresh socket.
-template <class S>
-S connect_any_when_ready(const any_endpoint& remote, const deadline& when, const wait_for_ready& w,
-                         ready_outcome& r, std::error_code& ec) noexcept {
-  S out;
-  connect_when_ready<typename S::policy_type>(
-      ready_transport_of(remote), when, r, ec,
-      [&](std::error_code& e) { out = S::connect(remote, when, e); }, w);
-  return out;
 }
 
 }  // namespace detail
