@@ -21,7 +21,7 @@
 #include <vmsock/socket/detail/policy_traits.hpp>
 #include <vmsock/error.hpp>
 #include <vmsock/socket/stream_socket.hpp>
-#include <vmsock/any/detail/ready_of.hpp>
+#include <vmsock/any/detail/connect_any.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <atomic>

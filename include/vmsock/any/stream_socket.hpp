@@ -11,7 +11,7 @@
 #include <vmsock/socket/hybrid_vsock_socket.hpp>
 #include <vmsock/socket/listener.hpp>
 #include <vmsock/socket/stream_socket.hpp>
-#include <vmsock/any/detail/ready_of.hpp>
+#include <vmsock/any/detail/connect_any.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <cstddef>
@@ -56,13 +56,13 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
                                          std::error_code& ec) noexcept {
     detail::hybrid_answer a;
-    return connect_once(remote, when, ec, a);
+    return detail::connect_any_once<basic_any_stream_socket>(remote, when, ec, a);
   }
   static basic_any_stream_socket connect(const any_endpoint& remote,
                                          deadline when = deadline::never()) {
     std::error_code ec;
     detail::hybrid_answer a;
-    auto s = connect_once(remote, when, ec, a);
+    auto s = detail::connect_any_once<basic_any_stream_socket>(remote, when, ec, a);
     if (ec) detail::throw_connect_error(ec, remote, a);
     return s;
   }
@@ -74,14 +74,14 @@ template <class Policy = default_policy> class basic_any_stream_socket {
                                          const wait_for_ready& w, std::error_code& ec) noexcept {
     detail::ready_outcome r;
     detail::hybrid_answer a;
-    return connect_when_ready(remote, when, w, r, ec, a);
+    return detail::connect_any_when_ready<basic_any_stream_socket>(remote, when, w, r, ec, a);
   }
   static basic_any_stream_socket connect(const any_endpoint& remote, deadline when,
                                          const wait_for_ready& w) {
     std::error_code ec;
     detail::ready_outcome r;
     detail::hybrid_answer a;
-    auto s = connect_when_ready(remote, when, w, r, ec, a);
+    auto s = detail::connect_any_when_ready<basic_any_stream_socket>(remote, when, w, r, ec, a);
     if (ec) detail::throw_ready_error(ec, remote, r, a);
     return s;
   }
@@ -403,46 +403,6 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   any_endpoint peer_endpoint() const { return name_of(true, nullptr); }
 
  private:
-  // One connect; `a` gets a hybrid VMM's answer, for the message of a failure.
-  static basic_any_stream_socket connect_once(const any_endpoint& remote, const deadline& when,
-                                              std::error_code& ec,
-                                              detail::hybrid_answer& a) noexcept {
-    if (remote.type() != socket_type::stream) {
-      ec = std::make_error_code(std::errc::wrong_protocol_type);
-      return {};
-    }
-    return detail::visit_nothrow(
-        [&](const auto& ep) -> basic_any_stream_socket {
-          using S = detail::any_stream_t<std::decay_t<decltype(ep)>, Policy>;
-          if constexpr (std::is_same_v<S, basic_hybrid_vsock_stream_socket<Policy>>) {
-            auto c = connector<S>::open(ec);  // the connector keeps the answer
-            if (ec) return {};
-            auto s = c.connect(ep, when, ec);
-            a = c.last_answer();
-            if (ec) return {};
-            return basic_any_stream_socket(std::move(s), remote);
-          } else {
-            (void)a;
-            auto s = S::connect(ep, when, ec);
-            if (ec) return {};
-            return basic_any_stream_socket(std::move(s), remote);
-          }
-        },
-        remote.value());
-  }
-  // connect_once again while the peer is not up yet (wait_for_ready), each
-  // attempt with a fresh socket.
-  static basic_any_stream_socket connect_when_ready(const any_endpoint& remote,
-                                                    const deadline& when, const wait_for_ready& w,
-                                                    detail::ready_outcome& r, std::error_code& ec,
-                                                    detail::hybrid_answer& a) noexcept {
-    basic_any_stream_socket out;
-    detail::connect_when_ready<Policy>(
-        detail::ready_transport_of(remote), when, r, ec,
-        [&](std::error_code& e) { out = connect_once(remote, when, e, a); }, w);
-    return out;
-  }
-
   bool usable(std::error_code& ec) const noexcept {
     if (empty_) {
       ec = Policy::closed_error();

@@ -22,7 +22,7 @@
 #include <vmsock/interop/detail/asio_handover.hpp>
 #include <vmsock/interop/detail/asio_hybrid.hpp>
 #include <vmsock/policy/default.hpp>
-#include <vmsock/any/detail/ready_of.hpp>
+#include <vmsock/any/detail/connect_any.hpp>
 #include <vmsock/socket/wait_for_ready.hpp>
 
 #include <cstddef>
