@@ -67,7 +67,7 @@ template <class Policy = default_policy> class basic_any_connector {
                                           deadline when = deadline::never()) {
     std::error_code ec;
     auto s = connect(remote, when, ec);
-    if (ec) detail::throw_connect_error(ec, remote, answer_);
+    if (ec) detail::throw_any_connect_error(ec, remote, answer_);
     return s;
   }
 

@@ -63,7 +63,7 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     std::error_code ec;
     detail::hybrid_answer a;
     auto s = detail::connect_any_once<basic_any_stream_socket>(remote, when, ec, a);
-    if (ec) detail::throw_connect_error(ec, remote, a);
+    if (ec) detail::throw_any_connect_error(ec, remote, a);
     return s;
   }
 

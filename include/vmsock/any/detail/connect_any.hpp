@@ -36,9 +36,9 @@ inline std::string connect_failure(const any_endpoint& remote, const std::error_
 }
 
 // "connect to <uri>", and how the wait went (any_stream_socket, any_connector).
-[[noreturn]] VMSOCK_NOINLINE inline void throw_connect_error(const std::error_code& ec,
-                                                             const any_endpoint& remote,
-                                                             const hybrid_answer& a) {
+[[noreturn]] VMSOCK_NOINLINE inline void throw_any_connect_error(const std::error_code& ec,
+                                                                 const any_endpoint& remote,
+                                                                 const hybrid_answer& a) {
   throw_error(ec, "connect to", connect_failure(remote, ec, a));
 }
 [[noreturn]] VMSOCK_NOINLINE inline void throw_ready_error(const std::error_code& ec,
