@@ -82,10 +82,6 @@ inline std::size_t hybrid_request(char* out, std::uint32_t port) noexcept {
   return n;
 }
 
-// The shortest "OK <n>" answer ("OK 0\n").  A bare "OK\n" (3 bytes) is an
-// answer too: hybrid_answer::next_read() says how much a stream reads.
-inline constexpr std::size_t hybrid_shortest_answer = 5;
-
 // What a close by the VMM looks like when it did not read all of the request
 // first (Firecracker past its 1023 connections accepts and drops at once):
 // EPIPE to the send, ECONNRESET (Windows: also WSAECONNABORTED) to the
