@@ -2,8 +2,8 @@
 // guest (vsock_loopback, CID 1), paired in one run.  tool-mux.sh starts the
 // muxes (TARGET vsock://1) and runs this program:
 //
-//   bench_mux --port P --mux NAME=UDS [--mux NAME=UDS]... [--mib N] [--rounds R]
-//             [--connects C]
+//   bench_mux --port P --mux NAME=UDS [--mux NAME=UDS]... [--raw-mux NAME=UDS]
+//             [--mib N] [--rounds R] [--connects C] [--tcp]
 //
 // (`--mux NAME=` with no UDS is direct AF_VSOCK once more: an A/A control,
 // whose ratio to direct shows how far two runs of the same thing differ.)
@@ -19,6 +19,16 @@
 // vsock_stream_socket to vsock://1:P ("direct") and
 // hybrid_vsock_stream_socket to hybrid-vsock://UDS:P (each mux: the Unix
 // connect, "CONNECT P", the mux's own VSOCK connect, "OK n").
+//
+// `--raw-mux NAME=UDS` starts the raw-syscall baseline of a mux on UDS
+// (benchmarks/raw_mux.hpp: blocking calls, no deadline, no cap) in a child
+// process of its own, as `vmsock mux` runs in one, and measures it as one more
+// mux: what two extra hops cost by themselves, beside what `vmsock mux`
+// costs.
+//
+// `--tcp` runs the same on TCP loopback instead of VSOCK (the server on
+// tcp://127.0.0.1:P, the muxes' TARGET tcp://127.0.0.1), outside the guest:
+// the hops on this machine's own CPU, where a wake-up is not emulated.
 //
 // `--peek-client NAME=UDS` adds a client of that mux that reads the answer by
 // hand with MSG_PEEK (a wait, one look, then one read of exactly the line).
@@ -38,8 +48,20 @@
 // Lines start with MUX-BENCH, so that a log can be grepped.  Like every
 // program in tests/vm it refuses to run outside the test guest.  Under TCG the
 // absolute figures are an emulated CPU's; the ratios are what carry over.
+#include "raw_mux.hpp"
+
 #include <vmsock/socket/hybrid_vsock_socket.hpp>
 #include <vmsock/socket/aliases.hpp>
+
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -50,16 +72,21 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+bool tcp_mode = false;  // --tcp: TCP loopback where the guest has VSOCK
 
 bool in_test_guest() {
   std::ifstream in("/proc/cmdline");
@@ -87,7 +114,7 @@ double quantile(std::vector<double> v, double q) {
 
 // ---- the server -------------------------------------------------------------------
 
-void count_bytes(vmsock::vsock_stream_socket s) {
+template <class Socket> void count_bytes(Socket s) {
   try {
     static thread_local std::vector<char> buf(256 * 1024);
     std::uint64_t total = 0;
@@ -104,12 +131,12 @@ void count_bytes(vmsock::vsock_stream_socket s) {
 
 // The accepting thread: a ping is answered here, a throughput run gets a
 // thread of its own.
-void serve(vmsock::vsock_stream_socket s) {
+template <class Socket> void serve(Socket s) {
   try {
     char mode = 0;
     s.receive_exact(vmsock::mutable_buffer{&mode, 1}, 30s);
     if (mode == 'T') {
-      std::thread(count_bytes, std::move(s)).detach();
+      std::thread(count_bytes<Socket>, std::move(s)).detach();
       return;
     }
     s.send_all(&mode, 1);
@@ -152,6 +179,71 @@ vmsock::unix_stream_socket connect_peeking(const std::string& uds, std::uint32_t
   }
 }
 
+// `f` with a direct connection to the server's port P.
+template <class F> auto with_direct(std::uint32_t port, F f) {
+  if (tcp_mode) {
+    auto s = vmsock::tcp4_socket::connect(
+        vmsock::inet4_endpoint::loopback(static_cast<std::uint16_t>(port)), 10s);
+    return f(s);
+  }
+  auto s = vmsock::vsock_stream_socket::connect({vmsock::vsock::cid::local, port}, 10s);
+  return f(s);
+}
+
+// The raw mux's connect to port P of its target: a blocking connect(2).
+int raw_connect(std::uint32_t port) {
+  if (tcp_mode) {
+    raw_io::fd_guard fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+      return -1;
+    return fd.release();
+  }
+  raw_io::fd_guard fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_vm a{};
+  a.svm_family = AF_VSOCK;
+  a.svm_cid = VMADDR_CID_LOCAL;
+  a.svm_port = port;
+  if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+    return -1;
+  return fd.release();
+}
+
+// A child process serving the raw mux on `uds` until it is killed (or this
+// process ends).  Called before this process starts a thread.  Returns when
+// the child listens.
+pid_t start_raw_mux(const std::string& uds) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) raw_io::fail_errno("pipe2");
+  const pid_t pid = ::fork();
+  if (pid < 0) raw_io::fail_errno("fork");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::close(ready[0]);
+    try {
+      raw_mux::server m(uds, raw_connect);
+      const char ok = 'y';
+      if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+      for (;;) ::pause();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "MUX-BENCH raw mux: %s\n", e.what());
+      ::_exit(1);
+    }
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  const ssize_t n = ::read(ready[0], &ok, 1);
+  ::close(ready[0]);
+  if (n != 1) {
+    ::waitpid(pid, nullptr, 0);
+    throw std::runtime_error("the raw mux on " + uds + " did not start");
+  }
+  return pid;
+}
+
 template <class Socket> double throughput_run(Socket& s, std::size_t bytes) {
   static std::vector<char> chunk(256 * 1024, 'x');
   const auto t0 = clock_type::now();
@@ -173,10 +265,7 @@ template <class Socket> double throughput_run(Socket& s, std::size_t bytes) {
 }
 
 double throughput(const target& t, std::uint32_t port, std::size_t bytes) {
-  if (t.uds.empty()) {
-    auto s = vmsock::vsock_stream_socket::connect({vmsock::vsock::cid::local, port}, 10s);
-    return throughput_run(s, bytes);
-  }
+  if (t.uds.empty()) return with_direct(port, [&](auto& s) { return throughput_run(s, bytes); });
   auto s = vmsock::hybrid_vsock_stream_socket::connect({t.uds, port}, 10s);
   return throughput_run(s, bytes);
 }
@@ -199,10 +288,7 @@ template <class Socket> latency ping(Socket& s, clock_type::time_point t0) {
 
 latency connect_once(const target& t, std::uint32_t port) {
   const auto t0 = clock_type::now();
-  if (t.uds.empty()) {
-    auto s = vmsock::vsock_stream_socket::connect({vmsock::vsock::cid::local, port}, 10s);
-    return ping(s, t0);
-  }
+  if (t.uds.empty()) return with_direct(port, [&](auto& s) { return ping(s, t0); });
   if (t.peek) {
     auto s = connect_peeking(t.uds, port);
     return ping(s, t0);
@@ -217,6 +303,17 @@ int run(int argc, char** argv) {
   int rounds = 5;
   int connects = 200;
   std::vector<target> targets{{"direct", ""}};
+  std::vector<std::pair<pid_t, std::string>> raw_muxes;  // each child and its socket file
+  struct end_raw_muxes {
+    std::vector<std::pair<pid_t, std::string>>& muxes;
+    ~end_raw_muxes() {
+      for (const auto& m : muxes) {
+        ::kill(m.first, SIGKILL);
+        ::waitpid(m.first, nullptr, 0);
+        ::unlink(m.second.c_str());
+      }
+    }
+  } raw_muxes_end{raw_muxes};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -231,7 +328,16 @@ int run(int argc, char** argv) {
       rounds = std::stoi(value());
     else if (a == "--connects")
       connects = std::stoi(value());
-    else if (a == "--mux" || a == "--peek-client") {
+    else if (a == "--tcp")
+      tcp_mode = true;
+    else if (a == "--raw-mux") {
+      const std::string v = value();
+      const auto eq = v.find('=');
+      if (eq == std::string::npos || eq + 1 == v.size())
+        throw std::invalid_argument("--raw-mux NAME=UDS");
+      raw_muxes.emplace_back(start_raw_mux(v.substr(eq + 1)), v.substr(eq + 1));
+      targets.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (a == "--mux" || a == "--peek-client") {
       const std::string v = value();
       const auto eq = v.find('=');
       if (eq == std::string::npos)
@@ -245,15 +351,25 @@ int run(int argc, char** argv) {
   }
   if (targets.size() < 2) throw std::invalid_argument("give at least one --mux NAME=UDS");
 
-  auto listener = vmsock::vsock_listener::listen({vmsock::vsock::cid::any, port});
-  std::thread([&listener] {
+  if (tcp_mode && port > 0xFFFF) throw std::invalid_argument("--tcp: a port up to 65535");
+  auto accept_all = [](auto& listener) {
     for (;;) {
       std::error_code ec;
       auto s = listener.accept(ec);
       if (ec) return;
       serve(std::move(s));
     }
-  }).detach();
+  };
+  std::optional<vmsock::tcp4_listener> tcp_listener;
+  std::optional<vmsock::vsock_listener> vsock_listener;
+  if (tcp_mode) {
+    tcp_listener.emplace(vmsock::tcp4_listener::listen(
+        vmsock::inet4_endpoint::loopback(static_cast<std::uint16_t>(port))));
+    std::thread([&] { accept_all(*tcp_listener); }).detach();
+  } else {
+    vsock_listener.emplace(vmsock::vsock_listener::listen({vmsock::vsock::cid::any, port}));
+    std::thread([&] { accept_all(*vsock_listener); }).detach();
+  }
 
   // Warm-up: one of each (page cache, the muxes' first threads).
   for (const auto& t : targets) {
@@ -327,17 +443,21 @@ int run(int argc, char** argv) {
     std::printf("\n");
   }
   std::fflush(stdout);
-  listener.cancel();
+  if (tcp_listener) tcp_listener->cancel();
+  if (vsock_listener) vsock_listener->cancel();
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!in_test_guest()) {
+  bool tcp = false;
+  for (int i = 1; i < argc; ++i) tcp = tcp || std::strcmp(argv[i], "--tcp") == 0;
+  if (!tcp && !in_test_guest()) {
     std::fprintf(stderr,
                  "bench_mux: refusing to run outside vmsock's test guest (no vmsock_test_guest=1 "
-                 "in /proc/cmdline): AF_VSOCK may leave this machine\n");
+                 "in /proc/cmdline): AF_VSOCK may leave this machine (--tcp runs on TCP "
+                 "loopback)\n");
     return 2;
   }
   try {

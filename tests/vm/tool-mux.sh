@@ -9,9 +9,11 @@
 #   tool-mux.sh bench MIB ROUNDS CONNECTS [PORT]
 #                               bench_mux: throughput and connect latency
 #                               through the mux (its default, and with
-#                               --splice always) against direct AF_VSOCK,
-#                               paired in one run, with direct twice as an
-#                               A/A control (bench_mux.cpp says how)
+#                               --splice always) and through the raw-syscall
+#                               baseline of a mux (benchmarks/raw_mux.hpp)
+#                               against direct AF_VSOCK, paired in one run,
+#                               with direct twice as an A/A control
+#                               (bench_mux.cpp says how)
 #
 # test (the guest's echo service: socat VSOCK-LISTEN:P,fork PIPE):
 #   1. vmsock's hybrid client (vmsock cat - hybrid-vsock:///tmp/fc.sock:P)
@@ -254,7 +256,7 @@ run_bench() {
   wait_sock /tmp/bench.sock && wait_sock /tmp/bench-splice.sock || bad "bench: a mux never listened"
   sleep 0.3  # from bind to listen
   timeout 800 bench_mux --port "$p" --mux direct-aa= --mux mux=/tmp/bench.sock \
-    --mux mux-splice=/tmp/bench-splice.sock --peek-client mux-peek=/tmp/bench.sock \
+    --mux mux-splice=/tmp/bench-splice.sock --raw-mux raw-mux=/tmp/bench-raw.sock \
     --mib "$mib" --rounds "$rounds" --connects "$connects"
   r=$?
   [ "$r" = 0 ] || bad "bench_mux: exit $r"
