@@ -44,6 +44,13 @@
 
 VMSOCK_BEGIN_NAMESPACE
 
+// A hybrid vsock VMM's answer line as it came: raw() (its '\n' included when
+// it came), line(), is_ok(), argument() (what followed "OK "), and awaited
+// (the VMM took the Unix connection and had not ended its answer when the
+// handshake stopped).  The hybrid connector's and the asio socket's
+// last_answer() give it, kept after a failed connect.
+using hybrid_vsock_answer = detail::hybrid_answer;
+
 template <class UnixSocket> class basic_hybrid_vsock_listener;
 
 // A connection to (or from) a guest port through a VMM's Unix socket: a Unix
@@ -243,7 +250,7 @@ class connector<basic_hybrid_vsock_socket<UnixSocket>>
   }
 
   // The answer of the last connect, as received (for messages).
-  const detail::hybrid_answer& last_answer() const noexcept { return answer_; }
+  const hybrid_vsock_answer& last_answer() const noexcept { return answer_; }
 
  private:
   socket_t fail() noexcept {

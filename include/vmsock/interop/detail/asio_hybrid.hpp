@@ -145,7 +145,7 @@ template <class Lib, class Base> class asio_hybrid_socket : public asio_ready_so
   // it came), kept after a failed one: what a junk answer said, or that the
   // VMM took the connection and said nothing.  vmsock::make_hybrid_error words
   // it as the synchronous connect's exception.
-  const hybrid_answer& last_answer() const noexcept { return answer_; }
+  const hybrid_vsock_answer& last_answer() const noexcept { return answer_; }
 
   // The blocking form, through detail::hybrid_handshake itself.  Throws
   // asio's system_error: "connect to hybrid-vsock:///run/fc.vsock:5000: ..."
