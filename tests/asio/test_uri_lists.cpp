@@ -212,6 +212,28 @@ TEST(ASIO_SUITE(AsyncConnectFirst), UnixAndHybridEntries) {
   out.socket.close();
 }
 
+// A VMM's junk answer stays with its attempt, and make_connect_error quotes it
+// as the synchronous connect_first does.
+TEST(ASIO_SUITE(AsyncConnectFirst), AJunkAnswerIsKeptAndQuoted) {
+  if (!have_unix_sockets()) GTEST_SKIP() << "no Unix sockets here (Wine)";
+  fake_vmm junk("ERR nope\n");
+  const std::uint16_t dead = dead_port();
+  lib::io_context io;
+  outcome out(io);
+  std::vector<vmsock::connect_attempt> failed;
+  flavour::async_connect_first(io, {junk.uri(5000), tcp_uri(dead)}, 5s, failed, out.handler());
+  run_io(io);
+  ASSERT_TRUE(out.called);
+  EXPECT_EQ(to_std(out.ec), std::errc::connection_refused) << out.ec.message();
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed[0].error, vmsock::errc::hybrid_vsock_bad_answer) << failed[0].error.message();
+  EXPECT_EQ(failed[0].answer.raw(), "ERR nope\n");
+  EXPECT_TRUE(failed[1].answer.raw().empty());
+  const std::string what = vmsock::make_connect_error(to_std(out.ec), failed).what();
+  EXPECT_NE(what.find(junk.uri(5000) + " (answered \"ERR nope\\x0a\"): "), std::string::npos)
+      << what;
+}
+
 TEST(ASIO_SUITE(AsyncConnectFirst), APerAttemptTimeoutMovesOnToTheNextEntry) {
   if (!have_unix_sockets()) GTEST_SKIP() << "no Unix sockets here (Wine)";
   fake_vmm silent("");  // reads the CONNECT line and never answers
@@ -226,6 +248,7 @@ TEST(ASIO_SUITE(AsyncConnectFirst), APerAttemptTimeoutMovesOnToTheNextEntry) {
   ASSERT_FALSE(out.ec) << out.ec.message();
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].error, vmsock::errc::timed_out) << failed[0].error.message();
+  EXPECT_TRUE(failed[0].answer.awaited) << "the VMM took the connection and said nothing";
   expect_echo(io, out.socket);
   out.socket.close();
   peer.join();

@@ -1093,15 +1093,28 @@ TEST(HybridUris, AnyStreamSocketConnectsAndKeepsTheHybridEndpoint) {
   EXPECT_NE(what.find("connect to " + missing + ": "), std::string::npos) << what;
 }
 
+// A VMM that answers "ERR nope\n" and holds the connection, and one that
+// takes the connection and never answers.
+struct junk_and_mute {
+  fake_vmm junk;
+  fake_vmm mute;
+};
+junk_and_mute junk_and_mute_vmms(scratch_dir& dir) {
+  return {scripted_vmm(dir.file("junk.vsock"),
+                       [](fd_t& fd, fake_vmm& v) {
+                         send_all_raw(fd.get(), "ERR nope\n");
+                         hold_until_closed(fd.get(), v.stopping());
+                       }),
+          mute_vmm(dir.file("mute.vsock"))};
+}
+
 // Through any_stream_socket and any_connector, a VMM's junk or silence is
 // worded as the hybrid socket's own connect words it.
 TEST(HybridUris, AnyTransportConnectsQuoteTheVmmAsTheHybridSocketDoes) {
   scratch_dir dir;
-  auto junk = scripted_vmm(dir.file("junk.vsock"), [](fd_t& fd, fake_vmm& v) {
-    send_all_raw(fd.get(), "ERR nope\n");
-    hold_until_closed(fd.get(), v.stopping());
-  });
-  auto mute = mute_vmm(dir.file("mute.vsock"));
+  auto vmms = junk_and_mute_vmms(dir);
+  fake_vmm& junk = vmms.junk;
+  fake_vmm& mute = vmms.mute;
   for (const std::string& path : {junk.path(), mute.path()}) {
     SCOPED_TRACE(path);
     const hybrid_vsock_endpoint ep{path, 5000};
@@ -1135,6 +1148,65 @@ TEST(HybridUris, AnyTransportConnectsQuoteTheVmmAsTheHybridSocketDoes) {
     EXPECT_NE(ready.find(path == junk.path() ? "(answered" : "sent no answer"), std::string::npos)
         << ready;
   }
+}
+
+// connect_first's listing quotes a VMM's junk answer, or says it was silent,
+// as the entry's own connect would; each attempt keeps the answer.  The free
+// function, any_connector's, and the wait_for_ready forms.
+TEST(HybridUris, ConnectFirstQuotesWhatEachVmmAnswered) {
+  scratch_dir dir;
+  auto vmms = junk_and_mute_vmms(dir);
+  fake_vmm& junk = vmms.junk;
+  fake_vmm& mute = vmms.mute;
+  const std::vector<any_endpoint> eps{any_endpoint(hybrid_vsock_endpoint{junk.path(), 5000}),
+                                      any_endpoint(hybrid_vsock_endpoint{mute.path(), 5000})};
+  const std::string quoted = "hybrid-vsock://" + junk.path() + ":5000 (answered \"ERR nope\\x0a\")";
+  const std::string silent =
+      "hybrid-vsock://" + mute.path() + ":5000 (the VMM took the connection and sent no answer)";
+  auto check = [&](const std::string& what, const std::vector<connect_attempt>& attempts) {
+    EXPECT_NE(what.find(quoted + ": "), std::string::npos) << what;
+    EXPECT_NE(what.find(silent), std::string::npos) << what;
+    ASSERT_EQ(attempts.size(), 2u);
+    EXPECT_EQ(attempts[0].answer.raw(), "ERR nope\n");
+    EXPECT_EQ(attempts[0].error, errc::hybrid_vsock_bad_answer) << attempts[0].error.message();
+    EXPECT_TRUE(attempts[1].answer.awaited);
+    EXPECT_EQ(attempts[1].error, std::errc::timed_out) << attempts[1].error.message();
+  };
+  bounded([&] {
+    try {
+      (void)connect_first(eps, 300ms);
+      ADD_FAILURE() << "connected";
+    } catch (const connect_error& e) {
+      check(e.what(), e.attempts());
+    }
+    try {
+      any_connector c;
+      (void)c.connect_first(eps, 300ms);
+      ADD_FAILURE() << "connected";
+    } catch (const connect_error& e) {
+      check(e.what(), e.attempts());
+    }
+    // One deadline for the list: junk is given up at once, silence lasts to it.
+    try {
+      (void)connect_first(eps, 600ms, wait_for_ready{});
+      ADD_FAILURE() << "connected";
+    } catch (const connect_error& e) {
+      EXPECT_NE(std::string(e.what()).find(quoted), std::string::npos) << e.what();
+      ASSERT_EQ(e.attempts().size(), 2u);
+      EXPECT_EQ(e.attempts()[0].answer.raw(), "ERR nope\n");
+      EXPECT_TRUE(e.attempts()[1].answer.awaited);
+    }
+  });
+  // The error_code form lists nothing, and make_connect_error words a list the
+  // caller kept as the throwing form does.
+  std::error_code ec;
+  bounded([&] { (void)connect_first(eps, 300ms, ec); });
+  EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+  std::vector<connect_attempt> kept{
+      {eps[0], std::make_error_code(std::errc::connection_refused), false, {}}};
+  EXPECT_NE(std::string(make_connect_error(ec, kept).what()).find(junk.path() + ":5000: "),
+            std::string::npos)
+      << "no answer kept: the URI alone";
 }
 
 TEST(HybridUris, ConnectFirstFallsBackAndNamesEachAttempt) {

@@ -27,11 +27,14 @@
 VMSOCK_BEGIN_NAMESPACE
 
 // One try of connect_first: where, what happened, and whether it was skipped
-// because the platform lacks the transport (rather than tried and failed).
+// because the platform lacks the transport (rather than tried and failed); for
+// a hybrid vsock entry, what its VMM answered (a junk line, or nothing by the
+// deadline), which the listing quotes as the entry's own connect would.
 struct connect_attempt {
   any_endpoint endpoint;
   std::error_code error;
   bool skipped = false;
+  hybrid_vsock_answer answer;
 };
 
 // Thrown when every endpoint failed; what() lists each attempt and why.
@@ -47,8 +50,21 @@ class connect_error : public std::system_error {
 
 namespace detail {
 
-// connect_one(endpoint, deadline, ec) makes each attempt; a cancelled one
-// (any_connector) ends the list.
+// One attempt of the free connect_first.
+template <class Policy>
+basic_any_stream_socket<Policy> connect_one_any(const any_endpoint& ep, deadline when,
+                                                std::error_code& ec, hybrid_answer& a) noexcept {
+  return connect_any_once<basic_any_stream_socket<Policy>>(ep, when, ec, a);
+}
+
+// How the listing names an attempt: its URI, and a hybrid VMM's answer.
+inline std::string attempt_name(const connect_attempt& a) {
+  return connect_failure(a.endpoint, a.error, a.answer);
+}
+
+// connect_one(endpoint, deadline, ec, answer) makes each attempt; a cancelled
+// one (any_connector) ends the list.  on_attempt(endpoint, ec, skipped,
+// answer) sees each failed one.
 template <class Policy, class OnAttempt, class ConnectOne>
 basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std::size_t n,
                                                    timeout per_attempt, std::error_code& ec,
@@ -57,9 +73,10 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
   ec = make_error_code(std::errc::invalid_argument);  // an empty list
   const startup_hold<Policy> hold;  // Winsock stays up from one attempt to the next
   for (std::size_t i = 0; i < n; ++i) {
-    auto s = connect_one(eps[i], deadline(per_attempt), ec);
+    hybrid_answer a;
+    auto s = connect_one(eps[i], deadline(per_attempt), ec, a);
     if (!ec) return s;
-    on_attempt(eps[i], ec, transport_unavailable(ec));
+    on_attempt(eps[i], ec, transport_unavailable(ec), a);
     if (ec == std::errc::operation_canceled) break;
   }
   return {};
@@ -69,9 +86,7 @@ basic_any_stream_socket<Policy> connect_first_impl(const any_endpoint* eps, std:
                                                    timeout per_attempt, std::error_code& ec,
                                                    OnAttempt&& on_attempt) {
   return connect_first_impl<Policy>(eps, n, per_attempt, ec, std::forward<OnAttempt>(on_attempt),
-                                    [](const any_endpoint& ep, deadline when, std::error_code& e) {
-                                      return basic_any_stream_socket<Policy>::connect(ep, when, e);
-                                    });
+                                    connect_one_any<Policy>);
 }
 
 }  // namespace detail
@@ -86,7 +101,7 @@ VMSOCK_NOINLINE inline connect_error make_connect_error(std::error_code last,
   if (attempts.empty()) what += "no endpoints given";
   for (std::size_t i = 0; i < attempts.size(); ++i) {
     if (i != 0) what += "; ";
-    what += attempts[i].endpoint.to_string();
+    what += detail::attempt_name(attempts[i]);
     if (attempts[i].skipped) what += ": skipped";
     // std::system_error appends ": <message>" of its code, the last attempt's.
     if (i + 1 < attempts.size()) {
@@ -116,8 +131,8 @@ basic_any_stream_socket<Policy> connect_first_throwing(const std::vector<any_end
   std::error_code ec;
   auto s = connect_first_impl<Policy>(
       endpoints.data(), endpoints.size(), per_attempt, ec,
-      [&](const any_endpoint& ep, const std::error_code& e, bool skipped) {
-        failed.push_back({ep, e, skipped});
+      [&](const any_endpoint& ep, const std::error_code& e, bool skipped, const hybrid_answer& a) {
+        failed.push_back({ep, e, skipped, a});
       },
       std::forward<ConnectOne>(connect_one));
   if (ec) throw_connect_error(ec, failed);
@@ -137,11 +152,8 @@ template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                               timeout per_attempt,
                                               std::vector<connect_attempt>& failed) {
-  return detail::connect_first_throwing<Policy>(
-      endpoints, per_attempt, failed,
-      [](const any_endpoint& ep, deadline when, std::error_code& e) {
-        return basic_any_stream_socket<Policy>::connect(ep, when, e);
-      });
+  return detail::connect_first_throwing<Policy>(endpoints, per_attempt, failed,
+                                                detail::connect_one_any<Policy>);
 }
 
 template <class Policy = default_policy>
@@ -183,7 +195,7 @@ basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& e
   if (!detail::stream_entries(endpoints, ec)) return {};
   return detail::connect_first_impl<Policy>(
       endpoints.data(), endpoints.size(), per_attempt, ec,
-      [](const any_endpoint&, const std::error_code&, bool) {});
+      [](const any_endpoint&, const std::error_code&, bool, const detail::hybrid_answer&) {});
 }
 
 // ---- connect_first with wait_for_ready --------------------------------------------
@@ -194,7 +206,7 @@ namespace detail {
 // every entry still waited for, in order, then pauses.  An entry that fails
 // for another reason than "not up yet" (or whose transport this platform
 // lacks) is not tried again; when none is left, the last error ends it.
-// on_attempt(index, ec, skipped) sees every failed attempt.
+// on_attempt(index, ec, skipped, answer) sees every failed attempt.
 template <class Policy, class OnAttempt, class ConnectOne, class Pause>
 basic_any_stream_socket<Policy> connect_first_ready(const any_endpoint* eps, std::size_t n,
                                                     const wait_for_ready& w, const deadline& when,
@@ -217,11 +229,12 @@ basic_any_stream_socket<Policy> connect_first_ready(const any_endpoint* eps, std
     for (std::size_t i = 0; i < n; ++i) {
       if (given_up[i]) continue;
       ++r.attempts;
-      auto s = connect_one(eps[i], when, ec);
+      hybrid_answer a;
+      auto s = connect_one(eps[i], when, ec, a);
       if (!ec) return s;
       r.last = ec;
       const bool skipped = transport_unavailable(ec);
-      on_attempt(i, ec, skipped);
+      on_attempt(i, ec, skipped, a);
       if (ec == std::errc::operation_canceled) return {};
       if (when.expired()) {
         ec = make_error_code(errc::timed_out);
@@ -265,7 +278,7 @@ basic_any_stream_socket<Policy> connect_first_ready(const any_endpoint* eps, std
   }
   for (std::size_t i = 0; i < failed.size(); ++i) {
     what += "; ";
-    what += failed[i].endpoint.to_string();
+    what += attempt_name(failed[i]);
     if (failed[i].skipped) what += ": skipped";
     if (i != last || failed[i].error != ec) {
       what += ": ";
@@ -295,24 +308,19 @@ basic_any_stream_socket<Policy> connect_first_ready_throwing(
   std::size_t last = none;
   auto s = connect_first_ready<Policy>(
       endpoints.data(), endpoints.size(), w, when, r, ec,
-      [&](std::size_t i, const std::error_code& e, bool skipped) {
+      [&](std::size_t i, const std::error_code& e, bool skipped, const hybrid_answer& a) {
         if (slot[i] == none) {
           slot[i] = failed.size();
-          failed.push_back({endpoints[i], e, skipped});
+          failed.push_back({endpoints[i], e, skipped, a});
         } else {
           failed[slot[i]].error = e;
+          failed[slot[i]].answer = a;
         }
         last = slot[i];
       },
       std::forward<ConnectOne>(connect_one), std::forward<Pause>(pause));
   if (ec) throw_list_not_ready(ec, r, failed, last);
   return s;
-}
-
-template <class Policy>
-basic_any_stream_socket<Policy> connect_one_any(const any_endpoint& ep, deadline when,
-                                                std::error_code& ec) noexcept {
-  return basic_any_stream_socket<Policy>::connect(ep, when, ec);
 }
 
 }  // namespace detail
@@ -366,7 +374,8 @@ basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& e
   detail::ready_sleeper<Policy> sleeper;
   return detail::connect_first_ready<Policy>(
       endpoints.data(), endpoints.size(), w, when, r, ec,
-      [](std::size_t, const std::error_code&, bool) {}, detail::connect_one_any<Policy>,
+      [](std::size_t, const std::error_code&, bool, const detail::hybrid_answer&) {},
+      detail::connect_one_any<Policy>,
       [&](const deadline& until, std::error_code& e) { return sleeper.pause(until, e); });
 }
 

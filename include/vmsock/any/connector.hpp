@@ -81,8 +81,11 @@ template <class Policy = default_policy> class basic_any_connector {
                                                 std::vector<connect_attempt>& failed) {
     return detail::connect_first_throwing<Policy>(
         endpoints, per_attempt, failed,
-        [this](const any_endpoint& ep, deadline when, std::error_code& e) {
-          return connect(ep, when, e);
+        [this](const any_endpoint& ep, deadline when, std::error_code& e,
+               detail::hybrid_answer& a) {
+          auto c = connect(ep, when, e);
+          a = answer_;
+          return c;
         });
   }
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
@@ -96,9 +99,12 @@ template <class Policy = default_policy> class basic_any_connector {
     if (!detail::stream_entries(endpoints, ec)) return {};
     return detail::connect_first_impl<Policy>(
         endpoints.data(), endpoints.size(), per_attempt, ec,
-        [](const any_endpoint&, const std::error_code&, bool) {},
-        [this](const any_endpoint& ep, deadline when, std::error_code& e) {
-          return connect(ep, when, e);
+        [](const any_endpoint&, const std::error_code&, bool, const detail::hybrid_answer&) {},
+        [this](const any_endpoint& ep, deadline when, std::error_code& e,
+               detail::hybrid_answer& a) {
+          auto c = connect(ep, when, e);
+          a = answer_;
+          return c;
         });
   }
 
@@ -127,8 +133,11 @@ template <class Policy = default_policy> class basic_any_connector {
                                                 std::vector<connect_attempt>& failed) {
     return detail::connect_first_ready_throwing<Policy>(
         endpoints, deadline(within), w, failed, false,
-        [this](const any_endpoint& ep, deadline when, std::error_code& e) {
-          return connect(ep, when, e);
+        [this](const any_endpoint& ep, deadline when, std::error_code& e,
+               detail::hybrid_answer& a) {
+          auto c = connect(ep, when, e);
+          a = answer_;
+          return c;
         },
         [this](const deadline& until, std::error_code& e) { return pause(until, e); });
   }
@@ -144,9 +153,12 @@ template <class Policy = default_policy> class basic_any_connector {
     detail::ready_outcome r;
     return detail::connect_first_ready<Policy>(
         endpoints.data(), endpoints.size(), w, deadline(within), r, ec,
-        [](std::size_t, const std::error_code&, bool) {},
-        [this](const any_endpoint& ep, deadline when, std::error_code& e) {
-          return connect(ep, when, e);
+        [](std::size_t, const std::error_code&, bool, const detail::hybrid_answer&) {},
+        [this](const any_endpoint& ep, deadline when, std::error_code& e,
+               detail::hybrid_answer& a) {
+          auto c = connect(ep, when, e);
+          a = answer_;
+          return c;
         },
         [this](const deadline& until, std::error_code& e) { return pause(until, e); });
   }

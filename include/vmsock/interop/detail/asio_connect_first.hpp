@@ -181,7 +181,8 @@ template <class Lib> class asio_connect_first_op {
   void record_failure(const std::error_code& why) {
     state_type& s = *state_;
     const bool skipped = transport_unavailable(why);
-    const connect_attempt a{s.endpoints[s.index], why, skipped};
+    connect_attempt a{s.endpoints[s.index], why, skipped, {}};
+    if (s.hybrid) a.answer = s.hybrid->last_answer();
     s.last = why;
     if (!s.backoff) {
       s.failed->push_back(a);
