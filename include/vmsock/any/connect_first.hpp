@@ -57,6 +57,9 @@ basic_any_stream_socket<Policy> connect_one_any(const any_endpoint& ep, deadline
   return connect_any_once<basic_any_stream_socket<Policy>>(ep, when, ec, a);
 }
 
+// The on_attempt of the error_code forms, which list nothing.
+inline constexpr auto no_listing = [](const auto&...) noexcept {};
+
 // How the listing names an attempt: its URI, and a hybrid VMM's answer.
 inline std::string attempt_name(const connect_attempt& a) {
   return connect_failure(a.endpoint, a.error, a.answer);
@@ -193,9 +196,8 @@ template <class Policy = default_policy>
 basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                               timeout per_attempt, std::error_code& ec) noexcept {
   if (!detail::stream_entries(endpoints, ec)) return {};
-  return detail::connect_first_impl<Policy>(
-      endpoints.data(), endpoints.size(), per_attempt, ec,
-      [](const any_endpoint&, const std::error_code&, bool, const detail::hybrid_answer&) {});
+  return detail::connect_first_impl<Policy>(endpoints.data(), endpoints.size(), per_attempt, ec,
+                                            detail::no_listing);
 }
 
 // ---- connect_first with wait_for_ready --------------------------------------------
@@ -373,8 +375,7 @@ basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& e
   detail::ready_outcome r;
   detail::ready_sleeper<Policy> sleeper;
   return detail::connect_first_ready<Policy>(
-      endpoints.data(), endpoints.size(), w, when, r, ec,
-      [](std::size_t, const std::error_code&, bool, const detail::hybrid_answer&) {},
+      endpoints.data(), endpoints.size(), w, when, r, ec, detail::no_listing,
       detail::connect_one_any<Policy>,
       [&](const deadline& until, std::error_code& e) { return sleeper.pause(until, e); });
 }

@@ -82,11 +82,7 @@ template <class Policy = default_policy> class basic_any_connector {
     return detail::connect_first_throwing<Policy>(
         endpoints, per_attempt, failed,
         [this](const any_endpoint& ep, deadline when, std::error_code& e,
-               detail::hybrid_answer& a) {
-          auto c = connect(ep, when, e);
-          a = answer_;
-          return c;
-        });
+               detail::hybrid_answer& a) { return attempt(ep, when, e, a); });
   }
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
                                                 timeout per_attempt = no_timeout) {
@@ -98,14 +94,9 @@ template <class Policy = default_policy> class basic_any_connector {
                                                 timeout per_attempt, std::error_code& ec) noexcept {
     if (!detail::stream_entries(endpoints, ec)) return {};
     return detail::connect_first_impl<Policy>(
-        endpoints.data(), endpoints.size(), per_attempt, ec,
-        [](const any_endpoint&, const std::error_code&, bool, const detail::hybrid_answer&) {},
+        endpoints.data(), endpoints.size(), per_attempt, ec, detail::no_listing,
         [this](const any_endpoint& ep, deadline when, std::error_code& e,
-               detail::hybrid_answer& a) {
-          auto c = connect(ep, when, e);
-          a = answer_;
-          return c;
-        });
+               detail::hybrid_answer& a) { return attempt(ep, when, e, a); });
   }
 
   // With vmsock::wait_for_ready{}: again while the peer is not up yet (see
@@ -134,11 +125,7 @@ template <class Policy = default_policy> class basic_any_connector {
     return detail::connect_first_ready_throwing<Policy>(
         endpoints, deadline(within), w, failed, false,
         [this](const any_endpoint& ep, deadline when, std::error_code& e,
-               detail::hybrid_answer& a) {
-          auto c = connect(ep, when, e);
-          a = answer_;
-          return c;
-        },
+               detail::hybrid_answer& a) { return attempt(ep, when, e, a); },
         [this](const deadline& until, std::error_code& e) { return pause(until, e); });
   }
   basic_any_stream_socket<Policy> connect_first(const std::vector<any_endpoint>& endpoints,
@@ -152,14 +139,9 @@ template <class Policy = default_policy> class basic_any_connector {
     if (!detail::stream_entries(endpoints, ec)) return {};
     detail::ready_outcome r;
     return detail::connect_first_ready<Policy>(
-        endpoints.data(), endpoints.size(), w, deadline(within), r, ec,
-        [](std::size_t, const std::error_code&, bool, const detail::hybrid_answer&) {},
+        endpoints.data(), endpoints.size(), w, deadline(within), r, ec, detail::no_listing,
         [this](const any_endpoint& ep, deadline when, std::error_code& e,
-               detail::hybrid_answer& a) {
-          auto c = connect(ep, when, e);
-          a = answer_;
-          return c;
-        },
+               detail::hybrid_answer& a) { return attempt(ep, when, e, a); },
         [this](const deadline& until, std::error_code& e) { return pause(until, e); });
   }
 
@@ -175,6 +157,14 @@ template <class Policy = default_policy> class basic_any_connector {
   bool is_cancelled() const noexcept { return cancelled_.load(); }
 
  private:
+  // One attempt of connect_first: connect(), and `a` gets a hybrid VMM's answer.
+  basic_any_stream_socket<Policy> attempt(const any_endpoint& ep, deadline when,
+                                          std::error_code& ec, detail::hybrid_answer& a) noexcept {
+    auto s = connect(ep, when, ec);
+    a = answer_;
+    return s;
+  }
+
   // The attempt in progress, seen by cancel() under the lock: the socket lives
   // on the connecting thread's stack, so it is published only between enter()
   // and leave().
