@@ -1086,6 +1086,12 @@ TEST(HybridUris, AnyStreamSocketConnectsAndKeepsTheHybridEndpoint) {
   bounded([&] { s.receive_exact(b, 10s, ec); });
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(std::string(buf, 4), "echo");
+  // Errors after the connect name the hybrid endpoint, with the guest's port,
+  // not the VMM's Unix socket alone.
+  const std::string late = message_of([&] { s.receive_exact(b, 50ms); });
+  EXPECT_NE(late.find("receive_exact from " + uri + " (0 of 4 bytes received): "),
+            std::string::npos)
+      << late;
   // A failure names the path and the port.
   const std::string missing = "hybrid-vsock://" + dir.file("none.vsock") + ":5000";
   const std::string what =

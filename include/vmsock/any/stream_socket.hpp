@@ -371,7 +371,9 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   }
   void shutdown(shutdown_type how) {
     check_not_empty("shutdown of");
-    detail::visit_nothrow([&](auto& s) { s.shutdown(how); }, socket_);
+    std::error_code ec;
+    shutdown(how, ec);
+    if (ec) fail(ec, "shutdown of");
   }
   bool wait_readable(deadline when, std::error_code& ec) const noexcept {
     if (!usable(ec)) return false;
@@ -379,7 +381,10 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   }
   bool wait_readable(deadline when = deadline::never()) const {
     check_not_empty("wait_readable on");
-    return detail::visit_nothrow([&](const auto& s) { return s.wait_readable(when); }, socket_);
+    std::error_code ec;
+    const bool ready = wait_readable(when, ec);
+    if (ec) fail(ec, "wait_readable on");
+    return ready;
   }
   bool wait_writable(deadline when, std::error_code& ec) const noexcept {
     if (!usable(ec)) return false;
@@ -387,14 +392,19 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   }
   bool wait_writable(deadline when = deadline::never()) const {
     check_not_empty("wait_writable on");
-    return detail::visit_nothrow([&](const auto& s) { return s.wait_writable(when); }, socket_);
+    std::error_code ec;
+    const bool ready = wait_writable(when, ec);
+    if (ec) fail(ec, "wait_writable on");
+    return ready;
   }
   void set_nonblocking(bool on, std::error_code& ec) noexcept {
     if (usable(ec)) detail::visit_nothrow([&](auto& s) { s.set_nonblocking(on, ec); }, socket_);
   }
   void set_nonblocking(bool on) {
     check_not_empty("set_nonblocking on");
-    detail::visit_nothrow([&](auto& s) { s.set_nonblocking(on); }, socket_);
+    std::error_code ec;
+    set_nonblocking(on, ec);
+    if (ec) fail(ec, "set_nonblocking on");
   }
 
   any_endpoint local_endpoint(std::error_code& ec) const noexcept { return name_of(false, &ec); }
@@ -412,6 +422,17 @@ template <class Policy = default_policy> class basic_any_stream_socket {
   }
   void check_not_empty(const char* op) const {
     if (empty_) detail::throw_empty(op, "any_stream_socket", Policy::closed_error());
+  }
+  // What an error message names this socket by: the concrete socket's peer
+  // (the address the kernel reports, which may be more exact than the URI
+  // asked for), but a hybrid vsock connection by its hybrid endpoint, since
+  // the Unix socket it holds does not know the guest's port.
+  std::string describe() const {
+    if (remote_.scheme() == uri_scheme::hybrid_vsock) return remote_.to_string();
+    return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
+  }
+  [[noreturn]] VMSOCK_NOINLINE void fail(const std::error_code& ec, const char* op) const {
+    detail::throw_error(ec, op, describe());
   }
 
   any_endpoint name_of(bool peer, std::error_code* ec) const {
@@ -475,9 +496,8 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     std::error_code ec;
     const std::size_t n = ops(k, bufs, count, when, ec);
     if (ec)
-      detail::throw_any_transfer(k, ec, n, total_size(bufs, count), empty_, [this] {
-        return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
-      });
+      detail::throw_any_transfer(k, ec, n, total_size(bufs, count), empty_,
+                                 [this] { return describe(); });
     return n;
   }
 

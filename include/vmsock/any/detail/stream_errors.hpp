@@ -42,18 +42,18 @@ template <class Socket>
 }
 
 // The concrete socket's messages: "send_all to tcp://... (3 of 8 bytes
-// sent): ...", "receive from unix:///run/agent.sock: ...".  `describe_self`
-// names the socket held (only any_stream_socket may ask it); `empty`: it never
-// held one.
-template <class DescribeSelf>
+// sent): ...", "receive from unix:///run/agent.sock: ...".  `describe` names
+// the socket (only any_stream_socket knows how: a hybrid vsock connection by
+// its hybrid endpoint); `empty`: it never held one.
+template <class Describe>
 [[noreturn]] VMSOCK_NOINLINE void throw_any_transfer(any_transfer k, const std::error_code& ec,
                                                      std::size_t n, std::size_t total, bool empty,
-                                                     const DescribeSelf& describe_self) {
+                                                     const Describe& describe) {
   static constexpr const char* ops_text[] = {"send to", "send_all to", "receive from",
                                              "receive_exact from"};
   const char* what = ops_text[static_cast<int>(k)];
   if (empty) detail::throw_empty(what, "any_stream_socket", ec);
-  const std::string name = describe_self();
+  const std::string name = describe();
   if (k == any_transfer::send_all) detail::throw_partial(ec, what, name, n, total, "sent");
   if (k == any_transfer::receive_exact) detail::throw_partial(ec, what, name, n, total, "received");
   detail::throw_error(ec, what, name);
