@@ -1202,6 +1202,18 @@ TEST(HybridUris, ConnectFirstQuotesWhatEachVmmAnswered) {
       EXPECT_EQ(e.attempts()[0].answer.raw(), "ERR nope\n");
       EXPECT_TRUE(e.attempts()[1].answer.awaited);
     }
+    // any_connector's wait_for_ready form, the same.
+    try {
+      any_connector c;
+      (void)c.connect_first(eps, 600ms, wait_for_ready{});
+      ADD_FAILURE() << "connected";
+    } catch (const connect_error& e) {
+      EXPECT_NE(std::string(e.what()).find(quoted), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(silent), std::string::npos) << e.what();
+      ASSERT_EQ(e.attempts().size(), 2u);
+      EXPECT_EQ(e.attempts()[0].answer.raw(), "ERR nope\n");
+      EXPECT_TRUE(e.attempts()[1].answer.awaited);
+    }
   });
   // The error_code form lists nothing, and make_connect_error words a list the
   // caller kept as the throwing form does.
