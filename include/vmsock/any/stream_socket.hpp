@@ -370,7 +370,6 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     if (usable(ec)) detail::visit_nothrow([&](auto& s) { s.shutdown(how, ec); }, socket_);
   }
   void shutdown(shutdown_type how) {
-    check_not_empty("shutdown of");
     std::error_code ec;
     shutdown(how, ec);
     if (ec) fail(ec, "shutdown of");
@@ -380,7 +379,6 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     return detail::visit_nothrow([&](const auto& s) { return s.wait_readable(when, ec); }, socket_);
   }
   bool wait_readable(deadline when = deadline::never()) const {
-    check_not_empty("wait_readable on");
     std::error_code ec;
     const bool ready = wait_readable(when, ec);
     if (ec) fail(ec, "wait_readable on");
@@ -391,7 +389,6 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     return detail::visit_nothrow([&](const auto& s) { return s.wait_writable(when, ec); }, socket_);
   }
   bool wait_writable(deadline when = deadline::never()) const {
-    check_not_empty("wait_writable on");
     std::error_code ec;
     const bool ready = wait_writable(when, ec);
     if (ec) fail(ec, "wait_writable on");
@@ -401,7 +398,6 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     if (usable(ec)) detail::visit_nothrow([&](auto& s) { s.set_nonblocking(on, ec); }, socket_);
   }
   void set_nonblocking(bool on) {
-    check_not_empty("set_nonblocking on");
     std::error_code ec;
     set_nonblocking(on, ec);
     if (ec) fail(ec, "set_nonblocking on");
@@ -414,35 +410,26 @@ template <class Policy = default_policy> class basic_any_stream_socket {
 
  private:
   bool usable(std::error_code& ec) const noexcept {
-    if (empty_) {
-      ec = Policy::closed_error();
-      return false;
-    }
-    return true;
+    if (empty_) ec = Policy::closed_error();
+    return !empty_;
   }
-  void check_not_empty(const char* op) const {
-    if (empty_) detail::throw_empty(op, "any_stream_socket", Policy::closed_error());
-  }
-  // What an error message names this socket by: the concrete socket's peer
-  // (the address the kernel reports, which may be more exact than the URI
-  // asked for), but a hybrid vsock connection by its hybrid endpoint, since
-  // the Unix socket it holds does not know the guest's port.
+  // An error's name for this socket: the peer the kernel reports, but a hybrid
+  // vsock connection's hybrid endpoint (its Unix socket knows no guest port).
   std::string describe() const {
     if (remote_.scheme() == uri_scheme::hybrid_vsock) return remote_.to_string();
     return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
   }
   [[noreturn]] VMSOCK_NOINLINE void fail(const std::error_code& ec, const char* op) const {
+    if (empty_) detail::throw_empty(op, "any_stream_socket", ec);
     detail::throw_error(ec, op, describe());
   }
 
   any_endpoint name_of(bool peer, std::error_code* ec) const {
-    if (empty_) {
-      if (ec) {
-        *ec = Policy::closed_error();
-        return {};
-      }
-      check_not_empty(peer ? "peer_endpoint of" : "local_endpoint of");  // throws
+    if (empty_ && ec) {
+      *ec = Policy::closed_error();
+      return {};
     }
+    if (empty_) fail(Policy::closed_error(), peer ? "peer_endpoint of" : "local_endpoint of");
     return detail::name_of_any(socket_, peer, ec);
   }
 
