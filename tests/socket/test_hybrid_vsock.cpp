@@ -1092,6 +1092,10 @@ TEST(HybridUris, AnyStreamSocketConnectsAndKeepsTheHybridEndpoint) {
   EXPECT_NE(late.find("receive_exact from " + uri + " (0 of 4 bytes received): "),
             std::string::npos)
       << late;
+  // Closed, it is a closed socket, as any other is.
+  s.close();
+  const std::string closed = message_of([&] { s.send(std::string_view("x")); });
+  EXPECT_EQ(closed.rfind("send to a closed socket: ", 0), 0u) << closed;
   // A failure names the path and the port.
   const std::string missing = "hybrid-vsock://" + dir.file("none.vsock") + ":5000";
   const std::string what =

@@ -413,10 +413,10 @@ template <class Policy = default_policy> class basic_any_stream_socket {
     if (empty_) ec = Policy::closed_error();
     return !empty_;
   }
-  // An error's name for this socket: the peer the kernel reports, but a hybrid
-  // vsock connection's hybrid endpoint (its Unix socket knows no guest port).
+  // An error's name for this socket: the peer the kernel reports, but an open
+  // hybrid vsock connection's hybrid endpoint (its Unix socket knows no port).
   std::string describe() const {
-    if (remote_.scheme() == uri_scheme::hybrid_vsock) return remote_.to_string();
+    if (remote_.scheme() == uri_scheme::hybrid_vsock && is_open()) return remote_.to_string();
     return detail::visit_nothrow([](const auto& s) { return s.describe_self(); }, socket_);
   }
   [[noreturn]] VMSOCK_NOINLINE void fail(const std::error_code& ec, const char* op) const {
