@@ -9,7 +9,8 @@
 # MODE:
 #   install           configure vmsock alone (tests, examples, benchmarks off),
 #                     `cmake --install --prefix` it into SCRATCH_DIR/prefix, check the
-#                     installed layout and the version file, then find_package it.
+#                     installed layout and the version file, then find_package it;
+#                     this consumer also builds with vmsock.hpp precompiled.
 #   install_unbuilt   configure vmsock as a user does (the tool at its default,
 #                     on) and `cmake --install` it with nothing built: the headers
 #                     and the package land, the unbuilt tool is left out.
@@ -94,9 +95,10 @@ function(build_and_run_consumer bin consumer_mode)
   run("configure the consumer" "${CMAKE_COMMAND}" -S "${consumer_dir}" -B "${bin}" ${tool_args}
       "-DVMSOCK_CONSUMER_MODE=${consumer_mode}" ${ARGN})
   run("build the consumer" "${CMAKE_COMMAND}" --build "${bin}" --config ${config})
-  # Only the consumer's own tests may be registered (vmsock_consumer, and
-  # vmsock_asio_consumer where asio is found): a vmsock that registers its
-  # tests inside a consumer's build would show up here.
+  # Only the consumer's own tests may be registered (vmsock_consumer,
+  # vmsock_asio_consumer where asio is found, vmsock_pch_consumer where asked
+  # for): a vmsock that registers its tests inside a consumer's build would
+  # show up here.
   run("list the consumer's tests" "${CMAKE_CTEST_COMMAND}" --test-dir "${bin}" -C ${config} -N)
   string(REGEX MATCHALL "Test +#[0-9]+: [^\n]+" listed "${step_output}")
   set(names "")
@@ -104,7 +106,7 @@ function(build_and_run_consumer bin consumer_mode)
     string(REGEX REPLACE "^Test +#[0-9]+: " "" name "${line}")
     string(STRIP "${name}" name)
     list(APPEND names "${name}")
-    if(NOT name MATCHES "^vmsock_(asio_)?consumer$")
+    if(NOT name MATCHES "^vmsock_(asio_|pch_)?consumer$")
       fail("the consumer's build registers other tests than its own ('${name}'):\n${step_output}")
     endif()
   endforeach()
@@ -113,6 +115,19 @@ function(build_and_run_consumer bin consumer_mode)
   endif()
   if("vmsock_asio_consumer" IN_LIST names)
     log("  vmsock::asio found: an asio consumer builds and runs too")
+  endif()
+  if("-DVMSOCK_CONSUMER_PCH=ON" IN_LIST ARGN)
+    if(NOT "vmsock_pch_consumer" IN_LIST names)
+      fail("the precompiled-header consumer is not registered:\n${step_output}")
+    endif()
+    # The precompiled header was made (g++ .gch, clang and MSVC .pch); that
+    # the units used it, -Werror=invalid-pch has said by letting them build.
+    file(GLOB_RECURSE pch_files "${bin}/CMakeFiles/vmsock_pch_consumer.dir/*.gch"
+         "${bin}/CMakeFiles/vmsock_pch_consumer.dir/*.pch")
+    if(NOT pch_files)
+      fail("the precompiled-header consumer built without a precompiled header")
+    endif()
+    log("  a consumer of two files with vmsock.hpp precompiled builds and runs")
   endif()
   run("run the consumer" "${CMAKE_CTEST_COMMAND}" --test-dir "${bin}" -C ${config}
       --output-on-failure --verbose)
@@ -216,7 +231,8 @@ if(MODE STREQUAL "install")
   # find root too.  In a native build, where the find modes are BOTH, that only
   # adds re-rooted paths that do not exist.
   build_and_run_consumer("${SCRATCH_DIR}/consumer" find_package "-DCMAKE_PREFIX_PATH=${prefix}"
-    "-DCMAKE_FIND_ROOT_PATH=${prefix}" "-DVMSOCK_EXPECTED_DIR=${cmake_dir}")
+    "-DCMAKE_FIND_ROOT_PATH=${prefix}" "-DVMSOCK_EXPECTED_DIR=${cmake_dir}"
+    -DVMSOCK_CONSUMER_PCH=ON)
 elseif(MODE STREQUAL "install_unbuilt")
   # A header-only library is installed without building anything; the tool,
   # on by default at the top level, installs only when it was built.
