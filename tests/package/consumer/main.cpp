@@ -4,8 +4,9 @@
 // main() returns nonzero when any of them fails.
 #include <vmsock/vmsock.hpp>
 
+#include "checks.hpp"
+
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -27,12 +28,7 @@ static_assert(CONSUMER_CPLUSPLUS >= 201703L,
 
 namespace {
 
-int failures = 0;
-
-void check(bool ok, const char* what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-  if (!ok) ++failures;
-}
+using consumer::check;
 
 // The two bytes of a network-order port field as they sit in memory.
 template <typename Field>
@@ -99,6 +95,5 @@ int main() {
   }
   check(threw, "guid::parse throws std::invalid_argument on bad text");
 
-  std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
-  return failures == 0 ? 0 : 1;
+  return consumer::report();
 }

@@ -6,25 +6,15 @@
 // when a check fails.
 #include <vmsock/vmsock.hpp>
 
+#include "checks.hpp"
+
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <exception>
 #include <string>
 #include <string_view>
 
 std::string pch_consumer_uri_round_trip(std::string_view uri);
-
-namespace {
-
-int failures = 0;
-
-void check(bool ok, const char* what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-  if (!ok) ++failures;
-}
-
-}  // namespace
 
 int main() {
   using namespace std::chrono_literals;
@@ -35,18 +25,17 @@ int main() {
     c.send_all(std::string_view("hello"));
     std::array<char, 5> got{};
     s.receive_exact(got, 10s);
-    check(std::string_view(got.data(), got.size()) == "hello",
-          "precompiled vmsock.hpp: a TCP exchange on loopback");
+    consumer::check(std::string_view(got.data(), got.size()) == "hello",
+                    "precompiled vmsock.hpp: a TCP exchange on loopback");
   } catch (const std::exception& e) {
-    std::printf("FAIL precompiled vmsock.hpp: a TCP exchange on loopback: %s\n", e.what());
-    ++failures;
+    const std::string what = std::string("precompiled vmsock.hpp: a TCP exchange: ") + e.what();
+    consumer::check(false, what.c_str());
   }
-  check(pch_consumer_uri_round_trip("vsock://2:5000") == "vsock://2:5000",
-        "precompiled vmsock.hpp: a URI parsed and printed in a second file");
-  check(pch_consumer_uri_round_trip("tcp://[::1]:80") == "tcp://[::1]:80",
-        "precompiled vmsock.hpp: an IPv6 URI");
-  check(pch_consumer_uri_round_trip("hvsock://bad/1").empty(),
-        "precompiled vmsock.hpp: a malformed URI refused");
-  std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
-  return failures == 0 ? 0 : 1;
+  consumer::check(pch_consumer_uri_round_trip("vsock://2:5000") == "vsock://2:5000",
+                  "precompiled vmsock.hpp: a URI parsed and printed in a second file");
+  consumer::check(pch_consumer_uri_round_trip("tcp://[::1]:80") == "tcp://[::1]:80",
+                  "precompiled vmsock.hpp: an IPv6 URI");
+  consumer::check(pch_consumer_uri_round_trip("hvsock://bad/1").empty(),
+                  "precompiled vmsock.hpp: a malformed URI refused");
+  return consumer::report();
 }

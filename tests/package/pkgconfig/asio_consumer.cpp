@@ -4,15 +4,13 @@
 // has AF_VSOCK (open, bind, listen: never a connect).
 #include <vmsock/asio.hpp>
 
+#include "../consumer/checks.hpp"
+
 #include <cstdio>
 #include <system_error>
 
 int main() {
-  int failures = 0;
-  const auto check = [&](bool ok, const char* what) {
-    std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) ++failures;
-  };
+  using consumer::check;
   const vmsock::asio::vsock_stream::endpoint ep = vmsock::vsock_endpoint{2, 5000};
   check(ep.to_string() == "vsock://2:5000", "vsock_stream::endpoint from vsock://2:5000");
   check(ep.size() == (vmsock::asio::vsock_stream().family() == 34 ? 36u : 16u),
@@ -31,6 +29,5 @@ int main() {
     if (!ec) acceptor.listen(::asio::socket_base::max_listen_connections, ec);
     check(!ec, "an AF_VSOCK acceptor listens");
   }
-  std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
-  return failures == 0 ? 0 : 1;
+  return consumer::report();
 }
